@@ -1,0 +1,76 @@
+"""Closing visits nobody checked out of: after the maximum stay, or at the venue's closing time.
+
+Such check-outs are ``auto_check_out`` events marked estimated, timed at the moment the visit
+is taken to have ended (check-in + max stay, or the closing time), not at the moment the kiosk
+noticed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from .clock import Clock, iso
+from .events import build_event
+from .store import OpenVisit, VisitStore
+
+
+class AutoCheckout:
+    """Closes overdue visits.
+
+    >>> AutoCheckout(store, clock, kiosk_id="k1", venue_id="cho", max_stay_h=12, closing_time="18:00").run()
+    3          # visits closed
+
+    max_stay_h: hours after check-in a visit is taken to have ended.
+    closing_time: ``"HH:MM"`` local time at which everyone still inside is checked out ("" = never).
+    """
+
+    def __init__(self, store: VisitStore, clock: Clock, *, kiosk_id: str, venue_id: str,
+                 max_stay_h: float = 12.0, closing_time: str = ""):
+        self.store = store
+        self.clock = clock
+        self.kiosk_id = kiosk_id
+        self.venue_id = venue_id
+        self.max_stay = timedelta(hours=max_stay_h)
+        self.closing = time.fromisoformat(closing_time) if closing_time else None
+
+    def run(self) -> int:
+        """Close every overdue visit in one transaction; returns how many. Raises StoreUnavailable."""
+        stamp = self.clock.stamp()
+        closed = 0
+        with self.store.transaction() as tx:
+            for visit in tx.open_visits(self.venue_id):
+                ended = self.ended_at(visit, stamp.at, stamp.synced, stamp.boot_id, stamp.uptime_s)
+                if ended is None:
+                    continue
+                at = iso(ended)
+                tx.close_visit(visit.visit_id, at=at, type="auto_check_out", estimated=True, method=None)
+                tx.append_event(lambda seq, event_id, v=visit, at=at: build_event(
+                    seq=seq, event_id=event_id, type="auto_check_out", kiosk_id=self.kiosk_id,
+                    venue_id=self.venue_id, visit_id=v.visit_id, at=at, stamp=stamp, method=None,
+                    staff_id=None, person=v.person, estimated=True))
+                closed += 1
+        return closed
+
+    def ended_at(self, visit: OpenVisit, now: datetime, synced: bool, boot_id: str, uptime_s: float) -> datetime | None:
+        """When ``visit`` is taken to have ended, if that moment has passed; else None."""
+        check_in = datetime.fromisoformat(visit.check_in_at)
+        if visit.check_in_boot == boot_id:
+            # Same boot: the uptime measures the stay even if the wall clock jumped (NTP sync).
+            stayed = timedelta(seconds=uptime_s - visit.check_in_uptime)
+        elif synced and visit.check_in_synced:
+            stayed = now - check_in
+        else:
+            return None  # no trustworthy measure of the stay yet; wait for a synced clock
+        deadlines = []
+        if stayed >= self.max_stay:
+            deadlines.append(check_in + self.max_stay)
+        if self.closing is not None and synced and visit.check_in_synced:
+            closing = self._first_closing_after(check_in)
+            if now >= closing:
+                deadlines.append(closing)
+        return min(deadlines) if deadlines else None
+
+    def _first_closing_after(self, moment: datetime) -> datetime:
+        local = moment.astimezone(self.clock.tz)
+        closing = datetime.combine(local.date(), self.closing, tzinfo=self.clock.tz)
+        return closing if closing > local else closing + timedelta(days=1)

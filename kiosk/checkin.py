@@ -1,0 +1,74 @@
+"""The check-in desk: a recognised credential becomes a recorded visit change.
+
+Reads who is inside, applies the rules and writes the visit, its event and the outbox row in
+one transaction. Returns the :class:`~kiosk.outcome.Outcome` only after the COMMIT, so nobody
+is told "recorded" about something that is not on disk.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .clock import Clock, iso
+from .credentials import Credential
+from .events import build_event
+from .outcome import Outcome
+from .rules import decide
+from .store import Transaction, VisitStore
+
+
+class CheckinDesk:
+    """Applies the visit rules for one kiosk.
+
+    >>> desk = CheckinDesk(store, clock, kiosk_id="k1", venue_id="cho", mode="toggle")
+    >>> desk.present(credential, method="camera").kind
+    'check_in'
+
+    mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none).
+    Raises :class:`~kiosk.store.StoreUnavailable` when nothing could be recorded.
+    """
+
+    def __init__(self, store: VisitStore, clock: Clock, *, kiosk_id: str, venue_id: str,
+                 mode: str = "toggle", capacity: int = 0):
+        self.store = store
+        self.clock = clock
+        self.kiosk_id = kiosk_id
+        self.venue_id = venue_id
+        self.mode = mode
+        self.capacity = capacity
+
+    def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None) -> Outcome:
+        stamp = self.clock.stamp()
+        at = iso(stamp.at)
+        person = credential.person()
+        with self.store.transaction() as tx:
+            visit = tx.open_visit(self.venue_id, credential.key)
+            occupancy = tx.occupancy(self.venue_id)
+            decision = decide(self.mode, inside=visit is not None, occupancy=occupancy, capacity=self.capacity)
+            if decision.action == "refuse":
+                return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,
+                               capacity=self.capacity)
+            if decision.action == "check_out":
+                tx.close_visit(visit.visit_id, at=at, type="check_out", estimated=False, method=method)
+                event = self._event(tx, "check_out", visit.visit_id, at, stamp, method, staff_id, visit.person)
+                return Outcome("check_out", credential, visit.visit_id, at, occupancy=occupancy - 1,
+                               capacity=self.capacity, seq=event["seq"])
+            if decision.action == "reopen":
+                tx.close_visit(visit.visit_id, at=at, type="auto_check_out", estimated=True, method=None)
+                self._event(tx, "auto_check_out", visit.visit_id, at, stamp, None, None, visit.person,
+                            estimated=True)
+                occupancy -= 1
+            visit_id = str(uuid.uuid4())
+            tx.insert_visit(visit_id=visit_id, venue_id=self.venue_id, kiosk_id=self.kiosk_id,
+                            person_key=credential.key, person=person, check_in_at=at, synced=stamp.synced,
+                            boot_id=stamp.boot_id, uptime_s=stamp.uptime_s, method=method, staff_id=staff_id,
+                            warnings=credential.warnings)
+            event = self._event(tx, "check_in", visit_id, at, stamp, method, staff_id, person)
+            return Outcome("check_in", credential, visit_id, at, occupancy=occupancy + 1,
+                           capacity=self.capacity, seq=event["seq"])
+
+    def _event(self, tx: Transaction, type, visit_id, at, stamp, method, staff_id, person, estimated=False):
+        return tx.append_event(lambda seq, event_id: build_event(
+            seq=seq, event_id=event_id, type=type, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
+            visit_id=visit_id, at=at, stamp=stamp, method=method, staff_id=staff_id, person=person,
+            estimated=estimated))

@@ -1,0 +1,175 @@
+"""The ``kiosk`` command: a thin shell over the library (run, decode, visits)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import __version__
+from .config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError, load_config
+from .credentials import Refused, recognise
+from .masking import mask_id, mask_name
+
+log = logging.getLogger("kiosk")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    return args.func(args, config)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk", description="checkin-kiosk: QR check-in kiosk firmware")
+    p.add_argument("--version", action="version", version=f"checkin-kiosk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help):
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("--config", type=Path, help=f"TOML config (default: $KIOSK_CONFIG, or {DEFAULT_CONFIG_PATH} if present)")
+        c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        c.set_defaults(func=func)
+        return c
+
+    run = command("run", _run, "run the kiosk")
+    run.add_argument("--simulate", action="store_true",
+                     help="image-folder camera, mock GPIO and file printer, data under ./var")
+
+    dec = command("decode", _decode, "decode and recognise the codes in image files")
+    dec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    dec.add_argument("--json", action="store_true", help="one JSON object per line")
+    dec.add_argument("--decoder", choices=("zxing", "zbar"), help="decoder backend (default: the config's)")
+
+    vis = command("visits", _visits, "the local visits, newest first")
+    vis.add_argument("--open", action="store_true", help="only visits not yet checked out")
+    vis.add_argument("--json", action="store_true", help="one JSON object per line")
+    vis.add_argument("--limit", type=int, default=None, help="at most this many")
+    vis.add_argument("--simulate", action="store_true", help="the simulated kiosk's data (./var)")
+    return p
+
+
+def _config(args) -> Config:
+    path = args.config or (Path(os.environ["KIOSK_CONFIG"]) if os.environ.get("KIOSK_CONFIG") else None)
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    return load_config(path)
+
+
+def _setup_logging(verbose: bool) -> None:
+    # Under systemd (JOURNAL_STREAM set) journald adds the time itself.
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
+
+
+# -- kiosk run --------------------------------------------------------------------------------
+
+def _run(args, config: Config) -> int:
+    from .app import build_kiosk
+    from .store import StoreUnavailable
+
+    try:
+        kiosk = build_kiosk(config, simulate=args.simulate)
+    except StoreUnavailable as exc:
+        print(f"kiosk: cannot open the data directory {config.kiosk.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    kiosk.run()
+    return 0
+
+
+# -- kiosk decode -----------------------------------------------------------------------------
+
+def _decode(args, config: Config) -> int:
+    from hardware.decoders import open_decoder
+
+    decoder = open_decoder(args.decoder or config.decoder.backend, symbologies=config.decoder.symbologies)
+    all_ok = True
+    for path in args.images:
+        for result in decode_image(path, decoder):
+            all_ok &= "credential" in result
+            print(json.dumps(result, ensure_ascii=False) if args.json else _human(result), flush=True)
+    decoder.close()
+    return 0 if all_ok else 1
+
+
+def decode_image(path: Path, decoder) -> list[dict]:
+    """``kiosk decode`` for one file: a result per code found, or one error."""
+    name = str(path)
+    try:
+        with Image.open(path) as im:
+            frame = np.asarray(ImageOps.exif_transpose(im).convert("L"))
+    except FileNotFoundError:
+        return [{"file": name, "error": "file not found"}]
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        return [{"file": name, "error": f"not a readable image ({type(exc).__name__})"}]
+    symbols = decoder.decode(frame)
+    if not symbols:
+        return [{"file": name, "error": "no code found"}]
+    results = []
+    for s in symbols:
+        try:
+            credential = recognise(s.data)
+        except Refused as r:
+            results.append({"file": name, "format": s.format, "error": f"refused: {r.code}"
+                            + (f" ({r.detail})" if r.detail else ""), "reason": r.code})
+        else:
+            results.append({"file": name, "format": s.format, "credential": credential.to_json()})
+    return results
+
+
+def _human(result: dict) -> str:
+    if "credential" not in result:
+        return f"{result['file']}: {result['error']}"
+    c = result["credential"]
+    warn = f"  warnings: {', '.join(c['warnings'])}" if c["warnings"] else ""
+    return (f"{result['file']}: {c['kind']} {mask_id(c['id'])} {mask_name(c['name'])} "
+            f"{c['birth_date'] or '—'} {c['sex'] or '—'}{warn}  (--json shows every field)")
+
+
+# -- kiosk visits -----------------------------------------------------------------------------
+
+def _visits(args, config: Config) -> int:
+    from .store import StoreUnavailable, VisitStore
+
+    data_dir = Path(config.kiosk.data_dir)
+    if args.simulate and not config.explicit_data_dir:
+        data_dir = Path(SIMULATION_DATA_DIR)
+    elif not config.explicit_data_dir and not (Path(DEFAULT_DATA_DIR) / "kiosk.db").exists():
+        data_dir = Path(SIMULATION_DATA_DIR)  # a development machine: the simulator's data
+    db = data_dir / "kiosk.db"
+    if not db.exists():
+        print(f"kiosk: no visits yet ({db} does not exist)", file=sys.stderr)
+        return 1
+    try:
+        store = VisitStore.open(db)
+        visits = store.visits(open_only=args.open, limit=args.limit)
+    except StoreUnavailable as exc:
+        print(f"kiosk: cannot read {db}: {exc}", file=sys.stderr)
+        return 1
+    for v in visits:
+        if args.json:
+            print(json.dumps(v, ensure_ascii=False))
+        else:
+            out = v["check_out_at"] or "(inside)"
+            est = " (estimated)" if v["check_out_estimated"] else ""
+            p = v["person"]
+            print(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  {p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Time as the kiosk knows it: wall time, whether it is synced, the boot id and the uptime.
+
+A Raspberry Pi has no battery clock; until NTP syncs, wall time can be years off. Every event
+records all four so the collector can correct unsynced times from a later synced event of the
+same boot.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+#: Wall times before this cannot be right (the firmware did not exist): treat as unsynced.
+EARLIEST_PLAUSIBLE = datetime(2025, 1, 1).timestamp()
+_TIME_ERROR = 5  # adjtimex() result when the kernel's clock is not synchronised (STA_UNSYNC)
+
+
+class _Timex(ctypes.Structure):
+    # struct timex from <sys/timex.h>: 20 longs/ints of fields plus 11 reserved ints; only
+    # ``modes`` (0 = read-only query) matters here, the rest is room for the kernel to write.
+    _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 256)]
+
+
+def _kernel_synced() -> bool | None:
+    """What the kernel says (the same source timedatectl uses), or None where it cannot tell."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        tx = _Timex()
+        state = libc.adjtimex(ctypes.byref(tx))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return state != _TIME_ERROR
+
+
+def _read_boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        # Not Linux: a per-process id still tells events of this run apart.
+        return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """One reading of the clock, as recorded with an event."""
+
+    at: datetime
+    synced: bool
+    boot_id: str
+    uptime_s: float
+
+    def as_event_clock(self) -> dict:
+        return {"synced": self.synced, "boot_id": self.boot_id, "uptime_s": round(self.uptime_s, 3)}
+
+
+class Clock:
+    """The kiosk's clock.
+
+    >>> clock = Clock("Asia/Ho_Chi_Minh")
+    >>> stamp = clock.stamp()
+    >>> stamp.at.isoformat(timespec="milliseconds")
+    '2021-08-15T08:31:02.153+07:00'
+
+    timezone: IANA zone for local times (events carry the offset).
+    wall: the wall-clock function (``time.time``); monotonic: uptime since boot.
+    synced: the sync test; by default the kernel's adjtimex state plus a plausibility floor.
+    """
+
+    def __init__(self, timezone: str = "Asia/Ho_Chi_Minh", *, wall=time.time,
+                 monotonic=lambda: time.clock_gettime(time.CLOCK_BOOTTIME), synced=None):
+        self.tz = ZoneInfo(timezone)
+        self._wall = wall
+        self._monotonic = monotonic
+        self._synced = synced or self._default_synced
+        self.boot_id = _read_boot_id()
+
+    def _default_synced(self, wall: float) -> bool:
+        return wall >= EARLIEST_PLAUSIBLE and _kernel_synced() is not False
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), self.tz)
+
+    def uptime(self) -> float:
+        return self._monotonic()
+
+    def stamp(self) -> Stamp:
+        wall = self._wall()
+        return Stamp(datetime.fromtimestamp(wall, self.tz), self._synced(wall), self.boot_id, self._monotonic())
+
+
+def iso(at: datetime) -> str:
+    """The event contract's time format: local time with offset, milliseconds."""
+    return at.isoformat(timespec="milliseconds")

@@ -1,0 +1,209 @@
+"""The path of one scan, top to bottom.
+
+frame -> decoder -> symbols -> credential (or refusal) -> cooldown -> rules + one transaction
+-> feedback (lights, beep, relay) and screen. The loop never waits on the printer or the
+network: the uplink reads the outbox the transaction wrote, on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from hardware.decoders import Decoder
+from hardware.feedback import Signals
+from hardware.frames import CameraError, FrameSource
+from hardware.symbols import Symbol
+
+from .autocheckout import AutoCheckout
+from .checkin import CheckinDesk
+from .clock import iso
+from .cooldown import Cooldown
+from .credentials import Refused, recognise
+from .outcome import Outcome
+from .store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+#: How a credential kind reached the kiosk, in the event's ``method``.
+METHOD_BY_KIND = {"slip": "slip", "kiosk_card": "kiosk_card"}
+AUTO_CHECKOUT_EVERY_S = 60.0
+PROBE_EVERY_S = 2.0
+CAMERA_RETRY_S = (1, 2, 5, 10, 30)
+
+
+@dataclass
+class LoopStats:
+    """Figures for the health report: frames read, decode time, outcomes by kind."""
+
+    frames: int = 0
+    decode_s: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class ScanLoop:
+    """Runs the kiosk: reads frames until stopped.
+
+    camera, decoder: from :mod:`hardware`; desk: the rules and the store; signals: lights and
+    beeps; screen: anything with ``show(outcome)`` and ``status(code | None)``;
+    open_camera: makes a new camera after a :class:`CameraError` (None: never reopen).
+    verifier: checks the kiosk's own slip/card tokens (None until the kiosk has a key).
+    on_tick: called once per frame (the systemd watchdog).
+    """
+
+    def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: Signals,
+                 screen, cooldown: Cooldown, autocheckout: AutoCheckout | None = None, open_camera=None,
+                 verifier=None, on_tick=None):
+        self.camera = camera
+        self.decoder = decoder
+        self.desk = desk
+        self.signals = signals
+        self.screen = screen
+        self.cooldown = cooldown
+        self.autocheckout = autocheckout
+        self.open_camera = open_camera
+        self.verifier = verifier
+        self.on_tick = on_tick
+        self.stats = LoopStats()
+        self.store_error: str | None = None
+        self.camera_error: str | None = None
+        self._next_autocheckout = 0.0
+        self._next_probe = 0.0
+        self._camera_retry = 0
+        self._next_camera_try = 0.0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.step()
+            self.housekeeping()
+
+    def step(self) -> list[Outcome]:
+        """Read one frame and act on every code in it."""
+        if self.on_tick:
+            self.on_tick()
+        symbols = self._read_codes()
+        return [outcome for symbol in symbols if (outcome := self.handle(symbol)) is not None]
+
+    def _read_codes(self) -> list[Symbol]:
+        if self.camera is None:
+            self._reopen_camera()
+            return []
+        started = time.perf_counter()
+        try:
+            symbols = self.camera.process(self.decoder.decode)
+        except CameraError as exc:
+            self._camera_failed(exc)
+            return []
+        self.stats.frames += 1
+        self.stats.decode_s += time.perf_counter() - started
+        return symbols
+
+    # -- one code ---------------------------------------------------------------------------
+
+    def handle(self, symbol: Symbol) -> Outcome | None:
+        """What one decoded code comes to; None when it is the same presentation as before."""
+        # 1. Recognise: is it a credential at all?
+        try:
+            credential = recognise(symbol.data, verifier=self.verifier)
+        except Refused as refusal:
+            if not self.cooldown.fresh("raw:" + hashlib.sha256(symbol.data).hexdigest()):
+                return None
+            return self._tell(Outcome("refused", reason=refusal.code), count_refusal=True)
+        # 2. The same code held up again within the cooldown is the same presentation.
+        if not self.cooldown.fresh(credential.key):
+            return None
+        # 3. Rules and one transaction (visit change + event + outbox row).
+        try:
+            outcome = self.desk.present(credential, method=METHOD_BY_KIND.get(credential.kind, "camera"))
+        except StoreUnavailable as exc:
+            self.cooldown.forget(credential.key)  # let the visitor try again at once
+            self._store_failed(exc)
+            return self._tell(Outcome("error", credential, reason=exc.reason))
+        self._store_ok()
+        # 4. Tell the visitor, only now that it is on disk.
+        return self._tell(outcome, count_refusal=outcome.kind == "refused")
+
+    def _tell(self, outcome: Outcome, count_refusal: bool = False) -> Outcome:
+        self.signals.show(outcome.kind)
+        self.screen.show(outcome)
+        self.stats.outcomes[outcome.kind] = self.stats.outcomes.get(outcome.kind, 0) + 1
+        if count_refusal:
+            try:
+                self.desk.store.count_refusal(iso(self.desk.clock.now()), outcome.reason)
+            except StoreUnavailable as exc:
+                self._store_failed(exc)
+        return outcome
+
+    # -- keeping the kiosk healthy ----------------------------------------------------------
+
+    def housekeeping(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.store_error and now >= self._next_probe:
+            self._next_probe = now + PROBE_EVERY_S
+            try:
+                self.desk.store.probe()
+            except StoreUnavailable as exc:
+                self._store_failed(exc)
+            else:
+                self._store_ok()
+        if self.autocheckout and not self.store_error and now >= self._next_autocheckout:
+            self._next_autocheckout = now + AUTO_CHECKOUT_EVERY_S
+            try:
+                closed = self.autocheckout.run()
+            except StoreUnavailable as exc:
+                self._store_failed(exc)
+            else:
+                if closed:
+                    log.info("auto check-out closed %d visit(s)", closed)
+
+    def _store_failed(self, exc: StoreUnavailable) -> None:
+        if self.store_error != exc.reason:
+            log.error("store unavailable (%s): check-ins are not being recorded", exc.reason)
+        self.store_error = exc.reason
+        self.signals.set_error(True)
+        self.screen.status(exc.reason)
+
+    def _store_ok(self) -> None:
+        if self.store_error:
+            log.warning("store available again: recording resumed")
+            self.store_error = None
+            self._update_error_state()
+
+    def _camera_failed(self, exc: CameraError) -> None:
+        log.error("camera failed: %s", exc)
+        self.camera_error = str(exc)
+        if self.camera is not None:
+            try:
+                self.camera.close()
+            except Exception:  # noqa: BLE001 - a broken camera may fail to close too
+                log.debug("camera close failed", exc_info=True)
+        self.camera = None
+        self._next_camera_try = time.monotonic() + CAMERA_RETRY_S[0]
+        self._camera_retry = 0
+        self.signals.set_error(True)
+        self.screen.status("camera_error")
+
+    def _reopen_camera(self) -> None:
+        if self.open_camera is None or time.monotonic() < self._next_camera_try:
+            time.sleep(0.05)
+            return
+        try:
+            self.camera = self.open_camera()
+        except CameraError as exc:
+            self._camera_retry = min(self._camera_retry + 1, len(CAMERA_RETRY_S) - 1)
+            self._next_camera_try = time.monotonic() + CAMERA_RETRY_S[self._camera_retry]
+            log.error("camera still unavailable: %s", exc)
+            return
+        log.warning("camera available again")
+        self.camera_error = None
+        self._update_error_state()
+
+    def _update_error_state(self) -> None:
+        failing = self.store_error or ("camera_error" if self.camera_error else None)
+        self.signals.set_error(bool(failing))
+        self.screen.status(failing)

@@ -1,0 +1,79 @@
+"""The simulator's screen: what the kiosk's display would say, one line per presentation, on stdout.
+
+Used only in simulation (on a kiosk, stdout goes to the journal, and names never go there).
+Names are masked, as on the real screen.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+from hardware.feedback import PATTERNS
+
+from . import messages
+from .masking import mask_name
+from .outcome import Outcome
+
+_MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}
+_LIGHTS = {"vi": {"green": "đèn xanh", "red": "đèn đỏ", "beep": "bíp", "relay": "mở cửa"},
+           "en": {"green": "green light", "red": "red light", "beep": "beep", "relay": "door opens"}}
+
+
+class ConsoleScreen:
+    """Prints outcomes and status changes.
+
+    >>> screen = ConsoleScreen(language="vi", venue_name="Chợ Phan Rang", relay=True)
+    >>> screen.show(outcome)
+    08:31:02 ✔ VÀO  Xin chào Nguyễn T. M. — đã vào lúc 08:31  [đèn xanh · bíp ×1 · mở cửa]  visit 3f2a9c1e · 12 người
+    """
+
+    def __init__(self, *, language: str = "vi", venue_name: str = "", relay: bool = False, out=None, tz=None):
+        self.tz = tz
+        self.language = language
+        self.venue_name = venue_name
+        self.relay = relay
+        self.out = out or sys.stdout
+        self._status: str | None = None
+
+    def show(self, outcome: Outcome) -> None:
+        now = datetime.now(self.tz).strftime("%H:%M:%S")
+        if outcome.accepted:
+            name = mask_name(outcome.credential.name if outcome.credential else None)
+            hhmm = datetime.fromisoformat(outcome.at).strftime("%H:%M")
+            text = messages.text(outcome.kind, self.language, name=name, time=hhmm)
+            extra = f"  visit {outcome.visit_id[:8]} · {outcome.occupancy} {'người' if self.language == 'vi' else 'inside'}"
+        else:
+            text = messages.text(outcome.reason or "unknown_format", self.language)
+            extra = ""
+        self._print(f"{now} {_MARK[outcome.kind]}  {text}  [{self._signals(outcome.kind)}]{extra}")
+
+    def status(self, code: str | None) -> None:
+        if code == self._status:
+            return
+        self._status = code
+        self._print(datetime.now(self.tz).strftime("%H:%M:%S ") + "⚠ " + messages.text(code, self.language) if code else
+                    "✔ " + ("Máy hoạt động bình thường" if self.language == "vi" else "Kiosk working normally"))
+
+    def idle(self, camera_dir: str | None) -> None:
+        self._print(f"{self.venue_name}: {messages.text('idle', self.language)}")
+        if camera_dir:
+            hint = "Thả ảnh mã QR vào" if self.language == "vi" else "Drop QR images into"
+            self._print(f"(mô phỏng / simulation) {hint} {camera_dir}")
+
+    def _signals(self, kind: str) -> str:
+        words = _LIGHTS[self.language]
+        p = PATTERNS[kind]
+        parts = []
+        if p.green:
+            parts.append(words["green"] + (f" ×{p.green.n}" if p.green.n > 1 else ""))
+        if p.red:
+            parts.append(words["red"])
+        if p.buzzer:
+            parts.append(f"{words['beep']} ×{p.buzzer.n}" + (" (dài)" if p.buzzer.on_time >= 0.5 and self.language == "vi" else ""))
+        if p.relay and self.relay:
+            parts.append(words["relay"])
+        return " · ".join(parts)
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)

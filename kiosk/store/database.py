@@ -1,0 +1,62 @@
+"""Opening the SQLite file: pragmas for durability, and what a failing disk looks like."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from .schema import migrations
+
+#: How long a writer waits for another writer (staff pages, uplink) before giving up.
+BUSY_TIMEOUT_MS = 2000
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be written now (disk full, database locked, I/O error).
+
+    ``reason`` is ``"disk_full"``, ``"locked"`` or ``"io_error"``; the kiosk shows an error and
+    retries by itself.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def classify_error(exc: sqlite3.Error) -> StoreUnavailable | None:
+    """The :class:`StoreUnavailable` an sqlite3 error means, or None for a programming error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if code is not None else None
+    text = str(exc).lower()
+    if primary == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return StoreUnavailable("disk_full", str(exc))
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
+        return StoreUnavailable("locked", str(exc))
+    if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT):
+        return StoreUnavailable("io_error", str(exc))
+    return None
+
+
+def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the kiosk database with its pragmas, and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in the store);
+        # sqlite-utils' atomic() also works with it for the migrations.
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a check-in whose feedback was given survives a power cut, not just a crash.
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if migrate:
+            migrations.apply(db)
+    except sqlite3.Error as exc:
+        unavailable = classify_error(exc)
+        if unavailable:
+            raise unavailable from exc
+        raise
+    return db

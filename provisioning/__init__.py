@@ -1,0 +1,1 @@
+"""Technician tooling: set-up of development and kiosk machines, identities, SD cards."""

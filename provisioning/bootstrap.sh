@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Set up this machine for checkin-kiosk and run it, its tests or its benchmarks.
+#
+#   provisioning/bootstrap.sh run [kiosk run options]   install, then run the kiosk
+#                                                        (simulated where there is no camera)
+#   provisioning/bootstrap.sh test [pytest options]     install, then run the test suite
+#   provisioning/bootstrap.sh bench                     install, then run the benchmarks
+#
+# Installs what it needs: apt packages (with sudo when not root), a venv in .venv made from the
+# system Python with --system-site-packages (so Raspberry Pi OS's apt picamera2 and lgpio are
+# visible), and this package into it. Safe to run again: it only does what is missing.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+action="${1:-}"
+[ $# -gt 0 ] && shift
+
+apt_run=(python3 python3-venv python3-dev libzbar0 fonts-dejavu-core)
+apt_test=()
+if grep -qs "Raspberry Pi" /proc/device-tree/model; then
+    apt_run+=(python3-picamera2 python3-lgpio)
+fi
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "bootstrap: installing ${missing[*]}" >&2
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+install_venv() {
+    local extras="$1"
+    if [ ! -x .venv/bin/python ]; then
+        echo "bootstrap: creating .venv" >&2
+        /usr/bin/python3 -m venv --system-site-packages .venv
+    fi
+    # Reinstall only when the package definition changed since the last install.
+    local stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$extras"
+    if [ ! -e "$stamp" ]; then
+        echo "bootstrap: installing checkin-kiosk[$extras] into .venv" >&2
+        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+        rm -f .venv/.installed-*
+        touch "$stamp"
+    fi
+}
+
+case "$action" in
+    run)
+        install_apt "${apt_run[@]}"
+        install_venv "v4l2"
+        exec .venv/bin/kiosk run "$@"
+        ;;
+    test)
+        install_apt "${apt_run[@]}" "${apt_test[@]}"
+        install_venv "test"
+        set +e
+        .venv/bin/python -m pytest "$@"
+        rc=$?
+        # pytest's 5 means no test ran: that must not pass as green.
+        if [ $rc -eq 5 ]; then echo "bootstrap: no tests were collected" >&2; exit 1; fi
+        exit $rc
+        ;;
+    bench)
+        install_apt "${apt_run[@]}" "${apt_test[@]}"
+        install_venv "test"
+        exec .venv/bin/python -m bench "$@"
+        ;;
+    *)
+        echo "usage: provisioning/bootstrap.sh run|test|bench [options]" >&2
+        exit 2
+        ;;
+esac
