@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpiozero import LED, Button, Buzzer, OutputDevice
+from gpiozero import LED, Button, Buzzer, DigitalOutputDevice
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Signals:
         self.red = LED(pins.red_led, **kw) if pins.red_led is not None else None
         self.buzzer = Buzzer(pins.buzzer, **kw) if pins.buzzer is not None else None
         # initial_value=False: the door stays shut across restarts, whatever the board's polarity.
-        self.relay = (OutputDevice(pins.relay, active_high=pins.relay_active_high, initial_value=False, **kw)
+        self.relay = (DigitalOutputDevice(pins.relay, active_high=pins.relay_active_high, initial_value=False, **kw)
                       if pins.relay is not None else None)
         self.button = Button(pins.button, bounce_time=0.05, **kw) if pins.button is not None else None
         if self.button is not None and on_button is not None:

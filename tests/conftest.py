@@ -1,0 +1,55 @@
+"""Shared fixtures: real SQLite stores in tmp dirs, gpiozero's mock pins, rendered codes."""
+
+from __future__ import annotations
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+from hardware.feedback import SignalPins, Signals
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
+from kiosk.store import VisitStore
+
+from codes import ManualTime
+
+
+@pytest.fixture
+def mock_factory():
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    Device.pin_factory = None
+
+
+@pytest.fixture
+def signals(mock_factory):
+    s = Signals(SignalPins(green_led=17, red_led=27, buzzer=22, relay=23), pin_factory=mock_factory)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = VisitStore.open(tmp_path / "kiosk.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def wall():
+    return ManualTime(1_790_000_000.0)  # 2026-09-21, a plausible synced time
+
+
+@pytest.fixture
+def uptime():
+    return ManualTime(1000.0)
+
+
+@pytest.fixture
+def clock(wall, uptime):
+    return Clock("Asia/Ho_Chi_Minh", wall=wall, monotonic=uptime, synced=lambda w: True)
+
+
+@pytest.fixture
+def desk(store, clock):
+    return CheckinDesk(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", mode="toggle")

@@ -1,0 +1,207 @@
+"""The path of one scan on real decoding, a real store and gpiozero mock pins."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hardware.decoders import open_decoder
+from hardware.frames import CameraError
+from kiosk.autocheckout import AutoCheckout
+from kiosk.cooldown import Cooldown
+from kiosk.scanloop import ScanLoop
+
+from codes import CCCD_MAU, ManualTime, cccd_payload, qr_frame
+
+
+class FramesFromMemory:
+    """A frame source that shows given frames in order (the test's camera), then an empty scene."""
+
+    name = "memory"
+
+    def __init__(self, frames):
+        self.frames = list(frames)
+        self.empty = np.full((480, 640), 170, np.uint8)
+
+    def read(self):
+        return self.frames.pop(0) if self.frames else self.empty
+
+    def process(self, fn):
+        return fn(self.read())
+
+    def close(self):
+        pass
+
+
+class RecordingScreen:
+    def __init__(self):
+        self.outcomes, self.statuses = [], []
+
+    def show(self, outcome):
+        self.outcomes.append(outcome)
+
+    def status(self, code):
+        self.statuses.append(code)
+
+
+@pytest.fixture
+def monotonic():
+    return ManualTime(100.0)
+
+
+@pytest.fixture
+def make_loop(desk, signals, monotonic):
+    def make(frames, **kw):
+        screen = RecordingScreen()
+        loop = ScanLoop(camera=FramesFromMemory(frames), decoder=open_decoder("zxing"), desk=desk,
+                        signals=signals, screen=screen, cooldown=Cooldown(10.0, clock=monotonic), **kw)
+        return loop, screen
+    return make
+
+
+def test_a_code_becomes_a_check_in_and_later_a_check_out(make_loop, store, monotonic):
+    frame = qr_frame(CCCD_MAU)
+    loop, screen = make_loop([frame, frame, frame])
+    assert [o.kind for o in loop.step()] == ["check_in"]
+    assert loop.step() == []                      # held up: same presentation
+    monotonic.advance(30)
+    assert [o.kind for o in loop.step()] == ["check_out"]
+    assert [o.kind for o in screen.outcomes] == ["check_in", "check_out"]
+    [visit] = store.visits()
+    assert visit["check_out_type"] == "check_out"
+
+
+def test_cooldown_holds_while_the_code_stays_in_view(make_loop, monotonic):
+    frame = qr_frame(CCCD_MAU)
+    loop, _ = make_loop([frame] * 6)
+    kinds = []
+    for _ in range(6):
+        kinds += [o.kind for o in loop.step()]
+        monotonic.advance(4)      # each sighting 4 s after the last: never 10 s apart
+    assert kinds == ["check_in"]
+
+
+def test_a_refused_code_is_counted_not_stored_and_beeps_once(make_loop, store, monotonic):
+    payment = qr_frame("00020101021238570010A00000072701270006970403011300110123456780208QRIBFTTA53037045802VN6304ABCD")
+    loop, screen = make_loop([payment, payment])
+    [outcome] = loop.step()
+    assert (outcome.kind, outcome.reason) == ("refused", "payment_qr")
+    assert loop.step() == []
+    assert store.visits() == [] and store.events() == []
+    assert store.refusal_counts() == {"payment_qr": 1}
+    # The count holds no payload: nothing of the code is stored.
+    assert store.db.execute("SELECT * FROM refusals").fetchall()[0][2] == "payment_qr"
+
+
+def test_two_people_in_one_frame_are_both_recorded(make_loop, store):
+    a, b = qr_frame(cccd_payload(1)), qr_frame(cccd_payload(2))
+    both = np.concatenate([a[:, 100:420], b[:, 100:420]], axis=1)
+    loop, _ = make_loop([both])
+    assert sorted(o.kind for o in loop.step()) == ["check_in", "check_in"]
+    assert len(store.visits()) == 2
+
+
+def test_disk_full_gives_an_error_state_loses_nothing_recorded_and_recovers(make_loop, store, signals, monotonic):
+    frames = [qr_frame(cccd_payload(n)) for n in range(200)]
+    loop, screen = make_loop(frames)
+    # Cap the file at its current size: SQLite reports SQLITE_FULL exactly as for a full disk once
+    # the free room in its pages is used up.
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count={pages + 2}")
+    recorded, failed = [], None
+    for _ in range(len(frames)):
+        [outcome] = loop.step()
+        if outcome.kind == "error":
+            failed = outcome
+            break
+        recorded.append(outcome.visit_id)
+    assert failed is not None and failed.reason == "disk_full" and recorded
+    assert loop.store_error == "disk_full" and signals.in_error and "disk_full" in screen.statuses
+    # Everything the visitor was told "recorded" is there, with a gapless seq; nothing half-written.
+    assert sorted(v["visit_id"] for v in store.visits()) == sorted(recorded)
+    assert [e["seq"] for e in store.events()] == list(range(1, len(recorded) + 1))
+    # The disk is freed: the probe notices, the error clears, the same person can try again at once.
+    store.db.execute("PRAGMA max_page_count=1073741823")
+    loop.housekeeping(now=time.monotonic() + 10)
+    assert loop.store_error is None and not signals.in_error and screen.statuses[-1] is None
+    assert loop.handle(_symbol_of(failed)).kind == "check_in"
+    assert len(store.visits()) == len(recorded) + 1
+
+
+def _symbol_of(outcome):
+    from hardware.symbols import Symbol
+    return Symbol.from_bytes("qr_code", cccd_payload(int(outcome.credential.id[6:])).encode())
+
+
+def test_a_locked_database_is_an_error_state_then_recovers(make_loop, store, tmp_path, monotonic):
+    import kiosk.store.database as database
+    loop, screen = make_loop([qr_frame(CCCD_MAU), qr_frame(CCCD_MAU)])
+    store.db.execute("PRAGMA busy_timeout=100")  # do not wait the full 2 s in a test
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        [failed] = loop.step()
+        assert (failed.kind, failed.reason) == ("error", "locked")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    loop.housekeeping(now=time.monotonic() + 10)
+    assert loop.store_error is None
+    assert loop.step()[0].kind == "check_in"
+    assert database.BUSY_TIMEOUT_MS >= 1000
+
+
+def test_the_loop_survives_a_camera_failure_and_reopens_it(desk, signals, monotonic):
+    class Broken:
+        name = "broken"
+
+        def process(self, fn):
+            raise CameraError("unplugged")
+
+        def close(self):
+            pass
+
+    frame = qr_frame(CCCD_MAU)
+    opened = []
+
+    def reopen():
+        opened.append(1)
+        return FramesFromMemory([frame])
+
+    screen = RecordingScreen()
+    loop = ScanLoop(camera=Broken(), decoder=open_decoder("zxing"), desk=desk, signals=signals, screen=screen,
+                    cooldown=Cooldown(10.0, clock=monotonic), open_camera=reopen)
+    assert loop.step() == []
+    assert loop.camera is None and signals.in_error and screen.statuses[-1] == "camera_error"
+    loop._next_camera_try = 0
+    loop.step()                           # reopens
+    assert opened and loop.camera is not None and not signals.in_error
+    assert [o.kind for o in loop.step()] == ["check_in"]
+
+
+def test_auto_check_out_runs_from_housekeeping(store, clock, desk, signals, wall, uptime, monotonic):
+    from kiosk.credentials import recognise
+    desk.present(recognise(CCCD_MAU))
+    auto = AutoCheckout(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", max_stay_h=12)
+    loop = ScanLoop(camera=FramesFromMemory([]), decoder=open_decoder("zxing"), desk=desk, signals=signals,
+                    screen=RecordingScreen(), cooldown=Cooldown(10.0, clock=monotonic), autocheckout=auto)
+    wall.advance(13 * 3600)
+    uptime.advance(13 * 3600)
+    loop.housekeeping(now=1e9)
+    [visit] = store.visits()
+    assert visit["check_out_type"] == "auto_check_out" and visit["check_out_estimated"]
+
+
+def test_run_stops_when_asked(make_loop):
+    loop, _ = make_loop([])
+    stop = threading.Event()
+    t = threading.Thread(target=loop.run, args=(stop,))
+    t.start()
+    time.sleep(0.2)
+    stop.set()
+    t.join(5)
+    assert not t.is_alive() and loop.stats.frames > 0
