@@ -126,7 +126,8 @@ class DecoderSection:
 
 @dataclass(frozen=True)
 class RulesSection:
-    cooldown_s: float = _key(_range(0, 3600), default=10.0)
+    # At least 1 s: a code stays in view for many frames, and each must not toggle the visit.
+    cooldown_s: float = _key(_range(1, 3600), default=10.0)
     max_stay_h: float = _key(_range(0.1, 24 * 7), default=12.0)
     closing_time: str = _key(_matches(r"|([01]\d|2[0-3]):[0-5]\d", '"HH:MM" or "" (no closing time)'), default="")
     capacity: int = _key(_range(0, 1_000_000), default=0)
