@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("--json", action="store_true", help="one JSON object per line")
     dec.add_argument("--decoder", choices=("zxing", "zbar"), help="decoder backend (default: the config's)")
 
+    sam = command("samples", _samples, "write synthetic sample codes (one of each kind) as images")
+    sam.add_argument("folder", type=Path, help="where to write them (e.g. ./samples)")
+
     vis = command("visits", _visits, "the local visits, newest first")
     vis.add_argument("--open", action="store_true", help="only visits not yet checked out")
     vis.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -137,6 +140,16 @@ def _human(result: dict) -> str:
     warn = f"  warnings: {', '.join(c['warnings'])}" if c["warnings"] else ""
     return (f"{result['file']}: {c['kind']} {mask_id(c['id'])} {mask_name(c['name'])} "
             f"{c['birth_date'] or '—'} {c['sex'] or '—'}{warn}  (--json shows every field)")
+
+
+# -- kiosk samples ----------------------------------------------------------------------------
+
+def _samples(args, config: Config) -> int:
+    from .samples import write_samples
+
+    for path in write_samples(args.folder):
+        print(path)
+    return 0
 
 
 # -- kiosk visits -----------------------------------------------------------------------------
