@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .clock import Stamp, iso
+from .clock import Stamp
 
 SCHEMA = "checkin.event/1"
 METHODS = ("camera", "slip", "kiosk_card", "staff_phone", "staff_form")
@@ -32,7 +32,3 @@ def build_event(*, seq: int, event_id: str, type: str, kiosk_id: str, venue_id: 
         "person": person,
         "estimated": estimated,
     }
-
-
-def recorded_at(stamp: Stamp) -> str:
-    return iso(stamp.at)

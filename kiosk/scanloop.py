@@ -51,12 +51,11 @@ class ScanLoop:
     beeps; screen: anything with ``show(outcome)`` and ``status(code | None)``;
     open_camera: makes a new camera after a :class:`CameraError` (None: never reopen).
     verifier: checks the kiosk's own slip/card tokens (None until the kiosk has a key).
-    on_tick: called once per frame (the systemd watchdog).
     """
 
     def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: Signals,
                  screen, cooldown: Cooldown, autocheckout: AutoCheckout | None = None, open_camera=None,
-                 verifier=None, on_tick=None):
+                 verifier=None):
         self.camera = camera
         self.decoder = decoder
         self.desk = desk
@@ -66,7 +65,6 @@ class ScanLoop:
         self.autocheckout = autocheckout
         self.open_camera = open_camera
         self.verifier = verifier
-        self.on_tick = on_tick
         self.stats = LoopStats()
         self.store_error: str | None = None
         self.camera_error: str | None = None
@@ -84,8 +82,6 @@ class ScanLoop:
 
     def step(self) -> list[Outcome]:
         """Read one frame and act on every code in it."""
-        if self.on_tick:
-            self.on_tick()
         symbols = self._read_codes()
         return [outcome for symbol in symbols if (outcome := self.handle(symbol)) is not None]
 

@@ -1,0 +1,66 @@
+"""Vietnamese mobile numbers: one canonical form (``0`` + 9 digits) and a masked form for slips.
+
+>>> normalise_phone("+84 912.345.678")
+'0912345678'
+>>> mask_phone("0912345678")
+'0912***678'
+"""
+
+from __future__ import annotations
+
+import re
+
+# Separators people type or print; they carry no meaning.
+_SEPARATORS = re.compile(r"[\s.\-()]")
+# National significant number (the 9 digits after the 0). Deliberately permissive (all of 09x,
+# 081-089) so that new allocations keep working; see formats.md §5.1.
+_MOBILE = re.compile(r"(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-9])[0-9]{7}")
+_PREFIXES = ("+84", "0084", "84", "0")
+
+# The 2018 conversion of 11-digit mobiles (QĐ 798/QĐ-BTTTT), so the error can say what to dial now.
+_OLD_PREFIXES = {
+    "120": "70", "121": "79", "122": "77", "126": "76", "128": "78",
+    "123": "83", "124": "84", "125": "85", "127": "81", "129": "82",
+    "162": "32", "163": "33", "164": "34", "165": "35", "166": "36", "167": "37", "168": "38", "169": "39",
+    "186": "56", "188": "58", "199": "59",
+}
+
+
+def normalise_phone(text: str) -> str:
+    """The canonical form ``0`` + 9 digits of a Vietnamese mobile number.
+
+    Accepts ``0…``, ``+84…``, ``84…`` and ``0084…``, ignoring spaces, dots, dashes and parentheses.
+    Raises ValueError (an English sentence without the number) for anything else, including
+    landlines (``02x``) and pre-2018 11-digit mobiles.
+    """
+    if not isinstance(text, str):
+        raise ValueError("A phone number must be text.")
+    compact = _SEPARATORS.sub("", text)
+    for prefix in _PREFIXES:
+        if compact.startswith(prefix):
+            national = compact[len(prefix):]
+            break
+    else:
+        raise ValueError("A Vietnamese mobile number starts with 0 or +84.")
+    if not (national.isascii() and national.isdigit()):
+        raise ValueError("A phone number may contain only digits, spaces, dots, dashes and parentheses.")
+    if len(national) == 9 and _MOBILE.fullmatch(national):
+        return "0" + national
+    if len(national) == 10 and national[0] == "2":
+        raise ValueError("This is a landline number; it cannot receive text messages. Give a mobile number.")
+    if len(national) == 10 and national[:3] in _OLD_PREFIXES:
+        new = "0" + _OLD_PREFIXES[national[:3]]
+        old = "0" + national[:3]
+        raise ValueError(f"This is an old 11-digit mobile number; since 2018 its prefix {old} is {new}.")
+    if len(national) != 9:
+        raise ValueError("A Vietnamese mobile number has 10 digits (0 and 9 more).")
+    raise ValueError("This is not a Vietnamese mobile number (unknown prefix).")
+
+
+def mask_phone(text: str) -> str:
+    """Hide the middle digits for printing: ``0912345678`` -> ``0912***678``.
+
+    The input may be in any form :func:`normalise_phone` accepts; ValueError otherwise.
+    """
+    phone = normalise_phone(text)
+    return phone[:4] + "***" + phone[-3:]

@@ -1,0 +1,351 @@
+"""Properties of every parser: a Credential or Refused, never another exception; no control
+characters ever accepted; synthetic valid payloads round-trip to exactly their fields."""
+
+import datetime
+import unicodedata
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.credentials import KINDS, MAX_PAYLOAD_BYTES, Credential, Refused, recognise
+from kiosk.credentials import bhyt, cccd, national_qr, tokens
+from kiosk.credentials.normalise import to_text
+
+TODAY = datetime.date(2025, 6, 1)
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PARSERS = [
+    lambda d: recognise(d, today=TODAY),
+    lambda d: cccd.parse(d, today=TODAY),
+    lambda d: bhyt.parse(d, today=TODAY),
+    lambda d: national_qr.parse(d, today=TODAY),
+    lambda d: tokens.parse(d),
+    lambda d: tokens.parse(d, verifier=AcceptingVerifier()),
+    lambda d: recognise(d, verifier=AcceptingVerifier()),
+]
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
+
+
+class AcceptingVerifier:
+    """Accepts every well-formed token, so that the code after verification is exercised too."""
+
+    def verify(self, kind, body, signature):
+        return {"id": body[:64], "name": "Thử", "phone": "0912345678"}
+
+
+def bad_char(ch: str) -> bool:
+    return ch not in "\x00\r\n" and unicodedata.category(ch) in REFUSED_CATEGORIES
+
+
+def strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from strings_in(k)
+            yield from strings_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from strings_in(v)
+
+
+def outcome(parser, data):
+    """Run a parser; only a Credential or Refused may come out."""
+    try:
+        result = parser(data)
+    except Refused as r:
+        assert isinstance(r.code, str) and r.code
+        return r
+    assert isinstance(result, Credential)
+    assert result.kind in KINDS and result.id
+    for text in strings_in([result.id, result.name, result.birth_date, result.sex, result.phone,
+                            result.details, result.warnings]):
+        assert not any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in text), text
+        assert unicodedata.is_normalized("NFC", text)
+    return result
+
+
+# --- strategies ------------------------------------------------------------------------------------
+
+VN_LOWER = "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
+VN_LETTERS = VN_LOWER + VN_LOWER.upper()
+digits = lambda n: st.text("0123456789", min_size=n, max_size=n)  # noqa: E731
+
+
+def vn_names(max_words=5, max_len=100):
+    word = st.text(VN_LETTERS, min_size=1, max_size=7)
+    return st.lists(word, min_size=1, max_size=max_words).map(" ".join).filter(lambda n: len(n) <= max_len)
+
+
+ascii_names = st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=7), min_size=1, max_size=5).map(" ".join)
+addresses = st.lists(st.text(VN_LETTERS + "0123456789,/", min_size=1, max_size=10), min_size=1, max_size=8).map(" ".join)
+dates = st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2024, 12, 31))
+qids = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=6, max_size=24)
+# Random field contents that look a bit like the real thing.
+fieldish = st.one_of(
+    st.text(max_size=12),
+    st.text(VN_LETTERS + " 0123456789/-*", max_size=12),
+    st.text("0123456789", max_size=15),
+    st.binary(max_size=12).map(bytes.hex),
+    dates.map(lambda d: d.strftime("%d%m%Y")),
+    dates.map(lambda d: d.strftime("%d/%m/%Y")),
+    dates.map(lambda d: d.isoformat()),
+    st.sampled_from(["", "-", "$", "0", "1", "2", "Nam", "Nữ", "*", "**", "<1<", "79 - 999", "1990-**-**"]),
+    vn_names(3, 30),
+)
+near_valid = st.one_of(
+    st.builds("|".join, st.lists(fieldish, min_size=6, max_size=6)),
+    st.builds("|".join, st.lists(fieldish, min_size=7, max_size=9)),
+    st.builds(lambda f: "|".join(f + ["$"]), st.lists(fieldish, min_size=9, max_size=16)),
+    st.builds(lambda f, e: "|".join(f + ["<".join(e)]), st.lists(fieldish, min_size=5, max_size=5),
+              st.lists(fieldish, max_size=6)),
+    st.builds(lambda t, b, s: f"CK1.{t}.{b}.{s}", st.sampled_from("SCX"), st.text("ABCZ2367=a", max_size=70),
+              st.text("ABCZ2367=a", max_size=10)),
+)
+any_payload = st.one_of(st.binary(max_size=200), st.text(max_size=200), near_valid,
+                        near_valid.map(lambda s: s.encode("utf-8", "surrogatepass")))
+
+
+# --- round trips ------------------------------------------------------------------------------
+
+
+@st.composite
+def cccd_cases(draw):
+    """A consistent CCCD payload (number agrees with birth and sex) and the fields it must give."""
+    birth = draw(st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2025, 6, 1)))
+    sex = draw(st.sampled_from(["male", "female"]))
+    g = (birth.year // 100 - 19) * 2 + (sex == "female")
+    number = draw(digits(3)) + str(g) + f"{birth.year % 100:02d}" + draw(digits(6))
+    old_id = draw(st.sampled_from(["", "9", "12"]))
+    old_id = draw(digits(int(old_id))) if old_id else ""
+    name = draw(vn_names())
+    address = draw(st.none() | addresses)
+    issue = draw(st.none() | dates)
+    extras = draw(st.lists(st.text(VN_LETTERS + "0123456789", min_size=1, max_size=12), max_size=3))
+    sex_word = {"male": draw(st.sampled_from(["Nam", "NAM", "nam"])),
+                "female": draw(st.sampled_from(["Nữ", "NỮ", "nữ", "Nu"]))}[sex]
+    payload = "|".join([number, old_id, name, birth.strftime("%d%m%Y"), sex_word, address or "",
+                        issue.strftime("%d%m%Y") if issue else ""] + extras)
+    expected = Credential(
+        kind="cccd", id=number, name=name, birth_date=birth.isoformat(), sex=sex, phone=None,
+        details={"old_id": old_id or None, "address": address,
+                 "issue_date": issue.isoformat() if issue else None, "extras": extras},
+        warnings=(),
+    )
+    return payload, expected
+
+
+@FAST
+@given(case=cccd_cases(), nfd=st.booleans())
+def test_cccd_round_trip(case, nfd):
+    payload, expected = case
+    if nfd:
+        payload = unicodedata.normalize("NFD", payload)
+    assert recognise(payload, today=TODAY) == expected
+    assert cccd.parse(payload.encode("utf-8") + b"\x00\r\n", today=TODAY) == expected
+
+
+@st.composite
+def bhyt_cases(draw):
+    card = draw(st.one_of(
+        st.builds(lambda g, lvl, rest: g + lvl + rest, st.text("ABCDEGHKNQSTVXYZ", min_size=2, max_size=2),
+                  st.sampled_from("12345"), st.text("0123456789ABCDEF", min_size=12, max_size=12)),
+        digits(10), digits(12),
+    ))
+    name = draw(vn_names(4, 40))
+    birth = draw(dates)
+    year_only = draw(st.booleans())
+    sex = draw(st.sampled_from(["male", "female"]))
+    address = draw(st.none() | addresses.filter(lambda a: len(a) <= 80))
+    facility = draw(digits(2)) + draw(st.text("0123456789ABC", min_size=3, max_size=3))
+    valid_from, issue, five = draw(dates), draw(dates), draw(dates)
+    valid_to = draw(st.none() | st.dates(min_value=TODAY, max_value=datetime.date(2040, 1, 1)))
+    reference = draw(digits(14))
+    guardian = draw(st.none() | vn_names(4, 30))
+    area_digit = draw(st.sampled_from("04567"))
+    check = draw(st.binary(min_size=8, max_size=8)).hex() + "-" + draw(st.binary(min_size=2, max_size=2)).hex()
+    new = draw(st.booleans())
+    place = draw(vn_names(6, 40))
+    hint = draw(st.sampled_from("12345"))
+    dmy = lambda d: d.strftime("%d/%m/%Y")  # noqa: E731
+    fields = [
+        card, name.encode().hex(), str(birth.year) if year_only else dmy(birth), {"male": "1", "female": "2"}[sex],
+        address.encode().hex() if address else "-", f"{facility[:2]} - {facility[2:]}", dmy(valid_from),
+        dmy(valid_to) if valid_to else "-", dmy(issue), reference, guardian.encode().hex() if guardian else "-",
+        area_digit, " " + dmy(five), check,
+    ]
+    details = {
+        "layout": "new" if new else "old", "address": address, "facility": facility,
+        "valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat() if valid_to else None,
+        "issue_date": issue.isoformat(), "reference": reference, "guardian": guardian,
+        "area": {"5": "K1", "6": "K2", "7": "K3"}.get(area_digit), "five_year_date": five.isoformat(),
+        "check": check,
+    }
+    if new:
+        fields += [hint, place.encode().hex()]
+        details.update(benefit_level_hint=hint, issue_place=place)
+    payload = "|".join(fields + ["$"])
+    expected = Credential(kind="bhyt", id=card, name=name,
+                          birth_date=str(birth.year) if year_only else birth.isoformat(),
+                          sex=sex, phone=None, details=details, warnings=())
+    return payload, expected
+
+
+@FAST
+@given(case=bhyt_cases())
+def test_bhyt_round_trip(case):
+    payload, expected = case
+    assert len(payload.encode()) <= MAX_PAYLOAD_BYTES
+    assert recognise(payload, today=TODAY) == expected
+    assert bhyt.parse(payload.encode() + b"\x00" * 10, today=TODAY) == expected
+
+
+mobiles = st.builds(lambda p, r: "0" + p + r, st.sampled_from(["32", "39", "56", "70", "79", "81", "88", "91", "99"]),
+                    digits(7))
+
+
+@st.composite
+def national_cases(draw):
+    document = draw(st.sampled_from(["", "******", "masked"]))
+    document = {"": "", "******": "******" + draw(digits(6)), "masked": draw(digits(12))}[document]
+    name = draw(ascii_names)
+    birth = draw(dates)
+    birth_form = draw(st.sampled_from(["full", "year", "none"]))
+    birth_text, birth_value = {
+        "full": (birth.isoformat(), birth.isoformat()),
+        "year": (f"{birth.year}-**-**", str(birth.year)),
+        "none": ("****-**-**", None),
+    }[birth_form]
+    proxy = draw(st.booleans())
+    qid, proxy_qid = draw(qids), draw(qids) if proxy else ""
+    sex = draw(st.sampled_from(["0", "1", "2"]))
+    bhyt_number = draw(st.sampled_from(["", "GD4799999999901", "GD4877*******", "7999999901"]))
+    phone = draw(st.sampled_from(["", "masked", "plain"]))
+    phone_text = {"": "", "masked": draw(mobiles)[:4] + "******", "plain": draw(mobiles)}[phone]
+    signature = draw(st.sampled_from(["", "SIG0", "QUJD"]))
+    ext = "<".join([proxy_qid, sex, bhyt_number, phone_text] + ([signature] if signature else []))
+    payload = "|".join([document, name, birth_text, "1" if proxy else "0", qid, ext])
+    details = {"document_number": document or None, "proxy_declared": proxy, "proxy_qid": proxy_qid or None,
+               "bhyt_number": bhyt_number or None, "signature": signature or None}
+    if phone == "masked":
+        details["phone_masked"] = phone_text
+    expected = Credential(kind="national_qr", id=qid, name=name, birth_date=birth_value,
+                          sex={"1": "male", "2": "female"}.get(sex), phone=phone_text if phone == "plain" else None,
+                          details=details, warnings=())
+    return payload, expected
+
+
+@FAST
+@given(case=national_cases())
+def test_national_qr_round_trip(case):
+    payload, expected = case
+    assert recognise(payload, today=TODAY) == expected
+    assert national_qr.parse(payload + "\r\n", today=TODAY) == expected
+
+
+@FAST
+@given(kind=st.sampled_from(["slip", "kiosk_card"]), body=st.binary(min_size=1, max_size=40),
+       sig=st.binary(min_size=1, max_size=80))
+def test_token_envelope_round_trip(kind, body, sig):
+    text = tokens.envelope(kind, body, sig)
+    env = tokens.parse_envelope(text)
+    assert (env.kind, tokens.decode_b32(env.body), tokens.decode_b32(env.signature)) == (kind, body, sig)
+    assert isinstance(outcome(lambda d: recognise(d), text), Refused)  # no key: never accepted
+    c = recognise(text, verifier=AcceptingVerifier())
+    assert c.kind == kind and c.phone == "0912345678"
+
+
+# --- robustness --------------------------------------------------------------------------------
+
+
+def spoil(case, index, junk):
+    """A valid payload with one field replaced: near the edge between accepted and refused."""
+    fields = case[0].split("|")
+    fields[index % len(fields)] = junk
+    return "|".join(fields)
+
+
+valid_cases = st.one_of(cccd_cases(), bhyt_cases(), national_cases())
+spoiled = st.builds(spoil, valid_cases, st.integers(0, 16), fieldish)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.one_of(any_payload, spoiled, valid_cases.map(lambda c: c[0])),
+       which=st.integers(0, len(PARSERS) - 1))
+def test_every_parser_gives_a_credential_or_refused(data, which):
+    result = outcome(PARSERS[which], data)
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if any(bad_char(ch) for ch in text):
+        assert isinstance(result, Refused)
+
+
+@FAST
+@given(st.one_of(st.integers(), st.none(), st.lists(st.integers()), st.floats()))
+def test_non_payloads_are_refused(data):
+    for parser in PARSERS:
+        assert isinstance(outcome(parser, data), Refused)
+
+
+# --- control characters hidden in valid payloads ---------------------------------------------------
+
+bad_chars = st.characters(categories=["Cc", "Cf", "Co"]).filter(bad_char)
+
+
+@FAST
+@given(case=st.one_of(cccd_cases(), bhyt_cases(), national_cases()), ch=bad_chars, where=st.floats(0, 1))
+def test_a_control_character_anywhere_is_refused(case, ch, where):
+    payload, _ = case
+    at = int(where * len(payload))
+    spoiled = payload[:at] + ch + payload[at:]
+    for parser in PARSERS:
+        r = outcome(parser, spoiled)
+        assert isinstance(r, Refused)
+    try:
+        recognise(spoiled.encode("utf-8"), today=TODAY)
+    except Refused as r:
+        assert r.code in ("control_chars", "oversize")
+    else:
+        raise AssertionError("accepted a control character")
+
+
+@FAST
+@given(case=bhyt_cases(), ch=bad_chars, field=st.sampled_from([1, 4, 10]))
+def test_a_control_character_inside_hex_is_refused(case, ch, field):
+    payload, _ = case
+    fields = payload.split("|")
+    fields[field] = ("Mẫu" + ch + "Thử").encode().hex()
+    try:
+        recognise("|".join(fields), today=TODAY)
+    except Refused as r:
+        assert r.code == "control_chars"
+    else:
+        raise AssertionError("accepted a control character")
+
+
+# --- refusal details carry no personal data -----------------------------------------------------------
+
+
+@FAST
+@given(case=st.one_of(cccd_cases(), bhyt_cases(), national_cases()), index=st.integers(0, 5),
+       junk=st.sampled_from(["", "?", "x1", "31/02/1990", "9"]))
+def test_refusal_details_do_not_repeat_the_payload(case, index, junk):
+    payload, expected = case
+    fields = payload.split("|")
+    fields[index] = junk
+    try:
+        recognise("|".join(fields), today=TODAY)
+    except Refused as r:
+        # Short secrets could match ordinary words of the detail by chance.
+        for secret in (expected.id, expected.name):
+            assert len(secret) < 8 or secret not in r.detail
+
+
+@FAST
+@given(st.text(max_size=300))
+def test_to_text_output_is_clean_or_refused(text):
+    try:
+        out = to_text(text)
+    except Refused as r:
+        assert r.code in ("oversize", "control_chars", "empty")
+        return
+    assert out and out == out.strip() and unicodedata.is_normalized("NFC", out)
+    assert not any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in out)
