@@ -48,6 +48,14 @@ def signal_pins(config: Config) -> SignalPins:
                       relay_active_high=g.relay_active_high, relay_pulse_s=g.relay_pulse_s, button=g.button)
 
 
+def decoder_from_config(config: Config, backend: str | None = None):
+    """The decoder the config asks for (``backend`` overrides the config's choice)."""
+    backend = backend or config.decoder.backend
+    options = ({"try_downscale": config.decoder.try_downscale, "try_invert": config.decoder.try_invert}
+               if backend == "zxing" else {})
+    return open_decoder(backend, symbologies=config.decoder.symbologies, **options)
+
+
 def mock_pin_factory():
     from gpiozero.pins.mock import MockFactory
     return MockFactory()
@@ -104,9 +112,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     clock = Clock(config.kiosk.timezone)
     desk = CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
-    decoder = open_decoder(config.decoder.backend, symbologies=config.decoder.symbologies,
-                           **({"try_downscale": config.decoder.try_downscale, "try_invert": config.decoder.try_invert}
-                              if config.decoder.backend == "zxing" else {}))
+    decoder = decoder_from_config(config)
     signals = _signals(config, simulate)
     screen = ConsoleScreen(language=config.kiosk.language, venue_name=config.kiosk.venue_name,
                            relay=config.gpio.relay is not None, out=screen_out, tz=clock.tz) if simulate else None

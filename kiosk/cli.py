@@ -23,6 +23,9 @@ log = logging.getLogger("kiosk")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Names are Vietnamese and JSON consumers expect UTF-8, whatever the locale says.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
     _setup_logging(args.verbose)
     try:
         config = _config(args)
@@ -96,9 +99,9 @@ def _run(args, config: Config) -> int:
 # -- kiosk decode -----------------------------------------------------------------------------
 
 def _decode(args, config: Config) -> int:
-    from hardware.decoders import open_decoder
+    from .app import decoder_from_config
 
-    decoder = open_decoder(args.decoder or config.decoder.backend, symbologies=config.decoder.symbologies)
+    decoder = decoder_from_config(config, args.decoder)
     all_ok = True
     for path in args.images:
         for result in decode_image(path, decoder):
