@@ -91,6 +91,7 @@ class ImageFolderSource(_Closing):
         now = time.monotonic()
         if self._current is not None and now >= self._until:
             self._finish()
+            self._next_poll = now  # the next waiting file, if any, is shown at once
         if self._current is None and now >= self._next_poll:
             self._next_poll = now + _POLL_S
             self._start_next(now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,14 +27,21 @@ class _Timex(ctypes.Structure):
     _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 256)]
 
 
-def _kernel_synced() -> bool | None:
-    """What the kernel says (the same source timedatectl uses), or None where it cannot tell."""
+@functools.cache
+def _adjtimex():
+    # Looked up once: find_library runs ldconfig in a subprocess (milliseconds per call).
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        tx = _Timex()
-        state = libc.adjtimex(ctypes.byref(tx))
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).adjtimex
     except (OSError, AttributeError):
         return None
+
+
+def _kernel_synced() -> bool | None:
+    """What the kernel says (the same source timedatectl uses), or None where it cannot tell."""
+    adjtimex = _adjtimex()
+    if adjtimex is None:
+        return None
+    state = adjtimex(ctypes.byref(_Timex()))
     if state < 0:
         return None
     return state != _TIME_ERROR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 
 
 class Cooldown:
@@ -15,6 +16,7 @@ class Cooldown:
     False
 
     seconds: the cooldown (0 disables it); clock: monotonic time source.
+    Keys are anything hashable: a person's ``kind:id``, or a code's raw bytes.
     A code held in front of the camera keeps renewing its entry, so it stays one presentation
     however long it is held.
     """
@@ -22,10 +24,10 @@ class Cooldown:
     def __init__(self, seconds: float, clock=time.monotonic):
         self.seconds = seconds
         self._clock = clock
-        self._seen: dict[str, float] = {}
+        self._seen: dict[Hashable, float] = {}
         self._next_prune = 0.0
 
-    def fresh(self, key: str) -> bool:
+    def fresh(self, key: Hashable) -> bool:
         """True when ``key`` starts a new presentation (and remembers it)."""
         now = self._clock()
         last = self._seen.get(key)
@@ -34,7 +36,7 @@ class Cooldown:
             self._prune(now)
         return last is None or now - last >= self.seconds
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: Hashable) -> None:
         """Let the next sighting count as new (after a presentation that could not be recorded)."""
         self._seen.pop(key, None)
 

@@ -7,7 +7,6 @@ network: the uplink reads the outbox the transaction wrote, on its own.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -103,21 +102,25 @@ class ScanLoop:
 
     def handle(self, symbol: Symbol) -> Outcome | None:
         """What one decoded code comes to; None when it is the same presentation as before."""
-        # 1. Recognise: is it a credential at all?
+        # 1. The same code held up again within the cooldown is the same presentation. Checked on
+        #    the raw bytes first, so a code held in view is not parsed again on every frame.
+        if not self.cooldown.fresh(symbol.data):
+            return None
+        # 2. Recognise: is it a credential at all?
         try:
             credential = recognise(symbol.data, verifier=self.verifier)
         except Refused as refusal:
-            if not self.cooldown.fresh("raw:" + hashlib.sha256(symbol.data).hexdigest()):
-                return None
             return self._tell(Outcome("refused", reason=refusal.code), count_refusal=True)
-        # 2. The same code held up again within the cooldown is the same presentation.
+        # The same person by another code of theirs (e.g. masked and full national QR) too.
         if not self.cooldown.fresh(credential.key):
             return None
         # 3. Rules and one transaction (visit change + event + outbox row).
         try:
             outcome = self.desk.present(credential, method=METHOD_BY_KIND.get(credential.kind, "camera"))
         except StoreUnavailable as exc:
-            self.cooldown.forget(credential.key)  # let the visitor try again at once
+            # Let the visitor try again at once.
+            self.cooldown.forget(symbol.data)
+            self.cooldown.forget(credential.key)
             self._store_failed(exc)
             return self._tell(Outcome("error", credential, reason=exc.reason))
         self._store_ok()

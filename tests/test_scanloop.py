@@ -205,3 +205,12 @@ def test_run_stops_when_asked(make_loop):
     stop.set()
     t.join(5)
     assert not t.is_alive() and loop.stats.frames > 0
+
+
+def test_one_person_showing_two_of_their_codes_is_one_presentation(make_loop, monotonic):
+    masked = qr_frame("******000001|NGUYEN THI MAU|1990-**-**|0|100000000000000001|<2<GD4799999999901<0912345678")
+    full = qr_frame("079190000001|NGUYEN THI MAU|1990-01-01|0|100000000000000001|<2<GD4799999999901<0912345678")
+    loop, _ = make_loop([masked, full])
+    assert [o.kind for o in loop.step()] == ["check_in"]
+    monotonic.advance(3)
+    assert loop.step() == []          # same QID: the same person, within the cooldown

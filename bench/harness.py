@@ -1,0 +1,127 @@
+"""The benchmark harness: a frame source that replays frames from memory, and a kiosk built around it.
+
+Not product code: it stands in for the camera and the screen so the rest of the scan path (the
+real decoder, ScanLoop, CheckinDesk on a real SQLite file, Cooldown, Signals) runs unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from gpiozero.pins.mock import MockFactory
+
+from hardware.decoders import open_decoder
+from hardware.feedback import Signals
+from kiosk.app import DB_NAME, signal_pins
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.cooldown import Cooldown
+from kiosk.scanloop import ScanLoop
+from kiosk.store import VisitStore
+
+
+class ReplayCamera:
+    """Frames from memory, round-robin, as fast as asked: the decoder sees the same pixels every run."""
+
+    name = "replay"
+
+    def __init__(self, frames: Sequence[np.ndarray]):
+        self.frames = list(frames)
+        self._i = 0
+
+    def read(self) -> np.ndarray:
+        frame = self.frames[self._i % len(self.frames)]
+        self._i += 1
+        return frame
+
+    def process(self, fn: Callable):
+        return fn(self.read())
+
+    def close(self) -> None:
+        pass
+
+
+class NullScreen:
+    """A screen that shows nothing: the benchmark measures the scan path, not a terminal."""
+
+    def show(self, outcome) -> None:
+        pass
+
+    def status(self, code) -> None:
+        pass
+
+
+def _tmpfs(path: str) -> bool:
+    """True if ``path`` lives on a RAM file system (fsync would be free there, flattering SQLite)."""
+    best, fstype = "", ""
+    real = os.path.realpath(path)
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            _, mount_point, kind = line.split()[:3]
+            if (real == mount_point or real.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) > len(best):
+                best, fstype = mount_point, kind
+    return fstype in ("tmpfs", "ramfs")
+
+
+def scratch_root() -> str:
+    """Where benchmark databases go: the system temp dir unless it is RAM-backed, else /var/tmp.
+
+    Outside the repository on purpose (other people work in the tree; nothing to clean up there).
+    """
+    default = tempfile.gettempdir()
+    return "/var/tmp" if _tmpfs(default) and os.path.isdir("/var/tmp") else default
+
+
+_made: list[Path] = []
+
+
+def make_tempdir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=f"kiosk-bench-{prefix}-", dir=scratch_root()))
+    _made.append(path)
+    return path
+
+
+def remove_tempdirs() -> None:
+    """Delete every directory :func:`make_tempdir` made (databases, camera folders, logs)."""
+    while _made:
+        shutil.rmtree(_made.pop(), ignore_errors=True)
+
+
+def kiosk_decoder(backend: str):
+    """The decoder exactly as ``build_kiosk`` makes it from the default config."""
+    d = Config().decoder
+    options = {"try_downscale": d.try_downscale, "try_invert": d.try_invert} if backend == "zxing" else {}
+    return open_decoder(backend, symbologies=d.symbologies, **options)
+
+
+def make_desk(data_dir: Path) -> CheckinDesk:
+    """The real desk on a real store file, as ``build_kiosk`` assembles it (default config)."""
+    config = Config()
+    store = VisitStore.open(data_dir / DB_NAME)
+    return CheckinDesk(store, Clock(config.kiosk.timezone), kiosk_id=config.kiosk.id,
+                       venue_id=config.kiosk.venue_id, mode=config.kiosk.mode, capacity=config.rules.capacity)
+
+
+def make_signals() -> Signals:
+    return Signals(signal_pins(Config()), pin_factory=MockFactory())
+
+
+def make_loop(backend: str, frames: Sequence[np.ndarray], data_dir: Path,
+              cooldown_s: float | None = None) -> ScanLoop:
+    """A ScanLoop as the kiosk runs it, but fed by :class:`ReplayCamera`; cooldown from the default config."""
+    cooldown_s = Config().rules.cooldown_s if cooldown_s is None else cooldown_s
+    return ScanLoop(camera=ReplayCamera(frames), decoder=kiosk_decoder(backend), desk=make_desk(data_dir),
+                    signals=make_signals(), screen=NullScreen(), cooldown=Cooldown(cooldown_s))
+
+
+def close_loop(loop: ScanLoop) -> None:
+    loop.decoder.close()
+    loop.signals.close()
+    loop.desk.store.close()
+
