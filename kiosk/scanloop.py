@@ -76,8 +76,13 @@ class ScanLoop:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            self.step()
-            self.housekeeping()
+            try:
+                self.step()
+                self.housekeeping()
+            except Exception:  # noqa: BLE001 - a bug in one step must not shut the door for good
+                # The traceback has no locals, so no personal data; pace retries of a persistent bug.
+                log.exception("scan step failed; carrying on")
+                time.sleep(0.5)
 
     def step(self) -> list[Outcome]:
         """Read one frame and act on every code in it."""
@@ -88,12 +93,15 @@ class ScanLoop:
         if self.camera is None:
             self._reopen_camera()
             return []
-        started = time.perf_counter()
         try:
-            symbols = self.camera.process(self.decoder.decode)
+            return self.camera.process(self._decode)
         except CameraError as exc:
             self._camera_failed(exc)
             return []
+
+    def _decode(self, frame) -> list[Symbol]:
+        started = time.perf_counter()
+        symbols = self.decoder.decode(frame)
         self.stats.frames += 1
         self.stats.decode_s += time.perf_counter() - started
         return symbols

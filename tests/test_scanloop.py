@@ -214,3 +214,24 @@ def test_one_person_showing_two_of_their_codes_is_one_presentation(make_loop, mo
     assert [o.kind for o in loop.step()] == ["check_in"]
     monotonic.advance(3)
     assert loop.step() == []          # same QID: the same person, within the cooldown
+
+
+def test_an_unexpected_error_in_one_step_does_not_stop_the_loop(make_loop, caplog):
+    loop, _ = make_loop([qr_frame(CCCD_MAU)])
+    calls = []
+    real_decode = loop.decoder.decode
+
+    def flaky(frame):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("decoder bug")
+        return real_decode(frame)
+
+    loop.decoder.decode = flaky
+    stop = threading.Event()
+    t = threading.Thread(target=loop.run, args=(stop,))
+    t.start()
+    time.sleep(0.8)
+    stop.set()
+    t.join(5)
+    assert len(calls) > 1 and "scan step failed" in caplog.text
