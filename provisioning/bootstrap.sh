@@ -18,8 +18,12 @@ action="${1:-}"
 
 apt_run=(python3 python3-venv python3-dev libzbar0 fonts-dejavu-core)
 apt_test=()
+run_extras="v4l2"
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
-    apt_run+=(python3-picamera2 python3-lgpio)
+    # picamera2's compiled parts are built against apt's numpy: take OpenCV from apt too, so pip
+    # never installs a numpy into the venv that would shadow it.
+    apt_run+=(python3-picamera2 python3-lgpio python3-opencv)
+    run_extras=""
 fi
 
 as_root() {
@@ -45,12 +49,14 @@ install_venv() {
         /usr/bin/python3 -m venv --system-site-packages .venv
     fi
     # Reinstall only when the package definition changed since the last install.
-    local stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$extras"
+    local hash
+    hash="$(sha256sum pyproject.toml | cut -c1-16)"
+    local stamp=".venv/.installed-$hash-$extras"
     if [ ! -e "$stamp" ]; then
         echo "bootstrap: installing checkin-kiosk[$extras] into .venv" >&2
         .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
-        rm -f .venv/.installed-*
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+        find .venv -maxdepth 1 -name ".installed-*" ! -name ".installed-$hash-*" -delete
         touch "$stamp"
     fi
 }
@@ -58,7 +64,7 @@ install_venv() {
 case "$action" in
     run)
         install_apt "${apt_run[@]}"
-        install_venv "v4l2"
+        install_venv "$run_extras"
         exec .venv/bin/kiosk run "$@"
         ;;
     test)

@@ -1,0 +1,28 @@
+"""The benchmark command runs and reports every figure (no timing is asserted: that is bench's job)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_quick_reports_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "bench", "--quick", "--presentations", "40", "--out", str(out)],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    for backend in ("zxing", "zbar"):
+        for scene in ("empty", "code"):
+            cell = figures["decode"]["throughput"][backend][scene]
+            assert cell["raw_fps"] > 0 and cell["pipeline_fps"] > 0 and cell["ratio"] > 0
+    assert figures["commit"]["kiosk"]["p99_ms"] > 0 and figures["commit"]["raw"]["p99_ms"] > 0
+    assert figures["rss"]["presentations"] == 40 and figures["rss"]["peak_rss_kb"] > 0
+    assert "1. Decoding" in r.stdout and "2. Check-in commit latency" in r.stdout and "3. Memory" in r.stdout
