@@ -12,11 +12,16 @@ from hardware.decoders import open_decoder
 from hardware.feedback import SignalPins, Signals
 from hardware.frames import CameraError, CameraSettings, FrameSource, open_source
 
+from mqtt.uplink import Uplink, UplinkSettings
+
+from . import __version__
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
 from .config import SIMULATION_DATA_DIR, Config
 from .cooldown import Cooldown
+from .health import HealthReport
+from .outbox import KioskOutbox
 from .scanloop import ScanLoop
 from .screen_console import ConsoleScreen
 from .store import VisitStore
@@ -68,6 +73,7 @@ class Kiosk:
     store: VisitStore
     loop: ScanLoop
     screen: ConsoleScreen | None
+    uplink: Uplink
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
@@ -76,12 +82,15 @@ class Kiosk:
         if self.screen:
             self.screen.idle(self.config.camera.source[4:] if self.config.camera.source.startswith("dir:") else None)
         log.info("kiosk %s running (%s)", self.config.kiosk.id, "simulated" if self.simulated else "hardware")
+        self.uplink.start()
         try:
             self.loop.run(stop)
         finally:
             self.close()
 
     def close(self) -> None:
+        self.uplink.stop()
+        self.uplink.outbox.close()
         if self.loop.camera is not None:
             self.loop.camera.close()
         self.loop.decoder.close()
@@ -121,8 +130,25 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         cooldown=Cooldown(config.rules.cooldown_s),
         autocheckout=AutoCheckout(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
-        open_camera=lambda: open_source(config.camera.source, settings))
-    return Kiosk(config, simulate, store, loop, screen)
+        open_camera=lambda: open_source(config.camera.source, settings),
+        purge=lambda: _purge(store, clock, config.kiosk.retention_days))
+    return Kiosk(config, simulate, store, loop, screen, _uplink(config, clock, loop))
+
+
+def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
+    m = config.mqtt
+    outbox = KioskOutbox(config.data_path / DB_NAME, retention_days=config.kiosk.retention_days, clock=clock)
+    settings = UplinkSettings(url=m.url, kiosk_id=config.kiosk.id, tls_ca=m.tls_ca or None,
+                              tls_cert=m.tls_cert or None, tls_key=m.tls_key or None,
+                              health_interval_s=m.health_interval_s, resend_after_s=m.resend_after_s)
+    return Uplink(outbox, settings, health=HealthReport(loop, clock, config.data_path), version=__version__)
+
+
+def _purge(store: VisitStore, clock: Clock, days: float) -> dict[str, int]:
+    stamp = clock.stamp()
+    if not stamp.synced:
+        return {}  # "21 days ago" means nothing on a clock that may be years off
+    return store.purge(now=stamp.at, days=days)
 
 
 def _signals(config: Config, simulate: bool) -> Signals:

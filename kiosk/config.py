@@ -101,6 +101,8 @@ class KioskSection:
     data_dir: str = _key(default=DEFAULT_DATA_DIR)
     language: str = _key(_one_of("vi", "en"), default="vi")
     timezone: str = _key(_timezone, default="Asia/Ho_Chi_Minh")
+    #: Days a delivered event and its closed visit are kept on the kiosk.
+    retention_days: float = _key(_range(1, 366), default=21.0)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,11 @@ class GpioSection:
 @dataclass(frozen=True)
 class MqttSection:
     url: str = _key(_mqtt_url, default="mqtt://127.0.0.1:1883")
+    tls_ca: str = _key(default="")         # PEM paths, for mqtts://
+    tls_cert: str = _key(default="")
+    tls_key: str = _key(default="")
+    health_interval_s: float = _key(_range(5, 3600), default=60.0)
+    resend_after_s: float = _key(_range(5, 86400), default=120.0)
 
 
 @dataclass(frozen=True)

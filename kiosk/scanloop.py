@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 #: How a credential kind reached the kiosk, in the event's ``method``.
 METHOD_BY_KIND = {"slip": "slip", "kiosk_card": "kiosk_card"}
 AUTO_CHECKOUT_EVERY_S = 60.0
+PURGE_EVERY_S = 3600.0
 PROBE_EVERY_S = 2.0
 CAMERA_RETRY_S = (1, 2, 5, 10, 30)
 
@@ -50,11 +51,12 @@ class ScanLoop:
     beeps; screen: anything with ``show(outcome)`` and ``status(code | None)``;
     open_camera: makes a new camera after a :class:`CameraError` (None: never reopen).
     verifier: checks the kiosk's own slip/card tokens (None until the kiosk has a key).
+    purge: the retention purge, run hourly (returns counts).
     """
 
     def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: Signals,
                  screen, cooldown: Cooldown, autocheckout: AutoCheckout | None = None, open_camera=None,
-                 verifier=None):
+                 verifier=None, purge=None):
         self.camera = camera
         self.decoder = decoder
         self.desk = desk
@@ -64,6 +66,8 @@ class ScanLoop:
         self.autocheckout = autocheckout
         self.open_camera = open_camera
         self.verifier = verifier
+        self.purge = purge
+        self._next_purge = 0.0
         self.stats = LoopStats()
         self.store_error: str | None = None
         self.camera_error: str | None = None
@@ -167,6 +171,15 @@ class ScanLoop:
             else:
                 if closed:
                     log.info("auto check-out closed %d visit(s)", closed)
+        if self.purge and not self.store_error and now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY_S
+            try:
+                purged = self.purge()
+            except StoreUnavailable as exc:
+                self._store_failed(exc)
+            else:
+                if purged and any(purged.values()):
+                    log.info("retention purge: %s", purged)
 
     def _store_failed(self, exc: StoreUnavailable) -> None:
         if self.store_error != exc.reason:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import typing
 from pathlib import Path
 
 import sqlite_utils
@@ -37,6 +38,14 @@ def classify_error(exc: sqlite3.Error) -> StoreUnavailable | None:
     if primary in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT):
         return StoreUnavailable("io_error", str(exc))
     return None
+
+
+def raise_unavailable(exc: sqlite3.Error) -> typing.NoReturn:
+    """Re-raise a storage failure as :class:`StoreUnavailable`; anything else (a bug) as it is."""
+    unavailable = classify_error(exc)
+    if unavailable:
+        raise unavailable from exc
+    raise exc
 
 
 def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import typing
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from .database import StoreUnavailable, classify_error, open_database
+from .database import StoreUnavailable, open_database, raise_unavailable
 
 
 @dataclass(frozen=True)
@@ -128,13 +127,13 @@ class VisitStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            _raise_unavailable(exc)
+            raise_unavailable(exc)
         try:
             yield Transaction(self.db)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            _raise_unavailable(exc)
+            raise_unavailable(exc)
         except BaseException:
             _rollback(conn)
             raise
@@ -143,7 +142,7 @@ class VisitStore:
         try:
             self.db.execute("INSERT INTO refusals (at, reason) VALUES (?, ?)", [at, reason])
         except sqlite3.Error as exc:
-            _raise_unavailable(exc)
+            raise_unavailable(exc)
 
     def refusal_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT reason, count(*) FROM refusals GROUP BY reason").fetchall())
@@ -152,6 +151,14 @@ class VisitStore:
         """A write that changes nothing: raises :class:`StoreUnavailable` while the disk cannot take writes."""
         with self.transaction() as tx:
             tx._db.execute("UPDATE counters SET value = value WHERE name = 'next_seq'")
+
+    def purge(self, *, now, days: float) -> dict[str, int]:
+        """The retention purge (see :mod:`kiosk.retention`); raises StoreUnavailable."""
+        from ..retention import purge
+        try:
+            return purge(self.db, now=now, days=days)
+        except sqlite3.Error as exc:
+            raise_unavailable(exc)
 
     def visits(self, *, open_only: bool = False, limit: int | None = None) -> list[dict]:
         """Visits, newest first, as the CLI's ``visits --json`` objects."""
@@ -180,11 +187,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # the failed COMMIT already ended it
-
-
-def _raise_unavailable(exc: sqlite3.Error) -> typing.NoReturn:
-    """Re-raise a storage failure as :class:`StoreUnavailable`; anything else (a bug) as it is."""
-    unavailable = classify_error(exc)
-    if unavailable:
-        raise unavailable from exc
-    raise exc

@@ -1,0 +1,46 @@
+"""Deleting personal data the kiosk no longer needs: delivered events and closed visits past retention.
+
+Only what the central store holds (delivered) is deleted; open visits, undelivered and
+quarantined events stay whatever their age.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+DEFAULT_RETENTION_DAYS = 21
+
+
+def purge(db, *, now: datetime, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, int]:
+    """Delete what is older than ``days`` before ``now`` and safe to delete; returns counts.
+
+    ``db`` is an sqlite-utils Database of the kiosk store (any connection to it). Runs in one
+    ``BEGIN IMMEDIATE`` transaction.
+    """
+    cutoff = (now - timedelta(days=days)).isoformat(timespec="milliseconds")
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # A visit goes when it is closed before the cutoff and every event of it is delivered.
+        conn.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS purge_visits (visit_id TEXT PRIMARY KEY)""")
+        conn.execute("DELETE FROM purge_visits")
+        conn.execute("""
+            INSERT INTO purge_visits
+            SELECT v.visit_id FROM visits v
+            WHERE v.check_out_at IS NOT NULL AND v.check_out_at < ?
+              AND NOT EXISTS (SELECT 1 FROM events e JOIN outbox o ON o.seq = e.seq
+                              WHERE e.visit_id = v.visit_id AND o.state != 'delivered')""", [cutoff])
+        outbox = conn.execute("""
+            DELETE FROM outbox WHERE seq IN (
+                SELECT seq FROM events WHERE visit_id IN (SELECT visit_id FROM purge_visits))""").rowcount
+        events = conn.execute(
+            "DELETE FROM events WHERE visit_id IN (SELECT visit_id FROM purge_visits)").rowcount
+        visits = conn.execute(
+            "DELETE FROM visits WHERE visit_id IN (SELECT visit_id FROM purge_visits)").rowcount
+        refusals = conn.execute("DELETE FROM refusals WHERE at < ?", [cutoff]).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return {"visits": visits, "events": events, "outbox": outbox, "refusals": refusals}

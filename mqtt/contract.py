@@ -1,0 +1,223 @@
+"""The wire contract, in code: topic names, the ``checkin.event/1`` schema, acks.
+
+Both sides import this module (and nothing from ``kiosk``), so the kiosk and the collector can
+never disagree about a topic or a field.
+
+>>> events_topic("cho-phanrang-01")
+'kiosks/cho-phanrang-01/events'
+>>> event = validate_event(payload, topic_kiosk_id="cho-phanrang-01")   # or InvalidEvent(reason)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Any
+
+SCHEMA = "checkin.event/1"
+ACK_SCHEMA = "checkin.ack/1"
+#: A larger message is refused unread: an event is a few hundred bytes.
+MAX_EVENT_BYTES = 4096
+MAX_ACK_IDS = 1000
+
+EVENT_TYPES = ("check_in", "check_out", "auto_check_out")
+METHODS = ("camera", "slip", "kiosk_card", "staff_phone", "staff_form")
+PERSON_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", "slip")
+SEXES = ("male", "female")
+
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_BIRTH = re.compile(r"\d{4}(-\d{2}-\d{2})?")
+_PHONE = re.compile(r"0\d{9}")
+_PERSON_ID = re.compile(r"[0-9A-Za-z*-]{1,64}")
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+def events_topic(kiosk_id: str) -> str:
+    return f"kiosks/{kiosk_id}/events"
+
+
+def status_topic(kiosk_id: str) -> str:
+    return f"kiosks/{kiosk_id}/status"
+
+
+def health_topic(kiosk_id: str) -> str:
+    return f"kiosks/{kiosk_id}/health"
+
+
+def acks_topic(kiosk_id: str) -> str:
+    return f"kiosks/{kiosk_id}/acks"
+
+
+def cmd_topic(kiosk_id: str, name: str) -> str:
+    return f"kiosks/{kiosk_id}/cmd/{name}"
+
+
+EVENTS_FILTER = "kiosks/+/events"
+STATUS_FILTER = "kiosks/+/status"
+HEALTH_FILTER = "kiosks/+/health"
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """A shared subscription: the broker gives each message to one member of ``group``."""
+    return f"$share/{group}/{topic_filter}"
+
+
+def parse_topic(topic: str) -> tuple[str, str] | None:
+    """``(kiosk_id, leaf)`` for ``kiosks/<id>/<leaf...>``, or None for anything else."""
+    parts = topic.split("/", 2)
+    if len(parts) != 3 or parts[0] != "kiosks" or not _ID.fullmatch(parts[1]):
+        return None
+    return parts[1], parts[2]
+
+
+# -- events -----------------------------------------------------------------------------------
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event; ``reason`` is a short code, the message says why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+_FIELDS = {"schema", "event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "clock", "method",
+           "staff_id", "person", "estimated"}
+_PERSON_FIELDS = {"kind", "id", "name", "birth_date", "sex", "phone"}
+_CLOCK_FIELDS = {"synced", "boot_id", "uptime_s"}
+
+
+def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None) -> dict[str, Any]:
+    """The event in ``payload``, checked field by field; raises :class:`InvalidEvent`.
+
+    topic_kiosk_id: the kiosk id in the topic it arrived on; an event claiming another kiosk is
+    refused (the broker's ACL vouches for the topic, not for the payload).
+    """
+    if len(payload) > MAX_EVENT_BYTES:
+        raise InvalidEvent("oversize", f"{len(payload)} bytes, limit {MAX_EVENT_BYTES}")
+    try:
+        event = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent("not_json", f"not UTF-8 JSON ({type(exc).__name__})") from None
+    if not isinstance(event, dict):
+        raise InvalidEvent("schema", "not a JSON object")
+    _exact_keys(event, _FIELDS - {"estimated"}, _FIELDS, "event")
+    if event["schema"] != SCHEMA:
+        raise InvalidEvent("schema", f"schema must be {SCHEMA!r}")
+    _uuid(event, "event_id")
+    _uuid(event, "visit_id")
+    for key in ("kiosk_id", "venue_id"):
+        if not isinstance(event[key], str) or not _ID.fullmatch(event[key]):
+            raise InvalidEvent("field", f"{key} must be lower-case letters, digits and '-'")
+    if topic_kiosk_id is not None and event["kiosk_id"] != topic_kiosk_id:
+        raise InvalidEvent("kiosk_mismatch", "kiosk_id in the payload differs from the topic's")
+    if not isinstance(event["seq"], int) or isinstance(event["seq"], bool) or not 1 <= event["seq"] < 2**63:
+        raise InvalidEvent("field", "seq must be a positive integer")
+    _enum(event, "type", EVENT_TYPES)
+    if event["method"] is not None or event["type"] != "auto_check_out":
+        _enum(event, "method", METHODS)
+    parse_time(event["at"], "at")
+    _clock(event["clock"])
+    _text(event, "staff_id", 64, nullable=True)
+    if not isinstance(event.get("estimated", False), bool):
+        raise InvalidEvent("field", "estimated must be true or false")
+    _person(event["person"])
+    return event
+
+
+def _exact_keys(obj: dict, required: set, allowed: set, where: str) -> None:
+    missing = required - obj.keys()
+    if missing:
+        raise InvalidEvent("schema", f"{where} lacks {', '.join(sorted(missing))}")
+    extra = obj.keys() - allowed
+    if extra:
+        raise InvalidEvent("schema", f"{where} has unknown field(s) {', '.join(sorted(map(str, extra)))[:80]}")
+
+
+def _uuid(event: dict, key: str) -> None:
+    value = event[key]
+    try:
+        if not isinstance(value, str) or str(uuid.UUID(value)) != value:
+            raise ValueError
+    except ValueError:
+        raise InvalidEvent("field", f"{key} must be a lower-case UUID") from None
+
+
+def _enum(obj: dict, key: str, allowed: tuple) -> None:
+    if obj[key] not in allowed:
+        raise InvalidEvent("field", f"{key} must be one of {', '.join(allowed)}")
+
+
+def parse_time(value: Any, key: str = "at") -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidEvent("field", f"{key} must be an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise InvalidEvent("field", f"{key} must carry a UTC offset")
+    return at
+
+
+def _clock(clock: Any) -> None:
+    if not isinstance(clock, dict):
+        raise InvalidEvent("field", "clock must be an object")
+    _exact_keys(clock, _CLOCK_FIELDS, _CLOCK_FIELDS, "clock")
+    if not isinstance(clock["synced"], bool):
+        raise InvalidEvent("field", "clock.synced must be true or false")
+    _text(clock, "boot_id", 64)
+    up = clock["uptime_s"]
+    if not isinstance(up, (int, float)) or isinstance(up, bool) or not 0 <= up < 10**10:
+        raise InvalidEvent("field", "clock.uptime_s must be a non-negative number")
+
+
+def _person(person: Any) -> None:
+    if not isinstance(person, dict):
+        raise InvalidEvent("field", "person must be an object")
+    _exact_keys(person, _PERSON_FIELDS, _PERSON_FIELDS, "person")
+    _enum(person, "kind", PERSON_KINDS)
+    if not isinstance(person["id"], str) or not _PERSON_ID.fullmatch(person["id"]):
+        raise InvalidEvent("field", "person.id must be 1-64 letters, digits, '*' or '-'")
+    _text(person, "name", 200, nullable=True)
+    for key, rx in (("birth_date", _BIRTH), ("phone", _PHONE)):
+        if person[key] is not None and (not isinstance(person[key], str) or not rx.fullmatch(person[key])):
+            raise InvalidEvent("field", f"person.{key} is malformed")
+    if person["sex"] is not None:
+        _enum(person, "sex", SEXES)
+
+
+def _text(obj: dict, key: str, limit: int, nullable: bool = False) -> None:
+    value = obj[key]
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise InvalidEvent("field", f"{key} must be a string of 1-{limit} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value):
+        raise InvalidEvent("field", f"{key} contains control characters")
+
+
+def encode_event(event: dict) -> bytes:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# -- acks -------------------------------------------------------------------------------------
+
+def encode_ack(event_ids: list[str]) -> bytes:
+    """What the collector publishes on ``kiosks/<id>/acks``: the event ids it holds durably."""
+    return json.dumps({"schema": ACK_SCHEMA, "event_ids": list(event_ids)}, separators=(",", ":")).encode()
+
+
+def decode_ack(payload: bytes) -> list[str]:
+    """The event ids in an ack; raises ValueError for anything else."""
+    if len(payload) > MAX_ACK_IDS * 40 + 100:
+        raise ValueError("ack too large")
+    ack = json.loads(payload)
+    if not isinstance(ack, dict) or ack.get("schema") != ACK_SCHEMA or not isinstance(ack.get("event_ids"), list):
+        raise ValueError("not a checkin.ack/1 message")
+    ids = ack["event_ids"]
+    if len(ids) > MAX_ACK_IDS or not all(isinstance(i, str) and len(i) == 36 for i in ids):
+        raise ValueError("malformed event ids")
+    return ids

@@ -1,0 +1,331 @@
+"""The kiosk's uplink: drains the outbox to the broker and takes acks and commands back.
+
+One thread owns the paho client and runs its network loop itself, so publishing, PUBACKs, acks
+and outbox updates happen in order without locks. The door never waits for it: the scan loop
+only writes outbox rows, and this thread reads them.
+
+>>> uplink = Uplink(outbox, UplinkSettings(url="mqtt://127.0.0.1:1883", kiosk_id="k1"), health=lambda: {})
+>>> uplink.start()          # a daemon thread; uplink.stop() disconnects cleanly
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from . import contract
+
+log = logging.getLogger(__name__)
+
+#: PUBACK reason codes: 16 "no matching subscribers" is success; 135 "not authorized" is final.
+NOT_AUTHORIZED = 135
+MAX_COMMAND_BYTES = 1024
+COMMANDS = ("ping", "purge")
+
+
+class Outbox(Protocol):
+    """What the uplink needs from the kiosk's store (``kiosk.outbox.KioskOutbox``)."""
+
+    def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]: ...
+    def mark_sent(self, seqs: list[int]) -> None: ...
+    def mark_delivered(self, event_ids: list[str]) -> int: ...
+    def quarantine(self, seq: int, reason: str) -> None: ...
+    def resend_unacknowledged(self, older_than_s: float) -> int: ...
+    def depth(self) -> dict: ...
+    def purge(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class UplinkSettings:
+    """url: ``mqtt://host:port`` or ``mqtts://host:port``; kiosk_id: also the client id.
+    tls_ca/tls_cert/tls_key: PEM paths for mqtts (the certificate's CN is the kiosk id).
+    window: PUBLISHes awaiting PUBACK at once; health_interval_s: retained health period;
+    resend_after_s: a sent event the collector has not acked by then is published again;
+    session_expiry_s: how long the broker keeps the session (acks, commands) while offline;
+    backoff_s: reconnect delay range, doubled per failure, with ±50 % jitter.
+    """
+
+    url: str
+    kiosk_id: str
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    window: int = 50
+    health_interval_s: float = 60.0
+    resend_after_s: float = 120.0
+    session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
+    backoff_s: tuple[float, float] = (1.0, 60.0)
+
+
+class Uplink:
+    """Outbox → broker, acks and commands ← broker.
+
+    outbox: see :class:`Outbox`; health: returns the kiosk's health figures (camera fps, decode
+    ms, printer, clock, disk, …) for the retained health message; on_alert: called with a
+    sentence when the broker refuses the kiosk's events (not authorised).
+    """
+
+    def __init__(self, outbox: Outbox, settings: UplinkSettings, *, health: Callable[[], dict],
+                 on_alert: Callable[[str], None] | None = None, version: str = ""):
+        self.outbox = outbox
+        self.s = settings
+        self.health = health
+        self.on_alert = on_alert
+        self.version = version
+        self.connected = False
+        self.quarantined = 0
+        self.last_error: str | None = None
+        self._started = time.monotonic()
+        self._inflight: dict[int, tuple[int, float]] = {}   # mid -> (seq, published at)
+        self._sent: list[int] = []
+        self._delivered: list[str] = []
+        self._replies: list[dict] = []
+        self._failures = 0
+        self._next_connect = 0.0
+        self._next_health = 0.0
+        self._next_resend = 0.0
+        self._connack_deadline = 0.0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._client = self._make_client()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="uplink", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                except Exception as exc:  # noqa: BLE001 - the uplink must outlive any one failure
+                    log.exception("uplink step failed; carrying on")
+                    self.last_error = type(exc).__name__
+                    stop.wait(1.0)
+        finally:
+            self._goodbye()
+
+    def step(self) -> None:
+        """One turn: connect if due, move network traffic, record results, publish more."""
+        if not self.connected:
+            if time.monotonic() < self._next_connect:
+                self._stop.wait(min(0.2, self._next_connect - time.monotonic()))
+                return
+            self._connect()
+            return
+        rc = self._client.loop(timeout=0.05)
+        if rc != paho.MQTT_ERR_SUCCESS:
+            self._lost(f"network loop: {paho.error_string(rc)}")
+            return
+        self._record()
+        if self._client.is_connected():
+            self._fill_window()
+            self._housekeeping()
+        elif time.monotonic() > self._connack_deadline:
+            self._lost("the broker did not answer CONNECT")
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _make_client(self) -> paho.Client:
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.s.kiosk_id,
+                             protocol=MQTTProtocolVersion.MQTTv5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.max_inflight_messages_set(self.s.window)
+        # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
+        client.will_set(contract.status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+        url = urlsplit(self.s.url)
+        if url.scheme == "mqtts":
+            context = ssl.create_default_context(cafile=self.s.tls_ca)
+            if self.s.tls_cert:
+                context.load_cert_chain(self.s.tls_cert, self.s.tls_key)
+            client.tls_set_context(context)
+        self._host, self._port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        return client
+
+    def _connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.s.session_expiry_s
+        try:
+            # clean_start=False: the broker keeps our subscriptions and queued acks/commands.
+            self._client.connect(self._host, self._port, keepalive=self.s.keepalive_s,
+                                 clean_start=False, properties=props)
+        except (OSError, ssl.SSLError) as exc:
+            self._lost(f"cannot connect to {self._host}:{self._port}: {exc}")
+            return
+        self.connected = True
+        self._connack_deadline = time.monotonic() + 10
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._lost(f"broker refused the connection: {reason_code}")
+            if reason_code.value == NOT_AUTHORIZED:
+                self._alert("the broker does not accept this kiosk's identity: check its certificate")
+            return
+        self._failures = 0
+        self.last_error = None
+        log.info("uplink connected to %s:%s (session %s)", self._host, self._port,
+                 "resumed" if flags.session_present else "new")
+        client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
+                          (contract.cmd_topic(self.s.kiosk_id, "#"), 1)])
+        client.publish(contract.status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
+        self._next_health = 0.0
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not self._stop.is_set():
+            self._lost(f"disconnected: {reason_code}")
+
+    def _lost(self, why: str) -> None:
+        if self.connected or self._failures == 0:
+            log.warning("uplink: %s", why)
+        self.connected = False
+        self.last_error = why
+        self._failures += 1
+        low, high = self.s.backoff_s
+        delay = min(high, low * 2 ** min(self._failures - 1, 16)) * random.uniform(0.5, 1.5)
+        self._next_connect = time.monotonic() + delay
+        try:
+            self._client.disconnect()
+        except Exception:  # noqa: BLE001 - the socket may already be gone
+            pass
+
+    def _goodbye(self) -> None:
+        """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
+        if self.connected and self._client.is_connected():
+            info = self._client.publish(contract.status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+            end = time.monotonic() + 2
+            while not info.is_published() and time.monotonic() < end:
+                self._client.loop(timeout=0.05)
+            self._record()
+            self._client.disconnect()
+        self.connected = False
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def _fill_window(self) -> None:
+        now = time.monotonic()
+        # A PUBLISH without PUBACK for long (lost in a reconnect) is given up on and sent again.
+        for mid, (seq, at) in list(self._inflight.items()):
+            if now - at > 30:
+                del self._inflight[mid]
+        room = self.s.window - len(self._inflight)
+        if room <= 0:
+            return
+        busy = {seq for seq, _ in self._inflight.values()}
+        topic = contract.events_topic(self.s.kiosk_id)
+        for seq, _event_id, payload in self.outbox.pending(after_seq=0, limit=room + len(busy)):
+            if seq in busy:
+                continue
+            info = self._client.publish(topic, payload, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                break
+            self._inflight[info.mid] = (seq, now)
+            room -= 1
+            if room == 0:
+                break
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
+            return  # status or health
+        seq = entry[0]
+        if not reason_code.is_failure:          # includes 16, "no matching subscribers"
+            self._sent.append(seq)
+        elif reason_code.value == NOT_AUTHORIZED:
+            self.outbox.quarantine(seq, f"PUBACK {reason_code.value} {reason_code}")
+            self.quarantined += 1
+            self._alert("the broker refused an event as not authorised; it is kept aside (quarantined)")
+        else:
+            log.warning("uplink: event seq %d refused (%s); will retry", seq, reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        parsed = contract.parse_topic(message.topic)
+        if parsed is None or parsed[0] != self.s.kiosk_id:
+            return
+        leaf = parsed[1]
+        if leaf == "acks":
+            try:
+                self._delivered.extend(contract.decode_ack(message.payload))
+            except ValueError as exc:
+                log.warning("uplink: ignored a malformed ack (%s)", exc)
+        elif leaf.startswith("cmd/"):
+            self._command(leaf[4:], message.payload)
+
+    def _record(self) -> None:
+        """Write what the callbacks learnt to the outbox, in batches (one transaction each)."""
+        if self._sent:
+            sent, self._sent = self._sent, []
+            self.outbox.mark_sent(sent)
+        if self._delivered:
+            delivered, self._delivered = self._delivered, []
+            self.outbox.mark_delivered(delivered)
+
+    # -- health and commands ----------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_resend:
+            self._next_resend = now + min(30.0, self.s.resend_after_s)
+            again = self.outbox.resend_unacknowledged(self.s.resend_after_s)
+            if again:
+                log.info("uplink: %d event(s) not acked by the collector are sent again", again)
+        if now >= self._next_health or self._replies:
+            self._next_health = now + self.s.health_interval_s
+            self.publish_health()
+
+    def publish_health(self) -> None:
+        report = {**self.health(), "version": self.version,
+                  "uplink_uptime_s": round(time.monotonic() - self._started, 1),
+                  "outbox": self.outbox.depth(), "quarantined_this_run": self.quarantined,
+                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if self._replies:
+            report["replies"], self._replies = self._replies, []
+        self._client.publish(contract.health_topic(self.s.kiosk_id),
+                             json.dumps(report, separators=(",", ":")), qos=1, retain=True)
+
+    def _command(self, name: str, payload: bytes) -> None:
+        request_id = None
+        if payload and len(payload) <= MAX_COMMAND_BYTES:
+            try:
+                body = json.loads(payload)
+                request_id = str(body.get("id"))[:64] if isinstance(body, dict) and "id" in body else None
+            except ValueError:
+                pass
+        reply = {"command": name[:32], "id": request_id}
+        if name == "ping":
+            reply["result"] = "pong"
+        elif name == "purge":
+            reply["result"] = self.outbox.purge()
+            log.info("uplink: purge on command: %s", reply["result"])
+        else:
+            reply["error"] = f"unknown command (known: {', '.join(COMMANDS)})"
+        self._replies.append(reply)   # answered in the next health message, at once
+
+    def _alert(self, sentence: str) -> None:
+        log.error("uplink: %s", sentence)
+        self.last_error = sentence
+        if self.on_alert:
+            self.on_alert(sentence)
