@@ -53,3 +53,11 @@ def clock(wall, uptime):
 @pytest.fixture
 def desk(store, clock):
     return CheckinDesk(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", mode="toggle")
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    from broker import Mosquitto
+    broker = Mosquitto(tmp_path / "broker").start()
+    yield broker
+    broker.stop()
