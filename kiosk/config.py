@@ -75,6 +75,15 @@ def _gpio_pin(v):
         return "must be a BCM GPIO number 0-27"
 
 
+def _kiosk_id(v):
+    problem = _matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)")(v)
+    if problem:
+        return problem
+    if v.startswith("collector"):
+        # The broker's ACL treats certificate names starting with "collector" as collectors.
+        return 'must not start with "collector"'
+
+
 def _listen(v):
     if not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", v) or not 0 < int(v.rsplit(":", 1)[1]) < 65536:
         return 'must be HOST:PORT, e.g. "127.0.0.1:8080"'
@@ -91,8 +100,7 @@ def _key(check=None, **kw):
 
 @dataclass(frozen=True)
 class KioskSection:
-    id: str = _key(_matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)"),
-                   default="sim-kiosk-01")
+    id: str = _key(_kiosk_id, default="sim-kiosk-01")
     venue_id: str = _key(_matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)"),
                          default="sim-venue")
     venue_name: str = _key(_matches(r"[^\x00-\x1f\x7f]{1,80}", "1-80 printable characters"),

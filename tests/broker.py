@@ -10,13 +10,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from mqtt.broker.loopback import free_port
+
+__all__ = ["Mosquitto", "free_port", "wait_for_port"]
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:

@@ -53,6 +53,7 @@ def test_no_file_means_every_default():
     ('[decoder]\nsymbologies = ["qr_code", "ean13"]', "[decoder] symbologies"),
     ('[kiosk]\ntimezone = "Mars/Olympus"', "IANA time zone"),
     ('[kiosk]\nid = "Chợ 01"', "[kiosk] id = 'Chợ 01': must be lower-case"),
+    ('[kiosk]\nid = "collector-2"', 'must not start with "collector"'),
     ('[web]\nlisten = "8080"', "must be HOST:PORT"),
     ('[mqtt]\nurl = "http://broker"', "[mqtt] url"),
     ("[kiosk]\nid = ", "not valid TOML"),
