@@ -61,3 +61,16 @@ def mosquitto(tmp_path):
     broker = Mosquitto(tmp_path / "broker").start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (``.new_database()`` gives each test its own database).
+    Missing PostgreSQL binaries fail the tests that need it, with the reason; they are not skipped."""
+    from postgres import PostgresServer, PostgresUnavailable
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()

@@ -1,0 +1,221 @@
+"""The ``kiosk-collector`` command: a thin shell over :mod:`.ingest` and :mod:`.queries`.
+
+Human output is for the central operator's screen, so names and ids are masked
+("Nguyễn T. M.", "*********001"); ``--json`` (one object per line) is for machines and carries the
+full person.
+
+    kiosk-collector run --config /etc/checkin-collector/collector.toml
+    kiosk-collector trace cccd:079190000001 --days 14 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .. import contract
+from . import queries
+from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
+from .store import StoreError, open_store
+
+log = logging.getLogger("mqtt.collector")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    _setup_logging(getattr(args, "verbose", False))
+    try:
+        config = load_config(args.config or default_config_path())
+    except ConfigError as exc:
+        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, config)
+    except StoreError as exc:
+        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk-collector",
+                                description="checkin-kiosk central collector: store events, trace contacts")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help, json_flag=True):
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("--config", type=Path,
+                       help=f"TOML config (default: ${ENV_VAR}, or {DEFAULT_CONFIG_PATH} if present, else defaults)")
+        c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        if json_flag:
+            c.add_argument("--json", action="store_true", help="one JSON object per line (full personal data)")
+        c.set_defaults(func=func)
+        return c
+
+    command("run", _run, "run the collector (until SIGTERM/SIGINT)", json_flag=False)
+    v = command("visits", _visits, "visits, newest first")
+    v.add_argument("--venue", help="only this venue id")
+    v.add_argument("--limit", type=int, default=None, help="at most this many")
+    t = command("trace", _trace, "everyone whose visit overlapped a visit of KIND:ID at the same venue")
+    t.add_argument("person", metavar="KIND:ID",
+                   help=f"e.g. cccd:079190000001 (kinds: {', '.join(contract.PERSON_KINDS)})")
+    t.add_argument("--days", type=int, default=queries.DEFAULT_TRACE_DAYS,
+                   help=f"look back this many days (default {queries.DEFAULT_TRACE_DAYS})")
+    s = command("stats", _stats, "check-ins per venue per day or hour")
+    s.add_argument("--venue", help="only this venue id")
+    s.add_argument("--by", choices=("day", "hour"), default="day")
+    command("fleet", _fleet, "kiosks: status, last seen, outbox, seq gaps")
+    pu = command("purge", _purge, "delete data older than the retention", json_flag=False)
+    pu.add_argument("--days", type=int, default=None, help="retention in days (default: [store] retention_days)")
+    d = command("dead-letters", _dead_letters, "messages refused as events, with the reason")
+    d.add_argument("--limit", type=int, default=100)
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
+
+
+# -- masking (the collector does not import the kiosk's helper) ---------------------------------
+
+def mask_name(name: str | None) -> str:
+    """Family name in full, the other names as initials: ``"Nguyễn Thị Mẫu"`` → ``"Nguyễn T. M."``."""
+    if not name:
+        return "—"
+    parts = name.split()
+    if len(parts) == 1:
+        return parts[0][0] + "."
+    return " ".join([parts[0]] + [p[0] + "." for p in parts[1:]])
+
+
+def mask_id(identifier: str | None, keep: int = 3) -> str:
+    """Only the last ``keep`` characters: ``"079190000001"`` → ``"*********001"``."""
+    if not identifier:
+        return "—"
+    return "*" * max(len(identifier) - keep, 0) + identifier[-keep:]
+
+
+def _who(person: dict) -> str:
+    return f"{mask_name(person.get('name'))} ({person.get('kind')}:{mask_id(person.get('id'))})"
+
+
+def _local(iso_time: str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return datetime.fromisoformat(iso_time).astimezone(zone).strftime(fmt) if iso_time else "…"
+
+
+def _print_json(rows) -> None:
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def _run(args, config: Config) -> int:
+    from .ingest import run
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("collector: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return run(config, stop)
+
+
+def _visits(args, config: Config) -> int:
+    with open_store(config.store.url) as store:
+        rows = queries.visits(store, args.venue, args.limit)
+    if args.json:
+        _print_json(rows)
+        return 0
+    zone = ZoneInfo(config.report.timezone)
+    for r in rows:
+        out = _local(r["check_out_at"], zone, "%H:%M") if r["check_out_at"] else "(inside)"
+        flag = " estimated" if r["check_out_estimated"] else ""
+        print(f"{_local(r['check_in_at'], zone)} → {out:8} {r['venue_id']:24} {_who(r['person'])}"
+              f"  {r['check_out_type'] or ''}{flag}")
+    print(f"{len(rows)} visit(s)", file=sys.stderr)
+    return 0
+
+
+def _trace(args, config: Config) -> int:
+    kind, sep, pid = args.person.partition(":")
+    if not sep or kind not in contract.PERSON_KINDS or not pid:
+        print(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(contract.PERSON_KINDS)}",
+              file=sys.stderr)
+        return 2
+    with open_store(config.store.url) as store:
+        rows = queries.trace(store, kind, pid, args.days)
+    if args.json:
+        _print_json(rows)
+        return 0
+    zone = ZoneInfo(config.report.timezone)
+    print(f"{len(rows)} overlapping visit(s) with {kind}:{mask_id(pid)} in the last {args.days} day(s)")
+    for r in rows:
+        flags = "".join(f" [{f}]" for f in ("estimated", "open") if r[f])
+        print(f"{r['venue_id']:24} {_who(r['person'])}  {_local(r['overlap_start'], zone)} → "
+              f"{_local(r['overlap_end'], zone, '%H:%M')} ({r['overlap_minutes']:.0f} min){flags}")
+    return 0
+
+
+def _stats(args, config: Config) -> int:
+    with open_store(config.store.url) as store:
+        rows = queries.stats(store, args.venue, args.by, config.report.timezone)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['venue_id']:24} {r[args.by]:14} {r['check_ins']:6}")
+    return 0
+
+
+def _fleet(args, config: Config) -> int:
+    with open_store(config.store.url) as store:
+        rows = queries.fleet(store)
+    if args.json:
+        _print_json(rows)
+        return 0
+    zone = ZoneInfo(config.report.timezone)
+    for r in rows:
+        gaps = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in r["gaps"]) or "none"
+        depth = "?" if r["outbox_depth"] is None else r["outbox_depth"]
+        oldest = "" if r["oldest_undelivered_s"] is None else f" oldest {r['oldest_undelivered_s']:.0f}s"
+        print(f"{r['kiosk_id']:32} {r['status'] or '?':8} seen {_local(r['last_seen'], zone)}  "
+              f"outbox {depth}{oldest}  seq {r['seq_high_water']}/{r['seq_max']} gaps {gaps}")
+    return 0
+
+
+def _purge(args, config: Config) -> int:
+    days = args.days if args.days is not None else config.store.retention_days
+    if days < 1:
+        print("kiosk-collector: --days must be at least 1", file=sys.stderr)
+        return 2
+    with open_store(config.store.url) as store:
+        counts = store.purge(days)
+    print(f"purged (older than {days} days): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _dead_letters(args, config: Config) -> int:
+    with open_store(config.store.url) as store:
+        rows = queries.dead_letters(store, args.limit)
+    if args.json:
+        _print_json(rows)
+        return 0
+    zone = ZoneInfo(config.report.timezone)
+    for r in rows:
+        # Reason and size only: the payload may hold personal data.
+        print(f"{r['id']:6} {_local(r['received_at'], zone)} {r['kiosk_id'] or '?':32} {r['reason']:14} "
+              f"{r['detail'][:80]} ({r['payload_size']} B)")
+    return 0

@@ -1,0 +1,516 @@
+"""The central store: one interface, SQLite (default) and PostgreSQL (several collectors) behind it.
+
+Both backends share the rules in :class:`SqlStore` (de-duplication, visits, seq tracking, clock
+correction, purge); a backend only says how to talk to its database.
+
+>>> store = open_store("sqlite:///var/lib/checkin-collector/central.db")
+>>> result = store.ingest([event, event])       # one transaction; validated events only
+>>> result.held                                 # the ids to ack: new ones and duplicates
+['0b6e…']
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from .. import contract
+
+UTC = timezone.utc
+#: Dead letters keep at most this much of the payload (enough to see what went wrong).
+DEAD_LETTER_PAYLOAD_BYTES = 4096
+_CHUNK = 400
+
+EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "at_corrected",
+                 "synced", "boot_id", "uptime_s", "method", "staff_id", "person_kind", "person_id",
+                 "person", "estimated", "received_at")
+VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
+                 "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
+                 "check_out_corrected", "time_trusted", "updated_at")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used now (database down, disk full, locked); retry later."""
+
+
+@dataclass
+class IngestResult:
+    """What one :meth:`Store.ingest` did.
+
+    held: event ids now stored durably, new and already-held alike, in batch order (ack them all);
+    late: ``(kiosk_id, seq)`` of new events that filled a gap; seq_conflicts: new events whose
+    seq was already taken by another event of the kiosk (a reset kiosk?); corrected: events whose
+    time was corrected from a synced event of their boot in this transaction.
+    """
+
+    held: list[str] = field(default_factory=list)
+    inserted: int = 0
+    duplicates: int = 0
+    late: list[tuple[str, int]] = field(default_factory=list)
+    seq_conflicts: list[tuple[str, int]] = field(default_factory=list)
+    corrected: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that was not a usable event (or status/health); kept with why, for the operator."""
+
+    topic: str
+    kiosk_id: str | None
+    reason: str
+    detail: str
+    payload: bytes
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FleetUpdate:
+    """A status (``online``/``offline``) or health (a JSON object) message from a kiosk."""
+
+    kiosk_id: str
+    at: datetime
+    status: str | None = None
+    health: dict | None = None
+    retained: bool = False
+
+
+class Store(ABC):
+    """The interface the collector, the queries and the CLI use."""
+
+    # -- writing ----------------------------------------------------------------------------
+    @abstractmethod
+    def ingest(self, events: list[dict], *, received_at: datetime | None = None) -> IngestResult: ...
+    @abstractmethod
+    def add_dead_letters(self, letters: list[DeadLetter]) -> None: ...
+    @abstractmethod
+    def update_fleet(self, updates: list[FleetUpdate]) -> None: ...
+    @abstractmethod
+    def purge(self, older_than_days: int, *, now: datetime | None = None) -> dict[str, int]: ...
+
+    # -- reading (times are aware datetimes in UTC; person/health are dicts) -----------------
+    @abstractmethod
+    def visit_rows(self, venue: str | None = None, limit: int | None = None) -> list[dict]: ...
+    @abstractmethod
+    def trace_rows(self, kind: str, person_id: str, since: datetime, now: datetime) -> list[dict]: ...
+    @abstractmethod
+    def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]: ...
+    @abstractmethod
+    def fleet_rows(self) -> list[dict]: ...
+    @abstractmethod
+    def seq_state(self, kiosk_id: str) -> tuple[int, list[list[int]]]: ...
+    @abstractmethod
+    def event_rows(self, *, kiosk_id: str | None = None, visit_id: str | None = None) -> list[dict]: ...
+    @abstractmethod
+    def dead_letter_rows(self, limit: int = 100) -> list[dict]: ...
+    @abstractmethod
+    def counts(self) -> dict[str, int]: ...
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_store(url: str) -> Store:
+    """``sqlite:///ABSOLUTE/PATH.db`` (``sqlite:///./relative.db`` for a relative path) or ``postgresql://…``."""
+    if url.startswith("sqlite://"):
+        from .store_sqlite import SqliteStore
+        return SqliteStore(sqlite_path(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        from .store_postgres import PostgresStore
+        return PostgresStore(url)
+    raise ValueError(f"unknown store url {url.split(':', 1)[0]!r} (sqlite:///… or postgresql://…)")
+
+
+def sqlite_path(url: str) -> Path:
+    rest = url[len("sqlite://"):]
+    if rest.startswith(("/./", "/../", "/~")):
+        return Path(rest[1:]).expanduser()
+    return Path("/" + rest.lstrip("/"))
+
+
+# -- the shared rules ---------------------------------------------------------------------------
+
+def utc_ms(at: datetime) -> datetime:
+    """``at`` in UTC, cut to milliseconds (what the kiosk sends; both backends store the same)."""
+    at = at.astimezone(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def iso(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def add_seq(high_water: int, ranges: list[list[int]], seq: int) -> tuple[int, list[list[int]]]:
+    """Record ``seq`` in (contiguous high-water mark, sorted disjoint [lo, hi] ranges beyond it)."""
+    ranges = [list(r) for r in ranges] + [[seq, seq]]
+    ranges.sort()
+    merged: list[list[int]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    while merged and merged[0][0] <= high_water + 1:
+        high_water = max(high_water, merged.pop(0)[1])
+    return high_water, merged
+
+
+def seq_held(high_water: int, ranges: list[list[int]], seq: int) -> bool:
+    return seq <= high_water or any(lo <= seq <= hi for lo, hi in ranges)
+
+
+def seq_gaps(high_water: int, ranges: list[list[int]]) -> list[list[int]]:
+    """The missing ``[first, last]`` ranges below the highest seq received."""
+    gaps, after = [], high_water
+    for lo, hi in ranges:
+        gaps.append([after + 1, lo - 1])
+        after = hi
+    return gaps
+
+
+class SqlStore(Store):
+    """The rules, written once over a few backend hooks (SQL uses ``?`` placeholders)."""
+
+    #: ``FOR UPDATE`` where the backend has row locks.
+    for_update = ""
+
+    # -- backend hooks ----------------------------------------------------------------------
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager: ...
+    @abstractmethod
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]: ...
+    @abstractmethod
+    def _exec(self, sql: str, params: Iterable = ()) -> int: ...
+    @abstractmethod
+    def _many(self, sql: str, rows: list) -> None: ...
+    @abstractmethod
+    def _t(self, at: datetime | None) -> Any:
+        """A datetime as the backend stores it."""
+    @abstractmethod
+    def _dt(self, value: Any) -> datetime | None:
+        """A stored time back as an aware UTC datetime."""
+    @abstractmethod
+    def _json(self, obj: Any) -> Any: ...
+    @abstractmethod
+    def _obj(self, value: Any) -> Any: ...
+
+    def _json_copy(self, value: Any) -> Any:
+        """A stored JSON value, to be stored again elsewhere."""
+        return self._json(self._obj(value))
+    @abstractmethod
+    def _hour_sql(self) -> str:
+        """SQL for the UTC hour of ``check_in_at`` (grouping key for stats)."""
+
+    def _lock(self, keys: Iterable[str]) -> None:
+        """Serialise writers of the same kiosks/visits (no-op where there is one writer)."""
+
+    def _retrying(self, fn):
+        return fn()
+
+    # -- ingest -----------------------------------------------------------------------------
+    def ingest(self, events: list[dict], *, received_at: datetime | None = None) -> IngestResult:
+        now = utc_ms(received_at or datetime.now(UTC))
+        unique: dict[str, dict] = {}
+        for event in events:
+            unique.setdefault(event["event_id"], event)
+        if not unique:
+            return IngestResult()
+        batch = list(unique.values())
+
+        def attempt() -> IngestResult:
+            with self._transaction():
+                return self._ingest(batch, now)
+        result = self._retrying(attempt)
+        result.held = list(unique)
+        result.duplicates = len(events) - result.inserted
+        return result
+
+    def _ingest(self, batch: list[dict], now: datetime) -> IngestResult:
+        self._lock([f"k:{k}" for k in {e["kiosk_id"] for e in batch}] + [f"v:{e['visit_id']}" for e in batch])
+        rows = [self._event_row(e, now) for e in batch]
+        inserted: set[str] = set()
+        cols = ", ".join(EVENT_COLUMNS)
+        one = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
+        for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i:i + _CHUNK]
+            sql = (f"INSERT INTO events ({cols}) VALUES {', '.join([one] * len(chunk))} "
+                   "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+            inserted.update(r["event_id"] for r in self._rows(sql, [v for row in chunk for v in row]))
+        new = [e for e in batch if e["event_id"] in inserted]
+        result = IngestResult(inserted=len(new))
+        self._track_seq(new, now, result)
+        visits = {e["visit_id"] for e in new}
+        visits |= self._correct_clocks(new, result)
+        self._rebuild_visits(visits, now)
+        kiosks = sorted({e["kiosk_id"] for e in batch})
+        self._many("INSERT INTO fleet (kiosk_id, last_seen) VALUES (?, ?) "
+                   "ON CONFLICT (kiosk_id) DO UPDATE SET last_seen = excluded.last_seen",
+                   [(k, self._t(now)) for k in kiosks])
+        return result
+
+    def _event_row(self, e: dict, now: datetime) -> tuple:
+        clock, person = e["clock"], e["person"]
+        return (e["event_id"], e["kiosk_id"], e["venue_id"], e["seq"], e["type"], e["visit_id"],
+                self._t(utc_ms(contract.parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
+                float(clock["uptime_s"]), e["method"], e["staff_id"], person["kind"], person["id"],
+                self._json(person), bool(e.get("estimated", False)), self._t(now))
+
+    def _track_seq(self, new: list[dict], now: datetime, result: IngestResult) -> None:
+        by_kiosk: dict[str, list[int]] = defaultdict(list)
+        for e in new:
+            by_kiosk[e["kiosk_id"]].append(e["seq"])
+        for kiosk, seqs in sorted(by_kiosk.items()):
+            row = self._rows(f"SELECT high_water, beyond FROM kiosk_seq WHERE kiosk_id = ?{self.for_update}", [kiosk])
+            hw, ranges = (row[0]["high_water"], self._obj(row[0]["beyond"])) if row else (0, [])
+            for seq in sorted(seqs):
+                if seq_held(hw, ranges, seq):
+                    result.seq_conflicts.append((kiosk, seq))
+                    continue
+                if seq < (ranges[-1][1] if ranges else hw):
+                    result.late.append((kiosk, seq))
+                hw, ranges = add_seq(hw, ranges, seq)
+            top = ranges[-1][1] if ranges else hw
+            self._exec("INSERT INTO kiosk_seq (kiosk_id, high_water, beyond, max_seq, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (kiosk_id) DO UPDATE SET high_water = excluded.high_water, "
+                       "beyond = excluded.beyond, max_seq = excluded.max_seq, updated_at = excluded.updated_at",
+                       [kiosk, hw, self._json(ranges), top, self._t(now)])
+
+    def _correct_clocks(self, new: list[dict], result: IngestResult) -> set[str]:
+        """Unsynced events of a boot get ``at_corrected`` from the boot's first synced event
+        (smallest uptime): ``ref.at − (ref.uptime − uptime)``. Returns the visits that changed."""
+        boots: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for e in new:
+            boots[(e["kiosk_id"], e["clock"]["boot_id"])].append(e)
+        changed: set[str] = set()
+        for (kiosk, boot), events in boots.items():
+            ref = self._rows("SELECT event_id, at, uptime_s FROM events WHERE kiosk_id = ? AND boot_id = ? "
+                             "AND synced = TRUE ORDER BY uptime_s, event_id LIMIT 1", [kiosk, boot])
+            if not ref:
+                continue
+            ref_at, ref_up = self._dt(ref[0]["at"]), ref[0]["uptime_s"]
+            if any(e["event_id"] == ref[0]["event_id"] for e in events):
+                # A new reference: every unsynced event of the boot is (re)computed from it.
+                targets = [(r["event_id"], r["visit_id"], r["uptime_s"], self._dt(r["at_corrected"]))
+                           for r in self._rows("SELECT event_id, visit_id, uptime_s, at_corrected FROM events "
+                                               "WHERE kiosk_id = ? AND boot_id = ? AND synced = FALSE", [kiosk, boot])]
+            else:
+                targets = [(e["event_id"], e["visit_id"], float(e["clock"]["uptime_s"]), None)
+                           for e in events if not e["clock"]["synced"]]
+            updates = []
+            for event_id, visit_id, uptime, before in targets:
+                corrected = ref_at - timedelta(milliseconds=round((ref_up - uptime) * 1000))
+                if corrected != before:
+                    updates.append((self._t(corrected), event_id))
+                    changed.add(visit_id)
+            if updates:
+                self._lock(f"v:{v}" for v in changed)
+                self._many("UPDATE events SET at_corrected = ? WHERE event_id = ?", updates)
+                result.corrected += len(updates)
+        return changed
+
+    def _rebuild_visits(self, visit_ids: set[str], now: datetime) -> None:
+        """Visits are derived from their events, so arrival order never matters."""
+        ids = sorted(visit_ids)
+        by_visit: dict[str, list[dict]] = defaultdict(list)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            for r in self._rows("SELECT event_id, kiosk_id, venue_id, seq, type, visit_id, at, at_corrected, synced, "
+                                "person_kind, person_id, person, estimated FROM events "
+                                f"WHERE visit_id IN ({', '.join('?' * len(chunk))})", chunk):
+                by_visit[r["visit_id"]].append(r)
+        rows = [self._visit_row(visit_id, events, now) for visit_id, events in by_visit.items()]
+        if rows:
+            cols = ", ".join(VISIT_COLUMNS)
+            sets = ", ".join(f"{c} = excluded.{c}" for c in VISIT_COLUMNS[1:])
+            self._many(f"INSERT INTO visits ({cols}) VALUES ({', '.join('?' * len(VISIT_COLUMNS))}) "
+                       f"ON CONFLICT (visit_id) DO UPDATE SET {sets}", rows)
+
+    def _visit_row(self, visit_id: str, events: list[dict], now: datetime) -> tuple:
+        def when(e):
+            return self._dt(e["at_corrected"]) or self._dt(e["at"])
+
+        def estimated(e):
+            return bool(e["estimated"]) or e["type"] == "auto_check_out"
+
+        ins = [e for e in events if e["type"] == "check_in"]
+        outs = [e for e in events if e["type"] != "check_in"]
+        check_in = min(ins, key=lambda e: (when(e), e["seq"])) if ins else None
+        # A real check-out beats an inferred one; among equals the earliest ends the visit.
+        check_out = min(outs, key=lambda e: (estimated(e), when(e), e["seq"])) if outs else None
+        base = check_in or check_out
+        trusted = all(bool(e["synced"]) or e["at_corrected"] is not None for e in (check_in, check_out) if e)
+        return (visit_id, base["kiosk_id"], base["venue_id"], base["person_kind"], base["person_id"],
+                self._json_copy(base["person"]),
+                self._t(when(check_in)) if check_in else None,
+                self._t(when(check_out)) if check_out else None,
+                check_out["type"] if check_out else None,
+                estimated(check_out) if check_out else False,
+                bool(check_in and check_in["at_corrected"] is not None),
+                bool(check_out and check_out["at_corrected"] is not None),
+                trusted, self._t(now))
+
+    # -- dead letters, fleet, purge ---------------------------------------------------------
+    def add_dead_letters(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        now = datetime.now(UTC)
+        def text(value: str, limit: int) -> str:
+            return value[:limit].replace("\x00", "\ufffd")    # PostgreSQL text cannot hold NUL
+        rows = [(self._t(utc_ms(d.received_at or now)), text(d.topic, 256), d.kiosk_id, text(d.reason, 64),
+                 text(d.detail, 500), bytes(d.payload[:DEAD_LETTER_PAYLOAD_BYTES]), len(d.payload)) for d in letters]
+        with self._transaction():
+            self._many("INSERT INTO dead_letters (received_at, topic, kiosk_id, reason, detail, payload, payload_size) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def update_fleet(self, updates: list[FleetUpdate]) -> None:
+        if not updates:
+            return
+        with self._transaction():
+            for u in updates:
+                at = self._t(utc_ms(u.at))
+                self._exec("INSERT INTO fleet (kiosk_id, last_seen) VALUES (?, ?) "
+                           "ON CONFLICT (kiosk_id) DO UPDATE SET last_seen = excluded.last_seen", [u.kiosk_id, at])
+                if u.status is not None:
+                    # A retained status seen again on resubscribing is not a change: keep its time.
+                    keep = " AND (status IS NULL OR status <> ?)" if u.retained else ""
+                    self._exec(f"UPDATE fleet SET status = ?, status_at = ? WHERE kiosk_id = ?{keep}",
+                               [u.status, at, u.kiosk_id] + ([u.status] if u.retained else []))
+                if u.health is not None:
+                    self._exec("UPDATE fleet SET health = ?, health_at = ? WHERE kiosk_id = ?",
+                               [self._json(u.health), at, u.kiosk_id])
+
+    def purge(self, older_than_days: int, *, now: datetime | None = None) -> dict[str, int]:
+        """Delete what is older than the retention: visits by check-out (or check-in) time, or by
+        when they were last received if their clock could not be trusted; events with their
+        visit; dead letters by arrival."""
+        cutoff = self._t(utc_ms((now or datetime.now(UTC)) - timedelta(days=older_than_days)))
+        with self._transaction():
+            visits = self._exec("DELETE FROM visits "
+                                "WHERE (time_trusted = TRUE AND COALESCE(check_out_at, check_in_at) < ?) "
+                                "OR (time_trusted = FALSE AND updated_at < ?)", [cutoff, cutoff])
+            events = self._exec("DELETE FROM events WHERE NOT EXISTS "
+                                "(SELECT 1 FROM visits v WHERE v.visit_id = events.visit_id)")
+            letters = self._exec("DELETE FROM dead_letters WHERE received_at < ?", [cutoff])
+        return {"events": events, "visits": visits, "dead_letters": letters}
+
+    # -- reading ----------------------------------------------------------------------------
+    def _visit_out(self, r: dict) -> dict:
+        out = dict(r)
+        for key in ("check_in_at", "check_out_at", "updated_at", "index_check_in_at", "index_check_out_at"):
+            if key in out:
+                out[key] = self._dt(out[key])
+        for key in ("check_out_estimated", "check_in_corrected", "check_out_corrected", "time_trusted",
+                    "index_estimated"):
+            if key in out:
+                out[key] = bool(out[key])
+        out["person"] = self._obj(out["person"])
+        return out
+
+    def visit_rows(self, venue: str | None = None, limit: int | None = None) -> list[dict]:
+        where, params = ("WHERE venue_id = ?", [venue]) if venue else ("", [])
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        return [self._visit_out(r) for r in self._rows(
+            f"SELECT * FROM visits {where} ORDER BY COALESCE(check_in_at, check_out_at) DESC, visit_id{tail}", params)]
+
+    def trace_rows(self, kind: str, person_id: str, since: datetime, now: datetime) -> list[dict]:
+        """Pairs (index visit, co-visitor visit) at the same venue whose intervals overlap by more
+        than a touch. Open visits last until ``now``; a visit with no check-in (yet) starts at its
+        check-out. Closed co-visits are found through (venue_id, check_out_at), open ones through
+        the open-visit index, so the cost follows the window, not the table."""
+        n, s = self._t(utc_ms(now)), self._t(utc_ms(since))
+        cols = ("v.visit_id, v.kiosk_id, v.venue_id, v.person, v.check_in_at, v.check_out_at, v.check_out_type, "
+                "v.check_out_estimated, v.check_in_corrected, v.check_out_corrected, "
+                "i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
+                "i.check_out_at AS index_check_out_at, i.check_out_estimated AS index_estimated")
+        sql = f"""
+            WITH idx AS (
+                SELECT visit_id, venue_id, check_in_at, check_out_at, check_out_estimated,
+                       COALESCE(check_in_at, check_out_at) AS s, COALESCE(check_out_at, ?) AS e
+                FROM visits
+                WHERE person_kind = ? AND person_id = ? AND COALESCE(check_out_at, ?) >= ?
+            )
+            SELECT {cols} FROM idx i JOIN visits v
+              ON v.venue_id = i.venue_id AND v.check_out_at > i.s AND COALESCE(v.check_in_at, v.check_out_at) < i.e
+             WHERE NOT (v.person_kind = ? AND v.person_id = ?)
+            UNION ALL
+            SELECT {cols} FROM idx i JOIN visits v
+              ON v.venue_id = i.venue_id AND v.check_out_at IS NULL AND v.check_in_at < i.e
+             WHERE ? > i.s AND NOT (v.person_kind = ? AND v.person_id = ?)"""
+        params = [n, kind, person_id, n, s, kind, person_id, n, kind, person_id]
+        return [self._visit_out(r) for r in self._rows(sql, params)]
+
+    def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]:
+        where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])
+        hour = self._hour_sql()
+        rows = self._rows(f"SELECT venue_id, {hour} AS hour, count(*) AS n FROM visits "
+                          f"WHERE check_in_at IS NOT NULL {where} GROUP BY venue_id, {hour}", params)
+        return [(r["venue_id"], self._hour_value(r["hour"]), r["n"]) for r in rows]
+
+    def _hour_value(self, value: Any) -> datetime:
+        return self._dt(value)
+
+    def fleet_rows(self) -> list[dict]:
+        rows = self._rows("SELECT f.kiosk_id, f.status, f.status_at, f.last_seen, f.health, f.health_at, "
+                          "k.high_water, k.beyond, k.max_seq FROM fleet f "
+                          "LEFT JOIN kiosk_seq k ON k.kiosk_id = f.kiosk_id ORDER BY f.kiosk_id")
+        out = []
+        for r in rows:
+            r = dict(r)
+            for key in ("status_at", "last_seen", "health_at"):
+                r[key] = self._dt(r[key])
+            r["health"] = self._obj(r["health"]) if r["health"] is not None else None
+            r["beyond"] = self._obj(r["beyond"]) if r["beyond"] is not None else []
+            r["high_water"] = r["high_water"] or 0
+            r["max_seq"] = r["max_seq"] or 0
+            out.append(r)
+        return out
+
+    def seq_state(self, kiosk_id: str) -> tuple[int, list[list[int]]]:
+        row = self._rows("SELECT high_water, beyond FROM kiosk_seq WHERE kiosk_id = ?", [kiosk_id])
+        return (row[0]["high_water"], self._obj(row[0]["beyond"])) if row else (0, [])
+
+    def event_rows(self, *, kiosk_id: str | None = None, visit_id: str | None = None) -> list[dict]:
+        conds, params = [], []
+        for col, val in (("kiosk_id", kiosk_id), ("visit_id", visit_id)):
+            if val is not None:
+                conds.append(f"{col} = ?")
+                params.append(val)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        out = []
+        for r in self._rows(f"SELECT * FROM events {where} ORDER BY kiosk_id, seq", params):
+            r = dict(r)
+            for key in ("at", "at_corrected", "received_at"):
+                r[key] = self._dt(r[key])
+            for key in ("synced", "estimated"):
+                r[key] = bool(r[key])
+            r["person"] = self._obj(r["person"])
+            out.append(r)
+        return out
+
+    def dead_letter_rows(self, limit: int = 100) -> list[dict]:
+        out = []
+        for r in self._rows(f"SELECT * FROM dead_letters ORDER BY id DESC LIMIT {int(limit)}"):
+            r = dict(r)
+            r["received_at"] = self._dt(r["received_at"])
+            r["payload"] = bytes(r["payload"])
+            out.append(r)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {t: self._rows(f"SELECT count(*) AS n FROM {t}")[0]["n"]
+                for t in ("events", "visits", "dead_letters", "fleet")}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

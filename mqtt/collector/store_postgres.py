@@ -1,0 +1,201 @@
+"""The central store in PostgreSQL, for several collectors writing at once (shared subscription).
+
+Concurrency: each ingest transaction first takes transaction-scoped advisory locks on its kiosks
+and visits, in one sorted order, so two collectors never interleave the seq tracking or the
+rebuild of one visit; de-duplication is ``INSERT … ON CONFLICT (event_id) DO NOTHING``. A
+deadlock (possible only when a clock correction reaches a visit another kiosk is closing) rolls
+back and the transaction is retried.
+
+>>> store = PostgresStore("postgresql://collector@db.example/checkin")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterable
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .store import UTC, SqlStore, StoreError
+
+#: Every collector's migration takes this advisory lock, so two starting at once do not race.
+MIGRATION_LOCK = 0x636B_696F_736B  # "ckiosk"
+RETRIES = 5
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+        CREATE TABLE events (
+            event_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            venue_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            type TEXT NOT NULL,
+            visit_id TEXT NOT NULL,
+            at TIMESTAMPTZ NOT NULL,
+            at_corrected TIMESTAMPTZ,
+            synced BOOLEAN NOT NULL,
+            boot_id TEXT NOT NULL,
+            uptime_s DOUBLE PRECISION NOT NULL,
+            method TEXT,
+            staff_id TEXT,
+            person_kind TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            person JSONB NOT NULL,
+            estimated BOOLEAN NOT NULL DEFAULT FALSE,
+            received_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX events_visit ON events (visit_id);
+        CREATE INDEX events_boot ON events (kiosk_id, boot_id, synced, uptime_s);
+        CREATE INDEX events_kiosk_seq ON events (kiosk_id, seq);
+        CREATE TABLE visits (
+            visit_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            venue_id TEXT NOT NULL,
+            person_kind TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            person JSONB NOT NULL,
+            check_in_at TIMESTAMPTZ,
+            check_out_at TIMESTAMPTZ,
+            check_out_type TEXT,
+            check_out_estimated BOOLEAN NOT NULL DEFAULT FALSE,
+            check_in_corrected BOOLEAN NOT NULL DEFAULT FALSE,
+            check_out_corrected BOOLEAN NOT NULL DEFAULT FALSE,
+            time_trusted BOOLEAN NOT NULL DEFAULT TRUE,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX visits_venue_in ON visits (venue_id, check_in_at);
+        CREATE INDEX visits_venue_out ON visits (venue_id, check_out_at);
+        CREATE INDEX visits_venue_open ON visits (venue_id, check_in_at) WHERE check_out_at IS NULL;
+        CREATE INDEX visits_person ON visits (person_kind, person_id);
+        CREATE TABLE kiosk_seq (
+            kiosk_id TEXT PRIMARY KEY,
+            high_water BIGINT NOT NULL,
+            beyond JSONB NOT NULL,
+            max_seq BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE dead_letters (
+            id BIGSERIAL PRIMARY KEY,
+            received_at TIMESTAMPTZ NOT NULL,
+            topic TEXT NOT NULL,
+            kiosk_id TEXT,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            payload BYTEA NOT NULL,
+            payload_size INTEGER NOT NULL
+        );
+        CREATE INDEX dead_letters_received ON dead_letters (received_at);
+        CREATE TABLE fleet (
+            kiosk_id TEXT PRIMARY KEY,
+            status TEXT,
+            status_at TIMESTAMPTZ,
+            last_seen TIMESTAMPTZ,
+            health JSONB,
+            health_at TIMESTAMPTZ
+        );
+    """),
+]
+
+
+class PostgresStore(SqlStore):
+    """One connection (autocommit, explicit transactions); reconnects when the server went away."""
+
+    for_update = " FOR UPDATE"
+
+    def __init__(self, url: str):
+        self.url = url
+        self._mutex = threading.RLock()
+        self._conn: psycopg.Connection | None = None
+        self._connection()
+        self._migrate()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
+                                             options="-c TimeZone=UTC", connect_timeout=10)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot connect to the central store: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        return self._conn
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            self._exec("SELECT pg_advisory_xact_lock(?)", [MIGRATION_LOCK])
+            self._exec("CREATE TABLE IF NOT EXISTS schema_version "
+                       "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            done = {r["version"] for r in self._rows("SELECT version FROM schema_version")}
+            for version, sql in MIGRATIONS:
+                if version not in done:
+                    self._connection().execute(sql)
+                    self._exec("INSERT INTO schema_version (version) VALUES (?)", [version])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self):
+        with self._mutex:
+            conn = self._connection()
+            try:
+                with conn.transaction():
+                    yield
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+                    raise
+                raise StoreError(f"central store unavailable: {type(exc).__name__}") from exc
+
+    def _retrying(self, fn):
+        for attempt in range(RETRIES):
+            try:
+                return fn()
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+
+    def _lock(self, keys: Iterable[str]) -> None:
+        keys = sorted(set(keys))
+        if keys:
+            self._exec("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                       "(SELECT DISTINCT hashtextextended(x, 0) AS k FROM unnest(?::text[]) AS x ORDER BY k) s",
+                       [keys])
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        with self._mutex:
+            cur = self._connection().execute(self._sql(sql), list(params))
+            return cur.fetchall() if cur.description is not None else []
+
+    def _exec(self, sql: str, params: Iterable = ()) -> int:
+        with self._mutex:
+            return self._connection().execute(self._sql(sql), list(params)).rowcount
+
+    def _many(self, sql: str, rows: list) -> None:
+        with self._mutex:
+            with self._connection().cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def _t(self, at: datetime | None) -> Any:
+        return at
+
+    def _dt(self, value: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def _json(self, obj: Any) -> Any:
+        return Jsonb(obj)
+
+    def _obj(self, value: Any) -> Any:
+        return value.obj if isinstance(value, Jsonb) else value
+
+    def _hour_sql(self) -> str:
+        return "date_trunc('hour', check_in_at)"

@@ -1,0 +1,183 @@
+"""The central store in one SQLite file (one collector): WAL, synchronous=FULL, versioned schema.
+
+Times are stored as fixed-width UTC ISO text (``2021-08-15T01:31:02.153+00:00``), so text order
+is time order and the indexes serve range queries.
+
+>>> store = SqliteStore(Path("/var/lib/checkin-collector/central.db"))
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .store import UTC, SqlStore, StoreError, dumps, iso
+
+BUSY_TIMEOUT_MS = 5000
+
+migrations = Migrations("checkin-collector")
+
+
+@migrations()
+def m001_central(db):
+    db.execute("""
+        CREATE TABLE events (
+            event_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            venue_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            visit_id TEXT NOT NULL,
+            at TEXT NOT NULL,                   -- UTC ISO, as the kiosk's clock said
+            at_corrected TEXT,                  -- from a later synced event of the same boot
+            synced INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            uptime_s REAL NOT NULL,
+            method TEXT,
+            staff_id TEXT,
+            person_kind TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            person TEXT NOT NULL,               -- JSON, as in the event
+            estimated INTEGER NOT NULL DEFAULT 0,
+            received_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX events_visit ON events (visit_id)")
+    db.execute("CREATE INDEX events_boot ON events (kiosk_id, boot_id, synced, uptime_s)")
+    db.execute("CREATE INDEX events_kiosk_seq ON events (kiosk_id, seq)")
+    db.execute("""
+        CREATE TABLE visits (
+            visit_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            venue_id TEXT NOT NULL,
+            person_kind TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            person TEXT NOT NULL,
+            check_in_at TEXT,                   -- null until the check-in arrives
+            check_out_at TEXT,                  -- null while open
+            check_out_type TEXT,
+            check_out_estimated INTEGER NOT NULL DEFAULT 0,
+            check_in_corrected INTEGER NOT NULL DEFAULT 0,
+            check_out_corrected INTEGER NOT NULL DEFAULT 0,
+            time_trusted INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX visits_venue_in ON visits (venue_id, check_in_at)")
+    db.execute("CREATE INDEX visits_venue_out ON visits (venue_id, check_out_at)")
+    db.execute("CREATE INDEX visits_venue_open ON visits (venue_id, check_in_at) WHERE check_out_at IS NULL")
+    db.execute("CREATE INDEX visits_person ON visits (person_kind, person_id)")
+    db.execute("""
+        CREATE TABLE kiosk_seq (
+            kiosk_id TEXT PRIMARY KEY,
+            high_water INTEGER NOT NULL,        -- every seq up to here has arrived
+            beyond TEXT NOT NULL,               -- JSON [[lo, hi], ...] received above it
+            max_seq INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            kiosk_id TEXT,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            payload BLOB NOT NULL,              -- at most 4 KB of it
+            payload_size INTEGER NOT NULL
+        )""")
+    db.execute("CREATE INDEX dead_letters_received ON dead_letters (received_at)")
+    db.execute("""
+        CREATE TABLE fleet (
+            kiosk_id TEXT PRIMARY KEY,
+            status TEXT,
+            status_at TEXT,
+            last_seen TEXT,
+            health TEXT,
+            health_at TEXT
+        )""")
+
+
+class SqliteStore(SqlStore):
+    """One SQLite file; one writer at a time (``BEGIN IMMEDIATE``)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._mutex = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: an event we have acked survives a power cut of the central server too.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            migrations.apply(self.db)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the central store {self.path}: {exc}") from exc
+        self.conn = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _transaction(self):
+        with self._mutex:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"central store busy or unavailable: {exc}") from exc
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"central store commit failed: {exc}") from exc
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
+        with self._mutex:
+            cur = self.conn.execute(sql, list(params))
+            if cur.description is None:
+                return []
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def _exec(self, sql: str, params: Iterable = ()) -> int:
+        with self._mutex:
+            return self.conn.execute(sql, list(params)).rowcount
+
+    def _many(self, sql: str, rows: list) -> None:
+        with self._mutex:
+            self.conn.executemany(sql, rows)
+
+    def _t(self, at: datetime | None) -> Any:
+        return iso(at)
+
+    def _dt(self, value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+    def _json(self, obj: Any) -> Any:
+        return dumps(obj)
+
+    def _obj(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def _json_copy(self, value: Any) -> Any:
+        return value      # already JSON text
+
+    def _hour_sql(self) -> str:
+        return "substr(check_in_at, 1, 13)"
+
+    def _hour_value(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value + ":00:00+00:00")

@@ -1,0 +1,300 @@
+"""The running collector against a real Mosquitto: store, ack, dead-letter, fleet, survive a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from mqtt import contract
+from mqtt.collector.config import parse_config
+from mqtt.collector.ingest import Collector
+from mqtt.collector.store import StoreError, open_store
+from test_collector_store import make_event, person
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Kiosk:
+    """Raw paho, as a kiosk would be: publishes to kiosks/<id>/…, collects acks of any kiosk."""
+
+    def __init__(self, url: str):
+        self.acks: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:8]}",
+                                  protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        port = int(url.rsplit(":", 1)[1])
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe("kiosks/+/acks", qos=1)
+        assert subscribed.wait(5)
+
+    def _on_message(self, client, userdata, msg):
+        kiosk_id = contract.parse_topic(msg.topic)[0]
+        with self._lock:
+            self.acks.setdefault(kiosk_id, []).extend(contract.decode_ack(msg.payload))
+
+    def acked(self, kiosk_id: str) -> list[str]:
+        with self._lock:
+            return list(self.acks.get(kiosk_id, []))
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def send(self, event: dict, topic_kiosk: str | None = None) -> None:
+        self.publish(contract.events_topic(topic_kiosk or event["kiosk_id"]), contract.encode_event(event))
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def collector_config(url: str, store_url: str, **mqtt):
+    extra = "".join(f'{k} = "{v}"\n' for k, v in mqtt.items())
+    return parse_config(f'[mqtt]\nurl = "{url}"\n{extra}[store]\nurl = "{store_url}"\nbatch_ms = 30\n')
+
+
+@pytest.fixture
+def kiosk(mosquitto):
+    k = Kiosk(mosquitto.url)
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def collector(mosquitto, tmp_path):
+    c = Collector(collector_config(mosquitto.url, f"sqlite://{tmp_path}/central.db",
+                                   client_id=f"collector-{uuid.uuid4().hex[:6]}"))
+    c.start()
+    assert c.wait_ready(10)
+    yield c
+    c.stop()
+
+
+def test_valid_events_are_stored_once_and_acked_to_their_kiosk(collector, kiosk):
+    a = [make_event(kiosk="kiosk-a", seq=n, who=person(n)) for n in range(1, 6)]
+    b = [make_event(kiosk="kiosk-b", seq=n) for n in range(1, 3)]
+    for e in a + b:
+        kiosk.send(e)
+    wait_for(lambda: len(kiosk.acked("kiosk-a")) == 5 and len(kiosk.acked("kiosk-b")) == 2, what="acks")
+    assert sorted(kiosk.acked("kiosk-a")) == sorted(e["event_id"] for e in a)
+    assert sorted(kiosk.acked("kiosk-b")) == sorted(e["event_id"] for e in b)
+    assert collector.store.counts()["events"] == 7
+
+    kiosk.send(a[0])                                   # the kiosk missed the ack and sends it again
+    wait_for(lambda: len(kiosk.acked("kiosk-a")) == 6, what="the second ack")
+    assert kiosk.acked("kiosk-a")[-1] == a[0]["event_id"]
+    assert collector.store.counts()["events"] == 7
+    assert collector.counters.duplicates == 1
+    assert {r["kiosk_id"] for r in collector.store.fleet_rows()} == {"kiosk-a", "kiosk-b"}
+
+
+def test_bad_input_goes_to_dead_letters_and_the_collector_keeps_running(collector, kiosk):
+    topic = contract.events_topic("kiosk-a")
+    kiosk.publish(topic, b'{"schema": "checkin.event/1", "event_id": ')                     # malformed JSON
+    kiosk.publish(topic, contract.encode_event({**make_event(), "schema": "checkin.event/9"}))  # wrong schema
+    kiosk.publish(topic, b"{" + b" " * contract.MAX_EVENT_BYTES + b"}")                     # oversize
+    kiosk.publish(topic, contract.encode_event({**make_event(), "address": "12 Lê Lợi"}))     # unknown field
+    kiosk.send(make_event(kiosk="kiosk-b"), topic_kiosk="kiosk-a")                           # forged kiosk id
+    kiosk.send(make_event(who={**person(1), "name": "Nguyễn\u0007Thị Mẫu"}))                 # control character
+    kiosk.publish(topic, b"\xff\xfe not utf-8")
+    good = make_event(seq=7)
+    kiosk.send(good)
+    wait_for(lambda: kiosk.acked("kiosk-a") == [good["event_id"]], what="the good event's ack")
+    letters = wait_for(lambda: len(collector.store.dead_letter_rows()) == 7 and collector.store.dead_letter_rows(),
+                       what="7 dead letters")
+    reasons = sorted(r["reason"] for r in letters)
+    assert reasons == sorted(["not_json", "schema", "oversize", "schema", "kiosk_mismatch", "field", "not_json"])
+    details = " | ".join(r["detail"] for r in letters)
+    assert "unknown field(s) address" in details and "control characters" in details
+    assert all(r["kiosk_id"] == "kiosk-a" and r["topic"] == topic for r in letters)
+    assert collector.store.counts()["events"] == 1
+    assert "kiosk-b" not in kiosk.acks                 # nothing acked for a forged event
+
+
+def test_an_event_the_store_cannot_hold_becomes_a_dead_letter_and_the_batch_goes_on(collector, kiosk):
+    poison = make_event(seq=1, at="0001-01-01T00:00:00.000+07:00")     # valid, but before year 1 in UTC
+    good = make_event(seq=2)
+    kiosk.send(poison)
+    kiosk.send(good)
+    wait_for(lambda: good["event_id"] in kiosk.acked("kiosk-a"), what="the good event's ack")
+    assert poison["event_id"] not in kiosk.acked("kiosk-a")
+    [letter] = wait_for(lambda: collector.store.dead_letter_rows(), what="a dead letter")
+    assert letter["reason"] == "store_rejected" and json.loads(letter["payload"])["event_id"] == poison["event_id"]
+    later = make_event(seq=3)
+    kiosk.send(later)
+    wait_for(lambda: later["event_id"] in kiosk.acked("kiosk-a"), what="the collector still running")
+
+
+def test_status_and_health_update_the_fleet(collector, kiosk):
+    health = {"version": "0.1.0", "outbox": {"pending": 2, "sent": 1, "delivered": 10, "quarantined": 0,
+                                             "oldest_undelivered_s": 12.5}}
+    kiosk.publish(contract.status_topic("kiosk-a"), "online", retain=True)
+    kiosk.publish(contract.health_topic("kiosk-a"), json.dumps(health), retain=True)
+    rows = wait_for(lambda: [r for r in collector.store.fleet_rows() if r["health"] and r["status"]], what="fleet")
+    assert rows[0]["kiosk_id"] == "kiosk-a" and rows[0]["status"] == "online" and rows[0]["health"] == health
+    kiosk.publish(contract.status_topic("kiosk-a"), "offline", retain=True)   # the Last Will
+    wait_for(lambda: collector.store.fleet_rows()[0]["status"] == "offline", what="offline")
+    kiosk.publish(contract.health_topic("kiosk-a"), "[1, 2]")
+    wait_for(lambda: [r for r in collector.store.dead_letter_rows() if r["reason"] == "health"], what="bad health")
+
+
+class BlockingStore:
+    """A store whose first ingest never commits (the collector dies before its commit)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def ingest(self, events, **kw):
+        self.entered.set()
+        self.release.wait(10)
+        raise StoreError("simulated crash before the commit")
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_messages_taken_but_not_committed_are_redelivered_after_a_crash(mosquitto, kiosk, tmp_path):
+    """Manual PUBACK: what the collector took from the broker but never committed is delivered
+    again to its resumed session (the kiosk does not even need to re-send)."""
+    store_url = f"sqlite://{tmp_path}/central.db"
+    config = collector_config(mosquitto.url, store_url, client_id="collector-crash")
+    blocking = BlockingStore(open_store(store_url))
+    first = Collector(config, store=blocking)
+    first.start()
+    assert first.wait_ready(10)
+    events = [make_event(seq=n) for n in range(1, 6)]
+    for e in events:
+        kiosk.send(e)
+    assert blocking.entered.wait(10)
+    # "SIGKILL": the network thread stops and the socket closes without DISCONNECT or PUBACK.
+    first._client.loop_stop()
+    first._client.socket().close()
+    first._stopping.set()
+    blocking.release.set()
+    time.sleep(0.3)
+    assert kiosk.acked("kiosk-a") == []
+
+    second = Collector(config)                          # same client id: the session resumes
+    second.start()
+    try:
+        wait_for(lambda: len(kiosk.acked("kiosk-a")) >= 5, what="acks after the restart")
+        assert sorted(set(kiosk.acked("kiosk-a"))) == sorted(e["event_id"] for e in events)
+        assert second.store.counts()["events"] == 5
+    finally:
+        second.stop()
+        blocking.store.close()
+
+
+def test_events_sent_while_the_collector_is_down_arrive_when_it_returns(mosquitto, kiosk, tmp_path):
+    config = collector_config(mosquitto.url, f"sqlite://{tmp_path}/central.db", client_id="collector-away")
+    c = Collector(config)
+    c.start()
+    assert c.wait_ready(10)
+    c.stop()
+    events = [make_event(seq=n) for n in range(1, 4)]
+    for e in events:
+        kiosk.send(e)
+    c = Collector(config)
+    c.start()
+    try:
+        wait_for(lambda: len(kiosk.acked("kiosk-a")) == 3, what="queued events")
+        assert c.store.counts()["events"] == 3
+    finally:
+        c.stop()
+
+
+def test_two_collectors_on_a_shared_subscription_store_each_event_once(mosquitto, kiosk, postgres):
+    url = postgres.new_database()
+    collectors = [Collector(collector_config(mosquitto.url, url, client_id=f"collector-{i}", shared_group="collectors"))
+                  for i in range(2)]
+    for c in collectors:
+        c.start()
+    try:
+        assert all(c.wait_ready(10) for c in collectors)
+        events = [make_event(kiosk=f"kiosk-{n % 4}", seq=n // 4 + 1) for n in range(80)]
+        for e in events:
+            kiosk.send(e)
+        kiosk.send(events[0])                          # a re-send may reach the other collector
+        wait_for(lambda: sum(len(kiosk.acked(f"kiosk-{k}")) for k in range(4)) >= 81, what="acks")
+        assert collectors[0].store.counts()["events"] == 80
+        assert all(c.counters.received > 0 for c in collectors)
+        assert all(collectors[0].store.seq_state(f"kiosk-{k}") == (20, []) for k in range(4))
+    finally:
+        for c in collectors:
+            c.stop()
+
+
+def test_cli_run_stops_cleanly_on_sigterm(mosquitto, kiosk, tmp_path):
+    cfg = tmp_path / "collector.toml"
+    cfg.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\nclient_id = "collector-cli"\n'
+                   f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mqtt.collector.cli import main; sys.exit(main())",
+                             "run", "--config", str(cfg)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        e = make_event()
+        end = time.monotonic() + 15
+        while not kiosk.acked("kiosk-a") and time.monotonic() < end:   # re-send until it is up
+            kiosk.send(e)
+            time.sleep(0.3)
+        assert kiosk.acked("kiosk-a")[0] == e["event_id"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        err = proc.stderr.read()
+        assert "Nguyễn" not in err and "079190000001" not in err          # no personal data in logs
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_collector_connects_over_mutual_tls(tmp_path):
+    """mqtts:// with tls_ca/tls_cert/tls_key: the broker requires the collector's certificate."""
+    from broker import Mosquitto, free_port
+    from pki import issue, make_ca
+    ca = make_ca(tmp_path / "pki")
+    server, client = issue(ca, "localhost", server=True), issue(ca, "collector-1")
+    plain, tls = free_port(), free_port()
+    broker = Mosquitto(tmp_path / "broker", port=plain, config=(
+        f"listener {plain} 127.0.0.1\nallow_anonymous true\n"
+        f"listener {tls} 127.0.0.1\ncafile {ca.cert}\ncertfile {server.cert}\nkeyfile {server.key}\n"
+        "require_certificate true\nuse_identity_as_username true\n")).start()
+    k = Kiosk(broker.url)
+    c = Collector(parse_config(f'[mqtt]\nurl = "mqtts://localhost:{tls}"\ntls_ca = "{ca.cert}"\n'
+                               f'tls_cert = "{client.cert}"\ntls_key = "{client.key}"\n'
+                               f'[store]\nurl = "sqlite://{tmp_path}/central.db"\nbatch_ms = 30\n'))
+    c.start()
+    try:
+        assert c.wait_ready(10)
+        e = make_event()
+        k.send(e)
+        wait_for(lambda: k.acked("kiosk-a") == [e["event_id"]], what="an ack over TLS")
+    finally:
+        c.stop()
+        k.close()
+        broker.stop()
