@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up this machine for checkin-kiosk and run it, its tests or its benchmarks.
 #
-#   provisioning/bootstrap.sh run [kiosk run options]   install, then run the kiosk
-#                                                        (simulated where there is no camera)
+#   provisioning/bootstrap.sh run [kiosk run options]   install, then run a loopback Mosquitto,
+#                                                        the collector and the kiosk (simulated
+#                                                        where there is no camera)
 #   provisioning/bootstrap.sh test [pytest options]     install, then run the test suite
 #   provisioning/bootstrap.sh bench                     install, then run the benchmarks
 #
@@ -66,7 +67,8 @@ case "$action" in
     run)
         install_apt "${apt_run[@]}"
         install_venv "$run_extras"
-        exec .venv/bin/kiosk run "$@"
+        # Mosquitto on loopback, the collector and the kiosk, stopped together by Ctrl-C.
+        exec .venv/bin/python -m provisioning.devstack "$@"
         ;;
     test)
         install_apt "${apt_run[@]}" "${apt_test[@]}"

@@ -1,0 +1,94 @@
+"""Outbox drain vs raw paho QoS 1 publishing, to the same loopback Mosquitto, with the same payloads.
+
+Raw: one paho client (MQTT v5, the uplink's in-flight window) publishes the events as fast as it
+can and waits for every PUBACK. Uplink: the kiosk's Uplink drains the same events from a real
+kiosk database (synchronous=FULL) until every row is marked sent (PUBACKed). Neither waits for a
+collector, so the figure is the kiosk side alone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
+from kiosk.credentials import recognise
+from kiosk.outbox import KioskOutbox
+from kiosk.store import VisitStore
+from mqtt import contract
+from mqtt.uplink import Uplink, UplinkSettings
+
+from .report import median
+
+
+def kiosk_db_with_events(path: Path, n: int, kiosk_id: str) -> list[bytes]:
+    """A kiosk database holding ``n`` check-in events; returns their payloads."""
+    store = VisitStore.open(path)
+    desk = CheckinDesk(store, Clock(), kiosk_id=kiosk_id, venue_id="cho-bench")
+    for i in range(n):
+        desk.present(recognise(f"079190{i:06d}||Người Thử {_letters(i)}|01011990|Nữ|Phường Mẫu|15072021"))
+    payloads = [e.encode() for (e,) in store.db.execute("SELECT body FROM events ORDER BY seq").fetchall()]
+    store.close()
+    return payloads
+
+
+def raw_publish_rate(url: str, payloads: list[bytes], window: int) -> float:
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=MQTTProtocolVersion.MQTTv5)
+    client.max_inflight_messages_set(window)
+    acked = 0
+
+    def on_publish(c, u, mid, rc, props):
+        nonlocal acked
+        acked += 1
+
+    client.on_publish = on_publish
+    client.connect(host, int(port))
+    client.loop_start()
+    topic = contract.events_topic("bench-raw")
+    started = time.perf_counter()
+    for p in payloads:
+        client.publish(topic, p, qos=1)
+    while acked < len(payloads):
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    client.loop_stop()
+    client.disconnect()
+    return len(payloads) / elapsed
+
+
+def uplink_drain_rate(url: str, db: Path, n: int, kiosk_id: str) -> float:
+    outbox = KioskOutbox(db)
+    uplink = Uplink(outbox, UplinkSettings(url=url, kiosk_id=kiosk_id, health_interval_s=3600), health=dict)
+    probe = KioskOutbox(db)
+    started = time.perf_counter()
+    uplink.start()
+    while probe.depth()["sent"] < n:
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - started
+    uplink.stop()
+    outbox.close()
+    probe.close()
+    return n / elapsed
+
+
+def drain(broker_url: str, workdir: Path, n: int, repeats: int) -> dict:
+    raw, ours = [], []
+    window = UplinkSettings(url=broker_url, kiosk_id="x").window
+    for r in range(repeats):
+        kiosk_id = f"bench-{r}"
+        db = workdir / f"kiosk-{r}.db"
+        payloads = kiosk_db_with_events(db, n, kiosk_id)
+        raw.append(raw_publish_rate(broker_url, payloads, window))
+        ours.append(uplink_drain_rate(broker_url, db, n, kiosk_id))
+    return {"events": n, "repeats": repeats, "window": window, "raw_msgs_per_s": median(raw),
+            "uplink_msgs_per_s": median(ours), "ratio": median(ours) / median(raw)}
+
+
+def _letters(i: int) -> str:
+    """A distinct name part per person (names hold letters only)."""
+    return "".join("ABCDEGHIKLMNOPQRSTUVXY"[int(d) * 2] for d in f"{i:06d}")
