@@ -1,0 +1,42 @@
+"""The README's run command: Mosquitto, collector and kiosk together; a check-in reaches the collector."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codes import CCCD_MAU, write_qr
+from uplink_support import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_check_in_arrives_in_the_collector_and_ctrl_c_stops_everything(tmp_path):
+    bin_dir = f"{sys.executable.rsplit('/', 1)[0]}"
+    stack = subprocess.Popen([sys.executable, "-m", "provisioning.devstack", "--simulate"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (tmp_path / "var" / "camera").is_dir() and (tmp_path / "var" / "collector.toml").exists())
+        time.sleep(1.0)
+        write_qr(tmp_path / "var" / "camera" / "cccd.png", CCCD_MAU)
+
+        def collector_visits():
+            out = subprocess.run([f"{bin_dir}/kiosk-collector", "visits", "--json", "--config",
+                                  str(tmp_path / "var" / "collector.toml")], capture_output=True, text=True).stdout
+            return [json.loads(line) for line in out.splitlines()]
+        [visit] = wait_until(collector_visits, timeout=30, interval=0.5)
+        assert visit["person"]["name"] == "Nguyễn Thị Mẫu" and visit["check_out_at"] is None
+        assert visit["kiosk_id"] == "sim-kiosk-01"
+    finally:
+        stack.send_signal(signal.SIGINT)
+        out, err = stack.communicate(timeout=30)
+    assert stack.returncode == 0, err[-2000:]
+    assert "devstack: stopped" in err
+    assert "VÀO" in out
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+    assert leftover == "", "a process of the stack outlived it"
