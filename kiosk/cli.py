@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import __version__
 from .config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError, load_config
 from .credentials import Refused, recognise
-from .masking import mask_id, mask_name
+from mqtt.masking import mask_id, mask_name
 
 log = logging.getLogger("kiosk")
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from hardware.feedback import PATTERNS
 
 from . import messages
-from .masking import mask_name
+from mqtt.masking import mask_name
 from .outcome import Outcome
 
 _MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}

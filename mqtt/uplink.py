@@ -228,7 +228,7 @@ class Uplink:
     def _fill_window(self) -> None:
         now = time.monotonic()
         # A PUBLISH without PUBACK for long (lost in a reconnect) is given up on and sent again.
-        for mid, (seq, at) in list(self._inflight.items()):
+        for mid, (_seq, at) in list(self._inflight.items()):
             if now - at > 30:
                 del self._inflight[mid]
         room = self.s.window - len(self._inflight)

@@ -11,11 +11,9 @@ then the broker.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from mqtt.broker.loopback import LoopbackBroker, port_in_use

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from .. import contract
 from . import queries
+from ..masking import mask_id, mask_name
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import StoreError, open_store
 
@@ -85,25 +86,6 @@ def _setup_logging(verbose: bool) -> None:
     fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
-
-
-# -- masking (the collector does not import the kiosk's helper) ---------------------------------
-
-def mask_name(name: str | None) -> str:
-    """Family name in full, the other names as initials: ``"Nguyễn Thị Mẫu"`` → ``"Nguyễn T. M."``."""
-    if not name:
-        return "—"
-    parts = name.split()
-    if len(parts) == 1:
-        return parts[0][0] + "."
-    return " ".join([parts[0]] + [p[0] + "." for p in parts[1:]])
-
-
-def mask_id(identifier: str | None, keep: int = 3) -> str:
-    """Only the last ``keep`` characters: ``"079190000001"`` → ``"*********001"``."""
-    if not identifier:
-        return "—"
-    return "*" * max(len(identifier) - keep, 0) + identifier[-keep:]
 
 
 def _who(person: dict) -> str:

@@ -1,4 +1,7 @@
-"""Masking personal data for screens and slips: enough to recognise oneself, not to identify."""
+"""Masking personal data on screens, slips and operators' terminals: enough to recognise, not to identify.
+
+Lives in ``mqtt`` so both the kiosk and the central collector (installed without the kiosk) use it.
+"""
 
 from __future__ import annotations
 
