@@ -92,6 +92,7 @@ class Uplink:
         self._inflight: dict[int, tuple[int, float]] = {}   # mid -> (seq, published at)
         self._sent: list[int] = []
         self._delivered: list[str] = []
+        self._to_confirm: list[tuple[int, int]] = []        # (mid, qos) of ack messages
         self._replies: list[dict] = []
         self._failures = 0
         self._next_connect = 0.0
@@ -148,8 +149,11 @@ class Uplink:
     # -- connection -------------------------------------------------------------------------
 
     def _make_client(self) -> paho.Client:
+        # manual_ack: an ack message is PUBACKed to the broker only once its "delivered" is
+        # written; a kiosk killed in between gets it again from its session instead of waiting
+        # for the re-send timer.
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.s.kiosk_id,
-                             protocol=MQTTProtocolVersion.MQTTv5)
+                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -263,25 +267,35 @@ class Uplink:
 
     def _on_message(self, client, userdata, message) -> None:
         parsed = contract.parse_topic(message.topic)
-        if parsed is None or parsed[0] != self.s.kiosk_id:
-            return
-        leaf = parsed[1]
+        leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
         if leaf == "acks":
             try:
                 self._delivered.extend(contract.decode_ack(message.payload))
             except ValueError as exc:
                 log.warning("uplink: ignored a malformed ack (%s)", exc)
-        elif leaf.startswith("cmd/"):
+            else:
+                self._to_confirm.append((message.mid, message.qos))
+                return
+        elif leaf is not None and leaf.startswith("cmd/"):
             self._command(leaf[4:], message.payload)
+        if message.qos:
+            client.ack(message.mid, message.qos)   # nothing to write first
 
     def _record(self) -> None:
         """Write what the callbacks learnt to the outbox, in batches (one transaction each)."""
+        # On a failed write the lists stay as they are, for the next turn (and the ack messages
+        # stay unconfirmed, so the broker still holds them).
         if self._sent:
-            sent, self._sent = self._sent, []
-            self.outbox.mark_sent(sent)
+            self.outbox.mark_sent(self._sent)
+            self._sent = []
         if self._delivered:
-            delivered, self._delivered = self._delivered, []
-            self.outbox.mark_delivered(delivered)
+            self.outbox.mark_delivered(self._delivered)
+            self._delivered = []
+        if self._to_confirm:
+            confirm, self._to_confirm = self._to_confirm, []
+            for mid, qos in confirm:
+                if qos:
+                    self._client.ack(mid, qos)
 
     # -- health and commands ----------------------------------------------------------------
 

@@ -1,0 +1,336 @@
+"""Helpers for the end-to-end fault tests (tests/test_faults.py).
+
+The pieces run as they do in production wherever a test kills or restarts one of them:
+``kiosk-collector run --config`` as a subprocess, the kiosk's uplink as a subprocess over the
+kiosk database, Mosquitto with persistence (tests/broker.py). Every subprocess writes its log to a
+file in the test's tmp dir, so a failing test can show what each side said.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from codes import cccd_payload
+
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
+from kiosk.credentials import recognise
+from kiosk.outbox import KioskOutbox
+from mqtt.collector.store import open_store
+from mqtt.uplink import Uplink, UplinkSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+KIOSK_ID = "k-001"
+#: A sent event the collector has not acked is published again after this long (production:
+#: 120 s). 30 s is far longer than a 1,000-event drain takes here (1-3 s), so a test can tell
+#: that a fault healed through the broker's persistent sessions alone (``resent == 0``, no
+#: "sent again" in a kiosk log), yet a lost event would still arrive within the 60 s drain timeout.
+RESEND_AFTER_S = 30.0
+RESEND_LOG = "not acked by the collector are sent again"
+#: Reconnect delays of the uplink (production: 1-60 s).
+BACKOFF_S = (0.2, 1.0)
+
+
+# -- waiting ----------------------------------------------------------------------------------
+
+def wait_for(predicate: Callable, timeout: float = 60.0, what: str = "condition", interval: float = 0.05):
+    end = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value {value!r})")
+
+
+def act_mid_flight(count: Callable[[], int], total: int, act: Callable[[], None], *, what: str,
+                   at_least: int = 1, jitter_s: float = 0.0, timeout: float = 60.0, interval: float = 0.002) -> int:
+    """Poll ``count()`` and run ``act()`` (a kill, a restart) as soon as ``at_least <= count < total``.
+
+    jitter_s: wait a random time up to this long first (e.g. one collector batch window), so the
+    fault lands at a random point of the work under way rather than just after a commit; the
+    count is checked again after the wait.
+    Returns the count seen just before acting. Fails (never skips) if the count went from below
+    ``at_least`` to ``total`` between two polls: the fault would not have landed mid-flight.
+    """
+    end = time.monotonic() + timeout
+    last = 0
+    while time.monotonic() < end:
+        last = count()
+        if at_least <= last < total:
+            if jitter_s:
+                time.sleep(random.uniform(0, jitter_s))
+                last = count()
+                if last >= total:
+                    continue   # reported below
+            act()
+            return last
+        if last >= total:
+            raise AssertionError(f"{what}: everything ({last}/{total}) arrived before the fault could land "
+                                 "mid-flight; slow the drain down")
+        time.sleep(interval)
+    raise AssertionError(f"{what}: timed out after {timeout:.0f} s with {last}/{total}")
+
+
+# -- the kiosk side ---------------------------------------------------------------------------
+
+def record_timed(store, n: int, *, start: int = 0, kiosk_id: str = KIOSK_ID) -> list[float]:
+    """``record_check_ins`` with each check-in timed: seconds per ``present`` (the door's wait)."""
+    desk = CheckinDesk(store, Clock(), kiosk_id=kiosk_id, venue_id="cho-thu")
+    took = []
+    for i in range(start, start + n):
+        credential = recognise(cccd_payload(i))
+        t0 = time.perf_counter()
+        outcome = desk.present(credential)
+        took.append(time.perf_counter() - t0)
+        assert outcome.kind == "check_in", outcome
+    return took
+
+
+def uplink_settings(url: str, kiosk_id: str = KIOSK_ID, **overrides) -> UplinkSettings:
+    kw = {"url": url, "kiosk_id": kiosk_id, "resend_after_s": RESEND_AFTER_S, "backoff_s": BACKOFF_S,
+          "keepalive_s": 5, "health_interval_s": 60.0}
+    kw.update(overrides)
+    return UplinkSettings(**kw)
+
+
+class CountingOutbox(KioskOutbox):
+    """The real outbox, counting how many rows the uplink sent again for want of an ack."""
+
+    resent = 0
+
+    def resend_unacknowledged(self, older_than_s: float) -> int:
+        n = super().resend_unacknowledged(older_than_s)
+        self.resent += n
+        return n
+
+
+def in_process_uplink(kiosk_db: Path, url: str, **overrides) -> Uplink:
+    return Uplink(CountingOutbox(kiosk_db), uplink_settings(url, **overrides), health=dict, version="fault-test")
+
+
+_UPLINK_SCRIPT = """
+import logging, os, signal, sys, threading
+sys.path[:0] = {path!r}
+logging.basicConfig(filename={log!r}, level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+from pathlib import Path
+from kiosk.outbox import KioskOutbox
+from mqtt.uplink import Uplink, UplinkSettings
+die = {die!r}
+
+def sigkill(where):
+    logging.getLogger("fault").info("SIGKILL %s", where)
+    logging.shutdown()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if die == "before_ack_commit":          # an ack was read off the socket; its rows are not yet written
+    real_mark_delivered = KioskOutbox.mark_delivered
+    def mark_delivered(self, event_ids):
+        if event_ids:
+            sigkill(f"before committing an ack for {{len(event_ids)}} event(s)")
+        return real_mark_delivered(self, event_ids)
+    KioskOutbox.mark_delivered = mark_delivered
+elif die == "on_ack_message":            # inside on_message for an ack, before paho could PUBACK it
+    real_on_message = Uplink._on_message
+    def on_message(self, client, userdata, message):
+        if message.topic.endswith("/acks"):
+            sigkill("on receiving an ack")
+        return real_on_message(self, client, userdata, message)
+    Uplink._on_message = on_message
+
+settings = UplinkSettings(url={url!r}, kiosk_id={kiosk_id!r}, resend_after_s={resend!r},
+                          backoff_s={backoff!r}, keepalive_s=5)
+uplink = Uplink(KioskOutbox(Path({db!r})), settings, health=dict, version="fault-test")
+logging.getLogger("fault").info("kiosk uplink process up")
+uplink.run(threading.Event())   # until SIGKILL
+"""
+
+
+class KioskUplinkProcess:
+    """A subprocess running the kiosk's Uplink over the kiosk database (as ``kiosk run`` does).
+
+    die: None (runs until killed), or where the process SIGKILLs itself the first time it gets there:
+    ``"before_ack_commit"`` (the uplink took an ack off the wire but has not written its rows) or
+    ``"on_ack_message"`` (inside the ack's on_message, before paho could PUBACK it).
+    """
+
+    def __init__(self, kiosk_db: Path, url: str, log_path: Path, kiosk_id: str = KIOSK_ID, *,
+                 die: str | None = None, resend_after_s: float = RESEND_AFTER_S):
+        assert die in (None, "before_ack_commit", "on_ack_message"), die
+        self.log_path = log_path
+        script = _UPLINK_SCRIPT.format(path=sys.path, log=str(log_path), url=url, kiosk_id=kiosk_id, die=die,
+                                       resend=resend_after_s, backoff=BACKOFF_S, db=str(kiosk_db))
+        with open(str(log_path) + ".stderr", "w") as stderr:
+            self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
+                                         stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def wait_dead(self, timeout: float = 60.0) -> int:
+        """Until the process has ended (it was told to kill itself); its return code."""
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no DISCONNECT, no last transaction finished."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def log(self) -> str:
+        parts = [p.read_text(errors="replace") for p in (self.log_path, Path(str(self.log_path) + ".stderr"))
+                 if p.exists()]
+        return "\n".join(parts)
+
+
+def outbox_states(kiosk_db: Path) -> dict[str, int]:
+    """Outbox rows by state, read through a fresh connection (any process may be writing)."""
+    conn = sqlite3.connect(f"file:{kiosk_db}?mode=ro", uri=True, timeout=10)
+    try:
+        return dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+    finally:
+        conn.close()
+
+
+def delivered(kiosk_db: Path) -> int:
+    return outbox_states(kiosk_db).get("delivered", 0)
+
+
+def kiosk_event_ids(kiosk_db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{kiosk_db}?mode=ro", uri=True, timeout=10)
+    try:
+        return [r[0] for r in conn.execute("SELECT event_id FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+# -- the collector ----------------------------------------------------------------------------
+
+def write_collector_config(path: Path, broker_url: str, store_url: str, *, client_id: str = "collector-1",
+                           shared_group: str = "", batch_size: int = 50, batch_ms: int = 50) -> Path:
+    """A ``collector.toml``. Batches are smaller than production's (200 / 200 ms) so a 1,000-event
+    drain is many batches and a kill lands between or inside them, not after the only one."""
+    path.write_text(f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\nshared_group = "{shared_group}"\n'
+                    f'keepalive_s = 5\n'
+                    f'[store]\nurl = "{store_url}"\nbatch_size = {batch_size}\nbatch_ms = {batch_ms}\n'
+                    f'purge_every_h = 0\n', encoding="utf-8")
+    return path
+
+
+def collector_command() -> list[str]:
+    script = Path(sys.executable).parent / "kiosk-collector"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from mqtt.collector.cli import main; sys.exit(main())"]
+
+
+_STOPPED = re.compile(r"collector stopped: (\d+) received, (\d+) stored, (\d+) duplicate\(s\), (\d+) dead letter")
+
+
+class CollectorProcess:
+    """``kiosk-collector run --config PATH`` as a subprocess; its stderr (the log) goes to a file.
+
+    Each start appends to the same log file, so a restarted collector's log follows the killed one's.
+    """
+
+    def __init__(self, config: Path, log_path: Path):
+        self.config = config
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self._log_offset = 0
+
+    def start(self, wait_connected: bool = True) -> CollectorProcess:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "a") as log_file:
+            self.proc = subprocess.Popen(collector_command() + ["run", "--config", str(self.config)], cwd=ROOT,
+                                         stdout=subprocess.DEVNULL, stderr=log_file,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if wait_connected:
+            self.wait_connected()
+        return self
+
+    def this_run_log(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[self._log_offset:]
+
+    def wait_connected(self, timeout: float = 30.0) -> None:
+        """Connected to the broker; it subscribes in the same callback, so give it a moment."""
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the collector exited ({self.proc.returncode}):\n{self.this_run_log()[-2000:]}")
+            return "collector connected" in self.this_run_log()
+        wait_for(up, timeout, "the collector to connect", interval=0.02)
+        time.sleep(0.3)
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no PUBACK, no DISCONNECT."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> dict[str, int] | None:
+        """SIGTERM (a clean stop); the counters of its final log line, if it printed one."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        m = _STOPPED.search(self.this_run_log())
+        if not m:
+            return None
+        return dict(zip(("received", "stored", "duplicates", "dead_letters"), map(int, m.groups())))
+
+    def ensure_dead(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def store_event_count(store_url: str) -> Callable[[], int]:
+    """A cheap poll of the central store's event count (one connection, reused)."""
+    store = open_store(store_url)
+
+    def count() -> int:
+        return store.counts()["events"]
+    count.close = store.close  # type: ignore[attr-defined]
+    return count
+
+
+# -- the verdict ------------------------------------------------------------------------------
+
+def assert_exactly_once(store_url: str, kiosk_db: Path, kiosk_id: str = KIOSK_ID) -> None:
+    """(a) the central store holds each of the kiosk's events exactly once, (b) no seq gap is
+    left, (c) the kiosk's outbox is drained: every row delivered."""
+    expected = kiosk_event_ids(kiosk_db)
+    n = len(expected)
+    assert n >= 1000, f"the test recorded only {n} events"
+    assert len(set(expected)) == n, "the kiosk itself holds duplicate event ids"
+    with open_store(store_url) as store:
+        rows = store.event_rows(kiosk_id=kiosk_id)
+        held = [r["event_id"] for r in rows]
+        counts = store.counts()
+        high_water, beyond = store.seq_state(kiosk_id)
+    dupes = sorted(e for e, k in Counter(held).items() if k > 1)
+    # (a)
+    assert not dupes, f"duplicate events in the central store: {dupes[:5]}"
+    assert counts["events"] == n, f"central store holds {counts['events']} events, the kiosk recorded {n}"
+    missing, extra = set(expected) - set(held), set(held) - set(expected)
+    assert not missing and not extra, (f"event ids differ: {len(missing)} missing (e.g. {sorted(missing)[:3]}), "
+                                       f"{len(extra)} unexpected")
+    assert sorted(r["seq"] for r in rows) == list(range(1, n + 1)), "stored seqs are not 1..N"
+    # (b)
+    assert (high_water, beyond) == (n, []), f"seq state is high-water {high_water}, beyond {beyond}; expected ({n}, [])"
+    # (c)
+    states = outbox_states(kiosk_db)
+    assert states == {"delivered": n}, f"kiosk outbox not drained: {states}"
