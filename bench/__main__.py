@@ -21,6 +21,9 @@ from .report import table
 FRAME_MS_AT_15FPS = 1000 / 15
 TARGET_RATIO = 0.90
 TARGET_RSS_MB = 120
+TARGET_MQTT_RATIO = 0.50
+TARGET_TRACE_RATIO = 2.0
+SECTIONS = ("decode", "commit", "rss", "mqtt", "trace")
 
 
 def _args(argv):
@@ -32,7 +35,13 @@ def _args(argv):
     p.add_argument("--json", action="store_true", help="also write every figure as JSON (stdout, or --out)")
     p.add_argument("--out", metavar="PATH", help="write the JSON here instead of stdout (implies --json)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directories (databases, logs) for inspection")
+    p.add_argument("--only", metavar="LIST", default=",".join(SECTIONS),
+                   help=f"comma list of sections to run (default all): {','.join(SECTIONS)}")
     args = p.parse_args(argv)
+    args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = [x for x in args.only if x not in SECTIONS]
+    if unknown or not args.only:
+        p.error(f"--only: unknown section(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(SECTIONS)}")
     if args.presentations is None:
         args.presentations = 300 if args.quick else 10_000
     if args.presentations < 1:
@@ -43,9 +52,11 @@ def _args(argv):
 def _settings(quick: bool) -> dict:
     if quick:
         return {"seconds": 0.3, "min_frames": 30, "repeats": 2, "stage_seconds": 0.5, "stage_frames": 40,
-                "commit_calls": 200, "stamp_calls": 50}
+                "commit_calls": 200, "stamp_calls": 50, "mqtt_events": 500, "mqtt_repeats": 1,
+                "trace_sizes": [100_000, 1_000_000], "trace_persons": 50}
     return {"seconds": 3.0, "min_frames": 300, "repeats": 5, "stage_seconds": 3.0, "stage_frames": 300,
-            "commit_calls": 2000, "stamp_calls": 500}
+            "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 3,
+            "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50}
 
 
 def _machine() -> dict:
@@ -77,13 +88,36 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     s = _settings(args.quick)
-    out = {"settings": {**s, "presentations": args.presentations, "quick": args.quick}, "machine": _machine()}
+    out = {"settings": {**s, "presentations": args.presentations, "quick": args.quick, "only": args.only},
+           "machine": _machine()}
     m = out["machine"]
     print(f"checkin-kiosk bench{' (quick)' if args.quick else ''} — {m['date']}")
     print(f"{m['cpu']}, {m['cores']} cores; Python {m['python']}, zxing-cpp {m['zxing_cpp']}, pyzbar {m['pyzbar']} "
           f"(libzbar {m['libzbar']}), SQLite {m['sqlite']}, sqlite-utils {m['sqlite_utils']}; scratch {m['scratch_dir']}")
     print(f"load average at start {m['loadavg']} (other processes share these cores: figures are this run's)\n")
+    if "decode" in args.only:
+        _decode_section(s, out)
+    if "commit" in args.only:
+        _commit_section(s, out)
+    if "rss" in args.only:
+        _rss_section(args, out)
+    if "mqtt" in args.only:
+        _mqtt_section(s, out)
+    if "trace" in args.only:
+        _trace_section(s, out)
 
+    if args.json or args.out:
+        text = json.dumps(out, ensure_ascii=False, indent=2)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            print(f"JSON written to {args.out}")
+        else:
+            print(text)
+    return 0
+
+
+def _decode_section(s: dict, out: dict) -> None:
     # 1. Decoding ------------------------------------------------------------------------------
     _progress("rendering frames …")
     scenes = {"empty": frames.empty_frames(), "code": frames.code_frames()}
@@ -126,6 +160,10 @@ def _run(args) -> int:
                 note="   present = rules + BEGIN IMMEDIATE … COMMIT (synchronous=FULL); feedback = Signals.show() "
                      "(gpiozero MockFactory)"))
 
+
+
+def _commit_section(s: dict, out: dict) -> None:
+    m = out["machine"]
     # 2. Commit latency ------------------------------------------------------------------------
     _progress(f"commit latency ({s['commit_calls']} check-ins each) …")
     cl = commit.commit_latency(make_tempdir("commit"), s["commit_calls"])
@@ -143,6 +181,9 @@ def _run(args) -> int:
                      f"kiosk p99 {k['p99_ms']:.1f} ms — {verdict}; outcomes {cl['outcomes']}, "
                      f"visits in DB {cl['visits_in_db']}"))
 
+
+
+def _rss_section(args, out: dict) -> None:
     # 3. Memory of the real process ------------------------------------------------------------
     _progress(f"kiosk run --simulate, {args.presentations} presentations …")
     mem = rss.kiosk_rss(args.presentations, log=_progress)
@@ -163,15 +204,138 @@ def _run(args) -> int:
                      f"{db['check_outs']:,} check-outs, {db['refusals']:,} refusals, {db['outbox']:,} outbox rows"
 ))
 
-    if args.json or args.out:
-        text = json.dumps(out, ensure_ascii=False, indent=2)
-        if args.out:
-            with open(args.out, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-            print(f"JSON written to {args.out}")
-        else:
-            print(text)
-    return 0
+
+def _mqtt_section(s: dict, out: dict) -> None:
+    # 4. MQTT: uplink drain and collector ingest vs raw paho, one loopback Mosquitto ------------
+    from mqtt.broker.loopback import LoopbackBroker
+
+    from . import ingest, pgserver, uplink
+
+    n, repeats = s["mqtt_events"], s["mqtt_repeats"]
+    work = make_tempdir("mqtt")
+    broker = LoopbackBroker(work / "broker").start()
+    pg, pg_note = None, pgserver.unavailable_reason()
+    try:
+        _progress(f"uplink drain vs raw publish ({n} events × {repeats}) …")
+        up = uplink.drain(broker.url, work, n, repeats)
+        stores = {"sqlite": lambda r: f"sqlite://{work}/central-{r}.db"}
+        if pg_note is None:
+            try:
+                pg = pgserver.PgServer(make_tempdir("pg-ingest")).start()
+                stores["postgresql"] = lambda r: pg.new_database(f"ingest_{r}")
+            except Exception as exc:  # noqa: BLE001 - the SQLite row still runs
+                pg_note = f"PostgreSQL did not start: {exc}"
+        _progress(f"collector ingest vs raw subscriber ({n} events + {int(n * ingest.DUPLICATE_SHARE)} copies "
+                  f"× {repeats}; {', '.join(stores)}) …")
+        ing = ingest.ingest(broker.url, work, n, repeats, stores, log=_progress)
+    finally:
+        if pg is not None:
+            pg.stop()
+        broker.stop()
+    out["mqtt"] = {"uplink": up, "ingest": ing, "postgresql": pg.version if pg else pg_note}
+
+    def ok(ratio):
+        return "ok" if ratio >= TARGET_MQTT_RATIO else "BELOW"
+
+    rows = [["uplink outbox drain vs raw paho QoS 1 publish", up["raw_msgs_per_s"], up["uplink_msgs_per_s"],
+             up["ratio"], ok(up["ratio"]), "", ""]]
+    labels = {"sqlite": "collector ingest, SQLite store, vs raw paho subscriber",
+              "postgresql": f"collector ingest, PostgreSQL {pg.version if pg else ''} store, vs raw subscriber"}
+    for label, r in ing["stores"].items():
+        rows.append([labels[label], ing["raw_msgs_per_s"], r["msgs_per_s"], r["ratio"], ok(r["ratio"]),
+                     ing["raw_cpu_share"], r["cpu_share"]])
+    if "postgresql" not in ing["stores"]:
+        rows.append([f"collector ingest, PostgreSQL store: not run ({pg_note})", "", "", "", "", "", ""])
+    print(table(
+        f"4. MQTT to one loopback Mosquitto — msg/s, median of {repeats} round(s); raw and ours get the same "
+        f"payloads in the same run",
+        ["", "raw msg/s", "ours msg/s", "ratio", f"≥{TARGET_MQTT_RATIO:.2f}", "raw CPU", "ours CPU"], rows,
+        note=f"   uplink: {up['events']} events from a kiosk DB (synchronous=FULL); raw = one paho client "
+             f"publishing them, in-flight window {up['window']}, until all PUBACKed; ours = Uplink until every "
+             f"outbox row is marked sent"
+             f"\n   ingest: {ing['events']} real kiosk events ({ing['kiosks']} kiosks, {ing['visits']} visits: "
+             f"check-ins and check-outs) + {ing['duplicates_sent']} re-sent copies = {ing['messages']} messages, "
+             f"queued by the broker for each offline persistent session (MQTT v5, QoS 1, clean_start=False), "
+             f"then drained; ReceiveMaximum {ing['receive_maximum']} for both"
+             f"\n   raw = paho subscriber until all {ing['messages']} arrived (auto-PUBACK); ours = Collector "
+             f"(defaults: batch {ing['batch_size']} / {ing['batch_ms']} ms; SQLite WAL synchronous=FULL, "
+             f"PostgreSQL fsync on) until all {ing['events']} are stored, de-duplicated, kiosk-acked and PUBACKed "
+             f"(its counters; store counts checked after)"
+             f"\n   rate = {ing['events']} events / time from connect; CPU = this process's CPU s / wall s "
+             f"(1.00 = one core busy; Python threads share one GIL)"))
+    costs, labels = ing["offline_us"], list(ing["stores"])
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    phases = [("insert_events", "store: INSERT events … RETURNING, fleet"), ("track_seq", "store: _track_seq"),
+              ("correct_clocks", "store: _correct_clocks"), ("rebuild_visits", "store: _rebuild_visits"),
+              ("transaction", "store: BEGIN … COMMIT (durable)"), ("total", "store.ingest, total")]
+    rows = [["paho receive + PUBACK (raw subscriber's CPU per message)"] + [ing["raw_cpu_us_per_msg"]] * len(labels),
+            ["contract.validate_event (no broker)"] + [costs["validate_us"]] * len(labels)]
+    rows += [[name + " (no broker)"] + [costs["stores"][lb][key] for lb in labels] for key, name in phases]
+    rows += [["live Collector: CPU per event (all its threads)"] + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
+             ["live Collector: wall time per event"] + [ing["stores"][lb]["wall_us_per_event"] for lb in labels]]
+    print(table(f"   Where the collector's time goes — µs per event; the same {ing['messages']} messages, store.ingest "
+                f"in batches of {ing['batch_size']} on a fresh store, no broker",
+                ["", *(f"{names[lb]} µs" for lb in labels)], rows,
+                note=f"   raw subscriber wall time per event: {1e6 / ing['raw_msgs_per_s']:.0f} µs; the ≥"
+                     f"{TARGET_MQTT_RATIO:.2f} target allows the collector {1e6 / ing['raw_msgs_per_s'] / TARGET_MQTT_RATIO:.0f} µs"))
+
+
+def _trace_section(s: dict, out: dict) -> None:
+    # 5. Trace query scaling --------------------------------------------------------------------
+    from . import pgserver, tracing
+
+    sizes, k = s["trace_sizes"], s["trace_persons"]
+    scratch = make_tempdir("trace")
+    _progress(f"trace scaling: {', '.join(f'{n:,}' for n in sizes)} visits; {tracing.free_bytes(scratch) / 1e9:.1f} GB "
+              f"free in {scratch.parent} …")
+    pg, pg_note = None, pgserver.unavailable_reason()
+    if pg_note is None:
+        try:
+            pg = pgserver.PgServer(make_tempdir("pg-trace")).start()
+        except Exception as exc:  # noqa: BLE001
+            pg_note = f"PostgreSQL did not start: {exc}"
+    try:
+        res = tracing.run(sizes, k, scratch, pg, log=_progress)
+    finally:
+        if pg is not None:
+            pg.stop()
+    res["postgresql"] = pg.version if pg else pg_note
+    out["trace"] = res
+    rows = []
+    names = {"sqlite": "SQLite (default)", "postgresql": f"PostgreSQL {pg.version if pg else ''} (second store)"}
+    for backend, entry in res["stores"].items():
+        for r in entry["runs"]:
+            if "skipped" in r:
+                rows.append([names[backend], f"{r['n']:,}", r["skipped"]] + [""] * 9)
+                continue
+            rows.append([names[backend], f"{r['n']:,}", f"{r['venues']:,}", f"{r['persons']:,}",
+                         f"{r['build_s']:.0f} ({r['insert_s']:.0f}+{r['index_s']:.0f})", r["db_bytes"] / 1e9,
+                         r["index_visits_p50"], r["co_visits_p50"], r["scanned_p50"], r["p50_ms"], r["p95_ms"],
+                         r["repeat_p50_ms"]])
+        if "ratio_p50" in entry:
+            verdict = "ok" if entry["ratio_p50"] <= TARGET_TRACE_RATIO else "OVER"
+            rows.append([f"  ratio {sizes[1] // sizes[0]}× visits", "", "", "", "", "", "", "", "",
+                         f"{entry['ratio_p50']:.2f} {verdict}", f"{entry['ratio_p95']:.2f}",
+                         f"{entry['ratio_repeat_p50']:.2f}"])
+    if pg is None:
+        rows.append([f"PostgreSQL: not run ({pg_note})"] + [""] * 11)
+    lay = res["layout"]
+    print(table(
+        f"5. Trace query scaling — queries.trace(store, 'cccd', id, days={res['trace_days']}) for {k} typical "
+        f"persons: ms, first call each (median, p95) and a repeat",
+        ["store", "visits", "venues", "persons", "build s (ins+idx)", "DB GB", "idx visits", "co-visits",
+         "walked", "p50 ms", "p95 ms", "repeat p50"], rows,
+        note=f"   target: time({sizes[1]:,}) / time({sizes[0]:,}) ≤ {TARGET_TRACE_RATIO:.1f} (p50, first call); "
+             f"build time is separate from the query figures"
+             f"\n   synthetic visits in the collector's schema (its migrations; visit indexes dropped for the load "
+             f"and re-created from the migration's SQL), rows as ingest writes them, in check-in order; events "
+             f"table left empty (trace never reads it)"
+             f"\n   a bigger store = a bigger deployment at the same density: {lay['visits_per_venue']:,} visits per "
+             f"venue and ~{lay['visits_per_person']} per person in {lay['days']} days, {lay['visit_hours']} h each "
+             f"in {lay['open_hours_a_day']} opening hours a day, 10 % auto check-outs, visits still going are open"
+             f"\n   persons: drawn uniformly among those with a visit in the last {res['trace_days']} days; idx "
+             f"visits / co-visits = medians of their own visits in the window and of the rows trace returns; walked = "
+             f"median visits the query's (venue_id, check_out_at > index start) range steps through for them"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ collector, so the figure is the kiosk side alone.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -64,10 +65,12 @@ def raw_publish_rate(url: str, payloads: list[bytes], window: int) -> float:
 def uplink_drain_rate(url: str, db: Path, n: int, kiosk_id: str) -> float:
     outbox = KioskOutbox(db)
     uplink = Uplink(outbox, UplinkSettings(url=url, kiosk_id=kiosk_id, health_interval_s=3600), health=dict)
-    probe = KioskOutbox(db)
+    # A cheap probe (one count on the outbox_state index): KioskOutbox.depth() also joins every
+    # undelivered row to its event, and every 2 ms that took CPU from the uplink being measured.
+    probe = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     started = time.perf_counter()
     uplink.start()
-    while probe.depth()["sent"] < n:
+    while probe.execute("SELECT count(*) FROM outbox WHERE state = 'sent'").fetchone()[0] < n:
         time.sleep(0.002)
     elapsed = time.perf_counter() - started
     uplink.stop()
