@@ -40,15 +40,17 @@ class KioskOutbox:
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def mark_sent(self, seqs: list[int]) -> None:
-        self._write_many("UPDATE outbox SET state = 'sent', attempts = attempts + 1, updated_at = ? "
-                         "WHERE seq = ? AND state = 'pending'", [(_now(), s) for s in seqs])
+        for chunk in _chunks(seqs):
+            self._write_many("UPDATE outbox SET state = 'sent', attempts = attempts + 1, updated_at = ? "
+                             f"WHERE state = 'pending' AND seq IN ({', '.join('?' * len(chunk))})",
+                             [(_now(), *chunk)])
 
     def mark_delivered(self, event_ids: list[str]) -> int:
         """Rows the collector holds; returns how many changed state (acks may repeat)."""
-        return self._write_many(
-            "UPDATE outbox SET state = 'delivered', updated_at = ? "
-            "WHERE seq = (SELECT seq FROM events WHERE event_id = ?) AND state IN ('pending', 'sent')",
-            [(_now(), i) for i in event_ids])
+        return sum(self._write_many(
+            "UPDATE outbox SET state = 'delivered', updated_at = ? WHERE state IN ('pending', 'sent') "
+            f"AND seq IN (SELECT seq FROM events WHERE event_id IN ({', '.join('?' * len(chunk))}))",
+            [(_now(), *chunk)]) for chunk in _chunks(event_ids))
 
     def quarantine(self, seq: int, reason: str) -> None:
         self._write_many("UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE seq = ?",
@@ -110,6 +112,11 @@ class KioskOutbox:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise_unavailable(exc)
+
+
+def _chunks(items: list, size: int = 500) -> list[list]:
+    """Below SQLite's 999-parameter limit of older builds."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _now() -> str:
