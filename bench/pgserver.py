@@ -1,13 +1,16 @@
-"""A throwaway PostgreSQL server for the collector benchmarks (the approach of tests/postgres.py).
+"""A throwaway PostgreSQL server on loopback, for the benchmarks and the tests.
 
-Unlike the test server it keeps PostgreSQL's durability: ``fsync`` and ``synchronous_commit`` stay
-on, so a committed (and then acked) event is on disk, as with SQLite's ``synchronous=FULL``.
-``wal_level=minimal`` lets a bulk load that truncates the table in its own transaction skip the
-WAL (used only by the trace-scaling build); it changes nothing for ordinary commits.
+PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user
+(initdb/pg_ctl run through ``runuser``) in a directory chowned to it; otherwise it runs as us.
 
->>> server = PgServer(workdir).start()      # None from PgServer.available() if not installed
->>> url = server.new_database("ingest_1")
+>>> server = PgServer(workdir).start()      # check unavailable_reason() first
+>>> url = server.new_database()            # 'postgresql://postgres@127.0.0.1:41234/db_1'
 >>> server.stop()
+
+The default options keep PostgreSQL's durability (``fsync`` and ``synchronous_commit`` on), so a
+committed and acked event is on disk, as with SQLite's ``synchronous=FULL``; ``wal_level=minimal``
+lets the trace-scaling bulk load skip the WAL and changes nothing for ordinary commits. The tests
+pass :data:`FAST_OPTIONS` instead: durability does not matter to them, time does.
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ import os
 import pwd
 import shutil
 import subprocess
+import itertools
 from pathlib import Path
 
 from mqtt.broker.loopback import free_port
+
+BENCH_OPTIONS = ("-c max_connections=20 -c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=1GB "
+                 "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=8GB -c checkpoint_timeout=30min")
+FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+_names = itertools.count(1)
 
 
 def find_bindir() -> Path | None:
@@ -50,8 +59,13 @@ def unavailable_reason() -> str | None:
 
 
 class PgServer:
-    def __init__(self, workdir: Path):
+    """workdir: an empty directory for the cluster (removed by :meth:`stop` when ``remove``);
+    options: extra ``postgres -c`` settings."""
+
+    def __init__(self, workdir: Path, *, options: str = BENCH_OPTIONS, remove: bool = False):
         self.bindir = find_bindir()
+        self.options = options
+        self.remove = remove
         self.port = free_port()
         self.dir = Path(workdir)
         self.data = self.dir / "data"
@@ -73,8 +87,7 @@ class PgServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--no-locale", "-E", "UTF8", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
-                "-c max_connections=20 -c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=1GB "
-                "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=8GB -c checkpoint_timeout=30min")
+                f"{self.options}")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),
                   "-o", opts, "-w", "-t", "60", "start")
         return self
@@ -86,8 +99,10 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self, name: str) -> str:
+    def new_database(self, name: str | None = None) -> str:
+        """A fresh, empty database (named ``db_N`` unless named); its URL."""
         import psycopg
+        name = name or f"db_{next(_names)}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
@@ -98,5 +113,9 @@ class PgServer:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        finally:
+            if self.remove:
+                shutil.rmtree(self.dir, ignore_errors=True)

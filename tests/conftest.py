@@ -67,10 +67,12 @@ def mosquitto(tmp_path):
 def postgres():
     """A PostgreSQL server for the session (``.new_database()`` gives each test its own database).
     Missing PostgreSQL binaries fail the tests that need it, with the reason; they are not skipped."""
-    from postgres import PostgresServer, PostgresUnavailable
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+    import tempfile
+
+    from bench.pgserver import FAST_OPTIONS, PgServer, unavailable_reason
+    reason = unavailable_reason()
+    if reason:
+        pytest.fail(f"{reason}: the test command installs postgresql (apt-get install postgresql)", pytrace=False)
+    server = PgServer(tempfile.mkdtemp(prefix="checkin-pg-"), options=FAST_OPTIONS, remove=True).start()
     yield server
     server.stop()

@@ -7,7 +7,6 @@ and a collector can and cannot do.
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
 import sys
@@ -20,7 +19,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker import MOSQUITTO, Mosquitto, free_port, wait_for_port
+from broker import Mosquitto, free_port
+from mqtt.broker.loopback import LoopbackBroker
 from mqtt.broker import collector_blocks, render, write_broker_config
 from mqtt.contract import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca
@@ -208,6 +208,17 @@ def test_acl_renders_pattern_lines_and_collector_blocks(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing written when a value is refused
 
 
+class RenderedBroker(LoopbackBroker):
+    """The product's launcher running a rendered config file exactly as written."""
+
+    def __init__(self, workdir, conf_file, port):
+        self.rendered = conf_file.read_text()
+        super().__init__(workdir, port=port)
+
+    def config_text(self) -> str:
+        return self.rendered
+
+
 def test_full_production_template_parses_and_starts(pki, tmp_path):
     """All of it, persistence_location and log_dest included, as 2.0.11 reads it."""
     port = free_port()
@@ -215,19 +226,15 @@ def test_full_production_template_parses_and_starts(pki, tmp_path):
                                 port=port, bind="127.0.0.1", collectors=["collector-1"],
                                 persistence_location=tmp_path / "db", log_dest="stderr")
     (tmp_path / "db").mkdir()
-    conf = tmp_path / "run.conf"  # as root, mosquitto would drop to the 'mosquitto' user
-    conf.write_text(("user root\n" if os.geteuid() == 0 else "") + paths["conf"].read_text())
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    broker = RenderedBroker(tmp_path / "run", paths["conf"], port).start()
     try:
-        wait_for_port(port, timeout=5)
-        assert proc.poll() is None
         kiosk = Client(port, pki.certs["k-001"], ca=pki.ca.cert, client_id="k-001").start()
         assert kiosk.publish(events_topic("k-001"), b"{}") in (0, 16)
         kiosk.stop()
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-    assert b"Error" not in err, err.decode(errors="replace")
+        broker.stop()
+    log = broker.log.read_text(errors="replace")
+    assert "Error" not in log, log
 
 
 def test_loopback_template_accepts_anonymous_on_127_0_0_1(tmp_path):
@@ -236,19 +243,12 @@ def test_loopback_template_accepts_anonymous_on_127_0_0_1(tmp_path):
     text = conf.read_text()
     assert f"listener {port} 127.0.0.1" in text and "allow_anonymous true" in text
     assert f"persistence_location {tmp_path}/" in text
-    if os.geteuid() == 0:
-        conf.write_text("user root\n" + text)
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=5)
+    with LoopbackBroker(tmp_path / "run", port=port):   # the launcher the run command uses
         anon = Client(port, tls=False, client_id="").start()
         anon.subscribe("kiosks/#")
         assert anon.publish(events_topic("sim-01"), b"hello") == 0
         assert anon.wait_for(events_topic("sim-01")) == [b"hello"]
         anon.stop()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # -- kiosk confinement ------------------------------------------------------------------------

@@ -31,12 +31,23 @@ def free_port() -> int:
 
 class LoopbackBroker:
     """Runs ``mosquitto`` with the loopback template (anonymous, 127.0.0.1 only, persistence in
-    ``workdir``). ``stop()`` is a clean SIGTERM, so mosquitto saves its persistence file."""
+    ``workdir``). The config is written to ``workdir/mosquitto.conf`` at once, so a caller may add
+    lines before :meth:`start`; the broker logs to ``workdir/mosquitto.log``. ``stop()`` is a clean
+    SIGTERM, so mosquitto saves its persistence file."""
 
     def __init__(self, workdir: Path, *, port: int | None = None):
         self.workdir = Path(workdir).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.conf = self.workdir / "mosquitto.conf"
+        self.log = self.workdir / "mosquitto.log"
+        # As root mosquitto would switch to 'mosquitto', who cannot write here.
+        root = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(root + self.config_text())
         self.proc: subprocess.Popen | None = None
+
+    def config_text(self) -> str:
+        return render("mosquitto-loopback.conf", port=self.port, persistence_location=f"{self.workdir}/")
 
     @property
     def url(self) -> str:
@@ -46,19 +57,14 @@ class LoopbackBroker:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(exe):
             raise FileNotFoundError("mosquitto is not installed (apt install mosquitto)")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "mosquitto.conf"
-        text = render("mosquitto-loopback.conf", port=self.port, persistence_location=f"{self.workdir}/")
-        if os.geteuid() == 0:
-            text = "user root\n" + text  # as root mosquitto would switch to 'mosquitto', who cannot write here
-        conf.write_text(text)
-        log = open(self.workdir / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log, start_new_session=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=log, stderr=log,
+                                         start_new_session=True)
         end = time.monotonic() + timeout
         while not port_in_use(self.port):
             if self.proc.poll() is not None or time.monotonic() > end:
                 self.stop()
-                raise RuntimeError(f"mosquitto did not start; see {self.workdir / 'mosquitto.log'}")
+                raise RuntimeError(f"mosquitto did not start: {self.log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.05)
         return self
 
@@ -70,6 +76,10 @@ class LoopbackBroker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
     def __enter__(self):
         return self.start()
