@@ -11,13 +11,12 @@ are errors that name the key (and its line), so a typo never silently falls back
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mqtt.tomlconfig import ConfigError, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
+from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
 from mqtt.tomlconfig import timezone_name as _timezone
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -135,7 +134,7 @@ class WebSection:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ReplaceKeys):
     kiosk: KioskSection = field(default_factory=KioskSection)
     camera: CameraSection = field(default_factory=CameraSection)
     decoder: DecoderSection = field(default_factory=DecoderSection)
@@ -151,9 +150,6 @@ class Config:
     @property
     def data_path(self) -> Path:
         return Path(self.kiosk.data_dir)
-
-    def replace(self, section: str, **changes) -> "Config":
-        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
 
 _SECTIONS = {name: hint for name, hint in typing.get_type_hints(Config).items()

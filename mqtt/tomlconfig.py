@@ -66,6 +66,13 @@ def mqtt_url(v):
         return 'must be "mqtt://HOST:PORT" or "mqtts://HOST:PORT"'
 
 
+class ReplaceKeys:
+    """For a config dataclass of sections: ``config.replace("kiosk", data_dir="./var")``."""
+
+    def replace(self, section: str, **changes):
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+
+
 def key(check=None, **kw):
     """A config key: a dataclass field with its check (called only on values the file sets)."""
     return field(metadata={"check": check}, **kw)

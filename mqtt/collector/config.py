@@ -10,14 +10,13 @@ errors that name the key (and its line), so a typo never silently falls back to 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..tomlconfig import ConfigError, in_range, key, matches, mqtt_url, parse_sections, read_text
+from ..tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, parse_sections, read_text
 from ..tomlconfig import timezone_name as _timezone
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -69,15 +68,12 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ReplaceKeys):
     mqtt: MqttSection = field(default_factory=MqttSection)
     store: StoreSection = field(default_factory=StoreSection)
     report: ReportSection = field(default_factory=ReportSection)
     #: Where the config came from (None: defaults only).
     source: Path | None = None
-
-    def replace(self, section: str, **changes) -> "Config":
-        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
 
 _SECTIONS = {name: hint for name, hint in typing.get_type_hints(Config).items() if name != "source"}

@@ -132,8 +132,9 @@ class Collector:
         if self._own_store:
             self.store.close()
         c = self.counters
-        log.info("collector stopped: %d received, %d stored, %d duplicate(s), %d dead letter(s)",
-                 c.received, c.stored, c.duplicates, c.dead_letters)
+        log.info("collector stopped: %d received, %d stored, %d duplicate(s), %d dead letter(s); "
+                 "%d batch(es), %d ack(s) published, %d store error(s)",
+                 c.received, c.stored, c.duplicates, c.dead_letters, c.batches, c.acks_published, c.store_errors)
 
     # -- MQTT -------------------------------------------------------------------------------
 
@@ -319,21 +320,20 @@ class Collector:
             result.duplicates += one.duplicates
             result.late += one.late
             result.seq_conflicts += one.seq_conflicts
-        for update in fleet:
-            try:
-                self.store.update_fleet([update])
-            except StoreError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                log.warning("collector: fleet update from %s refused (%s)", update.kiosk_id, type(exc).__name__)
-        for letter in letters:
-            try:
-                self.store.add_dead_letters([letter])
-            except StoreError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                log.warning("collector: dead letter from %s not kept (%s)", letter.kiosk_id, type(exc).__name__)
+        self._one_by_one(fleet, self.store.update_fleet, "fleet update")
+        self._one_by_one(letters, self.store.add_dead_letters, "dead letter")
         return result
+
+    @staticmethod
+    def _one_by_one(items: list, write, what: str) -> None:
+        """Write each item alone, so one the store rejects (not a store outage) loses only itself."""
+        for item in items:
+            try:
+                write([item])
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("collector: %s from %s not kept (%s)", what, item.kiosk_id, type(exc).__name__)
 
     def _ack_kiosks(self, events: list[dict], held: list[str]) -> None:
         kiosk_of = {e["event_id"]: e["kiosk_id"] for e in events}
