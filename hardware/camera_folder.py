@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from .frames import CameraError, CameraSettings, _Closing
+from .frames import CameraError, CameraSettings, SourceBase
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _fit(img: Image.Image, width: int, height: int) -> np.ndarray:
     return np.asarray(canvas)
 
 
-class ImageFolderSource(_Closing):
+class ImageFolderSource(SourceBase):
     """Frames from images dropped into a folder.
 
     >>> camera = ImageFolderSource("./var/camera", CameraSettings(presentation_s=1.0))

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 
-from .frames import CameraError, CameraSettings, _Closing
+from .frames import CameraError, CameraSettings, SourceBase
 
 _READ_RETRIES = 5
 
 
-class OpenCVSource(_Closing):
+class OpenCVSource(SourceBase):
     """Grayscale frames from a V4L2 device.
 
     >>> camera = OpenCVSource("/dev/video0", CameraSettings(width=640, height=480, fps=15))

@@ -10,12 +10,12 @@ from typing import Callable
 
 import numpy as np
 
-from .frames import CameraError, CameraSettings, T, _Closing
+from .frames import CameraError, CameraSettings, T, SourceBase
 
 _AF_MODES = {"manual": 0, "continuous": 2}
 
 
-class Picamera2Source(_Closing):
+class Picamera2Source(SourceBase):
     """Grayscale frames from the Pi camera.
 
     >>> camera = Picamera2Source(CameraSettings(lens_position=5.0))

@@ -83,7 +83,7 @@ def open_source(spec: str, settings: CameraSettings | None = None) -> FrameSourc
     raise ValueError(f'camera source must be "picamera2", "v4l2:/dev/videoN" or "dir:PATH", got {spec!r}')
 
 
-class _Closing:
+class SourceBase:
     """Shared behaviour of the sources: ``process`` over ``read``, and context-manager support."""
 
     def process(self, fn: Callable[[np.ndarray], T]) -> T:

@@ -131,7 +131,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         autocheckout=AutoCheckout(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
         open_camera=lambda: open_source(config.camera.source, settings),
-        purge=lambda: _purge(store, clock, config.kiosk.retention_days))
+        purge=lambda: store.purge(clock=clock, days=config.kiosk.retention_days))
     return Kiosk(config, simulate, store, loop, screen, _uplink(config, clock, loop))
 
 
@@ -143,12 +143,6 @@ def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
                               health_interval_s=m.health_interval_s, resend_after_s=m.resend_after_s)
     return Uplink(outbox, settings, health=HealthReport(loop, clock, config.data_path), version=__version__)
 
-
-def _purge(store: VisitStore, clock: Clock, days: float) -> dict[str, int]:
-    stamp = clock.stamp()
-    if not stamp.synced:
-        return {}  # "21 days ago" means nothing on a clock that may be years off
-    return store.purge(now=stamp.at, days=days)
 
 
 def _signals(config: Config, simulate: bool) -> Signals:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .retention import purge as purge_store
-from .store import StoreUnavailable, open_database
+from .store import open_database
 from .store.database import raise_unavailable
 
 
@@ -76,17 +76,9 @@ class KioskOutbox:
                 "oldest_undelivered_s": round(age, 1) if age is not None else None}
 
     def purge(self) -> dict[str, int]:
-        """Retention purge, on command. Nothing is purged while the clock is not synced: "21 days
-        ago" means nothing on a clock that may be years off."""
-        if self._clock is None:
-            now = datetime.now().astimezone()
-        else:
-            stamp = self._clock.stamp()
-            if not stamp.synced:
-                return {}
-            now = stamp.at
+        """Retention purge, on command (see :func:`kiosk.retention.purge`)."""
         try:
-            return purge_store(self.db, now=now, days=self.retention_days)
+            return purge_store(self.db, clock=self._clock, days=self.retention_days)
         except sqlite3.Error as exc:
             raise_unavailable(exc)
 
@@ -122,5 +114,3 @@ def _chunks(items: list, size: int = 500) -> list[list]:
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
-
-__all__ = ["KioskOutbox", "StoreUnavailable"]

@@ -11,12 +11,21 @@ from datetime import datetime, timedelta
 DEFAULT_RETENTION_DAYS = 21
 
 
-def purge(db, *, now: datetime, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, int]:
-    """Delete what is older than ``days`` before ``now`` and safe to delete; returns counts.
+def purge(db, *, clock=None, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, int]:
+    """Delete what is older than ``days`` and safe to delete; returns counts.
 
-    ``db`` is an sqlite-utils Database of the kiosk store (any connection to it). Runs in one
-    ``BEGIN IMMEDIATE`` transaction.
+    ``db`` is an sqlite-utils Database of the kiosk store (any connection to it); ``clock`` a
+    :class:`~kiosk.clock.Clock` (None: the system clock, taken as synced). Nothing is purged while
+    the clock is not synced: "21 days ago" means nothing on a clock that may be years off. Runs in
+    one ``BEGIN IMMEDIATE`` transaction.
     """
+    if clock is None:
+        now = datetime.now().astimezone()
+    else:
+        stamp = clock.stamp()
+        if not stamp.synced:
+            return {}
+        now = stamp.at
     cutoff = (now - timedelta(days=days)).isoformat(timespec="milliseconds")
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")

@@ -56,5 +56,5 @@ def test_nothing_is_purged_on_an_unsynced_clock(store):
 def test_refusal_counts_expire_too(store, clock, wall):
     store.count_refusal((clock.now() - timedelta(days=30)).isoformat(), "payment_qr")
     store.count_refusal(clock.now().isoformat(), "url")
-    assert store.purge(now=clock.now(), days=21)["refusals"] == 1
+    assert store.purge(clock=clock, days=21)["refusals"] == 1
     assert store.refusal_counts() == {"url": 1}

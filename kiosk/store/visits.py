@@ -152,11 +152,11 @@ class VisitStore:
         with self.transaction() as tx:
             tx._db.execute("UPDATE counters SET value = value WHERE name = 'next_seq'")
 
-    def purge(self, *, now, days: float) -> dict[str, int]:
+    def purge(self, *, clock, days: float) -> dict[str, int]:
         """The retention purge (see :mod:`kiosk.retention`); raises StoreUnavailable."""
         from ..retention import purge
         try:
-            return purge(self.db, now=now, days=days)
+            return purge(self.db, clock=clock, days=days)
         except sqlite3.Error as exc:
             raise_unavailable(exc)
 
