@@ -76,3 +76,11 @@ def postgres():
     server = PgServer(tempfile.mkdtemp(prefix="checkin-pg-"), options=FAST_OPTIONS, remove=True).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path):
+    """A central store URL, once SQLite and once PostgreSQL: the collector must behave the same."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/central/central.db"
+    return request.getfixturevalue("postgres").new_database()

@@ -44,13 +44,6 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/central.db"
-    return request.getfixturevalue("postgres").new_database()
-
-
 @pytest.fixture
 def central(store_url):
     s = open_store(store_url)

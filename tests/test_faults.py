@@ -43,13 +43,6 @@ N = 1000
 DRAIN_TIMEOUT = 60.0
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/central/central.db"
-    return request.getfixturevalue("postgres").new_database()
-
-
 @pytest.fixture
 def kiosk_db(store):
     return store.path
