@@ -11,7 +11,7 @@ import pytest
 from mqtt.collector import queries
 from mqtt.collector.cli import main, mask_id, mask_name
 from mqtt.collector.store import open_store
-from test_collector_store import make_event, store_url, vid  # noqa: F401 - store_url is a fixture
+from test_collector_store import make_event, vid
 
 UTC = timezone.utc
 VN = timezone(timedelta(hours=7))
