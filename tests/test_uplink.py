@@ -146,7 +146,10 @@ def test_not_authorised_events_are_quarantined_not_retried(tmp_path, store, kios
 def test_broker_down_then_up_the_door_never_waits(tmp_path, store, kiosk_db):
     from broker import free_port
     port = free_port()
-    uplink = make_uplink(f"mqtt://127.0.0.1:{port}", kiosk_db)
+    # The uplink may reconnect in the moment between the broker starting and the acker
+    # subscribing: those events get PUBACK 16 (no subscriber), count as sent, and come back by
+    # the collector-ack timer; a short timer keeps that path inside the test's wait.
+    uplink = make_uplink(f"mqtt://127.0.0.1:{port}", kiosk_db, resend_after_s=2.0)
     uplink.start()
     started = time.perf_counter()
     record_check_ins(store, 200)                 # the broker is not there: recording is unaffected
