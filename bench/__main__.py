@@ -261,8 +261,8 @@ def _mqtt_section(s: dict, out: dict) -> None:
              f"(defaults: batch {ing['batch_size']} / {ing['batch_ms']} ms; SQLite WAL synchronous=FULL, "
              f"PostgreSQL fsync on) until all {ing['events']} are stored, de-duplicated, kiosk-acked and PUBACKed "
              f"(its counters; store counts checked after)"
-             f"\n   rate = {ing['events']} events / time from connect; CPU = this process's CPU s / wall s "
-             f"(1.00 = one core busy; Python threads share one GIL)"))
+             f"\n   rate = {ing['events']} events / time from connect; CPU = CPU s / wall s (1.00 = one core busy); "
+             f"the collector's counts its receiver process (MQTT) and its writer (store) together"))
     costs, labels = ing["offline_us"], list(ing["stores"])
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     phases = [("insert_events", "store: INSERT events … RETURNING, fleet"), ("track_seq", "store: _track_seq"),
@@ -271,7 +271,7 @@ def _mqtt_section(s: dict, out: dict) -> None:
     rows = [["paho receive + PUBACK (raw subscriber's CPU per message)"] + [ing["raw_cpu_us_per_msg"]] * len(labels),
             ["contract.validate_event (no broker)"] + [costs["validate_us"]] * len(labels)]
     rows += [[name + " (no broker)"] + [costs["stores"][lb][key] for lb in labels] for key, name in phases]
-    rows += [["live Collector: CPU per event (all its threads)"] + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
+    rows += [["live Collector: CPU per event (both processes)"] + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
              ["live Collector: wall time per event"] + [ing["stores"][lb]["wall_us_per_event"] for lb in labels]]
     print(table(f"   Where the collector's time goes — µs per event; the same {ing['messages']} messages, store.ingest "
                 f"in batches of {ing['batch_size']} on a fresh store, no broker",

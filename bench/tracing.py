@@ -1,7 +1,7 @@
 """Trace query time on a large collector store: 1 M vs 10 M stored visits, same crowds.
 
 The store is the collector's own (its migrations make the schema and indexes); the visits are
-synthetic and inserted straight with SQL, shaped as ``SqlStore._visit_row`` writes them (person
+synthetic and inserted straight with SQL, shaped as ``SqlStore._rebuild_visits`` writes them (person
 JSON as the kiosk sends it, UTC ISO text times on SQLite / timestamptz on PostgreSQL, booleans,
 ``updated_at`` = when the last event arrived). Trace reads only ``visits``, so ``events`` stays
 empty. Rows go in check-in time order (as a live collector inserts them; a check-out updates the

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import __version__
 from .config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError, load_config
 from .credentials import Refused, recognise
+from mqtt.logs import setup_logging
 from mqtt.masking import mask_id, mask_name
 
 log = logging.getLogger("kiosk")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     # Names are Vietnamese and JSON consumers expect UTF-8, whatever the locale says.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    _setup_logging(args.verbose)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         config = _config(args)
     except ConfigError as exc:
@@ -72,13 +73,6 @@ def _config(args) -> Config:
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
     return load_config(path)
-
-
-def _setup_logging(verbose: bool) -> None:
-    # Under systemd (JOURNAL_STREAM set) journald adds the time itself.
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
 
 
 # -- kiosk run --------------------------------------------------------------------------------

@@ -192,9 +192,8 @@ def test_messages_taken_but_not_committed_are_redelivered_after_a_crash(mosquitt
     for e in events:
         kiosk.send(e)
     assert blocking.entered.wait(10)
-    # "SIGKILL": the network thread stops and the socket closes without DISCONNECT or PUBACK.
-    first._client.loop_stop()
-    first._client.socket().close()
+    # SIGKILL of its MQTT side: the connection closes without DISCONNECT or PUBACK.
+    first.receiver.kill()
     first._stopping.set()
     blocking.release.set()
     time.sleep(0.3)
@@ -254,9 +253,7 @@ def test_cli_run_stops_cleanly_on_sigterm(mosquitto, kiosk, tmp_path):
     cfg = tmp_path / "collector.toml"
     cfg.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\nclient_id = "collector-cli"\n'
                    f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mqtt.collector.cli import main; sys.exit(main())",
-                             "run", "--config", str(cfg)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = start_cli_run(cfg)
     try:
         e = make_event()
         end = time.monotonic() + 15
@@ -264,13 +261,62 @@ def test_cli_run_stops_cleanly_on_sigterm(mosquitto, kiosk, tmp_path):
             kiosk.send(e)
             time.sleep(0.3)
         assert kiosk.acked("kiosk-a")[0] == e["event_id"]
-        proc.send_signal(signal.SIGTERM)
+        # systemd (and Ctrl-C in a terminal) signal the whole group: the receiver process ignores
+        # it and leaves when the writer is done with it, so the stop is still orderly.
+        os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0
         err = proc.stderr.read()
+        assert "collector stopped:" in err and "0 store error(s)" in err
         assert "Nguyễn" not in err and "079190000001" not in err          # no personal data in logs
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def start_cli_run(cfg: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import sys; from mqtt.collector.cli import main; sys.exit(main())",
+                             "run", "--config", str(cfg)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_collector_killed_outright_takes_its_receiver_process_along(mosquitto, tmp_path):
+    """No orphan keeps the collector's MQTT session (and its un-PUBACKed messages) after a SIGKILL."""
+    cfg = tmp_path / "collector.toml"
+    cfg.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\nclient_id = "collector-killed"\n'
+                   f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    proc = start_cli_run(cfg)
+    try:
+        [receiver] = wait_for(lambda: children(proc.pid), what="the receiver process")
+        proc.kill()
+        proc.wait(10)
+        wait_for(lambda: not alive(receiver), what="the receiver to leave")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_when_the_receiver_process_dies_the_collector_says_so(mosquitto, tmp_path):
+    """``run`` then exits non-zero and systemd restarts the collector (the session kept the messages)."""
+    c = Collector(collector_config(mosquitto.url, f"sqlite://{tmp_path}/central.db", client_id="collector-lost"))
+    c.start()
+    try:
+        assert c.wait_ready(10)
+        c.receiver.kill()
+        assert c.failed.wait(10)
+        assert not c.wait_ready(0)
+    finally:
+        c.stop()
 
 
 def test_the_collector_connects_over_mutual_tls(tmp_path):

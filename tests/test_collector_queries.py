@@ -212,6 +212,6 @@ def test_config_defaults_and_env(monkeypatch, tmp_path):
     cfg = load_config(None)
     assert (cfg.mqtt.url, cfg.mqtt.client_id, cfg.mqtt.shared_group) == ("mqtt://127.0.0.1:1883", "collector-1", "")
     assert (cfg.store.url, cfg.store.retention_days, cfg.store.batch_size, cfg.store.batch_ms) == \
-        ("sqlite:///var/lib/checkin-collector/central.db", 21, 200, 200)
+        ("sqlite:///var/lib/checkin-collector/central.db", 21, 500, 200)
     monkeypatch.setenv("COLLECTOR_CONFIG", str(tmp_path / "x.toml"))
     assert default_config_path() == tmp_path / "x.toml"

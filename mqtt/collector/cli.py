@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from .. import contract
 from . import queries
+from ..logs import setup_logging
 from ..masking import mask_id, mask_name
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import StoreError, open_store
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    _setup_logging(getattr(args, "verbose", False))
+    setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     try:
         config = load_config(args.config or default_config_path())
     except ConfigError as exc:
@@ -82,10 +82,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging(verbose: bool) -> None:
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr)
 
 
 def _who(person: dict) -> str:

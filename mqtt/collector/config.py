@@ -55,7 +55,9 @@ class MqttSection:
 class StoreSection:
     url: str = key(_store_url, default=DEFAULT_STORE_URL)
     retention_days: int = key(in_range(1, 3650), default=21)
-    batch_size: int = key(in_range(1, 10_000), default=200)
+    #: One transaction holds at most batch_size messages: what queued while the last one was
+    #: stored, topped up while a burst lasts, for at most batch_ms.
+    batch_size: int = key(in_range(1, 10_000), default=500)
     batch_ms: int = key(in_range(1, 60_000), default=200)
     #: ``kiosk-collector run`` purges past the retention this often (0: only ``purge`` does it).
     purge_every_h: float = key(in_range(0, 24 * 7), default=6.0)

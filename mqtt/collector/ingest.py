@@ -2,13 +2,13 @@
 
 Exactly once, end to end:
 
-1. paho runs with ``manual_ack=True``: a QoS 1 message is not PUBACKed when ``on_message``
-   returns. The callback only queues it.
-2. The writer thread takes the queue in batches (``batch_size`` messages or ``batch_ms``,
-   whichever comes first), validates, and stores the batch in one transaction, de-duplicated by
-   event_id.
-3. Only after the commit: the event ids are acked to each kiosk (``kiosks/<id>/acks``, QoS 1), and
-   the messages are PUBACKed to the broker.
+1. The receiver process (:mod:`.receiver`) runs paho with ``manual_ack=True``: a QoS 1 message
+   is not PUBACKed when ``on_message`` returns. It is passed on to this process.
+2. The writer thread takes the messages in batches (what queued up meanwhile, at most
+   ``batch_size`` messages or ``batch_ms`` of gathering), validates, and stores the batch in one
+   transaction, de-duplicated by event_id.
+3. Only after the commit: the receiver acks the event ids to each kiosk (``kiosks/<id>/acks``,
+   QoS 1), and PUBACKs the messages to the broker.
 
 A crash before the commit loses nothing: the broker still holds the un-PUBACKed messages in the
 collector's persistent session (stable client id, ``clean_start=False``, session expiry) and
@@ -25,21 +25,16 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import ssl
+import subprocess
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
+from multiprocessing.connection import Connection
 
 from .. import contract
+from . import receiver
 from .config import Config
 from .store import UTC, DeadLetter, FleetUpdate, IngestResult, Store, StoreError, open_store
 
@@ -47,6 +42,7 @@ log = logging.getLogger("mqtt.collector")
 
 MAX_HEALTH_BYTES = 16 * 1024
 STATUSES = (b"online", b"offline")
+BURST_GAP_S = 0.005
 
 
 @dataclass
@@ -58,6 +54,9 @@ class _Message:
     retain: bool
     generation: int
     received_at: datetime
+    #: What :meth:`Collector._classify` made of it: an event, a fleet update, a dead letter, or
+    #: None (nothing to keep).
+    content: dict | FleetUpdate | DeadLetter | None = None
 
 
 @dataclass
@@ -74,7 +73,7 @@ class CollectorCounters:
 
 
 class Collector:
-    """One collector process: a paho client (network thread) and a writer thread.
+    """One collector: a receiver process (the MQTT client) and, here, a writer thread.
 
     config: the collector's :class:`~mqtt.collector.config.Config`; store: an open store (default:
     opened from ``config.store.url`` and closed by :meth:`stop`).
@@ -85,33 +84,33 @@ class Collector:
         self._own_store = store is None
         self.store = store if store is not None else open_store(config.store.url)
         self.counters = CollectorCounters()
-        self._queue: queue.Queue[_Message] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._ready = threading.Event()
-        self._conn_lock = threading.Lock()
-        self._generation = 0
-        self._connected = False
+        self._send_lock = threading.Lock()
+        #: Set when the receiver process ended without being asked to (the CLI then exits non-zero).
+        self.failed = threading.Event()
         self._writer: threading.Thread | None = None
+        self._inbox: threading.Thread | None = None
         self._next_purge = 0.0
         self.events_filter = (contract.shared(config.mqtt.shared_group, contract.EVENTS_FILTER)
                               if config.mqtt.shared_group else contract.EVENTS_FILTER)
-        self._client = self._make_client()
+        self.receiver: subprocess.Popen | None = None
+        self._pipe: Connection | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        settings = receiver.ReceiverSettings(
+            mqtt=self.config.mqtt, events_filter=self.events_filter,
+            # The broker sends at most this many un-PUBACKed messages; above a batch, so batches fill.
+            receive_maximum=min(65535, max(100, self.config.store.batch_size * 4)),
+            log_level=log.getEffectiveLevel())
+        self.receiver, self._pipe = receiver.spawn(settings)
+        self._inbox = threading.Thread(target=self._inbox_loop, name="collector-inbox", daemon=True)
+        self._inbox.start()
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
         self._writer.start()
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.config.mqtt.session_expiry_s
-        # The broker sends at most this many un-PUBACKed messages; above a batch, so batches fill.
-        props.ReceiveMaximum = min(65535, max(100, self.config.store.batch_size * 4))
-        # connect_async + loop_start: the first connection is retried like any reconnect.
-        self._client.connect_async(self._host, self._port, keepalive=self.config.mqtt.keepalive_s,
-                                   clean_start=False, properties=props)
-        self._client.loop_start()
-        log.info("collector %s: connecting to %s:%s, events from %s", self.config.mqtt.client_id,
-                 self._host, self._port, self.events_filter)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once connected and subscribed."""
@@ -120,15 +119,21 @@ class Collector:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking messages, store and ack what was taken, then disconnect (the session stays)."""
         self._stopping.set()
+        self._tell(("hold",))
         if self._writer:
             self._writer.join(timeout)
             if self._writer.is_alive():
                 log.warning("collector: the writer did not finish in %.0f s; unstored messages stay with the broker",
                             timeout)
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
+        self._tell(("quit",))
+        if self.receiver:
+            try:
+                self.receiver.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.receiver.kill()
+                self.receiver.wait()
+            self._inbox.join(timeout)
+            self._pipe.close()
         if self._own_store:
             self.store.close()
         c = self.counters
@@ -136,58 +141,37 @@ class Collector:
                  "%d batch(es), %d ack(s) published, %d store error(s)",
                  c.received, c.stored, c.duplicates, c.dead_letters, c.batches, c.acks_published, c.store_errors)
 
-    # -- MQTT -------------------------------------------------------------------------------
+    # -- the receiver process ---------------------------------------------------------------
 
-    def _make_client(self) -> paho.Client:
-        m = self.config.mqtt
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=m.client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
-        url = urlsplit(m.url)
-        if url.scheme == "mqtts":
-            context = ssl.create_default_context(cafile=m.tls_ca)
-            if m.tls_cert:
-                context.load_cert_chain(m.tls_cert, m.tls_key)
-            client.tls_set_context(context)
-        self._host, self._port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
-        return client
+    def _tell(self, command: tuple) -> bool:
+        try:
+            with self._send_lock:
+                self._pipe.send(command)
+            return True
+        except (OSError, ValueError, AttributeError):
+            return False    # the receiver is gone: the broker redelivers what it did not PUBACK
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            log.warning("collector: the broker refused the connection: %s", reason_code)
-            return
-        with self._conn_lock:
-            self._generation += 1
-            self._connected = True
-        log.info("collector connected (session %s)", "resumed" if flags.session_present else "new")
-        opts = SubscribeOptions(qos=1)
-        # Status and health are never shared: every collector keeps the whole fleet.
-        client.subscribe([(self.events_filter, opts), (contract.STATUS_FILTER, opts),
-                          (contract.HEALTH_FILTER, opts)])
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        failed = [str(rc) for rc in reason_codes if rc.is_failure]
-        if failed:
-            log.error("collector: subscription refused: %s", ", ".join(failed))
-            return
-        self._ready.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        with self._conn_lock:
-            self._connected = False
+    def _inbox_loop(self) -> None:
+        while True:
+            try:
+                item = self._pipe.recv()
+            except (EOFError, OSError):
+                break
+            if item[0] == "msgs":
+                # Validated here, while the writer waits on the database.
+                for topic, payload, mid, qos, retain, generation, at in item[1]:
+                    msg = _Message(topic, payload, mid, qos, retain, generation, datetime.fromtimestamp(at, UTC))
+                    msg.content = self._classify(msg)
+                    self._queue.put(msg)
+            elif item[0] == "up":
+                self._ready.set()
+            elif item[0] == "down":
+                self._ready.clear()
         self._ready.clear()
         if not self._stopping.is_set():
-            log.warning("collector disconnected (%s); reconnecting", reason_code)
-
-    def _on_message(self, client, userdata, message) -> None:
-        if self._stopping.is_set():
-            return  # not PUBACKed: the broker keeps it for our next session
-        self._queue.put(_Message(message.topic, bytes(message.payload), message.mid, message.qos, message.retain,
-                                 self._generation, datetime.now(UTC)))
+            log.error("collector: the receiver process ended (exit code %s)",
+                      self.receiver.wait() if self.receiver else None)
+            self.failed.set()
 
     # -- the writer -------------------------------------------------------------------------
 
@@ -201,10 +185,13 @@ class Collector:
                 if self._stopping.is_set():
                     return
                 continue
+            # Group commit: the batch is what queued up while the last one was being stored,
+            # topped up while messages keep coming (a pause of BURST_GAP_S ends a burst), for at
+            # most batch_ms. A lone message is stored at once instead of waiting for company.
             batch = [first]
             deadline = time.monotonic() + wait_s
             while len(batch) < size:
-                left = deadline - time.monotonic()
+                left = min(deadline - time.monotonic(), BURST_GAP_S)
                 try:
                     batch.append(self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait())
                 except queue.Empty:
@@ -213,16 +200,13 @@ class Collector:
 
     def _handle(self, batch: list[_Message]) -> None:
         self.counters.received += len(batch)
-        events: list[dict] = []
-        letters: list[DeadLetter] = []
-        fleet: list[FleetUpdate] = []
-        for msg in batch:
-            self._classify(msg, events, letters, fleet)
+        events = [m.content for m in batch if isinstance(m.content, dict)]
+        letters = [m.content for m in batch if isinstance(m.content, DeadLetter)]
+        fleet = [m.content for m in batch if isinstance(m.content, FleetUpdate)]
         result = self._store(events, letters, fleet)
         if result is None:
             return  # stopping while the store is down: nothing is PUBACKed, the broker redelivers
-        self._ack_kiosks(events, result.held)
-        self._puback(batch)
+        self._done(batch, events, result.held)
         c = self.counters
         c.batches += 1
         c.stored += result.inserted
@@ -237,28 +221,29 @@ class Collector:
             log.warning("collector: %d event(s) reuse a seq already held (kiosk %s reset?)",
                         len(result.seq_conflicts), result.seq_conflicts[0][0])
 
-    def _classify(self, msg: _Message, events: list, letters: list, fleet: list) -> None:
+    @staticmethod
+    def _classify(msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
         parsed = contract.parse_topic(msg.topic)
         kiosk_id, leaf = parsed if parsed else (None, None)
 
-        def dead(reason: str, detail: str) -> None:
+        def dead(reason: str, detail: str) -> DeadLetter:
             # The reason and the kiosk only: the payload may carry someone's name.
             log.warning("collector: dead letter from %s: %s", kiosk_id or "?", reason)
-            letters.append(DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at))
+            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at)
 
         if leaf == "events":
             try:
-                events.append(contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id))
+                return contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id)
             except contract.InvalidEvent as exc:
-                dead(exc.reason, exc.detail)
-        elif leaf == "status":
+                return dead(exc.reason, exc.detail)
+        if leaf == "status":
             if msg.payload in STATUSES:
-                fleet.append(FleetUpdate(kiosk_id, msg.received_at, status=msg.payload.decode(), retained=msg.retain))
-            elif msg.payload:   # an empty retained message clears the topic: nothing to record
-                dead("status", "status must be 'online' or 'offline'")
-        elif leaf == "health":
+                return FleetUpdate(kiosk_id, msg.received_at, status=msg.payload.decode(), retained=msg.retain)
+            # An empty retained message clears the topic: nothing to record.
+            return dead("status", "status must be 'online' or 'offline'") if msg.payload else None
+        if leaf == "health":
             if not msg.payload:
-                return
+                return None
             try:
                 if len(msg.payload) > MAX_HEALTH_BYTES:
                     raise ValueError(f"{len(msg.payload)} bytes, limit {MAX_HEALTH_BYTES}")
@@ -268,11 +253,9 @@ class Collector:
                 if not isinstance(health, dict):
                     raise ValueError("not a JSON object")
             except (ValueError, UnicodeDecodeError) as exc:
-                dead("health", f"health must be a JSON object ({str(exc)[:80]})")
-            else:
-                fleet.append(FleetUpdate(kiosk_id, msg.received_at, health=health))
-        else:
-            dead("topic", "not a kiosks/<id>/events|status|health topic")
+                return dead("health", f"health must be a JSON object ({str(exc)[:80]})")
+            return FleetUpdate(kiosk_id, msg.received_at, health=health)
+        return dead("topic", "not a kiosks/<id>/events|status|health topic")
 
     def _store(self, events: list[dict], letters: list[DeadLetter], fleet: list[FleetUpdate]) -> IngestResult | None:
         """Commit everything. The store being down is retried (with backoff) until it works or
@@ -335,26 +318,17 @@ class Collector:
             except Exception as exc:  # noqa: BLE001
                 log.warning("collector: %s from %s not kept (%s)", what, item.kiosk_id, type(exc).__name__)
 
-    def _ack_kiosks(self, events: list[dict], held: list[str]) -> None:
+    def _done(self, batch: list[_Message], events: list[dict], held: list[str]) -> None:
+        """After the commit: the receiver acks the held event ids to their kiosks, then PUBACKs
+        the batch's messages."""
         kiosk_of = {e["event_id"]: e["kiosk_id"] for e in events}
         per_kiosk: dict[str, list[str]] = defaultdict(list)
         for event_id in held:
             per_kiosk[kiosk_of[event_id]].append(event_id)
-        for kiosk_id, ids in per_kiosk.items():
-            for i in range(0, len(ids), contract.MAX_ACK_IDS):
-                chunk = ids[i:i + contract.MAX_ACK_IDS]
-                self._client.publish(contract.acks_topic(kiosk_id), contract.encode_ack(chunk), qos=1)
-                self.counters.acks_published += 1
-
-    def _puback(self, batch: list[_Message]) -> None:
-        with self._conn_lock:
-            if not self._connected:
-                return   # the broker redelivers them in the resumed session; they are held already
-            for msg in batch:
-                # A message from an earlier connection was (or will be) delivered again under
-                # this one; acking its old packet id could ack a different message.
-                if msg.qos > 0 and msg.generation == self._generation:
-                    self._client.ack(msg.mid, msg.qos)
+        acks = [(contract.acks_topic(kiosk_id), contract.encode_ack(ids[i:i + contract.MAX_ACK_IDS]))
+                for kiosk_id, ids in per_kiosk.items() for i in range(0, len(ids), contract.MAX_ACK_IDS)]
+        if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
+            self.counters.acks_published += len(acks)
 
     def _housekeeping(self) -> None:
         """The retention purge, every few hours, between batches."""
@@ -370,11 +344,14 @@ class Collector:
 
 
 def run(config: Config, stop: threading.Event) -> int:
-    """Run until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT); 0 on a clean stop."""
+    """Run until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT); 0 on a clean stop, 1 when
+    the receiver process died (systemd restarts the service; the broker kept the session)."""
     collector = Collector(config)
     collector.start()
     try:
-        stop.wait()
+        while not stop.wait(0.5):
+            if collector.failed.is_set():
+                return 1
     finally:
         collector.stop()
     return 0

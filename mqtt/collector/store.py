@@ -25,7 +25,6 @@ from .. import contract
 UTC = timezone.utc
 #: Dead letters keep at most this much of the payload (enough to see what went wrong).
 DEAD_LETTER_PAYLOAD_BYTES = 4096
-_CHUNK = 400
 
 EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "at_corrected",
                  "synced", "boot_id", "uptime_s", "method", "staff_id", "person_kind", "person_id",
@@ -33,6 +32,7 @@ EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", 
 VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
                  "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
                  "check_out_corrected", "time_trusted", "updated_at")
+SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
 
 
 class StoreError(RuntimeError):
@@ -194,6 +194,16 @@ class SqlStore(Store):
     @abstractmethod
     def _many(self, sql: str, rows: list) -> None: ...
     @abstractmethod
+    def _rows_each(self, sql: str, rows: list) -> list[list[dict]]:
+        """The result of ``sql`` for each parameter row (in one round trip where there is a server)."""
+    @abstractmethod
+    def _insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], tail: str) -> list[dict]:
+        """``INSERT INTO table (columns) <rows> tail``, the rows sent however suits the backend
+        best; returns what ``tail``'s RETURNING gives. ``rows`` is not empty."""
+    @abstractmethod
+    def _in(self, column: str, values: list) -> tuple[str, list]:
+        """SQL for ``column IN (values)`` and its parameters: one statement text for any number of values."""
+    @abstractmethod
     def _t(self, at: datetime | None) -> Any:
         """A datetime as the backend stores it."""
     @abstractmethod
@@ -203,10 +213,6 @@ class SqlStore(Store):
     def _json(self, obj: Any) -> Any: ...
     @abstractmethod
     def _obj(self, value: Any) -> Any: ...
-
-    def _json_copy(self, value: Any) -> Any:
-        """A stored JSON value, to be stored again elsewhere."""
-        return self._json(self._obj(value))
     @abstractmethod
     def _hour_sql(self) -> str:
         """SQL for the UTC hour of ``check_in_at`` (grouping key for stats)."""
@@ -237,15 +243,10 @@ class SqlStore(Store):
 
     def _ingest(self, batch: list[dict], now: datetime) -> IngestResult:
         self._lock([f"k:{k}" for k in {e["kiosk_id"] for e in batch}] + [f"v:{e['visit_id']}" for e in batch])
-        rows = [self._event_row(e, now) for e in batch]
-        inserted: set[str] = set()
-        cols = ", ".join(EVENT_COLUMNS)
-        one = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
-        for i in range(0, len(rows), _CHUNK):
-            chunk = rows[i:i + _CHUNK]
-            sql = (f"INSERT INTO events ({cols}) VALUES {', '.join([one] * len(chunk))} "
-                   "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-            inserted.update(r["event_id"] for r in self._rows(sql, [v for row in chunk for v in row]))
+        received = self._t(now)
+        rows = [self._event_row(e, received) for e in batch]
+        inserted = {r["event_id"] for r in self._upsert("events", EVENT_COLUMNS, rows, key="event_id",
+                                                         returning="event_id")}
         new = [e for e in batch if e["event_id"] in inserted]
         result = IngestResult(inserted=len(new))
         self._track_seq(new, now, result)
@@ -253,25 +254,38 @@ class SqlStore(Store):
         visits |= self._correct_clocks(new, result)
         self._rebuild_visits(visits, now)
         kiosks = sorted({e["kiosk_id"] for e in batch})
-        self._many("INSERT INTO fleet (kiosk_id, last_seen) VALUES (?, ?) "
-                   "ON CONFLICT (kiosk_id) DO UPDATE SET last_seen = excluded.last_seen",
-                   [(k, self._t(now)) for k in kiosks])
+        self._upsert("fleet", ("kiosk_id", "last_seen"), [(k, received) for k in kiosks], key="kiosk_id",
+                     update=("last_seen",))
         return result
 
-    def _event_row(self, e: dict, now: datetime) -> tuple:
+    def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], *, key: str,
+                update: tuple[str, ...] = (), returning: str = "") -> list[dict]:
+        """Insert ``rows``; on a ``key`` conflict update the ``update`` columns, or keep the stored row."""
+        if not rows:
+            return []
+        action = ("UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)) if update else "NOTHING"
+        return self._insert(table, columns, rows,
+                            f"ON CONFLICT ({key}) DO {action}" + (f" RETURNING {returning}" if returning else ""))
+
+    def _event_row(self, e: dict, received: Any) -> tuple:
         clock, person = e["clock"], e["person"]
         return (e["event_id"], e["kiosk_id"], e["venue_id"], e["seq"], e["type"], e["visit_id"],
                 self._t(utc_ms(contract.parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
                 float(clock["uptime_s"]), e["method"], e["staff_id"], person["kind"], person["id"],
-                self._json(person), bool(e.get("estimated", False)), self._t(now))
+                self._json(person), bool(e.get("estimated", False)), received)
 
     def _track_seq(self, new: list[dict], now: datetime, result: IngestResult) -> None:
         by_kiosk: dict[str, list[int]] = defaultdict(list)
         for e in new:
             by_kiosk[e["kiosk_id"]].append(e["seq"])
+        if not by_kiosk:
+            return
+        kiosks, params = self._in("kiosk_id", sorted(by_kiosk))
+        stored = {r["kiosk_id"]: (r["high_water"], self._obj(r["beyond"])) for r in self._rows(
+            f"SELECT kiosk_id, high_water, beyond FROM kiosk_seq WHERE {kiosks}{self.for_update}", params)}
+        rows = []
         for kiosk, seqs in sorted(by_kiosk.items()):
-            row = self._rows(f"SELECT high_water, beyond FROM kiosk_seq WHERE kiosk_id = ?{self.for_update}", [kiosk])
-            hw, ranges = (row[0]["high_water"], self._obj(row[0]["beyond"])) if row else (0, [])
+            hw, ranges = stored.get(kiosk, (0, []))
             for seq in sorted(seqs):
                 if seq_held(hw, ranges, seq):
                     result.seq_conflicts.append((kiosk, seq))
@@ -279,12 +293,8 @@ class SqlStore(Store):
                 if seq < (ranges[-1][1] if ranges else hw):
                     result.late.append((kiosk, seq))
                 hw, ranges = add_seq(hw, ranges, seq)
-            top = ranges[-1][1] if ranges else hw
-            self._exec("INSERT INTO kiosk_seq (kiosk_id, high_water, beyond, max_seq, updated_at) "
-                       "VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT (kiosk_id) DO UPDATE SET high_water = excluded.high_water, "
-                       "beyond = excluded.beyond, max_seq = excluded.max_seq, updated_at = excluded.updated_at",
-                       [kiosk, hw, self._json(ranges), top, self._t(now)])
+            rows.append((kiosk, hw, self._json(ranges), ranges[-1][1] if ranges else hw, self._t(now)))
+        self._upsert("kiosk_seq", SEQ_COLUMNS, rows, key="kiosk_id", update=SEQ_COLUMNS[1:])
 
     def _correct_clocks(self, new: list[dict], result: IngestResult) -> set[str]:
         """Unsynced events of a boot get ``at_corrected`` from the boot's first synced event
@@ -293,9 +303,9 @@ class SqlStore(Store):
         for e in new:
             boots[(e["kiosk_id"], e["clock"]["boot_id"])].append(e)
         changed: set[str] = set()
-        for (kiosk, boot), events in boots.items():
-            ref = self._rows("SELECT event_id, at, uptime_s FROM events WHERE kiosk_id = ? AND boot_id = ? "
-                             "AND synced = TRUE ORDER BY uptime_s, event_id LIMIT 1", [kiosk, boot])
+        refs = self._rows_each("SELECT event_id, at, uptime_s FROM events WHERE kiosk_id = ? AND boot_id = ? "
+                               "AND synced = TRUE ORDER BY uptime_s, event_id LIMIT 1", list(boots))
+        for ((kiosk, boot), events), ref in zip(boots.items(), refs):
             if not ref:
                 continue
             ref_at, ref_up = self._dt(ref[0]["at"]), ref[0]["uptime_s"]
@@ -320,45 +330,42 @@ class SqlStore(Store):
         return changed
 
     def _rebuild_visits(self, visit_ids: set[str], now: datetime) -> None:
-        """Visits are derived from their events, so arrival order never matters."""
-        ids = sorted(visit_ids)
-        by_visit: dict[str, list[dict]] = defaultdict(list)
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i:i + _CHUNK]
-            for r in self._rows("SELECT event_id, kiosk_id, venue_id, seq, type, visit_id, at, at_corrected, synced, "
-                                "person_kind, person_id, person, estimated FROM events "
-                                f"WHERE visit_id IN ({', '.join('?' * len(chunk))})", chunk):
-                by_visit[r["visit_id"]].append(r)
-        rows = [self._visit_row(visit_id, events, now) for visit_id, events in by_visit.items()]
-        if rows:
-            cols = ", ".join(VISIT_COLUMNS)
-            sets = ", ".join(f"{c} = excluded.{c}" for c in VISIT_COLUMNS[1:])
-            self._many(f"INSERT INTO visits ({cols}) VALUES ({', '.join('?' * len(VISIT_COLUMNS))}) "
-                       f"ON CONFLICT (visit_id) DO UPDATE SET {sets}", rows)
+        """Visits are derived from their events, so arrival order never matters: each touched visit
+        is rebuilt from all its stored events, in one statement (no event travels to Python).
 
-    def _visit_row(self, visit_id: str, events: list[dict], now: datetime) -> tuple:
-        def when(e):
-            return self._dt(e["at_corrected"]) or self._dt(e["at"])
+        The person and places come from the check-in, or from the check-out while there is none.
+        A visit's time is trusted when each of its ends was synced or has been corrected."""
+        if not visit_ids:
+            return
+        touched, params = self._in("visit_id", sorted(visit_ids))
 
-        def estimated(e):
-            return bool(e["estimated"]) or e["type"] == "auto_check_out"
-
-        ins = [e for e in events if e["type"] == "check_in"]
-        outs = [e for e in events if e["type"] != "check_in"]
-        check_in = min(ins, key=lambda e: (when(e), e["seq"])) if ins else None
-        # A real check-out beats an inferred one; among equals the earliest ends the visit.
-        check_out = min(outs, key=lambda e: (estimated(e), when(e), e["seq"])) if outs else None
-        base = check_in or check_out
-        trusted = all(bool(e["synced"]) or e["at_corrected"] is not None for e in (check_in, check_out) if e)
-        return (visit_id, base["kiosk_id"], base["venue_id"], base["person_kind"], base["person_id"],
-                self._json_copy(base["person"]),
-                self._t(when(check_in)) if check_in else None,
-                self._t(when(check_out)) if check_out else None,
-                check_out["type"] if check_out else None,
-                estimated(check_out) if check_out else False,
-                bool(check_in and check_in["at_corrected"] is not None),
-                bool(check_out and check_out["at_corrected"] is not None),
-                trusted, self._t(now))
+        def first(where: str, order: str) -> str:
+            return (f"SELECT * FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY visit_id ORDER BY {order}) AS n "
+                    f"FROM e WHERE {where}) ranked WHERE n = 1")
+        base = ", ".join(f"COALESCE(i.{c}, o.{c})"
+                         for c in ("kiosk_id", "venue_id", "person_kind", "person_id", "person"))
+        sets = ", ".join(f"{c} = excluded.{c}" for c in VISIT_COLUMNS[1:])
+        # i: the earliest check-in; o: a real check-out beats an inferred one, and among equals the
+        # earliest ends the visit. Earliest by corrected time, then seq (then event id, for ties).
+        # (WHERE TRUE: without a WHERE, SQLite would read ON CONFLICT as a join condition.)
+        self._exec(f"""
+            WITH e AS (
+                SELECT event_id, visit_id, kiosk_id, venue_id, person_kind, person_id, person, type, seq, synced,
+                       at_corrected, COALESCE(at_corrected, at) AS at_when,
+                       (estimated OR type = 'auto_check_out') AS est
+                FROM events WHERE {touched}
+            ),
+            i AS ({first("type = 'check_in'", "at_when, seq, event_id")}),
+            o AS ({first("type <> 'check_in'", "est, at_when, seq, event_id")})
+            INSERT INTO visits ({", ".join(VISIT_COLUMNS)})
+            SELECT v.visit_id, {base}, i.at_when, o.at_when, o.type, COALESCE(o.est, FALSE),
+                   i.at_corrected IS NOT NULL, o.at_corrected IS NOT NULL,
+                   (i.visit_id IS NULL OR i.synced OR i.at_corrected IS NOT NULL)
+                   AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?
+            FROM (SELECT DISTINCT visit_id FROM e) v
+            LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
+            WHERE TRUE
+            ON CONFLICT (visit_id) DO UPDATE SET {sets}""", params + [self._t(now)])
 
     # -- dead letters, fleet, purge ---------------------------------------------------------
     def add_dead_letters(self, letters: list[DeadLetter]) -> None:
@@ -512,5 +519,8 @@ class SqlStore(Store):
                 for t in ("events", "visits", "dead_letters", "fleet")}
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _encode(obj)      # one encoder: json.dumps with options builds a new one per call

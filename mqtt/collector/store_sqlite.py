@@ -22,6 +22,8 @@ from sqlite_utils.migrations import Migrations
 from .store import UTC, SqlStore, StoreError, dumps, iso
 
 BUSY_TIMEOUT_MS = 5000
+#: Rows per INSERT statement: 400 × 18 event columns stays well under SQLite's 32766 parameters.
+_CHUNK = 400
 
 migrations = Migrations("checkin-collector")
 
@@ -161,6 +163,23 @@ class SqliteStore(SqlStore):
         with self._mutex:
             self.conn.executemany(sql, rows)
 
+    def _rows_each(self, sql: str, rows: list) -> list[list[dict]]:
+        return [self._rows(sql, params) for params in rows]
+
+    def _insert(self, table: str, columns: tuple[str, ...], rows: list[tuple], tail: str) -> list[dict]:
+        # Multi-row VALUES (executemany cannot RETURN); chunked to stay under SQLite's parameter limit.
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        out = []
+        for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i:i + _CHUNK]
+            values = ", ".join([one] * len(chunk))
+            out += self._rows(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} {tail}",
+                              [v for row in chunk for v in row])
+        return out
+
+    def _in(self, column: str, values: list) -> tuple[str, list]:
+        return f"{column} IN (SELECT value FROM json_each(?))", [dumps(values)]
+
     def _t(self, at: datetime | None) -> Any:
         return iso(at)
 
@@ -172,9 +191,6 @@ class SqliteStore(SqlStore):
 
     def _obj(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
-
-    def _json_copy(self, value: Any) -> Any:
-        return value      # already JSON text
 
     def _hour_sql(self) -> str:
         return "substr(check_in_at, 1, 13)"

@@ -1,0 +1,223 @@
+"""The collector's MQTT side, in a process of its own.
+
+Receiving costs about as much CPU per message as storing it (paho is pure Python), and one
+interpreter runs one thread at a time; so the paho client lives in a child process and the
+collector's writer in the parent, each on its own core. They talk over one pipe:
+
+child → parent
+    ``("msgs", [(topic, payload, mid, qos, retain, generation, received_at), …])``,
+    ``("up",)`` once connected and subscribed, ``("down",)`` when the connection drops.
+parent → child
+    ``("done", acks, pubacks)`` after a commit: publish ``acks`` (``(topic, payload)``, QoS 1),
+    then PUBACK ``pubacks`` (``(mid, qos, generation)``) — only now does the broker forget them;
+    ``("hold",)`` take no more messages (stopping); ``("quit",)`` disconnect and exit.
+
+A message is PUBACKed only under the connection it came from (``generation``): after a reconnect
+the broker delivers it again under a new packet id, and the old id may by then name another
+message. If the parent dies, the pipe closes and the child exits without a DISCONNECT; the broker
+keeps the persistent session and redelivers whatever was not PUBACKed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from multiprocessing.connection import Connection
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from .. import contract
+from ..logs import setup_logging
+from .config import MqttSection
+
+log = logging.getLogger("mqtt.collector")
+
+#: The sender waits this long after the first message of a burst, to pass on the rest with it.
+GATHER_S = 0.001
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    mqtt: MqttSection
+    events_filter: str
+    receive_maximum: int
+    log_level: int
+
+
+def spawn(settings: ReceiverSettings) -> tuple[subprocess.Popen, Connection]:
+    """Start the receiver process; returns it and the parent's end of the pipe.
+
+    A fresh interpreter (``python -m mqtt.collector.receiver FD``) rather than multiprocessing:
+    no fork of a threaded parent, and no re-import of the parent's ``__main__``."""
+    parent_sock, child_sock = socket.socketpair()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    with child_sock:
+        process = subprocess.Popen([sys.executable, "-m", __name__, str(child_sock.fileno())],
+                                   pass_fds=[child_sock.fileno()], env=env, stdin=subprocess.DEVNULL)
+    conn = Connection(parent_sock.detach())
+    conn.send(settings)
+    return process, conn
+
+
+def main(argv: list[str]) -> None:
+    # systemd's stop and a terminal's Ctrl-C signal the whole group: the writer decides when
+    # this process ends ("quit", or the pipe closing), after its last commit's PUBACKs.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(int(argv[0]))
+    settings: ReceiverSettings = conn.recv()
+    setup_logging(settings.log_level)
+    Receiver(conn, settings).serve()
+
+
+class Receiver:
+    """The paho client (its network thread), a sender thread, and the command loop (main thread)."""
+
+    def __init__(self, conn: Connection, settings: ReceiverSettings):
+        self.conn = conn
+        self.s = settings
+        self._out: queue.SimpleQueue = queue.SimpleQueue()
+        self._holding = threading.Event()
+        self._lock = threading.Lock()           # generation and connected, vs the command loop
+        self._generation = 0
+        self._connected = False
+        self._client = self._make_client()
+
+    def serve(self) -> None:
+        m = self.s.mqtt
+        threading.Thread(target=self._send_loop, name="receiver-send", daemon=True).start()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = m.session_expiry_s
+        props.ReceiveMaximum = self.s.receive_maximum
+        # connect_async + loop_start: the first connection is retried like any reconnect.
+        self._client.connect_async(self._host, self._port, keepalive=m.keepalive_s, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+        log.info("collector %s: connecting to %s:%s, events from %s", m.client_id, self._host, self._port,
+                 self.s.events_filter)
+        try:
+            self._commands()
+        finally:
+            self._client.loop_stop()
+
+    # -- commands from the writer -----------------------------------------------------------
+
+    def _commands(self) -> None:
+        while True:
+            try:
+                command = self.conn.recv()
+            except (EOFError, OSError):
+                log.error("collector receiver: the writer is gone; leaving the session to the broker")
+                return
+            if command[0] == "done":
+                self._done(command[1], command[2])
+            elif command[0] == "hold":
+                self._holding.set()
+            elif command[0] == "quit":
+                self._client.disconnect()
+                return
+
+    def _done(self, acks: list[tuple[str, bytes]], pubacks: list[tuple[int, int, int]]) -> None:
+        for topic, payload in acks:
+            self._client.publish(topic, payload, qos=1)
+        with self._lock:
+            if not self._connected:
+                return   # the broker redelivers them in the resumed session; they are held already
+            for mid, qos, generation in pubacks:
+                if qos > 0 and generation == self._generation:
+                    self._client.ack(mid, qos)
+
+    # -- to the writer ----------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        """One send per burst, not per message: each send costs about as much as receiving."""
+        while True:
+            item = self._out.get()
+            time.sleep(GATHER_S)
+            msgs, notices = [], []
+            while item is not None:
+                (msgs if len(item) == 7 else notices).append(item)
+                try:
+                    item = self._out.get_nowait()
+                except queue.Empty:
+                    item = None
+            try:
+                if msgs:
+                    self.conn.send(("msgs", msgs))
+                for notice in notices:
+                    self.conn.send(notice)
+            except (OSError, ValueError):
+                return      # the writer is gone; _commands sees it too
+
+    # -- MQTT -------------------------------------------------------------------------------
+
+    def _make_client(self) -> paho.Client:
+        m = self.s.mqtt
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=m.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        url = urlsplit(m.url)
+        if url.scheme == "mqtts":
+            context = ssl.create_default_context(cafile=m.tls_ca)
+            if m.tls_cert:
+                context.load_cert_chain(m.tls_cert, m.tls_key)
+            client.tls_set_context(context)
+        self._host, self._port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("collector: the broker refused the connection: %s", reason_code)
+            return
+        with self._lock:
+            self._generation += 1
+            self._connected = True
+        log.info("collector connected (session %s)", "resumed" if flags.session_present else "new")
+        opts = SubscribeOptions(qos=1)
+        # Status and health are never shared: every collector keeps the whole fleet.
+        client.subscribe([(self.s.events_filter, opts), (contract.STATUS_FILTER, opts),
+                          (contract.HEALTH_FILTER, opts)])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("collector: subscription refused: %s", ", ".join(failed))
+            return
+        self._out.put(("up",))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._lock:
+            self._connected = False
+        self._out.put(("down",))
+        if not self._holding.is_set():
+            log.warning("collector disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        if self._holding.is_set():
+            return  # not PUBACKed: the broker keeps it for our next session
+        self._out.put((message.topic, bytes(message.payload), message.mid, message.qos, message.retain,
+                       self._generation, time.time()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
