@@ -59,6 +59,9 @@ presentation_s = 0.02
 
 [rules]
 cooldown_s = {COOLDOWN_S}
+
+[web]
+listen = "127.0.0.1:0"
 """, encoding="utf-8")
     return path
 

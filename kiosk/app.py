@@ -18,16 +18,25 @@ from . import __version__
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
-from .config import SIMULATION_DATA_DIR, Config
+from .config import SIMULATION_DATA_DIR, Config, listen_addresses
 from .cooldown import Cooldown
 from .health import HealthReport
 from .outbox import KioskOutbox
+from .outcome import Outcome
 from .scanloop import ScanLoop
 from .screen_console import ConsoleScreen
+from .staff.services import StaffServices
+from .status import KioskStatus
 from .store import VisitStore
+from .web import WebContext, create_app
+from .web.live import LiveFeed, Watch, WebScreen, signal_states
+from .web.server import WebServer, resolve_listen
 
 log = logging.getLogger(__name__)
 DB_NAME = "kiosk.db"
+#: How often the screen's status marks and occupancy are read, and the mock GPIO devices (simulation).
+STATUS_EVERY_S = 1.0
+SIGNALS_EVERY_S = 0.05
 
 
 def simulation_config(config: Config) -> Config:
@@ -72,30 +81,69 @@ class Kiosk:
     simulated: bool
     store: VisitStore
     loop: ScanLoop
-    screen: ConsoleScreen | None
+    console: ConsoleScreen | None       # simulation: the terminal shows the screen too
     uplink: Uplink
+    status: KioskStatus
+    web: WebServer
+    watches: list[Watch]
+    staff: StaffServices
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        if self.screen:
-            self.screen.idle(self.config.camera.source[4:] if self.config.camera.source.startswith("dir:") else None)
+        if threading.current_thread() is threading.main_thread():   # (tests run kiosks in threads)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
         log.info("kiosk %s running (%s)", self.config.kiosk.id, "simulated" if self.simulated else "hardware")
         self.uplink.start()
+        screen_url = self._start_web()
+        if self.console:
+            source = self.config.camera.source
+            self.console.idle(source[4:] if source.startswith("dir:") else None, screen_url)
         try:
             self.loop.run(stop)
         finally:
             self.close()
 
+    def _start_web(self) -> str | None:
+        """The screen's URL; a screen that cannot start leaves the door working (lights, beeps)."""
+        try:
+            self.web.start()
+        except OSError as exc:
+            log.error("screen unavailable: %s", exc)
+            return None
+        for watch in self.watches:
+            watch.start()
+        log.info("screen: %s", self.web.url)
+        return self.web.url
+
     def close(self) -> None:
+        self.web.stop()
+        for watch in self.watches:
+            watch.stop()
         self.uplink.stop()
         self.uplink.outbox.close()
         if self.loop.camera is not None:
             self.loop.camera.close()
         self.loop.decoder.close()
         self.loop.signals.close()
+        self.status.close()
+        self.staff.close()
         self.store.close()
+
+
+class Screens:
+    """Tells several screens the same thing (simulation: the web page and the terminal)."""
+
+    def __init__(self, *screens):
+        self.screens = screens
+
+    def show(self, outcome: Outcome) -> None:
+        for screen in self.screens:
+            screen.show(outcome)
+
+    def status(self, code: str | None) -> None:
+        for screen in self.screens:
+            screen.status(code)
 
 
 def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> Kiosk:
@@ -123,16 +171,40 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
     decoder = decoder_from_config(config)
     signals = _signals(config, simulate)
-    screen = ConsoleScreen(language=config.kiosk.language, venue_name=config.kiosk.venue_name,
-                           relay=config.gpio.relay is not None, out=screen_out, tz=clock.tz) if simulate else None
+    feed = LiveFeed()
+    screen = WebScreen(feed, venue_name=config.kiosk.venue_name, tz=clock.tz)
+    console = ConsoleScreen(language=config.kiosk.language, venue_name=config.kiosk.venue_name,
+                            relay=config.gpio.relay is not None, out=screen_out, tz=clock.tz) if simulate else None
     loop = ScanLoop(
-        camera=camera, decoder=decoder, desk=desk, signals=signals, screen=screen or _NoScreen(),
+        camera=camera, decoder=decoder, desk=desk, signals=signals,
+        screen=Screens(screen, console) if console else screen,
         cooldown=Cooldown(config.rules.cooldown_s),
         autocheckout=AutoCheckout(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
         open_camera=lambda: open_source(config.camera.source, settings),
         purge=lambda: store.purge(clock=clock, days=config.kiosk.retention_days))
-    return Kiosk(config, simulate, store, loop, screen, _uplink(config, clock, loop))
+    uplink = _uplink(config, clock, loop)
+    status = KioskStatus(config.data_path / DB_NAME, venue_id=config.kiosk.venue_id, clock=clock,
+                         uplink=uplink, loop=loop)
+    # Staff check-ins show on the screen too (the occupancy follows by the status watch).
+    staff = StaffServices.open(config, clock, on_outcome=loop.screen.show)
+    ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
+                     camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff)
+    web = WebServer(create_app(ctx), resolve_listen(listen_addresses(config.web.listen)), feed=feed)
+    return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff)
+
+
+def _watches(ctx: WebContext) -> list[Watch]:
+    """What the screen learns by looking: the status marks and occupancy, and in simulation the
+    mock lights, buzzer and relay."""
+    capacity = ctx.config.rules.capacity
+    watches = [Watch(ctx.feed, {"status": ctx.status,
+                                "occupancy": lambda: {"occupancy": ctx.occupancy(), "capacity": capacity}},
+                     STATUS_EVERY_S, name="status")]
+    if ctx.simulated and ctx.signals is not None:
+        watches.append(Watch(ctx.feed, {"signals": lambda: signal_states(ctx.signals)}, SIGNALS_EVERY_S,
+                             name="signals"))
+    return watches
 
 
 def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
@@ -144,7 +216,6 @@ def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
     return Uplink(outbox, settings, health=HealthReport(loop, clock, config.data_path), version=__version__)
 
 
-
 def _signals(config: Config, simulate: bool) -> Signals:
     if simulate:
         return Signals(signal_pins(config), pin_factory=mock_pin_factory())
@@ -153,13 +224,3 @@ def _signals(config: Config, simulate: bool) -> Signals:
     except Exception as exc:  # noqa: BLE001 - gpiozero raises many kinds when there is no GPIO
         log.error("GPIO unavailable (%s): lights and buzzer are simulated", exc)
         return Signals(signal_pins(config), pin_factory=mock_pin_factory())
-
-
-class _NoScreen:
-    """Until the kiosk screen (web) exists on hardware, outcomes go to the lights and beeper only."""
-
-    def show(self, outcome) -> None:
-        pass
-
-    def status(self, code) -> None:
-        pass

@@ -37,14 +37,17 @@ class CheckinDesk:
         self.mode = mode
         self.capacity = capacity
 
-    def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None) -> Outcome:
+    def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None,
+                mode: str | None = None) -> Outcome:
+        """mode: overrides the kiosk's (staff say "check in" or "check out" themselves)."""
         stamp = self.clock.stamp()
         at = iso(stamp.at)
         person = credential.person()
         with self.store.transaction() as tx:
             visit = tx.open_visit(self.venue_id, credential.key)
             occupancy = tx.occupancy(self.venue_id)
-            decision = decide(self.mode, inside=visit is not None, occupancy=occupancy, capacity=self.capacity)
+            decision = decide(mode or self.mode, inside=visit is not None, occupancy=occupancy,
+                              capacity=self.capacity)
             if decision.action == "refuse":
                 return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,
                                capacity=self.capacity)
@@ -66,6 +69,24 @@ class CheckinDesk:
             event = self._event(tx, "check_in", visit_id, at, stamp, method, staff_id, person)
             return Outcome("check_in", credential, visit_id, at, occupancy=occupancy + 1,
                            capacity=self.capacity, seq=event["seq"])
+
+    def check_out_visits(self, visit_ids: list[str] | None, *, method: str, staff_id: str | None,
+                         estimated: bool = False) -> int:
+        """Staff close open visits (``None``: every open visit at the venue, at closing time) in
+        one transaction; ``estimated`` when nobody saw each person leave. Returns how many."""
+        stamp = self.clock.stamp()
+        at = iso(stamp.at)
+        closed = 0
+        with self.store.transaction() as tx:
+            wanted = None if visit_ids is None else set(visit_ids)
+            for visit in tx.open_visits(self.venue_id):
+                if wanted is not None and visit.visit_id not in wanted:
+                    continue
+                tx.close_visit(visit.visit_id, at=at, type="check_out", estimated=estimated, method=method)
+                self._event(tx, "check_out", visit.visit_id, at, stamp, method, staff_id, visit.person,
+                            estimated=estimated)
+                closed += 1
+        return closed
 
     def _event(self, tx: Transaction, type, visit_id, at, stamp, method, staff_id, person, estimated=False):
         return tx.append_event(lambda seq, event_id: build_event(

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     vis.add_argument("--json", action="store_true", help="one JSON object per line")
     vis.add_argument("--limit", type=int, default=None, help="at most this many")
     vis.add_argument("--simulate", action="store_true", help="the simulated kiosk's data (./var)")
+
+    staff = command("staff", _staff, "staff accounts for the staff pages (login name + PIN)")
+    staff.add_argument("action", choices=("add", "list", "reset", "remove"),
+                       help="add NAME (prints a one-time PIN) | list | reset NAME (new one-time PIN) | remove NAME")
+    staff.add_argument("name", nargs="?", help="the staff member's login name")
+    staff.add_argument("--simulate", action="store_true", help="the simulated kiosk's data (./var)")
     return p
 
 
@@ -151,15 +157,19 @@ def _samples(args, config: Config) -> int:
 
 # -- kiosk visits -----------------------------------------------------------------------------
 
+def _data_dir(args, config: Config) -> Path:
+    """The kiosk's data folder; on a development machine (no kiosk installed) the simulator's."""
+    if args.simulate and not config.explicit_data_dir:
+        return Path(SIMULATION_DATA_DIR)
+    if not config.explicit_data_dir and not (Path(DEFAULT_DATA_DIR) / "kiosk.db").exists():
+        return Path(SIMULATION_DATA_DIR)
+    return Path(config.kiosk.data_dir)
+
+
 def _visits(args, config: Config) -> int:
     from .store import StoreUnavailable, VisitStore
 
-    data_dir = Path(config.kiosk.data_dir)
-    if args.simulate and not config.explicit_data_dir:
-        data_dir = Path(SIMULATION_DATA_DIR)
-    elif not config.explicit_data_dir and not (Path(DEFAULT_DATA_DIR) / "kiosk.db").exists():
-        data_dir = Path(SIMULATION_DATA_DIR)  # a development machine: the simulator's data
-    db = data_dir / "kiosk.db"
+    db = _data_dir(args, config) / "kiosk.db"
     if not db.exists():
         print(f"kiosk: no visits yet ({db} does not exist)", file=sys.stderr)
         return 1
@@ -178,6 +188,47 @@ def _visits(args, config: Config) -> int:
             p = v["person"]
             print(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  {p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
     store.close()
+    return 0
+
+
+# -- kiosk staff ------------------------------------------------------------------------------
+
+def _staff(args, config: Config) -> int:
+    from . import messages
+    from .staff.accounts import AccountError, StaffAccounts
+    from .store import StoreUnavailable, VisitStore
+
+    if args.action != "list" and not args.name:
+        print(f"kiosk: staff {args.action} needs a NAME", file=sys.stderr)
+        return 2
+    try:
+        store = VisitStore.open(_data_dir(args, config) / "kiosk.db")
+    except StoreUnavailable as exc:
+        print(f"kiosk: cannot open the kiosk database: {exc}", file=sys.stderr)
+        return 1
+    accounts = StaffAccounts(store)
+    try:
+        if args.action == "list":
+            for a in accounts.list():
+                state = ("locked" if a["locked"] else "") or ("PIN set" if a["pin_set"] else "one-time PIN not used yet")
+                print(f"{a['staff_id']}  {a['name']}  ({state})")
+        elif args.action == "remove":
+            accounts.remove(args.name)
+            print(f"{args.name}: removed")
+        else:
+            pin = accounts.add(args.name) if args.action == "add" else accounts.reset(args.name)
+            # The one secret this command ever prints: shown once, never stored or logged.
+            print(f"{args.name}: one-time PIN {pin}")
+            print("  Log in with it once at the staff page and choose your own PIN. / "
+                  "Đăng nhập một lần bằng mã này rồi đặt mã PIN riêng.")
+    except AccountError as exc:
+        print(f"kiosk: {messages.text(exc.code, 'en')}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(f"kiosk: cannot write the kiosk database: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
     return 0
 
 

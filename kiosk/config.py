@@ -11,6 +11,7 @@ are errors that name the key (and its line), so a typo never silently falls back
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
 from mqtt.tomlconfig import timezone_name as _timezone
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+__all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_config"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/checkin-kiosk/kiosk.toml")
 DEFAULT_DATA_DIR = "/var/lib/checkin-kiosk"
@@ -50,9 +51,40 @@ def _kiosk_id(v):
         return 'must not start with "collector"'
 
 
+#: ``[web] listen`` hosts that are not IP addresses: the loopback name, and the address of the
+#: interface that carries the default route (the venue LAN), looked up when the server starts.
+LISTEN_NAMES = ("localhost", "lan")
+
+
 def _listen(v):
-    if not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", v) or not 0 < int(v.rsplit(":", 1)[1]) < 65536:
-        return 'must be HOST:PORT, e.g. "127.0.0.1:8080"'
+    entries = [v] if isinstance(v, str) else v
+    if not entries:
+        return 'must name at least one "HOST:PORT"'
+    for entry in entries:
+        if not _listen_entry(entry):
+            return ('must be HOST:PORT or a list of them; HOST an IP address ("[::1]" for IPv6), "localhost" '
+                    f'or "lan", PORT 0-65535, e.g. "127.0.0.1:8080" (not {entry!r})')
+    if len(set(entries)) != len(entries):
+        return "lists an address twice"
+
+
+def _listen_entry(entry: str) -> bool:
+    host, sep, port = entry.rpartition(":")
+    if not sep or not port.isascii() or not port.isdigit() or int(port) > 65535:
+        return False
+    if host in LISTEN_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    except ValueError:
+        return False
+    return (address.version == 6) == host.startswith("[")
+
+
+def listen_addresses(listen: str | list[str]) -> list[tuple[str, int]]:
+    """``[web] listen`` (already checked) as (host, port) pairs; IPv6 hosts without brackets."""
+    entries = [listen] if isinstance(listen, str) else listen
+    return [(host.strip("[]"), int(port)) for host, _, port in (e.rpartition(":") for e in entries)]
 
 
 @dataclass(frozen=True)
@@ -101,6 +133,17 @@ class RulesSection:
 
 
 @dataclass(frozen=True)
+class StaffSection:
+    #: People one phone number may stand for (a household without smartphones).
+    max_per_phone: int = key(in_range(1, 20), default=5)
+    #: Wrong PINs in a row before an account is locked, and for how long.
+    max_failures: int = key(in_range(3, 20), default=5)
+    lockout_min: float = key(in_range(1, 24 * 60), default=15.0)
+    #: A staff session unused this long has ended.
+    session_idle_min: float = key(in_range(5, 24 * 60), default=120.0)
+
+
+@dataclass(frozen=True)
 class GpioSection:
     green_led: int | None = key(_gpio_pin, default=17)
     red_led: int | None = key(_gpio_pin, default=27)
@@ -130,7 +173,11 @@ class PrinterSection:
 
 @dataclass(frozen=True)
 class WebSection:
-    listen: str = key(_listen, default="127.0.0.1:8080")
+    #: Where the screen (and staff) pages are served: "HOST:PORT" or a list of them. Default: the
+    #: kiosk's own Chromium on loopback, and the venue LAN (for staff phones).
+    listen: str | list[str] = key(_listen, default_factory=lambda: ["127.0.0.1:8080", "lan:8080"])
+    #: The visitor screen is for the kiosk's own display: other machines get it only when this is true.
+    screen_from_lan: bool = key(default=False)
 
 
 @dataclass(frozen=True)
@@ -139,6 +186,7 @@ class Config(ReplaceKeys):
     camera: CameraSection = field(default_factory=CameraSection)
     decoder: DecoderSection = field(default_factory=DecoderSection)
     rules: RulesSection = field(default_factory=RulesSection)
+    staff: StaffSection = field(default_factory=StaffSection)
     gpio: GpioSection = field(default_factory=GpioSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     printer: PrinterSection = field(default_factory=PrinterSection)

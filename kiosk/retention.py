@@ -1,4 +1,5 @@
-"""Deleting personal data the kiosk no longer needs: delivered events and closed visits past retention.
+"""Deleting personal data the kiosk no longer needs: delivered events and closed visits past
+retention, and people staff registered who have not come back for as long.
 
 Only what the central store holds (delivered) is deleted; open visits, undelivered and
 quarantined events stay whatever their age.
@@ -6,7 +7,7 @@ quarantined events stay whatever their age.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 DEFAULT_RETENTION_DAYS = 21
 
@@ -48,8 +49,17 @@ def purge(db, *, clock=None, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, 
         visits = conn.execute(
             "DELETE FROM visits WHERE visit_id IN (SELECT visit_id FROM purge_visits)").rowcount
         refusals = conn.execute("DELETE FROM refusals WHERE at < ?", [cutoff]).rowcount
+        # People staff registered: kept while they keep coming; gone when not seen for as long
+        # (or revoked that long ago), unless they are inside now. Their times are UTC.
+        utc_cutoff = (now - timedelta(days=days)).astimezone(timezone.utc).isoformat(timespec="seconds")
+        people = conn.execute("""
+            DELETE FROM people WHERE (last_seen_at < ? OR revoked_at < ?)
+              AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.check_out_at IS NULL
+                              AND v.person_key IN ('kiosk_card:' || people.person_id, 'cccd:' || people.id_number))""",
+                              [utc_cutoff, utc_cutoff]).rowcount
+        conn.execute("DELETE FROM print_jobs WHERE state != 'queued' AND done_at < ?", [utc_cutoff])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return {"visits": visits, "events": events, "outbox": outbox, "refusals": refusals}
+    return {"visits": visits, "events": events, "outbox": outbox, "refusals": refusals, "people": people}

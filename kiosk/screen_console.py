@@ -55,11 +55,13 @@ class ConsoleScreen:
         self._print(datetime.now(self.tz).strftime("%H:%M:%S ") + "⚠ " + messages.text(code, self.language) if code else
                     "✔ " + ("Máy hoạt động bình thường" if self.language == "vi" else "Kiosk working normally"))
 
-    def idle(self, camera_dir: str | None) -> None:
+    def idle(self, camera_dir: str | None, screen_url: str | None = None) -> None:
         self._print(f"{self.venue_name}: {messages.text('idle', self.language)}")
         if camera_dir:
             hint = "Thả ảnh mã QR vào" if self.language == "vi" else "Drop QR images into"
             self._print(f"(mô phỏng / simulation) {hint} {camera_dir}")
+        if screen_url:
+            self._print(f"{'Màn hình' if self.language == 'vi' else 'Screen'}: {screen_url}")
 
     def _signals(self, kind: str) -> str:
         words = _LIGHTS[self.language]

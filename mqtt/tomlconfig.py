@@ -131,7 +131,10 @@ def _coerce(hint, value: Any, loc: str):
     optional = False
     if isinstance(hint, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional, hint = True, args[0]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) > 1:   # e.g. ``str | list[str]``: the value must fit one of them
+            return _coerce_either(args, value, loc)
+        hint = args[0]
     if typing.get_origin(hint) is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{loc}: must be a list of strings")
@@ -149,6 +152,17 @@ def _coerce(hint, value: Any, loc: str):
         kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[hint]
         raise ConfigError(f"{loc}: must be {kind}" + (" (or leave the key out)" if optional else ""))
     return value
+
+
+def _coerce_either(hints: list, value: Any, loc: str):
+    for hint in hints:
+        try:
+            return _coerce(hint, value, loc)
+        except ConfigError:
+            continue
+    kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    raise ConfigError(f"{loc}: must be " + " or ".join(
+        "a list of strings" if typing.get_origin(h) is list else kinds[h] for h in hints))
 
 
 def _line(text: str, section: str | None, name: str) -> str:

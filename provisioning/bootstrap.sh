@@ -18,8 +18,9 @@ action="${1:-}"
 [ $# -gt 0 ] && shift
 
 apt_run=(python3 python3-venv python3-dev libzbar0 fonts-dejavu-core mosquitto)
-# Tests start their own Mosquitto and PostgreSQL servers on loopback (never the system services).
-apt_test=(postgresql)
+# Tests start their own Mosquitto and PostgreSQL servers on loopback (never the system services),
+# and drive Debian's Chromium through Playwright (never Playwright's own browser downloads).
+apt_test=(postgresql chromium)
 run_extras="v4l2"
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
     # picamera2's compiled parts are built against apt's numpy: take OpenCV from apt too, so pip

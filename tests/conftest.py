@@ -10,6 +10,7 @@ from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.store import VisitStore
 
+from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
 from codes import ManualTime
 
 

@@ -24,6 +24,8 @@ data_dir = "{tmp_path / 'data'}"
 source = "dir:{tmp_path / 'camera'}"
 fps = 0
 presentation_s = 0.05
+[web]
+listen = "127.0.0.1:0"
 [rules]
 {rules_toml}
 """)

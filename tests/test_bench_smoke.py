@@ -25,4 +25,7 @@ def test_bench_quick_reports_every_figure(tmp_path):
             assert cell["raw_fps"] > 0 and cell["pipeline_fps"] > 0 and cell["ratio"] > 0
     assert figures["commit"]["kiosk"]["p99_ms"] > 0 and figures["commit"]["raw"]["p99_ms"] > 0
     assert figures["rss"]["presentations"] == 40 and figures["rss"]["peak_rss_kb"] > 0
+    assert figures["screen"]["presentations"] == 50 and figures["screen"]["ours"]["p99_ms"] > 0
+    assert figures["screen"]["raw"]["p50_ms"] > 0 and figures["screen"]["transfer"]["files"]["/"] > 0
     assert "1. Decoding" in r.stdout and "2. Check-in commit latency" in r.stdout and "3. Memory" in r.stdout
+    assert "6. Kiosk screen" in r.stdout

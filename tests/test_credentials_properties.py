@@ -4,7 +4,7 @@ characters ever accepted; synthetic valid payloads round-trip to exactly their f
 import datetime
 import unicodedata
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kiosk.credentials import KINDS, MAX_PAYLOAD_BYTES, Credential, Refused, recognise
@@ -295,6 +295,9 @@ bad_chars = st.characters(categories=["Cc", "Cf", "Co"]).filter(bad_char)
 def test_a_control_character_anywhere_is_refused(case, ch, where):
     payload, _ = case
     at = int(where * len(payload))
+    # A byte-order mark in front of the whole payload is not a control character in it: it only
+    # says "UTF-8" and is dropped (test_credentials covers that); anywhere else it is refused.
+    assume(not (ch == "\ufeff" and at == 0))
     spoiled = payload[:at] + ch + payload[at:]
     for parser in PARSERS:
         r = outcome(parser, spoiled)

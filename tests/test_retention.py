@@ -27,7 +27,7 @@ def test_purge_takes_only_delivered_closed_visits_older_than_retention(store, cl
     outbox.quarantine(1, "test")                      # ...and person 0's check-in is quarantined
 
     wall.advance(20 * DAY)
-    assert outbox.purge() == {"visits": 0, "events": 0, "outbox": 0, "refusals": 0}
+    assert outbox.purge() == {"visits": 0, "events": 0, "outbox": 0, "refusals": 0, "people": 0}
     wall.advance(2 * DAY)
     assert outbox.purge()["visits"] == 1              # only person 2: closed, delivered, old
     left = {v["person"]["id"] for v in store.visits()}
@@ -58,3 +58,17 @@ def test_refusal_counts_expire_too(store, clock, wall):
     store.count_refusal(clock.now().isoformat(), "url")
     assert store.purge(clock=clock, days=21)["refusals"] == 1
     assert store.refusal_counts() == {"url": 1}
+
+
+def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(store, clock, wall):
+    from kiosk.staff.people import People, parse_declaration
+    people = People(store, now=clock.now)
+    away, _ = people.register(parse_declaration({"name": "Người Đi Xa", "phone": "0912345678"}), staff_id=None)
+    inside, _ = people.register(parse_declaration({"name": "Người Ở Lại", "phone": "0912345678"}), staff_id=None)
+    back, _ = people.register(parse_declaration({"name": "Người Quay Lại", "phone": "0912345678"}), staff_id=None)
+    CheckinDesk(store, clock, kiosk_id="k", venue_id="v").present(inside.credential())
+    wall.advance(20 * DAY)
+    people.seen([back.person_id])
+    wall.advance(2 * DAY)
+    assert store.purge(clock=clock, days=21)["people"] == 1
+    assert [p.name for p in people.by_phone("0912345678")] == ["Người Ở Lại", "Người Quay Lại"]

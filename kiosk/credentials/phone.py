@@ -26,35 +26,48 @@ _OLD_PREFIXES = {
 }
 
 
+class PhoneError(ValueError):
+    """Not a Vietnamese mobile number: an English sentence (without the number) and a ``code`` for
+    :mod:`kiosk.messages` (``phone_prefix``, ``phone_chars``, ``phone_landline``, ``phone_old``,
+    ``phone_length``, ``phone_unknown``); ``values`` fill the sentence (the old and new prefix)."""
+
+    def __init__(self, code: str, sentence: str, **values: str):
+        super().__init__(sentence)
+        self.code = code
+        self.values = values
+
+
 def normalise_phone(text: str) -> str:
     """The canonical form ``0`` + 9 digits of a Vietnamese mobile number.
 
     Accepts ``0…``, ``+84…``, ``84…`` and ``0084…``, ignoring spaces, dots, dashes and parentheses.
-    Raises ValueError (an English sentence without the number) for anything else, including
-    landlines (``02x``) and pre-2018 11-digit mobiles.
+    Raises :class:`PhoneError` for anything else, including landlines (``02x``) and pre-2018
+    11-digit mobiles.
     """
     if not isinstance(text, str):
-        raise ValueError("A phone number must be text.")
+        raise PhoneError("phone_chars", "A phone number must be text.")
     compact = _SEPARATORS.sub("", text)
     for prefix in _PREFIXES:
         if compact.startswith(prefix):
             national = compact[len(prefix):]
             break
     else:
-        raise ValueError("A Vietnamese mobile number starts with 0 or +84.")
+        raise PhoneError("phone_prefix", "A Vietnamese mobile number starts with 0 or +84.")
     if not (national.isascii() and national.isdigit()):
-        raise ValueError("A phone number may contain only digits, spaces, dots, dashes and parentheses.")
+        raise PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
     if len(national) == 9 and _MOBILE.fullmatch(national):
         return "0" + national
     if len(national) == 10 and national[0] == "2":
-        raise ValueError("This is a landline number; it cannot receive text messages. Give a mobile number.")
+        raise PhoneError("phone_landline",
+                         "This is a landline number; it cannot receive text messages. Give a mobile number.")
     if len(national) == 10 and national[:3] in _OLD_PREFIXES:
         new = "0" + _OLD_PREFIXES[national[:3]]
         old = "0" + national[:3]
-        raise ValueError(f"This is an old 11-digit mobile number; since 2018 its prefix {old} is {new}.")
+        raise PhoneError("phone_old", f"This is an old 11-digit mobile number; since 2018 its prefix {old} is {new}.",
+                         old=old, new=new)
     if len(national) != 9:
-        raise ValueError("A Vietnamese mobile number has 10 digits (0 and 9 more).")
-    raise ValueError("This is not a Vietnamese mobile number (unknown prefix).")
+        raise PhoneError("phone_length", "A Vietnamese mobile number has 10 digits (0 and 9 more).")
+    raise PhoneError("phone_unknown", "This is not a Vietnamese mobile number (unknown prefix).")
 
 
 def mask_phone(text: str) -> str:

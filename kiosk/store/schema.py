@@ -62,3 +62,70 @@ def m001_visits_events_outbox(db):
             at TEXT NOT NULL,
             reason TEXT NOT NULL
         )""")
+
+
+@migrations()
+def m002_staff_people_print(db):
+    # Staff accounts: a PIN's argon2 hash only; the one-time PIN from `kiosk staff add` must be
+    # replaced at the first login (must_change).
+    db.execute("""
+        CREATE TABLE staff (
+            staff_id TEXT PRIMARY KEY,          -- carried in events as staff_id
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,      -- casefolded, for login
+            pin_hash TEXT NOT NULL,
+            must_change INTEGER NOT NULL DEFAULT 1,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until REAL,                  -- epoch seconds
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE staff_sessions (
+            token_hash TEXT PRIMARY KEY,        -- sha256 of the cookie's token; the token itself is never stored
+            staff_id TEXT NOT NULL REFERENCES staff (staff_id),
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        )""")
+    # Who did what, when: ids and counts only, never names or numbers.
+    db.execute("""
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            staff_id TEXT,
+            action TEXT NOT NULL,
+            subject TEXT,
+            detail TEXT
+        )""")
+    db.execute("CREATE INDEX audit_at ON audit (at)")
+    # People staff registered under a phone number (households without smartphones).
+    db.execute("""
+        CREATE TABLE people (
+            person_id TEXT PRIMARY KEY,         -- the kiosk_card id
+            phone TEXT NOT NULL,                -- canonical 0 + 9 digits
+            name TEXT NOT NULL,
+            birth_date TEXT,                    -- YYYY-MM-DD or YYYY
+            sex TEXT CHECK (sex IN ('male', 'female')),
+            id_type TEXT CHECK (id_type IN ('cccd', 'cmnd', 'passport')),
+            id_number TEXT,
+            address TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            last_seen_at TEXT NOT NULL,         -- registration or last check-in, for retention
+            revoked_at TEXT
+        )""")
+    db.execute("CREATE INDEX people_phone ON people (phone) WHERE revoked_at IS NULL")
+    # Print jobs wait here until the printer takes them (the door never waits for the printer).
+    db.execute("""
+        CREATE TABLE print_jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('slip', 'card')),
+            subject TEXT NOT NULL,              -- visit_id for a slip, person_id for a card
+            state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'printed', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            staff_id TEXT,
+            done_at TEXT
+        )""")
+    db.execute("CREATE INDEX print_jobs_state ON print_jobs (state, id)")

@@ -37,6 +37,10 @@ class Transaction:
     def __init__(self, db: sqlite_utils.Database):
         self._db = db
 
+    def execute(self, sql: str, params: list | tuple = ()):
+        """Any other statement of this transaction (staff accounts, people, print jobs)."""
+        return self._db.execute(sql, params)
+
     def open_visit(self, venue_id: str, person_key: str) -> OpenVisit | None:
         row = self._db.execute(
             "SELECT visit_id, person_key, person, check_in_at, check_in_boot, check_in_uptime, check_in_synced "
@@ -150,7 +154,7 @@ class VisitStore:
     def probe(self) -> None:
         """A write that changes nothing: raises :class:`StoreUnavailable` while the disk cannot take writes."""
         with self.transaction() as tx:
-            tx._db.execute("UPDATE counters SET value = value WHERE name = 'next_seq'")
+            tx.execute("UPDATE counters SET value = value WHERE name = 'next_seq'")
 
     def purge(self, *, clock, days: float) -> dict[str, int]:
         """The retention purge (see :mod:`kiosk.retention`); raises StoreUnavailable."""

@@ -1,0 +1,44 @@
+"""The print queue: jobs wait in the kiosk store until the printer takes them.
+
+The door never waits for the printer: a check-in (or a staff member asking for a personal card)
+only adds a row here. The print worker (with the printer backends) takes queued jobs in order;
+jobs survive a restart because they are rows, not memory.
+
+>>> queue = PrintQueue(store)
+>>> queue.enqueue("card", person_id, staff_id="s-1a2b3c4d")
+7
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from .store import VisitStore
+
+KINDS = ("slip", "card")
+
+
+class PrintQueue:
+    def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None):
+        self.store = store
+        self.lock = lock or threading.RLock()
+
+    def enqueue(self, kind: str, subject: str, *, staff_id: str | None = None) -> int:
+        """Queue a ``slip`` (subject: visit id) or a ``card`` (subject: person id); returns the job id."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        with self.lock, self.store.transaction() as tx:
+            return tx.execute("INSERT INTO print_jobs (kind, subject, created_at, staff_id) VALUES (?, ?, ?, ?)",
+                              [kind, subject, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                               staff_id]).lastrowid
+
+    def queued(self) -> list[dict]:
+        with self.lock:
+            rows = self.store.db.execute("SELECT id, kind, subject, attempts, last_error, created_at FROM print_jobs "
+                                         "WHERE state = 'queued' ORDER BY id").fetchall()
+        return [dict(zip(("id", "kind", "subject", "attempts", "last_error", "created_at"), r)) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.store.db.execute("SELECT state, count(*) FROM print_jobs GROUP BY state").fetchall())

@@ -1,0 +1,212 @@
+"""People staff register under a phone number: households without smartphones.
+
+One phone number stands for at most ``max_per_phone`` people (5 by default: the 2021 rule a
+relative's or a manager's number may be used for a household). The ID number is optional
+(children, foreigners); with a 12-digit CCCD number the person is identified as ``cccd:<number>``,
+so their visits join those of their ID card at the camera, otherwise as ``kiosk_card:<person_id>``
+(the id their printed personal card will carry).
+
+>>> people = People(store)
+>>> declaration = parse_declaration({"name": "Trần Văn Thử", "phone": "+84 912 345 678", "birth": "1950"})
+>>> person = people.register(declaration, staff_id="s-1a2b3c4d")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import timezone
+
+from ..credentials import Credential
+from ..credentials.normalise import collapse, is_ascii_digits, make_date, name_problem
+from ..credentials.phone import PhoneError, normalise_phone
+from ..store import VisitStore
+
+DEFAULT_MAX_PER_PHONE = 5
+MAX_ADDRESS_CHARS = 200
+#: A passport number: letters and digits, 6-9 characters, at least one letter (VN: 1 letter + 7 digits).
+_PASSPORT = re.compile(r"(?=.*[A-Z])[A-Z0-9]{6,9}")
+_ID_SEPARATORS = re.compile(r"[\s.\-]")
+_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud or retyped from a card
+
+
+class DeclarationError(ValueError):
+    """Form input refused: ``field`` it concerns and a :mod:`kiosk.messages` ``code``."""
+
+    def __init__(self, field: str, code: str):
+        super().__init__(f"{field}: {code}")
+        self.field = field
+        self.code = code
+
+
+class PhoneFull(Exception):
+    """The phone number already stands for the maximum number of people."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"at most {limit} people per phone number")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Validated form input for one person."""
+
+    name: str
+    phone: str
+    birth_date: str | None = None      # YYYY-MM-DD or YYYY
+    sex: str | None = None             # male | female
+    id_type: str | None = None         # cccd | cmnd | passport
+    id_number: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    phone: str
+    name: str
+    birth_date: str | None
+    sex: str | None
+    id_type: str | None
+    id_number: str | None
+    address: str | None
+    created_at: str
+
+    @property
+    def key(self) -> str:
+        return self.credential().key
+
+    def credential(self) -> Credential:
+        """How the person is checked in: their CCCD identity when staff typed one, else their card id."""
+        if self.id_type == "cccd":
+            kind, ident = "cccd", self.id_number
+        else:
+            kind, ident = "kiosk_card", self.person_id
+        return Credential(kind=kind, id=ident, name=self.name, birth_date=self.birth_date, sex=self.sex,
+                          phone=self.phone)
+
+
+def parse_declaration(form: dict, *, today: dt.date | None = None) -> Declaration:
+    """Validate the declare form (``name``, ``phone``, ``birth``, ``sex``, ``id_number``, ``address``).
+
+    ``birth`` may be ``YYYY``, ``YYYY-MM-DD`` or ``DD/MM/YYYY`` (as Vietnamese write it).
+    Raises :class:`DeclarationError` naming the first bad field.
+    """
+    today = today or dt.date.today()
+    name = collapse(form.get("name") or "")
+    if not name:
+        raise DeclarationError("name", "name_required")
+    if name_problem(name):
+        raise DeclarationError("name", "name_invalid")
+    try:
+        phone = normalise_phone(form.get("phone") or "")
+    except PhoneError as exc:
+        raise DeclarationError("phone", exc.code) from None
+    birth = _birth(collapse(form.get("birth") or ""), today)
+    sex = (form.get("sex") or "").strip() or None
+    if sex not in (None, "male", "female"):
+        raise DeclarationError("sex", "sex_invalid")
+    id_type, id_number = _id_number(form.get("id_number") or "")
+    address = collapse(form.get("address") or "") or None
+    if address and (len(address) > MAX_ADDRESS_CHARS or not address.isprintable()):
+        raise DeclarationError("address", "address_invalid")
+    return Declaration(name, phone, birth, sex, id_type, id_number, address)
+
+
+def _birth(text: str, today: dt.date) -> str | None:
+    if not text:
+        return None
+    if is_ascii_digits(text, 4):
+        if not 1900 <= int(text) <= today.year:
+            raise DeclarationError("birth", "birth_invalid")
+        return text
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text) or re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+    if not m:
+        raise DeclarationError("birth", "birth_invalid")
+    y, mo, d = (m[1], m[2], m[3]) if "-" in text else (m[3], m[2].zfill(2), m[1].zfill(2))
+    date = make_date(y, mo, d)
+    if date is None or date > today or date.year < 1900:
+        raise DeclarationError("birth", "birth_invalid")
+    return date.isoformat()
+
+
+def _id_number(text: str) -> tuple[str | None, str | None]:
+    compact = _ID_SEPARATORS.sub("", text).upper()
+    if not compact:
+        return None, None
+    if is_ascii_digits(compact):
+        if len(compact) == 12:
+            return "cccd", compact
+        if len(compact) == 9:
+            return "cmnd", compact
+        raise DeclarationError("id_number", "id_number_length")
+    if compact.isascii() and _PASSPORT.fullmatch(compact):
+        return "passport", compact
+    raise DeclarationError("id_number", "id_number_invalid")
+
+
+_COLUMNS = "person_id, phone, name, birth_date, sex, id_type, id_number, address, created_at"
+
+
+class People:
+    """The registry. Thread-safe (one lock around the connection)."""
+
+    def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None,
+                 max_per_phone: int = DEFAULT_MAX_PER_PHONE, now=None):
+        self.store = store
+        self.lock = lock or threading.RLock()
+        self.max_per_phone = max_per_phone
+        self._now = now or (lambda: dt.datetime.now(timezone.utc))
+
+    def _now_iso(self) -> str:
+        return self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
+
+    def by_phone(self, phone: str) -> list[Person]:
+        """The people registered under ``phone`` (canonical form), oldest first."""
+        with self.lock:
+            rows = self.store.db.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL "
+                                         "ORDER BY created_at, rowid", [phone]).fetchall()
+        return [Person(*r) for r in rows]
+
+    def get(self, person_id: str) -> Person | None:
+        with self.lock:
+            row = self.store.db.execute(f"SELECT {_COLUMNS} FROM people WHERE person_id = ? AND revoked_at IS NULL",
+                                        [person_id]).fetchone()
+        return Person(*row) if row else None
+
+    def register(self, d: Declaration, *, staff_id: str | None) -> tuple[Person, bool]:
+        """The registered person and whether they are new. The same name and birth under the same
+        phone is the same person (a form sent twice), not a new one. Raises :class:`PhoneFull`."""
+        with self.lock, self.store.transaction() as tx:
+            for row in tx.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL",
+                                  [d.phone]).fetchall():
+                known = Person(*row)
+                if known.name.casefold() == d.name.casefold() and known.birth_date == d.birth_date:
+                    return known, False
+            count = tx.execute("SELECT count(*) FROM people WHERE phone = ? AND revoked_at IS NULL",
+                               [d.phone]).fetchone()[0]
+            if count >= self.max_per_phone:
+                raise PhoneFull(self.max_per_phone)
+            now = self._now_iso()
+            person = Person("P" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9)), d.phone, d.name,
+                            d.birth_date, d.sex, d.id_type, d.id_number, d.address, now)
+            tx.execute(f"INSERT INTO people ({_COLUMNS}, created_by, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [person.person_id, person.phone, person.name, person.birth_date, person.sex, person.id_type,
+                        person.id_number, person.address, now, staff_id, now])
+        return person, True
+
+    def seen(self, person_ids: list[str]) -> None:
+        """Mark people as seen now (a check-in): retention counts from their last visit."""
+        if person_ids:
+            with self.lock, self.store.transaction() as tx:
+                tx.execute(f"UPDATE people SET last_seen_at = ? WHERE person_id IN ({', '.join('?' * len(person_ids))})",
+                           [self._now_iso(), *person_ids])
+
+    def revoke(self, person_id: str) -> bool:
+        """Take a person off their phone number (their card stops working)."""
+        with self.lock, self.store.transaction() as tx:
+            return tx.execute("UPDATE people SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL",
+                              [self._now_iso(), person_id]).rowcount == 1

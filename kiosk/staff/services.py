@@ -1,0 +1,50 @@
+"""The staff side of a running kiosk, on a database connection of its own (the web server's
+threads), serialised by one lock: accounts, the audit trail, the people registry, the print
+queue and the staff desk.
+
+>>> services = StaffServices.open(config, clock, on_outcome=screen.show, on_occupancy=screen.occupancy)
+>>> services.accounts.login("Lan", "480215")
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from ..checkin import CheckinDesk
+from ..clock import Clock
+from ..config import Config
+from ..printqueue import PrintQueue
+from ..store import VisitStore
+from .accounts import StaffAccounts
+from .audit import Audit
+from .desk import StaffDesk
+from .people import People
+
+DB_NAME = "kiosk.db"
+
+
+@dataclass
+class StaffServices:
+    store: VisitStore
+    accounts: StaffAccounts
+    audit: Audit
+    desk: StaffDesk
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_occupancy=None) -> "StaffServices":
+        store = VisitStore.open(config.data_path / DB_NAME)
+        lock = threading.RLock()
+        s = config.staff
+        accounts = StaffAccounts(store, lock=lock, max_failures=s.max_failures, lockout_s=s.lockout_min * 60,
+                                 session_idle_s=s.session_idle_min * 60)
+        audit = Audit(store, lock=lock)
+        desk = StaffDesk(
+            CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
+                        mode=config.kiosk.mode, capacity=config.rules.capacity),
+            People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
+            PrintQueue(store, lock=lock), lock=lock, on_outcome=on_outcome, on_occupancy=on_occupancy)
+        return cls(store, accounts, audit, desk)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,67 @@
+"""The kiosk's state as its screen shows it: occupancy, and the small status marks.
+
+Read from the web's threads, so on a database connection of its own: the scan loop's and the
+uplink's connections belong to their threads. Reads only; a failing read gives None ("unknown")
+instead of an error page.
+
+>>> status = KioskStatus(Path("./var/kiosk.db"), venue_id="cho-phanrang", clock=clock, uplink=uplink, loop=loop)
+>>> status()
+{'broker_connected': True, 'outbox': 0, 'printer': None, 'clock_synced': True, 'error': None}
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable
+
+from .store import StoreUnavailable, Transaction, open_database
+
+log = logging.getLogger(__name__)
+
+
+class KioskStatus:
+    """``status()`` → the marks; ``occupancy()`` → people inside now.
+
+    uplink: has ``connected``; loop: the scan loop (``store_error``, ``camera_error``);
+    printer_state: returns None (no printer), ``"ok"``, or a word naming the printer's problem.
+    """
+
+    def __init__(self, db_path: Path, *, venue_id: str, clock, uplink, loop,
+                 printer_state: Callable[[], str | None] = lambda: None):
+        self.venue_id = venue_id
+        self.clock = clock
+        self.uplink = uplink
+        self.loop = loop
+        self.printer_state = printer_state
+        self._db = open_database(db_path, migrate=False)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict:
+        """``broker_connected``; ``outbox``: events not yet acknowledged by the central store (None:
+        unreadable); ``printer``; ``clock_synced``; ``error``: the kiosk's error code
+        (:mod:`kiosk.messages`) while it cannot record or has no camera, else None."""
+        loop = self.loop
+        return {"broker_connected": bool(self.uplink.connected), "outbox": self._read(self._outbox),
+                "printer": self.printer_state(), "clock_synced": self.clock.stamp().synced,
+                "error": loop.store_error or ("camera_error" if loop.camera_error else None)}
+
+    def occupancy(self) -> int | None:
+        # Transaction's reads are single SELECTs: on this connection each is its own read snapshot.
+        return self._read(lambda: Transaction(self._db).occupancy(self.venue_id))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _outbox(self) -> int:
+        return self._db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0]
+
+    def _read(self, query: Callable[[], int]) -> int | None:
+        with self._lock:
+            try:
+                return query()
+            except (sqlite3.Error, StoreUnavailable) as exc:
+                log.warning("screen status: cannot read the kiosk database (%s)", exc)
+                return None

@@ -1,0 +1,39 @@
+"""The kiosk's web app: the visitor screen on its own display (and, later, the staff pages).
+
+>>> app = create_app(WebContext(config, feed, status, occupancy, simulated=True, camera_dir=...))
+>>> WebServer(app, [("127.0.0.1", 8080)], feed=feed).start()
+
+Flask, served by waitress (:mod:`kiosk.web.server`); one blueprint per part:
+``screen`` (``/``, ``/events``), ``lang`` (``/lang``), ``sim`` (``/sim/present``, simulation only).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import i18n, screen, simulation, staff
+from .context import EXTENSION, WebContext
+from .security import secure
+
+__all__ = ["WebContext", "create_app"]
+
+#: An open /events stream sends a comment at least this often (finds dead clients, keeps proxies open).
+SSE_HEARTBEAT_S = 15.0
+#: How long an outcome stays on the screen before the idle screen returns.
+SCREEN_RESULT_S = 5.0
+
+
+def create_app(ctx: WebContext) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SSE_HEARTBEAT_S=SSE_HEARTBEAT_S, SCREEN_RESULT_S=SCREEN_RESULT_S)
+    app.extensions[EXTENSION] = ctx
+    secure(app, ctx.data_path)
+    app.jinja_env.globals.update(t=i18n.t, current_language=i18n.current_language)
+
+    app.register_blueprint(screen.bp)
+    app.register_blueprint(i18n.bp)
+    if ctx.simulated:
+        app.register_blueprint(simulation.bp)
+    if ctx.staff is not None:
+        app.register_blueprint(staff.bp)
+    return app

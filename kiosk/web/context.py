@@ -1,0 +1,57 @@
+"""Everything the kiosk's web pages need from the running kiosk, handed to :func:`kiosk.web.create_app`.
+
+The pages never reach into the kiosk's objects on their own: what they may use is listed here,
+so tests can build a context from real parts without a running kiosk. Add a field (with a
+default) when a page needs something new, e.g. the staff pages' services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from flask import current_app
+
+from ..config import Config
+from .live import LiveFeed
+
+if TYPE_CHECKING:
+    from hardware.feedback import Signals
+
+    from ..staff.services import StaffServices
+
+EXTENSION = "kiosk"
+
+
+@dataclass
+class WebContext:
+    """config: the kiosk's (simulated: after :func:`kiosk.app.simulation_config`).
+    feed: the live events for the screen.
+    status: returns the status marks (see :class:`kiosk.status.KioskStatus`): ``broker_connected``,
+        ``outbox``, ``printer`` (None: no printer; ``"ok"``; else the problem), ``clock_synced``, ``error``.
+    occupancy: returns the people inside now (None: unknown).
+    simulated: the simulator's panel and ``/sim/present`` exist only then.
+    camera_dir: the image-folder camera's folder (simulation), where presented images go.
+    signals: the lights, buzzer and relay (shown on the screen in simulation).
+    staff: the staff pages' services (:class:`kiosk.staff.services.StaffServices`).
+    """
+
+    config: Config
+    feed: LiveFeed
+    status: Callable[[], dict]
+    occupancy: Callable[[], int | None]
+    simulated: bool = False
+    camera_dir: Path | None = None
+    signals: "Signals | None" = None
+    #: The staff side (accounts, people, the staff desk); None: no staff pages.
+    staff: "StaffServices | None" = None
+
+    @property
+    def data_path(self) -> Path:
+        return self.config.data_path
+
+
+def web_context() -> WebContext:
+    """The context of the app handling the current request."""
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,88 @@
+"""The visitor screen: the full-screen page on the kiosk's display, and its live event stream.
+
+``GET /`` is the page; ``GET /events`` the Server-Sent Events it listens to (see
+:mod:`kiosk.web.live` for the events). Both are for the kiosk's own Chromium: other machines get
+403 unless ``[web] screen_from_lan`` is true.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .context import web_context
+from .i18n import catalogue
+from .live import StreamUnavailable, signal_states
+from .security import MAX_UPLOAD_BYTES, refuse
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("screen", __name__)
+
+#: How soon the browser reconnects after the stream broke.
+RETRY_MS = 2000
+
+
+def local_only():
+    """The screen's routes answer only loopback clients unless the config says otherwise."""
+    if web_context().config.web.screen_from_lan:
+        return None
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return refuse(403, "web_screen_local_only")
+    return None
+
+
+bp.before_request(local_only)
+
+
+@bp.get("/")
+def page():
+    ctx = web_context()
+    capacity = ctx.config.rules.capacity
+    # What the page's scripts need, in a JSON block (the policy allows no inline script).
+    page_data = {"messages": catalogue(), "capacity": capacity, "max_upload_bytes": MAX_UPLOAD_BYTES,
+                 "result_ms": int(current_app.config["SCREEN_RESULT_S"] * 1000)}
+    return render_template("screen.html", venue=ctx.config.kiosk.venue_name, occupancy=ctx.occupancy(),
+                           capacity=capacity, simulated=ctx.simulated, page_data=page_data)
+
+
+@bp.get("/events")
+def events():
+    ctx = web_context()
+    try:
+        sub = ctx.feed.subscribe()
+    except StreamUnavailable as exc:
+        return Response(f"{exc}\n", 503, {"Retry-After": "10"}, mimetype="text/plain")
+    heartbeat_s = current_app.config["SSE_HEARTBEAT_S"]
+    # The snapshot is read after subscribing, so nothing published meanwhile is missed.
+    snapshot = [("status", ctx.status()),
+                ("occupancy", {"occupancy": ctx.occupancy(), "capacity": ctx.config.rules.capacity})]
+    if ctx.simulated and ctx.signals is not None:
+        snapshot.append(("signals", signal_states(ctx.signals)))
+
+    def stream():
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            for event, data in snapshot:
+                body = json.dumps({**data, "published_at": time.time()}, ensure_ascii=False, separators=(",", ":"))
+                yield f"event: {event}\ndata: {body}\n\n"
+            while True:
+                try:
+                    message = sub.next(heartbeat_s)
+                except EOFError:        # dropped as too slow, or the kiosk is stopping
+                    return
+                # A comment line keeps the connection (and any proxy) alive and finds dead clients.
+                yield message.sse() if message else ": heartbeat\n\n"
+        finally:
+            sub.close()
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,178 @@
+"""Serving the web app with waitress, in a thread of the kiosk process.
+
+>>> server = WebServer(app, resolve_listen(config.web.listen), feed=feed)
+>>> server.start()                       # [('127.0.0.1', 8080), ('192.168.1.20', 8080)]
+>>> server.url
+'http://127.0.0.1:8080/'
+>>> server.stop()
+
+Each address is bound on its own, so one that cannot be bound (the LAN address changed, the
+port is taken) costs only that address. ``lan`` is the IPv4 address of the interface that
+carries the default route (``/proc/net/route``), looked up at start.
+
+Server-Sent Events need each event written at once: waitress ≥ 3 flushes every write
+(``send_bytes`` is 1), and an open stream holds one worker thread, so there are enough threads
+for the bounded number of streams plus the pages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import logging
+import socket
+import struct
+import threading
+from pathlib import Path
+
+from waitress.server import create_server
+from waitress.trigger import trigger
+from waitress import wasyncore
+
+from .live import MAX_SUBSCRIBERS, LiveFeed
+
+log = logging.getLogger(__name__)
+
+ROUTE_TABLE = Path("/proc/net/route")
+#: Threads for requests: every open event stream holds one, the pages need the rest.
+THREADS = MAX_SUBSCRIBERS + 6
+_SIOCGIFADDR = 0x8915
+_RTF_UP = 0x1
+
+
+def default_route_interface(route_table: Path = ROUTE_TABLE) -> str | None:
+    """The interface of the IPv4 default route (lowest metric), or None."""
+    try:
+        lines = route_table.read_text().splitlines()[1:]
+    except OSError:
+        return None
+    routes = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000" and int(fields[3], 16) & _RTF_UP:
+            routes.append((int(fields[6]), fields[0]))
+    return min(routes)[1] if routes else None
+
+
+def interface_address(interface: str) -> str | None:
+    """The IPv4 address of ``interface``, or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            packed = fcntl.ioctl(s.fileno(), _SIOCGIFADDR, struct.pack("256s", interface.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def resolve_listen(addresses: list[tuple[str, int]], route_table: Path = ROUTE_TABLE) -> list[tuple[str, int]]:
+    """``[web] listen`` pairs with ``lan`` and ``localhost`` made addresses; a ``lan`` with no
+    default route is left out with a warning. Duplicates are dropped."""
+    resolved = []
+    for host, port in addresses:
+        if host == "localhost":
+            host = "127.0.0.1"
+        elif host == "lan":
+            interface = default_route_interface(route_table)
+            address = interface_address(interface) if interface else None
+            if address is None:
+                log.warning("web: no LAN address (no default route%s): not listening on lan:%d",
+                            f" address on {interface}" if interface else "", port)
+                continue
+            host = address
+        if (host, port) not in resolved:
+            resolved.append((host, port))
+    return resolved
+
+
+class WebServer:
+    """waitress in a background thread.
+
+    feed: the live feed whose streams are ended before the server stops (an open stream holds a
+    worker thread until it ends).
+    """
+
+    def __init__(self, app, addresses: list[tuple[str, int]], *, feed: LiveFeed | None = None, threads: int = THREADS):
+        self.app = app
+        self.addresses = addresses
+        self.feed = feed
+        self.threads = threads
+        self.bound: list[tuple[str, int]] = []
+        self._map: dict = {}
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._triggers: list[trigger] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> list[tuple[str, int]]:
+        """Bind and serve; returns the bound (host, port) pairs. Raises OSError when none could be bound."""
+        sockets = []
+        for host, port in self.addresses:
+            try:
+                sockets.append(_bind(host, port))
+            except OSError as exc:
+                log.error("web: cannot listen on %s: %s", _netloc(host, port), exc.strerror or exc)
+        if not sockets:
+            raise OSError("the web server could not listen on any address of [web] listen")
+        # No access log (waitress writes none): URLs and addresses stay out of the journal.
+        self._server = create_server(self.app, map=self._map, sockets=sockets, threads=self.threads, ident="",
+                                     connection_limit=50, max_request_body_size=16 * 1024 * 1024)
+        self.bound = [s.getsockname()[:2] for s in sockets]     # listening now
+        # Taken now, before the loop runs: the map is the loop thread's from here on.
+        self._triggers = [obj for obj in self._map.values() if isinstance(obj, trigger)]
+        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
+        self._thread.start()
+        return self.bound
+
+    @property
+    def url(self) -> str | None:
+        """The screen's address for this machine's browser (loopback when bound there)."""
+        if not self.bound:
+            return None
+        for host, port in self.bound:
+            if ipaddress.ip_address(host).is_loopback:
+                return f"http://{_netloc(host, port)}/"
+        host, port = self.bound[0]
+        if ipaddress.ip_address(host).is_unspecified:
+            host = "127.0.0.1" if ipaddress.ip_address(host).version == 4 else "::1"
+        return f"http://{_netloc(host, port)}/"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.feed is not None:
+            self.feed.close()
+        if self._thread is None:
+            return
+        self._stopping.set()
+        for obj in self._triggers:
+            try:
+                obj.pull_trigger()          # wake the loop from its select()
+            except OSError:
+                pass                        # the loop saw the flag already and closed it
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _serve(self) -> None:
+        # The loop runs in this thread only; stop() asks it to end, and it closes its own sockets.
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=1.0, map=self._map, count=1)
+        finally:
+            self._server.task_dispatcher.shutdown(timeout=2)
+            wasyncore.close_all(self._map)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,115 @@
+// The visitor screen: listens to /events and shows each outcome, then the idle screen again.
+// Sentences come from the page's catalogue (kiosk/messages.py, in the page's language);
+// everything from the stream is put in as text, never as HTML.
+"use strict";
+
+(function () {
+  const data = JSON.parse(document.getElementById("screen-data").textContent);
+  const messages = data.messages;
+  const body = document.body;
+  const resultIcon = document.getElementById("result-icon");
+  const resultText = document.getElementById("result-text");
+  const occupancyEl = document.getElementById("occupancy");
+  const marksEl = document.getElementById("marks");
+  const RECONNECT_MS = 10000;
+  const ICONS = { check_in: "✔", check_out: "✔", refused: "✘", error: "!" };
+  let capacity = data.capacity;
+  let status = {};
+  let connected = true;
+  let idleTimer = null;
+
+  function template(code) {
+    return messages[code] !== undefined ? messages[code] : messages.unknown_format;
+  }
+
+  function say(code, values) {
+    return template(code).replace(/\{(\w+)\}/g, (whole, key) => (values && key in values ? String(values[key]) : whole));
+  }
+
+  // The sentence with each value (a masked name, a time) in a span of its own that never breaks.
+  function showSentence(el, code, values) {
+    el.replaceChildren();
+    for (const [i, part] of template(code).split(/\{(\w+)\}/).entries()) {
+      if (i % 2 === 0) {
+        if (part) el.appendChild(document.createTextNode(part));
+      } else {
+        const value = document.createElement("span");
+        value.className = "value";
+        value.textContent = values && part in values ? String(values[part]) : "{" + part + "}";
+        el.appendChild(value);
+      }
+    }
+  }
+
+  function showOccupancy(occupancy, cap) {
+    if (typeof cap === "number") capacity = cap;
+    if (occupancy === null || occupancy === undefined) return;
+    occupancyEl.textContent = capacity
+      ? say("screen_occupancy_capacity", { occupancy: occupancy, capacity: capacity })
+      : say("screen_occupancy", { occupancy: occupancy });
+  }
+
+  function showOutcome(outcome, receivedAt) {
+    body.classList.remove("is-idle", "is-check_in", "is-check_out", "is-refused", "is-error");
+    body.classList.add("is-" + outcome.kind);
+    resultIcon.textContent = ICONS[outcome.kind] || "";
+    showSentence(resultText, outcome.code, outcome.values);
+    // How long from the kiosk's publishing to the page showing it (same machine's clock).
+    body.dataset.latencyMs = String(Math.round(receivedAt - outcome.published_at * 1000));
+    showOccupancy(outcome.occupancy, outcome.capacity);
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(showIdle, data.result_ms);
+  }
+
+  function showIdle() {
+    body.classList.remove("is-check_in", "is-check_out", "is-refused", "is-error");
+    body.classList.add("is-idle");
+  }
+
+  function mark(level, text) {
+    const el = document.createElement("span");
+    el.className = "mark mark-" + level;
+    el.textContent = text;
+    marksEl.appendChild(el);
+  }
+
+  function showMarks() {
+    marksEl.replaceChildren();
+    if (!connected) mark("bad", say("screen_connection_lost"));
+    if (status.error) mark("bad", say(status.error));
+    if (status.broker_connected === false) {
+      mark("warn", say("status_broker_offline", { outbox: status.outbox === null ? "?" : status.outbox }));
+    }
+    if (status.printer && status.printer !== "ok") mark("warn", say("status_printer"));
+    if (status.clock_synced === false) mark("warn", say("status_clock_unsynced"));
+  }
+
+  function listen() {
+    const events = new EventSource("/events");
+    // data-stream tells whoever looks at the page (tests, a technician's devtools) if it is live.
+    events.addEventListener("open", () => { connected = true; body.dataset.stream = "open"; showMarks(); });
+    events.addEventListener("error", () => {
+      connected = false;
+      body.dataset.stream = "lost";
+      showMarks();
+      // The browser retries by itself after a network error, but gives up after a refusal
+      // (e.g. 503: too many screens open): try again later then.
+      if (events.readyState === EventSource.CLOSED) setTimeout(listen, RECONNECT_MS);
+    });
+    events.addEventListener("outcome", (e) => showOutcome(JSON.parse(e.data), Date.now()));
+    events.addEventListener("status", (e) => {
+      status = Object.assign(status, JSON.parse(e.data));
+      showMarks();
+    });
+    events.addEventListener("occupancy", (e) => {
+      const o = JSON.parse(e.data);
+      showOccupancy(o.occupancy, o.capacity);
+    });
+    events.addEventListener("signals", (e) => {
+      document.dispatchEvent(new CustomEvent("kiosk-signals", { detail: JSON.parse(e.data) }));
+    });
+  }
+
+  // After every deferred script (the simulator's panel listens to signals too).
+  document.addEventListener("DOMContentLoaded", listen);
+})();

@@ -1,0 +1,55 @@
+"""A real browser for tests: Debian's Chromium, driven by Playwright (never Playwright's own builds).
+
+    from browser import screenshot   # the fixtures ``browser`` and ``page`` come through conftest
+
+Chromium missing fails the test with what to do (the test command installs it), it is not skipped.
+Screenshots go to ``test-artifacts/`` (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+#: Headless, and no calls home: this machine's network is closed, and tests must not depend on one.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run provisioning/bootstrap.sh test (it installs Debian's chromium)",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # launch() gives Chromium a fresh temporary --user-data-dir, removed when it closes.
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a context of its own (no cookies from other tests); ``page.errors`` collects script
+    errors and console errors (a CSP violation is one)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="vi-VN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

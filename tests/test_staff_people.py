@@ -1,0 +1,176 @@
+"""People registered under a phone number, and what staff do with them at the door."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kiosk.checkin import CheckinDesk
+from kiosk.credentials import recognise
+from kiosk.printqueue import PrintQueue
+from kiosk.staff.accounts import Staff
+from kiosk.staff.audit import Audit
+from kiosk.staff.desk import StaffDesk
+from kiosk.staff.people import DeclarationError, People, PhoneFull, parse_declaration
+from codes import cccd_payload
+
+TODAY = dt.date(2026, 9, 21)
+LAN = Staff("s-0000aaaa", "Lan", False)
+
+
+def declare(**form):
+    return parse_declaration({"name": "Trần Văn Thử", "phone": "0912345678", **form}, today=TODAY)
+
+
+@pytest.fixture
+def staff_desk(store, clock):
+    import threading
+    lock = threading.RLock()
+    seen = []
+    desk = StaffDesk(CheckinDesk(store, clock, kiosk_id="k-01", venue_id="cho-thu", mode="toggle"),
+                     People(store, lock=lock), Audit(store, lock=lock), PrintQueue(store, lock=lock), lock=lock,
+                     on_outcome=seen.append)
+    desk.seen = seen
+    return desk
+
+
+def test_declarations_are_normalised():
+    d = parse_declaration({"name": "  trần  văn\u00a0thử ", "phone": "+84 912.345.678", "birth": "5/3/1950",
+                           "sex": "male", "id_number": "079 050 000 001", "address": "Phường Mẫu"}, today=TODAY)
+    assert (d.name, d.phone, d.birth_date, d.sex, d.id_type, d.id_number) == \
+        ("trần văn thử", "0912345678", "1950-03-05", "male", "cccd", "079050000001")
+    assert declare(birth="1950").birth_date == "1950"
+    assert declare(birth="1950-03-05").birth_date == "1950-03-05"
+    assert declare(id_number="123456789").id_type == "cmnd"
+    assert (declare(id_number="b1234567").id_type, declare(id_number="b1234567").id_number) == ("passport", "B1234567")
+    assert declare(id_number="").id_type is None
+
+
+@pytest.mark.parametrize("form, field, code", [
+    ({"name": ""}, "name", "name_required"),
+    ({"name": "   "}, "name", "name_required"),
+    ({"name": "Lan\x1b[31m"}, "name", "name_invalid"),
+    ({"name": "x" * 101}, "name", "name_invalid"),
+    ({"phone": "024 3826 4545"}, "phone", "phone_landline"),
+    ({"phone": "0123 456 7890"}, "phone", "phone_old"),
+    ({"phone": "091234567"}, "phone", "phone_length"),
+    ({"phone": "0912-34x-678"}, "phone", "phone_chars"),
+    ({"phone": ""}, "phone", "phone_prefix"),
+    ({"birth": "2027"}, "birth", "birth_invalid"),
+    ({"birth": "31/02/1990"}, "birth", "birth_invalid"),
+    ({"birth": "1850"}, "birth", "birth_invalid"),
+    ({"sex": "x"}, "sex", "sex_invalid"),
+    ({"id_number": "07919000000"}, "id_number", "id_number_length"),
+    ({"id_number": "0791900000012"}, "id_number", "id_number_length"),
+    ({"id_number": "12345"}, "id_number", "id_number_length"),
+    ({"id_number": "AB-12"}, "id_number", "id_number_invalid"),
+    ({"id_number": "Ａ1234567"}, "id_number", "id_number_invalid"),
+    ({"address": "x" * 201}, "address", "address_invalid"),
+])
+def test_bad_declarations_name_the_field_and_the_reason(form, field, code):
+    with pytest.raises(DeclarationError) as e:
+        declare(**form)
+    assert (e.value.field, e.value.code) == (field, code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["name", "phone", "birth", "sex", "id_number", "address"]), st.text(max_size=60)))
+def test_any_form_input_is_accepted_cleanly_or_refused_with_a_field(form):
+    try:
+        d = parse_declaration(form, today=TODAY)
+    except DeclarationError as e:
+        assert e.field in ("name", "phone", "birth", "sex", "id_number", "address")
+        return
+    assert d.name and d.name.isprintable() and len(d.name) <= 100
+    assert d.phone.isascii() and d.phone.isdigit() and len(d.phone) == 10 and d.phone[0] == "0"
+    assert d.id_number is None or (d.id_number.isascii() and d.id_number.isalnum())
+    assert d.address is None or d.address.isprintable()
+
+
+def test_at_most_five_people_per_phone_and_a_form_sent_twice_is_one_person(store):
+    people = People(store, max_per_phone=5)
+    first, new = people.register(declare(name="Người Một"), staff_id="s-1")
+    again, new_again = people.register(declare(name="người một"), staff_id="s-1")
+    assert new and not new_again and again.person_id == first.person_id
+    for n in ("Hai", "Ba", "Bốn", "Năm"):
+        people.register(declare(name=f"Người {n}"), staff_id="s-1")
+    with pytest.raises(PhoneFull) as e:
+        people.register(declare(name="Người Sáu"), staff_id="s-1")
+    assert e.value.limit == 5
+    assert len(people.by_phone("0912345678")) == 5
+    assert people.revoke(first.person_id)
+    people.register(declare(name="Người Sáu"), staff_id="s-1")        # room again after a revocation
+    assert [p.name for p in people.by_phone("0912345678")][-1] == "Người Sáu"
+
+
+def test_a_household_checks_in_together_then_out(staff_desk, store):
+    for name in ("Bà Ngoại", "Mẹ", "Con"):
+        staff_desk.people.register(declare(name=f"Người {name}"), staff_id=LAN.staff_id)
+    members = staff_desk.household("0912345678")
+    ids = [m.person.person_id for m in members]
+    results = staff_desk.check_in(LAN, "0912345678", ids)
+    assert [o.kind for _, o in results] == ["check_in"] * 3
+    assert all(m.inside for m in staff_desk.household("0912345678"))
+    # Pressing "check in" again does not make second visits.
+    assert staff_desk.check_in(LAN, "0912345678", ids) == []
+    out = staff_desk.check_out(LAN, "0912345678", ids[:2])
+    assert [o.kind for _, o in out] == ["check_out"] * 2
+    events = store.events()
+    assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 2
+    assert {e["staff_id"] for e in events} == {LAN.staff_id}
+    assert {e["method"] for e in events} == {"staff_phone"}
+    assert {e["person"]["kind"] for e in events} == {"kiosk_card"}
+    audit = staff_desk.audit.recent()
+    assert [a["action"] for a in audit].count("check_in") == 3 and all(a["staff_id"] == LAN.staff_id for a in audit)
+    assert len(staff_desk.seen) == 5
+
+
+def test_people_of_another_phone_cannot_be_checked_in_through_this_one(staff_desk):
+    other, _ = staff_desk.people.register(declare(phone="0987654321"), staff_id=LAN.staff_id)
+    assert staff_desk.check_in(LAN, "0912345678", [other.person_id]) == []
+
+
+def test_declaring_registers_and_checks_in_and_a_cccd_joins_the_camera_identity(staff_desk, store):
+    person, new, outcome = staff_desk.declare(LAN, declare(id_number="079190000001"))
+    assert new and outcome.kind == "check_in"
+    [event] = store.events()
+    assert event["method"] == "staff_form" and event["person"]["kind"] == "cccd"
+    assert event["person"]["id"] == "079190000001"
+    # The same person showing their ID card at the camera is the same visitor: checked out.
+    camera = CheckinDesk(store, staff_desk.desk.clock, kiosk_id="k-01", venue_id="cho-thu", mode="toggle")
+    assert camera.present(recognise(cccd_payload(1))).kind == "check_out"
+
+
+def test_who_is_inside_is_masked_and_closing_time_checks_everyone_out(staff_desk, desk, store):
+    desk.present(recognise(cccd_payload(7)))
+    staff_desk.declare(LAN, declare(name="Trần Văn Thử"))
+    inside = staff_desk.inside()
+    assert len(inside) == 2 and "Trần V. T." in [v["name"] for v in inside]
+    assert all("Trần Văn Thử" != v["name"] for v in inside)
+    assert staff_desk.check_out_visits(LAN, [inside[0]["visit_id"]]) == 1
+    assert staff_desk.check_out_everyone(LAN) == 1
+    assert staff_desk.inside() == []
+    last = store.events()[-1]
+    assert last["type"] == "check_out" and last["estimated"] is True and last["staff_id"] == LAN.staff_id
+    assert [a["action"] for a in staff_desk.audit.recent()][:2] == ["check_out_all", "check_out"]
+
+
+def test_a_card_print_is_queued_and_audited(staff_desk):
+    person, _, _ = staff_desk.declare(LAN, declare())
+    job = staff_desk.print_card(LAN, person.person_id)
+    [queued] = staff_desk.prints.queued()
+    assert (queued["id"], queued["kind"], queued["subject"]) == (job, "card", person.person_id)
+    assert staff_desk.print_card(LAN, "PNOSUCH") is None
+
+
+def test_today_counts_check_ins_by_hour_refusals_and_delivery(staff_desk, desk, store, clock):
+    desk.present(recognise(cccd_payload(1)))
+    desk.present(recognise(cccd_payload(2)))
+    store.count_refusal(clock.stamp().at.isoformat(), "payment_qr")
+    today = staff_desk.today(now=clock.stamp().at)
+    hour = clock.stamp().at.astimezone(clock.tz).hour
+    assert today["check_ins"] == 2 and today["check_ins_by_hour"][hour] == 2
+    assert today["refusals"] == {"payment_qr": 1}
+    assert (today["delivered"], today["waiting"], today["inside"]) == (0, 2, 2)

@@ -1,0 +1,240 @@
+"""The staff pages through Flask's test client, on a real kiosk database: every flow, and bad input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kiosk.config import parse_config
+from kiosk.credentials import recognise
+from kiosk.staff.services import StaffServices
+from kiosk.web import WebContext, create_app
+from kiosk.web.live import LiveFeed
+from codes import cccd_payload
+
+PHONE = "0912345678"
+
+
+@pytest.fixture
+def services(tmp_path, clock):
+    config = parse_config(f'[kiosk]\nid = "k-01"\nvenue_id = "cho-thu"\nvenue_name = "Chợ Thử"\n'
+                          f'data_dir = "{tmp_path}"\n[staff]\nmax_per_phone = 5\n')
+    s = StaffServices.open(config, clock)
+    s.config = config
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(services):
+    feed = LiveFeed()
+    ctx = WebContext(services.config, feed, status=lambda: {}, occupancy=lambda: 0, staff=services)
+    app = create_app(ctx)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf(client, path="/staff/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+
+
+def post(client, path, data, *, token=None, from_page="/staff/"):
+    return client.post(path, data={"csrf_token": token or csrf(client, from_page), **data})
+
+
+def login(client, services, name="Lan", pin=None, new_pin="480215"):
+    """Log in as a new account: the one-time PIN, then the staff member's own."""
+    pin = pin or services.accounts.add(name)
+    r = post(client, "/staff/login", {"name": name, "pin": pin}, from_page="/staff/login")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/staff/pin")
+    r = post(client, "/staff/pin", {"pin": new_pin, "pin_again": new_pin}, from_page="/staff/pin")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/staff/")
+    return new_pin
+
+
+def declare(client, **form):
+    fields = {"name": "Trần Văn Thử", "phone": PHONE, "birth": "1950", "sex": "male", "id_number": "", "address": ""}
+    return post(client, "/staff/declare", {**fields, **form}, from_page="/staff/declare")
+
+
+def test_pages_need_a_login(client):
+    for path in ("/staff/", "/staff/inside", "/staff/today", "/staff/declare", "/staff/pin"):
+        r = client.get(path)
+        assert r.status_code == 303 and "/staff/login" in r.headers["Location"]
+
+
+def test_login_page_has_security_headers_and_no_inline_script(client):
+    r = client.get("/staff/login")
+    html = r.get_data(as_text=True)
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store" and r.headers["X-Frame-Options"] == "DENY"
+    assert "<script>" not in html and "style=" not in html
+    cookie = r.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_a_one_time_pin_must_be_replaced_before_anything_else(client, services):
+    pin = services.accounts.add("Lan")
+    post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login")
+    assert client.get("/staff/inside").headers["Location"].endswith("/staff/pin")
+    r = post(client, "/staff/pin", {"pin": "111111", "pin_again": "111111"}, from_page="/staff/pin")
+    assert r.status_code == 400 and "quá dễ đoán" in r.get_data(as_text=True)
+    r = post(client, "/staff/pin", {"pin": "480215", "pin_again": "480216"}, from_page="/staff/pin")
+    assert r.status_code == 400 and "không giống nhau" in r.get_data(as_text=True)
+    r = post(client, "/staff/pin", {"pin": "480215", "pin_again": "480215"}, from_page="/staff/pin")
+    assert r.status_code == 303
+    assert client.get("/staff/inside").status_code == 200
+
+
+def test_a_post_without_its_csrf_token_is_refused(client, services):
+    login(client, services)
+    r = client.post("/staff/phone", data={"phone": PHONE})
+    assert r.status_code == 400
+    r = client.post("/staff/phone", data={"phone": PHONE, "csrf_token": "forged"})
+    assert r.status_code == 400
+    r = client.post("/staff/login", data={"name": "Lan", "pin": "480215"})
+    assert r.status_code == 400
+
+
+def test_repeated_wrong_pins_lock_the_account(client, services):
+    pin = login(client, services)
+    post(client, "/staff/logout", {})
+    for _ in range(4):
+        r = post(client, "/staff/login", {"name": "Lan", "pin": "000000"}, from_page="/staff/login")
+        assert r.status_code == 401 and "không đúng" in r.get_data(as_text=True)
+    r = post(client, "/staff/login", {"name": "Lan", "pin": "000000"}, from_page="/staff/login")
+    assert r.status_code == 401 and "tạm khóa" in r.get_data(as_text=True)
+    r = post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login")
+    assert r.status_code == 401 and "tạm khóa" in r.get_data(as_text=True)
+    actions = [a["action"] for a in services.audit.recent()]
+    assert actions[:2] == ["locked_out", "locked_out"] and actions.count("login_failed") == 4
+
+
+def test_a_staff_member_cannot_act_after_logout_even_with_the_old_cookie(client, services):
+    login(client, services)
+    token = csrf(client, "/staff/")
+    old_cookie = client.get_cookie("session").value
+    post(client, "/staff/logout", {}, token=token)
+    client.set_cookie("session", old_cookie)             # a replayed cookie from before the logout
+    r = client.post("/staff/phone", data={"csrf_token": token, "phone": PHONE})
+    assert r.status_code == 303 and "/staff/login" in r.headers["Location"]
+    assert "đã kết thúc" in client.get(r.headers["Location"]).get_data(as_text=True)   # "session ended"
+    assert services.desk.people.by_phone(PHONE) == []
+
+
+def test_household_by_phone_check_in_together_then_out(client, services):
+    login(client, services)
+    for name in ("Bà Ngoại Thử", "Mẹ Thử", "Con Thử"):
+        assert declare(client, name=name, birth="").status_code == 200
+    r = post(client, "/staff/phone", {"phone": "+84 912 345 678"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "0912***678" in html and html.count('name="person"') == 3
+    ids = re.findall(r'name="person" value="([^"]+)"', html)
+    # Declaring checked them in; check two out, then the whole household in again.
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": ids[:2]})
+    assert r.get_data(as_text=True).count("Tạm biệt") == 2
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_in", "person": ids})
+    assert r.get_data(as_text=True).count("Xin chào") == 2            # the third was inside already
+    events = services.store.events()
+    assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 2 + ["check_in"] * 2
+    staff_id = services.accounts.list()[0]["staff_id"]
+    assert {e["staff_id"] for e in events} == {staff_id}
+    assert [e["method"] for e in events] == ["staff_form"] * 3 + ["staff_phone"] * 4
+
+
+@pytest.mark.parametrize("phone, words", [
+    ("024 3826 4545", "máy bàn"), ("0123 456 7890", "đã đổi thành 083"), ("09123", "10 chữ số"),
+    ("abc", "bắt đầu bằng 0"), ("0912 34x 678", "chỉ gồm chữ số"), ("0112345678", "không phải số di động")])
+def test_malformed_and_landline_numbers_are_explained(client, services, phone, words):
+    login(client, services)
+    r = post(client, "/staff/phone", {"phone": phone})
+    assert r.status_code == 400 and words in r.get_data(as_text=True)
+
+
+def test_a_sixth_person_on_one_phone_is_refused(client, services):
+    login(client, services)
+    for n in ("Một", "Hai", "Ba", "Bốn", "Năm"):
+        assert declare(client, name=f"Người {n}").status_code == 200
+    r = declare(client, name="Người Sáu")
+    assert r.status_code == 409 and "đủ 5 người" in r.get_data(as_text=True)
+    assert len(services.desk.people.by_phone(PHONE)) == 5
+    html = post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True)
+    assert 'id="add-person"' not in html
+
+
+@pytest.mark.parametrize("form, words", [
+    ({"name": ""}, "nhập họ tên"), ({"name": "   "}, "nhập họ tên"),
+    ({"id_number": "07919000000"}, "12 chữ số"), ({"id_number": "1234567890123"}, "12 chữ số"),
+    ({"id_number": "12#45"}, "không hợp lệ"), ({"birth": "32/13/1990"}, "Ngày sinh"),
+    ({"phone": "02838123456"}, "máy bàn"), ({"name": "Lan\u202eevil"}, "Họ tên")])
+def test_bad_declarations_are_refused_with_the_reason_and_keep_the_form(client, services, form, words):
+    login(client, services)
+    r = declare(client, **form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and words in html
+    assert services.desk.people.by_phone(PHONE) == []
+
+
+def test_declaring_registers_checks_in_and_queues_a_card(client, services):
+    login(client, services)
+    r = declare(client, name="Trần Văn Thử", id_number="079 050 000 001")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Xin chào Trần Văn Thử" in html
+    [event] = services.store.events()
+    assert (event["person"]["kind"], event["person"]["id"], event["method"]) == ("cccd", "079050000001", "staff_form")
+    person_id = re.search(r'name="person_id" value="([^"]+)"', html)[1]
+    r = post(client, "/staff/card", {"person_id": person_id})
+    assert r.status_code == 200 and "Trần V. T." in r.get_data(as_text=True)
+    assert services.desk.prints.queued()[0]["subject"] == person_id
+    assert post(client, "/staff/card", {"person_id": "PNOSUCH"}).status_code == 404
+
+
+def test_who_is_inside_masks_names_and_checks_out_chosen_then_everyone(client, services, clock):
+    login(client, services)
+    services.desk.desk.present(recognise(cccd_payload(3)))
+    declare(client, name="Trần Văn Thử")
+    html = client.get("/staff/inside").get_data(as_text=True)
+    assert "Trần V. T." in html and "Trần Văn Thử" not in html and "079190000003" not in html
+    visits = re.findall(r'name="visit" value="([^"]+)"', html)
+    assert len(visits) == 2
+    r = post(client, "/staff/inside", {"action": "chosen", "visit": visits[:1]}, from_page="/staff/inside")
+    assert "Đã cho ra 1 người" in r.get_data(as_text=True)
+    r = post(client, "/staff/inside", {"action": "everyone"}, from_page="/staff/inside")
+    assert "Đã cho ra 1 người" in r.get_data(as_text=True) and services.desk.inside() == []
+    assert services.store.events()[-1]["estimated"] is True
+
+
+def test_today_shows_the_chart_refusals_and_delivery(client, services, clock):
+    login(client, services)
+    services.desk.desk.present(recognise(cccd_payload(1)))
+    services.store.count_refusal(clock.stamp().at.isoformat(), "payment_qr")
+    html = client.get("/staff/today").get_data(as_text=True)
+    assert "<svg" in html and html.count('class="bar"') >= 18
+    assert "mã thanh toán" in html and "đang chờ gửi: 1" in html and "Lượt vào theo giờ: 1" in html
+
+
+def test_english_by_the_switch(client, services):
+    login(client, services)
+    r = post(client, "/lang", {"language": "en", "next": "/staff/"})
+    assert r.status_code == 303
+    html = client.get("/staff/").get_data(as_text=True)
+    assert "Phone number" in html and "Log out" in html
+
+
+def test_no_personal_data_in_urls_or_logs(client, services, caplog):
+    login(client, services)
+    declare(client, name="Trần Văn Thử", id_number="079050000001")
+    pages = [client.get(p).get_data(as_text=True) for p in ("/staff/", "/staff/inside", "/staff/today")]
+    pages.append(post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True))
+    for html in pages:
+        for url in re.findall(r'(?:href|action|src)="([^"]*)"', html):
+            assert PHONE not in url and "079050000001" not in url and "Tr" not in url
+    text = caplog.text
+    assert PHONE not in text and "079050000001" not in text and "Trần" not in text

@@ -1,0 +1,115 @@
+"""The kiosk's web app on real parts, for tests: a real store and desk, a scan loop that decodes
+nothing but handles codes it is given, the real status reader, gpiozero mock pins.
+
+    web = KioskWeb(tmp_path, desk, signals, simulated=True)
+    web.present(CCCD_MAU)            # recognise, commit, tell the screen: as a scan would
+    web.client.get("/")
+
+and ``running_kiosk``: a whole simulated kiosk (``build_kiosk``) running in a thread, its web
+server on a free loopback port (``kiosk.web.url``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import threading
+
+import pytest
+
+from hardware.decoders import open_decoder
+from kiosk.app import build_kiosk
+from hardware.symbols import Symbol
+from kiosk.config import parse_config
+from kiosk.cooldown import Cooldown
+from kiosk.outbox import KioskOutbox
+from kiosk.scanloop import ScanLoop
+from kiosk.status import KioskStatus
+from kiosk.web import WebContext, create_app
+from kiosk.web.live import LiveFeed, WebScreen
+from mqtt.uplink import Uplink, UplinkSettings
+
+from uplink_support import wait_until
+
+VENUE = "Chợ Thử"
+
+
+class KioskWeb:
+    """extra_config: TOML appended after the [kiosk] section (e.g. "[web]\\nscreen_from_lan = true")."""
+
+    def __init__(self, tmp_path, desk, signals, *, simulated: bool = False, extra_config: str = "",
+                 max_subscribers: int = 4):
+        self.config = parse_config(f'[kiosk]\nid = "test-kiosk-01"\nvenue_id = "{desk.venue_id}"\n'
+                                   f'venue_name = "{VENUE}"\ndata_dir = "{tmp_path}"\n{extra_config}')
+        self.feed = LiveFeed(max_subscribers=max_subscribers)
+        self.loop = ScanLoop(camera=None, decoder=open_decoder("zxing"), desk=desk, signals=signals,
+                             screen=WebScreen(self.feed, venue_name=VENUE, tz=desk.clock.tz), cooldown=Cooldown(10))
+        self.outbox = KioskOutbox(desk.store.path)
+        self.uplink = Uplink(self.outbox, UplinkSettings(url="mqtt://127.0.0.1:1", kiosk_id="test-kiosk-01"),
+                             health=dict)   # never started: the broker is "offline"
+        self.status = KioskStatus(desk.store.path, venue_id=desk.venue_id, clock=desk.clock, uplink=self.uplink,
+                                  loop=self.loop)
+        self.camera_dir = tmp_path / "camera"
+        self.ctx = WebContext(self.config, self.feed, self.status, self.status.occupancy, simulated=simulated,
+                              camera_dir=self.camera_dir if simulated else None, signals=signals)
+        self.app = create_app(self.ctx)
+        self.client = self.app.test_client()
+
+    def present(self, payload: str):
+        """A code as the camera would hand it over: recognised, recorded, told to the screen."""
+        return self.loop.handle(Symbol.from_bytes("qr_code", payload.encode("utf-8")))
+
+    def csrf_token(self, path: str = "/") -> str:
+        html = self.client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    def close(self) -> None:
+        self.feed.close()
+        self.loop.decoder.close()
+        self.status.close()
+        self.outbox.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def running_kiosk(tmp_path):
+    """A simulated kiosk with a door relay, a 1 s cooldown and its screen on a free loopback port."""
+    config = parse_config(f"""
+[kiosk]
+id = "test-kiosk-01"
+venue_id = "cho-thu"
+venue_name = "Chợ Thử Nghiệm Phan Rang"
+data_dir = "{tmp_path / 'data'}"
+[camera]
+source = "dir:{tmp_path / 'camera'}"
+fps = 30
+presentation_s = 0.3
+[rules]
+cooldown_s = 1
+capacity = 50
+[gpio]
+relay = 23
+[mqtt]
+url = "mqtt://127.0.0.1:{free_port()}"
+health_interval_s = 3600
+[web]
+listen = "127.0.0.1:0"
+""")
+    kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
+    stop = threading.Event()
+    thread = threading.Thread(target=kiosk.run, args=(stop,), name="test-kiosk")
+    thread.start()
+    try:
+        wait_until(lambda: kiosk.web.bound, timeout=10)
+        kiosk.web.app.config["SCREEN_RESULT_S"] = 1.5     # the idle screen comes back sooner
+        yield kiosk
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
