@@ -19,6 +19,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "screen_connection_lost": {"vi": "Mất kết nối với máy, đang thử lại…", "en": "Lost contact with the kiosk, retrying…"},
     "status_broker_offline": {"vi": "Chưa kết nối máy chủ · {outbox} lượt chờ gửi",
                               "en": "Server offline · {outbox} waiting to be sent"},
+    "status_broker_offline_empty": {"vi": "Chưa kết nối máy chủ", "en": "Server offline"},
     "status_printer": {"vi": "Máy in có sự cố", "en": "Printer problem"},
     "status_clock_unsynced": {"vi": "Đồng hồ chưa đồng bộ", "en": "Clock not synchronised"},
     "web_screen_local_only": {"vi": "Màn hình này chỉ mở trên chính máy kiosk.",

@@ -150,6 +150,8 @@ def test_the_kiosks_own_display_in_and_full(page, display, width, height, name):
     page.goto(url)
     expect(page.locator("body")).to_have_attribute("data-stream", "open")
     assert page.locator("#sim").count() == 0
+    # The broker is offline but nothing waits to be sent: no "0 waiting".
+    expect(page.locator(".mark-warn").first).to_have_text("Chưa kết nối máy chủ")
     screenshot(page, f"display-idle-{name}")
     web.present(CCCD_MAU)
     expect(page.locator("#result-text")).to_have_text("Xin chào Nguyễn T. M. — đã vào lúc 21:13", timeout=1000)

@@ -78,7 +78,8 @@
     if (!connected) mark("bad", say("screen_connection_lost"));
     if (status.error) mark("bad", say(status.error));
     if (status.broker_connected === false) {
-      mark("warn", say("status_broker_offline", { outbox: status.outbox === null ? "?" : status.outbox }));
+      mark("warn", status.outbox ? say("status_broker_offline", { outbox: status.outbox })
+                                 : say("status_broker_offline_empty", {}));
     }
     if (status.printer && status.printer !== "ok") mark("warn", say("status_printer"));
     if (status.clock_synced === false) mark("warn", say("status_clock_unsynced"));
