@@ -24,7 +24,7 @@ TARGET_RSS_MB = 120
 TARGET_MQTT_RATIO = 0.50
 TARGET_TRACE_RATIO = 2.0
 TARGET_SCREEN_MS = 300
-SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen")
+SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print")
 
 
 def _args(argv):
@@ -54,10 +54,12 @@ def _settings(quick: bool) -> dict:
     if quick:
         return {"seconds": 0.3, "min_frames": 30, "repeats": 2, "stage_seconds": 0.5, "stage_frames": 40,
                 "commit_calls": 200, "stamp_calls": 50, "mqtt_events": 500, "mqtt_repeats": 1,
-                "trace_sizes": [100_000, 1_000_000], "trace_persons": 50, "screen_presentations": 50}
+                "trace_sizes": [100_000, 1_000_000], "trace_persons": 50, "screen_presentations": 50,
+                "print_repeats": 5}
     return {"seconds": 3.0, "min_frames": 300, "repeats": 5, "stage_seconds": 3.0, "stage_frames": 300,
             "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 3,
-            "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50, "screen_presentations": 200}
+            "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50, "screen_presentations": 200,
+            "print_repeats": 50}
 
 
 def _machine() -> dict:
@@ -108,6 +110,8 @@ def _run(args) -> int:
         _trace_section(s, out)
     if "screen" in args.only:
         _screen_section(s, out)
+    if "print" in args.only:
+        _print_section(s, out)
 
     if args.json or args.out:
         text = json.dumps(out, ensure_ascii=False, indent=2)
@@ -304,6 +308,25 @@ def _screen_section(s: dict, out: dict) -> None:
                 note=f"   web part / raw, p50: {r['ratio_p50']:.2f}; the kiosk page's transfer: "
                      f"{r['transfer']['bytes']:,} bytes ("
                      + ", ".join(f"{k} {v:,}" for k, v in r["transfer"]["files"].items()) + ")"))
+
+
+def _print_section(s: dict, out: dict) -> None:
+    # 7. Print jobs: bytes on the wire, and the cost of drawing them ------------------------------
+    from . import printing
+
+    n = s["print_repeats"]
+    _progress(f"print jobs: slips and cards at {', '.join(map(str, printing.WIDTHS))} dots, {n} repeats …")
+    r = out["print"] = printing.run(n)
+    rows = [[f"{c['kind']} {c['width']} dots", c["height"], f"{c['bytes']:,}", c["usb_ms"], c["serial_s"],
+             c["render_ms"], c["encode_ms"], c["ours_ms"], c["raw_ms"], c["ratio"]]
+            for c in (r[f"{kind}_{width}"] for width in printing.WIDTHS for kind in ("slip", "card"))]
+    print(table(f"7. Print jobs — one ESC/POS job each (ESC @, GS v 0 raster, feed, cut); ms are medians of {n}",
+                ["", "rows", "bytes", "USB ms", "115200 s", "render ms", "encode ms", "ours ms",
+                 "raw escpos ms", "ratio"], rows,
+                note=f"   USB ms = bytes at ~{printing.USB_BYTES_PER_S / 1e6:g} MB/s effective (full speed); 115200 s = "
+                     f"bytes x 10 bits at {printing.SERIAL_BAUD} baud; the printer's own speed comes on top"
+                     "\n   ours = render_slip/render_card + job_bytes (python-escpos encodes the job); raw = "
+                     "python-escpos's Dummy printing the same finished image directly; ratio = ours / raw"))
 
 
 def _trace_section(s: dict, out: dict) -> None:

@@ -77,9 +77,14 @@ class Signals:
         self.relay = (DigitalOutputDevice(pins.relay, active_high=pins.relay_active_high, initial_value=False, **kw)
                       if pins.relay is not None else None)
         self.button = Button(pins.button, bounce_time=0.05, **kw) if pins.button is not None else None
-        if self.button is not None and on_button is not None:
-            self.button.when_pressed = lambda: on_button()
+        if on_button is not None:
+            self.set_button(on_button)
         self.in_error = False
+
+    def set_button(self, callback) -> None:
+        """Call ``callback`` (no arguments) when the optional button is pressed."""
+        if self.button is not None:
+            self.button.when_pressed = lambda: callback()
 
     def show(self, outcome: str) -> None:
         """Play the pattern of ``outcome`` (``check_in``, ``check_out``, ``refused``, ``error``). Never blocks."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from hardware.decoders import open_decoder
 from hardware.feedback import SignalPins, Signals
 from hardware.frames import CameraError, CameraSettings, FrameSource, open_source
+from hardware.printers import open_printer
 
 from mqtt.uplink import Uplink, UplinkSettings
 
@@ -24,10 +25,14 @@ from .health import HealthReport
 from .outbox import KioskOutbox
 from .outcome import Outcome
 from .scanloop import ScanLoop
+from .printing.slips import SlipPolicy
+from .printing.worker import PrintWorker
+from .printqueue import PrintQueue
 from .screen_console import ConsoleScreen
 from .staff.services import StaffServices
 from .status import KioskStatus
 from .store import VisitStore
+from .tokens import KEY_FILE, KioskTokens, venue_key
 from .web import WebContext, create_app
 from .web.live import LiveFeed, Watch, WebScreen, signal_states
 from .web.server import WebServer, resolve_listen
@@ -41,11 +46,16 @@ SIGNALS_EVERY_S = 0.05
 
 def simulation_config(config: Config) -> Config:
     """The config for a simulated kiosk: data under ./var (unless the file chose a data_dir),
-    the image-folder camera (unless the file chose one), mock GPIO."""
+    the image-folder camera (unless the file chose one), mock GPIO, the file printer (unless the
+    file chose a printer)."""
     if not config.explicit_data_dir:
         config = config.replace("kiosk", data_dir=SIMULATION_DATA_DIR)
     if not config.camera.source.startswith("dir:"):
         config = config.replace("camera", source=f"dir:{Path(config.kiosk.data_dir) / 'camera'}")
+    if config.printer.kind == "none":
+        # The contract's file printer: every check-in's slip lands in ./var/printer as ESC/POS + PNG.
+        config = config.replace("printer", kind="file", path=str(Path(config.kiosk.data_dir) / "printer"),
+                                slips="always")
     return config
 
 
@@ -87,6 +97,7 @@ class Kiosk:
     web: WebServer
     watches: list[Watch]
     staff: StaffServices
+    printing: "Printing | None" = None
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
@@ -95,6 +106,8 @@ class Kiosk:
                 signal.signal(sig, lambda *_: stop.set())
         log.info("kiosk %s running (%s)", self.config.kiosk.id, "simulated" if self.simulated else "hardware")
         self.uplink.start()
+        if self.printing:
+            self.printing.worker.start()
         screen_url = self._start_web()
         if self.console:
             source = self.config.camera.source
@@ -128,6 +141,8 @@ class Kiosk:
         self.loop.signals.close()
         self.status.close()
         self.staff.close()
+        if self.printing:
+            self.printing.close()
         self.store.close()
 
 
@@ -183,15 +198,52 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
         open_camera=lambda: open_source(config.camera.source, settings),
         purge=lambda: store.purge(clock=clock, days=config.kiosk.retention_days))
+    tokens, printing = _tokens_and_printing(config, store, clock, simulate)
+    loop.verifier = tokens
+    if printing is not None:
+        # After the visitor's answer: queue the slip (the worker prints it); the button asks for one.
+        loop.screen = Screens(loop.screen, printing.policy)
+        signals.set_button(printing.policy.button)
     uplink = _uplink(config, clock, loop)
     status = KioskStatus(config.data_path / DB_NAME, venue_id=config.kiosk.venue_id, clock=clock,
-                         uplink=uplink, loop=loop)
+                         uplink=uplink, loop=loop, printer_state=printing.worker.state if printing else lambda: None)
     # Staff check-ins show on the screen too (the occupancy follows by the status watch).
-    staff = StaffServices.open(config, clock, on_outcome=loop.screen.show)
+    staff = StaffServices.open(config, clock, on_outcome=loop.screen.show,
+                               on_queued=printing.worker.wake if printing else None)
     ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
                      camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff)
     web = WebServer(create_app(ctx), resolve_listen(listen_addresses(config.web.listen)), feed=feed)
-    return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff)
+    return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff, printing)
+
+
+@dataclass
+class Printing:
+    worker: PrintWorker
+    policy: SlipPolicy
+    queue: PrintQueue
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.queue.store.close()
+
+
+def _tokens_and_printing(config: Config, store: VisitStore, clock: Clock, simulate: bool):
+    """The venue's token key (checking slips and cards; simulation makes one) and, when there is a
+    printer and a key, the print worker and the slip policy."""
+    key_path = Path(config.kiosk.token_key) if config.kiosk.token_key else config.data_path / KEY_FILE
+    key = venue_key(key_path, create=simulate)
+    if key is None:
+        return None, None
+    tokens = KioskTokens(key, venue_id=config.kiosk.venue_id, store=store, clock=clock,
+                         slip_valid_h=config.rules.max_stay_h)
+    p = config.printer
+    printer = open_printer(p.kind, p.path, width=p.width, profile=p.profile)
+    if printer is None:
+        return tokens, None
+    worker = PrintWorker(config.data_path / DB_NAME, printer, tokens, venue_name=config.kiosk.venue_name,
+                         venue_id=config.kiosk.venue_id, clock=clock, language=config.kiosk.language)
+    queue = PrintQueue(VisitStore.open(config.data_path / DB_NAME), on_queued=worker.wake)
+    return tokens, Printing(worker, SlipPolicy(queue, p.slips), queue)
 
 
 def _watches(ctx: WebContext) -> list[Watch]:

@@ -39,7 +39,10 @@ class CheckinDesk:
 
     def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None,
                 mode: str | None = None) -> Outcome:
-        """mode: overrides the kiosk's (staff say "check in" or "check out" themselves)."""
+        """mode: overrides the kiosk's (staff say "check in" or "check out" themselves; a slip
+        only ever checks out)."""
+        if credential.details.get("via") == "slip":
+            mode = "exit"
         stamp = self.clock.stamp()
         at = iso(stamp.at)
         person = credential.person()

@@ -100,6 +100,9 @@ class KioskSection:
     timezone: str = key(_timezone, default="Asia/Ho_Chi_Minh")
     #: Days a delivered event and its closed visit are kept on the kiosk.
     retention_days: float = key(in_range(1, 366), default=21.0)
+    #: The venue's key for signing slips and cards (the same file on every kiosk of the venue,
+    #: given at provisioning); "" = <data_dir>/venue-token.key. Simulation makes one.
+    token_key: str = key(default="")
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,28 @@ class MqttSection:
 @dataclass(frozen=True)
 class PrinterSection:
     kind: str = key(one_of("usb", "serial", "network", "file", "none"), default="none")
+    #: usb "VID:PID" (or "" for the first USB printer), serial "/dev/ttyUSB0[:BAUD]", network
+    #: "HOST[:PORT]", file: the folder that receives the jobs. Checked against kind below.
     path: str = key(default="")
     slips: str = key(one_of("always", "on_request", "never"), default="on_request")
+    #: Dots per line: 576 for 80 mm paper, 384 for 58 mm.
+    width: int = key(lambda v: None if v in (384, 576) else "must be 384 (58 mm paper) or 576 (80 mm paper)",
+                     default=576)
+    #: A python-escpos printer profile (e.g. "TM-T20II"); none: python-escpos's default.
+    profile: str | None = key(default=None)
+
+    def __post_init__(self):
+        # path and profile mean something only with kind and width: checked once all are known.
+        from hardware.printers import check_profile, parse_target
+        try:
+            parse_target(self.kind, self.path)
+        except ValueError as exc:
+            raise ConfigError(f"[printer] path = {self.path!r}: {exc}") from None
+        if self.profile is not None:
+            try:
+                check_profile(self.profile, self.width)
+            except ValueError as exc:
+                raise ConfigError(f"[printer] profile = {self.profile!r}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "sim_not_image": {"vi": "Tệp này không phải ảnh (PNG, JPEG, …).", "en": "This file is not an image (PNG, JPEG, …)."},
     "sim_no_file": {"vi": "Chưa chọn ảnh nào.", "en": "No image was chosen."},
     "sim_upload_failed": {"vi": "Không gửi được ảnh tới máy.", "en": "Could not send the image to the kiosk."},
+    # Printed slips and personal QR cards (kiosk/printing/layout.py)
+    "print_slip_time": {"vi": "Vào lúc {time} — {date}", "en": "Arrived {time} — {date}"},
+    "print_slip_visit": {"vi": "Lượt số {number}", "en": "Visit no. {number}"},
+    "print_slip_instruction": {"vi": "Đưa mã này vào camera khi ra về",
+                               "en": "Show this code to the camera on your way out"},
+    "print_card_title": {"vi": "Thẻ QR cá nhân — dùng để vào/ra", "en": "Personal QR card — for coming in and going out"},
+    "print_card_phone": {"vi": "SĐT: {phone}", "en": "Phone: {phone}"},
+    "print_card_instruction": {"vi": "Đưa thẻ này vào camera mỗi khi vào và ra",
+                               "en": "Show this card to the camera each time you come in and go out"},
     # Refused by the rules
     "not_inside": {"vi": "Không tìm thấy lượt vào của bạn tại đây. Vui lòng gặp nhân viên.",
                    "en": "No check-in found for you here. Please see the staff."},
@@ -68,6 +77,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "token_revoked": {"vi": "Thẻ này đã bị thu hồi. Vui lòng gặp nhân viên.",
                       "en": "This card has been revoked. Please see the staff."},
     "token_used": {"vi": "Phiếu này đã được dùng.", "en": "This slip has already been used."},
+    "token_visit_closed": {"vi": "Lượt vào của phiếu này đã kết thúc.", "en": "The visit of this slip has ended."},
     "token_other_venue": {"vi": "Phiếu hoặc thẻ này của địa điểm khác.", "en": "This slip or card is for another venue."},
     # The kiosk's own trouble
     "disk_full": {"vi": "Máy đang lỗi lưu trữ (hết dung lượng), chưa ghi được. Vui lòng gặp nhân viên.",
@@ -178,6 +188,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
                              "en": "Events delivered to the centre: {delivered} · waiting: {waiting}"},
     "staff_today_prints": {"vi": "Lệnh in đang chờ: {n}", "en": "Print jobs waiting: {n}"},
     "staff_signed_in_as": {"vi": "Nhân viên: {name}", "en": "Staff: {name}"},
+    "staff_print_slips": {"vi": "In phiếu cho người đã chọn", "en": "Print slips for the ones chosen"},
+    "staff_slips_queued_n": {"vi": "Đã gửi lệnh in {n} phiếu.", "en": "{n} slip(s) queued for printing."},
+    "staff_revoke": {"vi": "Xóa người đã chọn khỏi số này", "en": "Remove the chosen people from this number"},
+    "staff_revoke_note": {"vi": "Thẻ QR cá nhân của họ sẽ không dùng được nữa.",
+                          "en": "Their personal QR cards stop working."},
+    "staff_revoke_confirm": {"vi": "Tôi xác nhận xóa", "en": "I confirm: remove them"},
+    "staff_revoked_n": {"vi": "Đã xóa {n} người; thẻ của họ không còn dùng được.",
+                        "en": "{n} removed; their cards no longer work."},
 }
 
 _FALLBACK = "unknown_format"

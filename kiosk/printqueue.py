@@ -20,18 +20,22 @@ KINDS = ("slip", "card")
 
 
 class PrintQueue:
-    def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None):
+    def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None, on_queued=None):
+        """on_queued: called after each job is queued (wakes the print worker)."""
         self.store = store
         self.lock = lock or threading.RLock()
+        self.on_queued = on_queued or (lambda: None)
 
     def enqueue(self, kind: str, subject: str, *, staff_id: str | None = None) -> int:
         """Queue a ``slip`` (subject: visit id) or a ``card`` (subject: person id); returns the job id."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         with self.lock, self.store.transaction() as tx:
-            return tx.execute("INSERT INTO print_jobs (kind, subject, created_at, staff_id) VALUES (?, ?, ?, ?)",
-                              [kind, subject, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               staff_id]).lastrowid
+            job = tx.execute("INSERT INTO print_jobs (kind, subject, created_at, staff_id) VALUES (?, ?, ?, ?)",
+                             [kind, subject, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              staff_id]).lastrowid
+        self.on_queued()
+        return job
 
     def queued(self) -> list[dict]:
         with self.lock:

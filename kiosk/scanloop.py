@@ -128,7 +128,8 @@ class ScanLoop:
             return None
         # 3. Rules and one transaction (visit change + event + outbox row).
         try:
-            outcome = self.desk.present(credential, method=METHOD_BY_KIND.get(credential.kind, "camera"))
+            method = credential.details.get("via") or METHOD_BY_KIND.get(credential.kind, "camera")
+            outcome = self.desk.present(credential, method=method)
         except StoreUnavailable as exc:
             # Let the visitor try again at once.
             self.cooldown.forget(symbol.data)

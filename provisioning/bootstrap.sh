@@ -17,7 +17,8 @@ cd "$here"
 action="${1:-}"
 [ $# -gt 0 ] && shift
 
-apt_run=(python3 python3-venv python3-dev libzbar0 fonts-dejavu-core mosquitto)
+# libusb-1.0-0: pyusb's backend for USB receipt printers; fonts-dejavu-core: slips are drawn in DejaVu Sans.
+apt_run=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-dejavu-core mosquitto)
 # Tests start their own Mosquitto and PostgreSQL servers on loopback (never the system services),
 # and drive Debian's Chromium through Playwright (never Playwright's own browser downloads).
 apt_test=(postgresql chromium)

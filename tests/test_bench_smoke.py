@@ -29,3 +29,7 @@ def test_bench_quick_reports_every_figure(tmp_path):
     assert figures["screen"]["raw"]["p50_ms"] > 0 and figures["screen"]["transfer"]["files"]["/"] > 0
     assert "1. Decoding" in r.stdout and "2. Check-in commit latency" in r.stdout and "3. Memory" in r.stdout
     assert "6. Kiosk screen" in r.stdout
+    for cell in (figures["print"][f"{kind}_{width}"] for kind in ("slip", "card") for width in (384, 576)):
+        assert cell["bytes"] == cell["height"] * cell["width"] // 8 + 16       # ESC @, GS v 0 header, feed, cut
+        assert cell["usb_ms"] > 0 and cell["ours_ms"] > 0 and cell["raw_ms"] > 0 and cell["ratio"] > 0
+    assert "7. Print jobs" in r.stdout

@@ -238,3 +238,25 @@ def test_no_personal_data_in_urls_or_logs(client, services, caplog):
             assert PHONE not in url and "079050000001" not in url and "Tr" not in url
     text = caplog.text
     assert PHONE not in text and "079050000001" not in text and "Trần" not in text
+
+
+def test_staff_take_someone_off_a_number_and_their_card_stops(client, services):
+    login(client, services)
+    declare(client, name="Người Một")
+    declare(client, name="Người Hai")
+    html = post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True)
+    first = re.findall(r'name="person" value="([^"]+)"', html)[0]
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "revoke", "person": [first]})
+    assert "Đã xóa 1 người" in r.get_data(as_text=True)
+    assert [p.name for p in services.desk.people.by_phone(PHONE)] == ["Người Hai"]
+    assert services.audit.recent()[0]["action"] == "revoke"
+
+
+def test_staff_print_slips_for_chosen_visits_on_request(client, services):
+    login(client, services)
+    declare(client, name="Trần Văn Thử")
+    html = client.get("/staff/inside").get_data(as_text=True)
+    visits = re.findall(r'name="visit" value="([^"]+)"', html)
+    r = post(client, "/staff/inside", {"action": "print", "visit": visits + ["not-a-visit"]}, from_page="/staff/inside")
+    assert "Đã gửi lệnh in 1 phiếu" in r.get_data(as_text=True)
+    assert [(j["kind"], j["subject"]) for j in services.desk.prints.queued()] == [("slip", visits[0])]

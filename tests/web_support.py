@@ -15,6 +15,7 @@ import io
 import re
 import socket
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -77,9 +78,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def running_kiosk(tmp_path):
-    """A simulated kiosk with a door relay, a 1 s cooldown and its screen on a free loopback port."""
+@contextmanager
+def kiosk_running(tmp_path, extra_config: str = ""):
+    """A simulated kiosk (``build_kiosk``) running in a thread: a door relay, a 1 s cooldown, its
+    screen on a free loopback port. ``extra_config``: more TOML sections (e.g. ``[printer]``)."""
     config = parse_config(f"""
 [kiosk]
 id = "test-kiosk-01"
@@ -100,7 +102,7 @@ url = "mqtt://127.0.0.1:{free_port()}"
 health_interval_s = 3600
 [web]
 listen = "127.0.0.1:0"
-""")
+{extra_config}""")
     kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
     stop = threading.Event()
     thread = threading.Thread(target=kiosk.run, args=(stop,), name="test-kiosk")
@@ -113,3 +115,9 @@ listen = "127.0.0.1:0"
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.fixture
+def running_kiosk(tmp_path):
+    with kiosk_running(tmp_path) as kiosk:
+        yield kiosk

@@ -4,9 +4,10 @@ Envelope, ASCII in the QR alphanumeric charset so that codes stay small::
 
     CK1.<T>.<BODY>.<SIG>     T = S (slip) or C (kiosk_card); BODY, SIG = unpadded base32 (A-Z2-7)
 
-This module only checks the envelope. Whether BODY and SIG belong together, and what BODY says, is
-the job of a :class:`TokenVerifier` (the signing scheme comes later). Without one, well-formed
-tokens are refused as ``token_unverifiable``.
+This module only checks the envelope (the scheme itself is :mod:`mqtt.tokens`). Whether BODY and
+SIG belong together, and what BODY says, is the job of a :class:`TokenVerifier` (the kiosk's is
+:class:`kiosk.tokens.StoreTokenVerifier`). Without one, well-formed tokens are refused as
+``token_unverifiable``.
 
 >>> env = parse_envelope(envelope("slip", b"visit-1", b"sig"))
 >>> env.kind, decode_b32(env.body)
@@ -15,24 +16,18 @@ tokens are refused as ``token_unverifiable``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from mqtt.tokens import ENVELOPE as _ENVELOPE
+from mqtt.tokens import KINDS as _TYPES
+from mqtt.tokens import LETTERS as _LETTERS
+from mqtt.tokens import PREFIX, decode_b32, encode_b32
 
 from .model import Credential, Refused
 from .normalise import check_controls, collapse, to_text
 from .phone import normalise_phone
 
-PREFIX = "CK1."
-MAX_BODY_CHARS = 64
-MAX_SIGNATURE_CHARS = 128
-_TYPES = {"S": "slip", "C": "kiosk_card"}
-_LETTERS = {kind: letter for letter, kind in _TYPES.items()}
-_ENVELOPE = re.compile(
-    rf"CK1\.([SC])\.([A-Z2-7]{{1,{MAX_BODY_CHARS}}})\.([A-Z2-7]{{1,{MAX_SIGNATURE_CHARS}}})"
-)
 _MAX_ID_CHARS = 64
 
 
@@ -79,25 +74,6 @@ def envelope(kind: str, body: bytes, signature: bytes) -> str:
     return f"{PREFIX}{_LETTERS[kind]}.{encode_b32(body)}.{encode_b32(signature)}"
 
 
-def encode_b32(raw: bytes) -> str:
-    """RFC 4648 base32 without padding."""
-    return base64.b32encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_b32(text: str) -> bytes:
-    """Inverse of :func:`encode_b32`; ValueError unless ``text`` is exactly what it would produce.
-
-    Strict so that one token has one spelling (no padding, no lower case, no stray trailing bits).
-    """
-    try:
-        raw = base64.b32decode(text + "=" * (-len(text) % 8))
-    except (binascii.Error, ValueError):
-        raise ValueError("not base32") from None
-    if not raw or encode_b32(raw) != text:
-        raise ValueError("not canonical base32")
-    return raw
-
-
 def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Credential:
     """A ``slip`` or ``kiosk_card`` credential from a token that ``verifier`` accepts."""
     env = parse_envelope(to_text(data))
@@ -113,6 +89,8 @@ def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Creden
 
 
 def _credential(kind: str, claims: Any) -> Credential:
+    if isinstance(claims, dict) and isinstance(claims.get("person"), dict):
+        return _person_credential(kind, claims)
     token_id = claims.get("id") if isinstance(claims, dict) else None
     if not (isinstance(token_id, str) and 0 < len(token_id) <= _MAX_ID_CHARS):
         raise Refused("token_unverifiable", "the token verifier returned no usable id")
@@ -129,3 +107,18 @@ def _credential(kind: str, claims: Any) -> Credential:
             warnings.append("phone_invalid")
     return Credential(kind=kind, id=token_id, name=name, phone=phone, details=dict(claims),
                       warnings=tuple(warnings))
+
+
+def _person_credential(kind: str, claims: dict) -> Credential:
+    """The person a verified token stands for (a card's holder, a slip's visitor), as their own
+    identity, so their visits join those of their ID card; ``details["via"]`` says it came by a
+    slip or a card (and ``details["visit_id"]`` which visit a slip closes)."""
+    person = claims["person"]
+    kind_of, ident = person.get("kind"), person.get("id")
+    if not (isinstance(kind_of, str) and isinstance(ident, str) and 0 < len(ident) <= _MAX_ID_CHARS):
+        raise Refused("token_unverifiable", "the token verifier returned no usable person")
+    for value, where in ((ident, "token id"), (person.get("name") or "", "token name")):
+        check_controls(value, where)
+    details = {key: value for key, value in claims.items() if key != "person"}
+    return Credential(kind=kind_of, id=ident, name=person.get("name"), birth_date=person.get("birth_date"),
+                      sex=person.get("sex"), phone=person.get("phone"), details={**details, "via": kind})

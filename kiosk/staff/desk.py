@@ -90,6 +90,17 @@ class StaffDesk:
             self.on_outcome(outcome)
         return results
 
+    def revoke(self, staff: Staff, phone: str, person_ids: list[str]) -> int:
+        """Take chosen people off the phone number: their personal cards stop working."""
+        with self.lock:
+            members = {p.person_id for p in self.people.by_phone(phone)}
+            n = 0
+            for person_id in dict.fromkeys(person_ids):
+                if person_id in members and self.people.revoke(person_id):
+                    self.audit.record(staff.staff_id, "revoke", subject=person_id)
+                    n += 1
+        return n
+
     # -- declaring on someone's behalf ------------------------------------------------------------
 
     def declare(self, staff: Staff, declaration: Declaration) -> tuple[Person, bool, Outcome | None]:
@@ -110,6 +121,15 @@ class StaffDesk:
             job = self.prints.enqueue("card", person_id, staff_id=staff.staff_id)
             self.audit.record(staff.staff_id, "print_card", subject=person_id)
         return job
+
+    def print_slips(self, staff: Staff, visit_ids: list[str]) -> int:
+        """Queue check-in slips for chosen open visits (someone without a phone asks for one)."""
+        with self.lock:
+            open_ids = {v["visit_id"] for v in self.inside()}
+            chosen = [v for v in dict.fromkeys(visit_ids) if v in open_ids]
+            for visit_id in chosen:
+                self.prints.enqueue("slip", visit_id, staff_id=staff.staff_id)
+        return len(chosen)
 
     # -- who is inside ------------------------------------------------------------------------
 

@@ -32,7 +32,9 @@ class StaffServices:
     desk: StaffDesk
 
     @classmethod
-    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_occupancy=None) -> "StaffServices":
+    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_occupancy=None,
+             on_queued=None) -> "StaffServices":
+        """on_outcome, on_occupancy: see :class:`StaffDesk`; on_queued: a print job was queued."""
         store = VisitStore.open(config.data_path / DB_NAME)
         lock = threading.RLock()
         s = config.staff
@@ -43,7 +45,7 @@ class StaffServices:
             CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
             People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
-            PrintQueue(store, lock=lock), lock=lock, on_outcome=on_outcome, on_occupancy=on_occupancy)
+            PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome, on_occupancy=on_occupancy)
         return cls(store, accounts, audit, desk)
 
     def close(self) -> None:

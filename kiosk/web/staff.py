@@ -136,6 +136,8 @@ def phone():
     if action in ("check_in", "check_out") and chosen:
         done = (s.desk.check_in if action == "check_in" else s.desk.check_out)(g.staff, number, chosen)
         results = [_result(person.name, outcome) for person, outcome in done]
+    elif action == "revoke" and chosen:
+        results = [{"ok": True, "text": t("staff_revoked_n", n=s.desk.revoke(g.staff, number, chosen))}]
     return render_template("staff_phone.html", phone=number, members=s.desk.household(number), results=results,
                            error=None, masked_phone=mask_phone(number), full=_full(number))
 
@@ -202,12 +204,14 @@ def _inside() -> list[dict]:
 @bp.post("/inside")
 @login_required
 def inside_check_out():
-    s = services()
-    if request.form.get("action") == "everyone":
-        n = s.desk.check_out_everyone(g.staff)
+    s, action, chosen = services(), request.form.get("action"), request.form.getlist("visit")
+    if action == "print":
+        done = t("staff_slips_queued_n", n=s.desk.print_slips(g.staff, chosen))
+    elif action == "everyone":
+        done = t("staff_checked_out_n", n=s.desk.check_out_everyone(g.staff))
     else:
-        n = s.desk.check_out_visits(g.staff, request.form.getlist("visit"))
-    return render_template("staff_inside.html", visits=_inside(), done=t("staff_checked_out_n", n=n))
+        done = t("staff_checked_out_n", n=s.desk.check_out_visits(g.staff, chosen))
+    return render_template("staff_inside.html", visits=_inside(), done=done)
 
 
 # -- today ------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The print worker: takes queued print jobs (:mod:`kiosk.printqueue`) to the printer, one at a
+time, on a thread of its own, so the door never waits for paper.
+
+A job is rendered only when it is printed, with a freshly signed code: a slip for a visit that
+has meanwhile ended, or a card for someone no longer registered, is cancelled rather than
+printed. When the printer is offline or out of paper the job stays queued (it is a row: a
+restart keeps it), the screen and the staff pages show the printer's state, and printing
+resumes by itself when the printer is back.
+
+>>> worker = PrintWorker(db_path, printer, tokens, venue_name="Chợ Phan Rang", clock=clock)
+>>> worker.start(); queue.enqueue("slip", visit_id); worker.wake()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hardware.printers import Printer, PrinterError
+
+from ..staff.people import People
+from ..store import StoreUnavailable, VisitStore
+from .layout import render_card, render_slip
+
+log = logging.getLogger(__name__)
+
+#: Waits between attempts while the printer is away: doubling from the first to the last.
+RETRY_S = (2.0, 60.0)
+#: How often the queue is looked at when nobody wakes the worker (jobs queued by another process).
+POLL_S = 5.0
+
+
+class PrintWorker:
+    """printer: a :class:`hardware.printers.Printer`; tokens: issues the codes (``slip(visit_id,
+    issued=)``, ``card(person_id, issued=)``); clock: the kiosk's (``now()``, ``tz``)."""
+
+    def __init__(self, db_path: Path, printer: Printer, tokens, *, venue_name: str, venue_id: str, clock,
+                 language: str = "vi"):
+        self.db_path = db_path
+        self.printer = printer
+        self.tokens = tokens
+        self.venue_name = venue_name
+        self.venue_id = venue_id
+        self.clock = clock
+        self.language = language
+        self.printed = 0
+        self._state: str | None = "ok"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="print-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+        self.printer.close()
+
+    def wake(self) -> None:
+        """A job was queued: look now."""
+        self._wake.set()
+
+    def state(self) -> str:
+        """``ok``, or what stops printing now: ``offline``, ``no_paper``, ``error``."""
+        return self._state
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        store = None
+        delay = RETRY_S[0]
+        while not self._stop.is_set():
+            try:
+                store = store or VisitStore.open(self.db_path)
+                if self._print_next(store):
+                    delay = RETRY_S[0]
+                    continue                          # more may be waiting
+                wait = POLL_S
+            except PrinterError as exc:
+                wait, delay = delay, min(delay * 2, RETRY_S[1])
+                if self._state != exc.state:
+                    log.warning("printer: %s; the job waits", exc.state)
+                self._state = exc.state
+            except StoreUnavailable as exc:
+                log.error("print queue unavailable: %s", exc)
+                wait = RETRY_S[1]
+            self._wake.wait(wait)
+            self._wake.clear()
+        if store is not None:
+            store.close()
+
+    def _print_next(self, store: VisitStore) -> bool:
+        """Print the oldest queued job; False when there is none. Raises PrinterError (the job stays)."""
+        row = store.db.execute("SELECT id, kind, subject FROM print_jobs WHERE state = 'queued' "
+                               "ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return False
+        job_id, kind, subject = row
+        status = self.printer.status()
+        if status in ("offline", "no_paper"):
+            raise PrinterError(status)
+        image = self._render(store, kind, subject)
+        if image is None:
+            self._finish(store, job_id, "cancelled", "nothing to print any more")
+            return True
+        try:
+            self.printer.print_image(image)
+        except PrinterError:
+            with store.transaction() as tx:
+                tx.execute("UPDATE print_jobs SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                           ["printer unavailable", job_id])
+            raise
+        self._finish(store, job_id, "printed", None)
+        self.printed += 1
+        self._state = "paper_low" if status == "paper_low" else "ok"
+        return True
+
+    def _finish(self, store: VisitStore, job_id: int, state: str, error: str | None) -> None:
+        with store.transaction() as tx:
+            tx.execute("UPDATE print_jobs SET state = ?, last_error = ?, attempts = attempts + 1, done_at = ? "
+                       "WHERE id = ?", [state, error, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                         job_id])
+
+    def _render(self, store: VisitStore, kind: str, subject: str):
+        now = self.clock.now()
+        if kind == "slip":
+            row = store.db.execute(
+                "SELECT v.person, v.check_in_at, e.seq FROM visits v JOIN events e "
+                "ON e.visit_id = v.visit_id AND e.type = 'check_in' "
+                "WHERE v.visit_id = ? AND v.check_out_at IS NULL", [subject]).fetchone()
+            if row is None:
+                return None
+            person, check_in_at, seq = row
+            return render_slip(venue=self.venue_name, check_in_at=datetime.fromisoformat(check_in_at).astimezone(self.clock.tz),
+                               name=json.loads(person).get("name"), visit_number=str(seq),
+                               token=self.tokens.slip(subject, issued=now), width=self.printer.width,
+                               language=self.language)
+        person = People(store).get(subject)
+        if person is None:
+            return None
+        return render_card(venue=self.venue_name, name=person.name, phone=person.phone,
+                           token=self.tokens.card(subject, issued=now), width=self.printer.width,
+                           language=self.language)

@@ -1,0 +1,172 @@
+"""The codes a kiosk prints — check-in slips and personal QR cards — signed with the venue's key.
+
+Every kiosk of a venue holds the same key (given at provisioning), and so can the central side,
+so a slip printed at one door is checked at another and a code typed up by hand is refused: only
+a photocopy of someone's real slip would pass, and a slip works once.
+
+Token text, ASCII in the QR alphanumeric set so the code stays small::
+
+    CK1.<T>.<BODY>.<SIG>         T: S (slip) or C (card); BODY, SIG: unpadded base32 (A-Z2-7)
+
+    slip BODY = venue tag (4) | visit id (16, the UUID's bytes) | issued, minutes since 1970 (4)
+    card BODY = venue tag (4) | person id (10, ASCII) | issued, days since 1970 (2)
+    SIG       = HMAC-SHA256(venue key, "CK1." T "." BODY)[:10]
+
+The venue tag (4 bytes of SHA-256 of the venue id) is in clear so a code from another venue is
+told apart from a forged one. 80 bits of MAC are far beyond what guessing at a door can reach.
+
+>>> key = VenueKey.create(path)
+>>> token = sign_slip(key, "cho-phanrang", visit_id, issued=now)
+>>> claims = open_token(key, "cho-phanrang", token)      # SlipClaims(visit_id=…, issued=…)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PREFIX = "CK1."
+KEY_BYTES = 32
+MAC_BYTES = 10
+MAX_BODY_CHARS = 64
+MAX_SIGNATURE_CHARS = 128
+LETTERS = {"slip": "S", "kiosk_card": "C"}
+KINDS = {letter: kind for kind, letter in LETTERS.items()}
+ENVELOPE = re.compile(rf"CK1\.([SC])\.([A-Z2-7]{{1,{MAX_BODY_CHARS}}})\.([A-Z2-7]{{1,{MAX_SIGNATURE_CHARS}}})")
+_SLIP = struct.Struct(">4s16sI")
+_CARD = struct.Struct(">4s10sH")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class TokenRefused(Exception):
+    """``code``: ``malformed_token``, ``token_other_venue`` or ``token_forged``."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class VenueKey:
+    secret: bytes
+
+    @classmethod
+    def load(cls, path: Path) -> "VenueKey":
+        """The key in ``path`` (64 hex digits); ValueError when it is not one."""
+        text = Path(path).read_text().strip()
+        try:
+            secret = bytes.fromhex(text)
+        except ValueError:
+            secret = b""
+        if len(secret) != KEY_BYTES:
+            raise ValueError(f"{path}: not a venue token key ({KEY_BYTES * 2} hex digits)")
+        return cls(secret)
+
+    @classmethod
+    def create(cls, path: Path) -> "VenueKey":
+        """A new random key written to ``path`` (0600, never over an existing file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_bytes(KEY_BYTES)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return cls(secret)
+
+    def mac(self, letter: str, body: str) -> bytes:
+        return hmac.new(self.secret, f"{PREFIX}{letter}.{body}".encode("ascii"), hashlib.sha256).digest()[:MAC_BYTES]
+
+
+@dataclass(frozen=True)
+class SlipClaims:
+    visit_id: str
+    issued: datetime
+
+
+@dataclass(frozen=True)
+class CardClaims:
+    person_id: str
+    issued: datetime
+
+
+def venue_tag(venue_id: str) -> bytes:
+    return hashlib.sha256(venue_id.encode("utf-8")).digest()[:4]
+
+
+def sign_slip(key: VenueKey, venue_id: str, visit_id: str, *, issued: datetime) -> str:
+    minutes = int((issued - _EPOCH).total_seconds() // 60)
+    return _seal(key, "slip", _SLIP.pack(venue_tag(venue_id), uuid.UUID(visit_id).bytes, minutes))
+
+
+def sign_card(key: VenueKey, venue_id: str, person_id: str, *, issued: datetime) -> str:
+    raw = person_id.encode("ascii")
+    if len(raw) != 10:
+        raise ValueError("a card's person id has 10 characters")
+    return _seal(key, "kiosk_card", _CARD.pack(venue_tag(venue_id), raw, (issued - _EPOCH).days))
+
+
+def _seal(key: VenueKey, kind: str, body: bytes) -> str:
+    letter = LETTERS[kind]
+    text = encode_b32(body)
+    return f"{PREFIX}{letter}.{text}.{encode_b32(key.mac(letter, text))}"
+
+
+def open_token(key: VenueKey, venue_id: str, token: str) -> SlipClaims | CardClaims:
+    """The claims of a token signed for this venue with this key; :class:`TokenRefused` otherwise."""
+    m = ENVELOPE.fullmatch(token)
+    if not m:
+        raise TokenRefused("malformed_token", "not CK1.<S|C>.<base32 body>.<base32 signature> within size limits")
+    return open_parts(key, venue_id, KINDS[m[1]], m[2], m[3])
+
+
+def open_parts(key: VenueKey, venue_id: str, kind: str, body: str, signature: str) -> SlipClaims | CardClaims:
+    """As :func:`open_token`, from an envelope already split."""
+    try:
+        raw, mac = decode_b32(body), decode_b32(signature)
+    except ValueError:
+        raise TokenRefused("malformed_token", "not canonical base32") from None
+    layout = _SLIP if kind == "slip" else _CARD
+    if len(raw) != layout.size:
+        raise TokenRefused("malformed_token", f"a {kind} body has {layout.size} bytes")
+    fields = layout.unpack(raw)
+    if fields[0] != venue_tag(venue_id):
+        raise TokenRefused("token_other_venue", "signed for another venue")
+    if not hmac.compare_digest(mac, key.mac(LETTERS[kind], body)):
+        raise TokenRefused("token_forged", "the signature does not match")
+    if kind == "slip":
+        return SlipClaims(str(uuid.UUID(bytes=fields[1])), _EPOCH + timedelta(minutes=fields[2]))
+    try:
+        person_id = fields[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise TokenRefused("malformed_token", "a card's person id is ASCII") from None
+    return CardClaims(person_id, _EPOCH + timedelta(days=fields[2]))
+
+
+def encode_b32(raw: bytes) -> str:
+    """RFC 4648 base32 without padding."""
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_b32(text: str) -> bytes:
+    """Inverse of :func:`encode_b32`; ValueError unless ``text`` is exactly what it would produce
+    (one token, one spelling: no padding, no lower case, no stray trailing bits)."""
+    try:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base32") from None
+    if not raw or encode_b32(raw) != text:
+        raise ValueError("not canonical base32")
+    return raw

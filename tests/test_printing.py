@@ -1,0 +1,180 @@
+"""Slips and cards end to end on a running simulated kiosk: printed by the file printer, the
+raster in the printed bytes decoded back to pixels, its QR read by the project's decoder, and that
+very image held up to the image-folder camera. Also: the printer away or failing mid-job never
+holds the door, and the queue outlives a restart."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hardware.decoders import open_decoder
+from hardware.escpos_raster import raster_blocks, raster_images
+from kiosk.staff.people import parse_declaration
+
+from codes import CCCD_MAU, write_qr
+from uplink_support import wait_until
+from web_support import free_port, kiosk_running
+
+FILE_PRINTER = """[printer]
+kind = "file"
+path = "{path}"
+width = {width}
+slips = "{slips}"
+"""
+
+
+def printed(folder: Path, n: int, timeout: float = 15) -> list[Path]:
+    return wait_until(lambda: sorted(folder.glob("*.bin")) if len(list(folder.glob("*.bin"))) >= n else None,
+                      timeout=timeout)
+
+
+def token_in(bin_file: Path) -> tuple[str, object]:
+    """The code printed in a job, read back from the ESC/POS bytes, and the image it is on."""
+    [image] = raster_images(bin_file.read_bytes())
+    decoder = open_decoder("zxing")
+    try:
+        [symbol] = decoder.decode(np.asarray(image.convert("L")))
+    finally:
+        decoder.close()
+    return symbol.text, image
+
+
+def camera(kiosk) -> Path:
+    return Path(kiosk.config.camera.source.removeprefix("dir:"))
+
+
+def visit_states(kiosk) -> list[tuple]:
+    return kiosk.store.db.execute("SELECT check_out_at IS NOT NULL, check_out_method FROM visits "
+                                  "ORDER BY check_in_at").fetchall()
+
+
+def test_every_check_in_prints_a_slip_whose_code_checks_the_visit_out(tmp_path):
+    printer = tmp_path / "printer"
+    with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=576, slips="always")) as kiosk:
+        write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
+        [job] = printed(printer, 1)
+        assert job.with_suffix(".png").exists()                      # the preview beside it
+        token, image = token_in(job)
+        assert token.startswith("CK1.S.")
+        time.sleep(1.2)               # on the way out: past the cooldown (it is the same person)
+        image.save(camera(kiosk) / "slip.png")                       # the slip itself, at the camera
+        wait_until(lambda: visit_states(kiosk) == [(1, "slip")], timeout=10)
+        events = kiosk.store.events()
+        assert [(e["type"], e["method"]) for e in events] == [("check_in", "camera"), ("check_out", "slip")]
+        assert events[1]["person"]["id"] == "079190000001"
+        time.sleep(1.2)                                              # past the cooldown
+        image.save(camera(kiosk) / "slip-again.png")                 # a used slip does not work twice
+        wait_until(lambda: kiosk.loop.stats.outcomes.get("refused"), timeout=10)
+        assert visit_states(kiosk) == [(1, "slip")] and len(kiosk.store.events()) == 2
+        assert kiosk.store.refusal_counts() == {"token_used": 1}
+
+
+def test_a_card_staff_print_checks_its_holder_in_then_out_at_384_dots(tmp_path):
+    printer = tmp_path / "printer"
+    with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=384, slips="never")) as kiosk:
+        holder, _ = kiosk.staff.desk.people.register(
+            parse_declaration({"name": "Trần Văn Thử", "phone": "0912345678", "birth": "1950"}), staff_id=None)
+        staff = kiosk.staff.accounts
+        pin = staff.add("Lan")
+        lan = staff.login("Lan", pin).staff
+        kiosk.staff.desk.print_card(lan, holder.person_id)
+        [job] = printed(printer, 1)
+        token, image = token_in(job)
+        assert token.startswith("CK1.C.") and image.width == 384
+        image.save(camera(kiosk) / "card.png")
+        wait_until(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
+        time.sleep(1.2)
+        image.save(camera(kiosk) / "card-again.png")
+        wait_until(lambda: visit_states(kiosk) == [(1, "kiosk_card")], timeout=10)
+        assert [e["method"] for e in kiosk.store.events()] == ["kiosk_card", "kiosk_card"]
+        assert list(printer.glob("*.bin")) == [job]                  # slips = "never": no slip
+
+
+class PrinterServer:
+    """A network printer on loopback (port 9100's role): keeps what it receives, or hangs up after
+    ``cut_after`` bytes (a printer failing mid-job)."""
+
+    def __init__(self, port: int, cut_after: int | None = None):
+        self.received = bytearray()
+        self.jobs = 0
+        self.cut = 0            # jobs hung up on mid-way
+        self.cut_after = cut_after
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                got = bytearray()
+                try:
+                    # Read exactly up to the cut, so the hang-up comes mid-job, never after it.
+                    while chunk := conn.recv(65536 if self.cut_after is None else self.cut_after - len(got)):
+                        got += chunk
+                        if self.cut_after is not None and len(got) >= self.cut_after:
+                            break
+                except OSError:
+                    pass
+                if self.cut_after is not None and len(got) >= self.cut_after:
+                    self.cut += 1
+                # A job has a raster in it; a status query (DLE EOT …) is not a job.
+                if self.cut_after is None and raster_blocks(bytes(got)):
+                    self.received += got
+                    self.jobs += 1
+
+    def close(self):
+        self._stop.set()
+        self.sock.close()
+        self.thread.join(2)
+
+
+def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(tmp_path):
+    port = free_port()
+    network = f'[printer]\nkind = "network"\npath = "127.0.0.1:{port}"\nwidth = 384\nslips = "always"\n'
+    with kiosk_running(tmp_path, network) as kiosk:
+        started = time.monotonic()
+        write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
+        wait_until(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
+        assert time.monotonic() - started < 5                       # checked in with no printer at all
+        wait_until(lambda: kiosk.printing.worker.state() == "offline", timeout=10)
+        assert kiosk.status()["printer"] == "offline"                 # the screen's mark
+        failing = PrinterServer(port, cut_after=100)                 # takes 100 bytes, then hangs up
+        kiosk.printing.worker.wake()
+        wait_until(lambda: failing.cut >= 1, timeout=15)             # a job broke off mid-way …
+        failing.close()
+        assert len(kiosk.printing.queue.queued()) == 1               # still waiting, not lost
+        good = PrinterServer(port)
+        try:
+            kiosk.printing.worker.wake()
+            wait_until(lambda: good.jobs == 1, timeout=30)
+            [image] = raster_images(bytes(good.received))
+            assert image.width == 384
+            wait_until(lambda: kiosk.printing.queue.queued() == [], timeout=5)
+            wait_until(lambda: kiosk.printing.worker.state() == "ok", timeout=5)
+        finally:
+            good.close()
+
+
+def test_queued_jobs_survive_a_restart(tmp_path):
+    port = free_port()                                               # nothing will listen there
+    network = f'[printer]\nkind = "network"\npath = "127.0.0.1:{port}"\nwidth = 576\nslips = "always"\n'
+    with kiosk_running(tmp_path, network) as kiosk:
+        write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
+        wait_until(lambda: len(kiosk.printing.queue.queued()) == 1, timeout=10)
+    printer = tmp_path / "printer"
+    with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=576, slips="always")) as kiosk:
+        [job] = printed(printer, 1)                                  # the same job, now on paper
+        assert token_in(job)[0].startswith("CK1.S.")
+        assert kiosk.printing.queue.queued() == []

@@ -1,0 +1,45 @@
+"""When slips are printed: always, on request (the button just after a check-in), never."""
+
+from __future__ import annotations
+
+from kiosk.credentials import recognise
+from kiosk.printing.slips import BUTTON_WINDOW_S, SlipPolicy
+from kiosk.printqueue import PrintQueue
+
+from codes import ManualTime, cccd_payload
+
+
+def queued(queue):
+    return [(j["kind"], j["subject"]) for j in queue.queued()]
+
+
+def test_always_queues_a_slip_for_every_check_in_and_nothing_else(desk, store):
+    woken = []
+    queue = PrintQueue(store, on_queued=lambda: woken.append(1))
+    policy = SlipPolicy(queue, "always")
+    check_in = desk.present(recognise(cccd_payload(1)))
+    policy.show(check_in)
+    policy.show(desk.present(recognise(cccd_payload(1))))            # a check-out: no slip
+    assert queued(queue) == [("slip", check_in.visit_id)] and woken == [1]
+
+
+def test_on_request_prints_only_when_the_button_follows_a_check_in(desk, store):
+    queue = PrintQueue(store)
+    now = ManualTime(100.0)
+    policy = SlipPolicy(queue, "on_request", monotonic=now)
+    assert policy.button() is False                                  # nothing to print yet
+    check_in = desk.present(recognise(cccd_payload(2)))
+    policy.show(check_in)
+    assert queued(queue) == []
+    assert policy.button() is True and queued(queue) == [("slip", check_in.visit_id)]
+    assert policy.button() is False                                  # one press, one slip
+    policy.show(desk.present(recognise(cccd_payload(3))))
+    now.advance(BUTTON_WINDOW_S + 1)
+    assert policy.button() is False                                  # too long after the check-in
+
+
+def test_never_means_never(desk, store):
+    queue = PrintQueue(store)
+    policy = SlipPolicy(queue, "never")
+    policy.show(desk.present(recognise(cccd_payload(4))))
+    assert policy.button() is False and queued(queue) == []
