@@ -5,6 +5,7 @@ holds the door, and the queue outlives a restart."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -149,7 +150,12 @@ def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(
         wait_until(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
         assert time.monotonic() - started < 5                       # checked in with no printer at all
         wait_until(lambda: kiosk.printing.worker.state() == "offline", timeout=10)
-        assert kiosk.status()["printer"] == "offline"                 # the screen's mark
+        assert kiosk.status()["printer"] == "offline"                 # the screen's mark …
+        pin = kiosk.staff.accounts.add("Lan")                        # … and the staff pages'
+        client = kiosk.web.app.test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").get_data(as_text=True))[1]
+        client.post("/staff/login", data={"csrf_token": token, "name": "Lan", "pin": pin})
+        assert "Máy in không kết nối" in client.get("/staff/pin").get_data(as_text=True)
         failing = PrinterServer(port, cut_after=100)                 # takes 100 bytes, then hangs up
         kiosk.printing.worker.wake()
         wait_until(lambda: failing.cut >= 1, timeout=15)             # a job broke off mid-way …

@@ -135,3 +135,24 @@ def test_any_text_is_opened_or_refused_with_a_reason(text):
         assert e.code in ("malformed_token", "token_other_venue", "token_forged")
     else:
         raise AssertionError("an unsigned text was accepted")
+
+
+def test_the_central_side_checks_a_code_with_the_venues_key(key, tmp_path, clock, capsys):
+    """kiosk-collector token: the scheme is shared (mqtt/tokens.py), so the centre verifies codes too."""
+    import json
+
+    from mqtt.collector.cli import main
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    key_file = tmp_path / "venue-token.key"
+    slip = sign_slip(key, VENUE, "2c7cbcd8-8d3e-4c1a-9f0e-0123456789ab", issued=clock.now())
+    args = ["--venue", VENUE, "--key", str(key_file), "--config", str(config)]
+    assert main(["token", slip, "--json", *args]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["valid"], out["kind"], out["visit_id"]) == (True, "slip", "2c7cbcd8-8d3e-4c1a-9f0e-0123456789ab")
+    altered = slip[:-1] + ("B" if slip.endswith("A") else "A")      # 80-bit MAC: 16 chars, no spare bits
+    assert main(["token", altered, *args]) == 1
+    assert "not valid: token_forged" in capsys.readouterr().out
+    assert main(["token", sign_card(key, VENUE, "PABCDEFGHJ", issued=clock.now()), "--venue", "cho-khac",
+                 "--key", str(key_file), "--config", str(config)]) == 1
+    assert "token_other_venue" in capsys.readouterr().out

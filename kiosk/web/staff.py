@@ -39,7 +39,10 @@ def services():
 
 @bp.context_processor
 def _page_values():
-    return {"venue_name": web_context().config.kiosk.venue_name}
+    ctx = web_context()
+    printer = ctx.status().get("printer")
+    problem = t(f"printer_{printer}") if printer in ("offline", "no_paper", "paper_low", "error") else None
+    return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem}
 
 
 # -- sessions ---------------------------------------------------------------------------------

@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     command("fleet", _fleet, "kiosks: status, last seen, outbox, seq gaps")
     pu = command("purge", _purge, "delete data older than the retention", json_flag=False)
     pu.add_argument("--days", type=int, default=None, help="retention in days (default: [store] retention_days)")
+    tk = command("token", _token, "check a printed slip or card code against a venue's key")
+    tk.add_argument("code", help="the code's text, CK1.S.… or CK1.C.…")
+    tk.add_argument("--venue", required=True, help="the venue id the code should belong to")
+    tk.add_argument("--key", type=Path, required=True, help="the venue's token key file (as on its kiosks)")
     d = command("dead-letters", _dead_letters, "messages refused as events, with the reason")
     d.add_argument("--limit", type=int, default=100)
     return p
@@ -183,6 +187,31 @@ def _purge(args, config: Config) -> int:
         counts = store.purge(days)
     print(f"purged (older than {days} days): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
+
+
+def _token(args, config: Config) -> int:
+    """Whether a code was really printed by a kiosk of the venue, and what it stands for."""
+    from ..tokens import SlipClaims, TokenRefused, VenueKey, open_token
+    try:
+        key = VenueKey.load(args.key)
+    except (OSError, ValueError) as exc:
+        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        return 2
+    try:
+        claims = open_token(key, args.venue, args.code.strip())
+    except TokenRefused as exc:
+        out = {"valid": False, "reason": exc.code, "detail": exc.detail}
+    else:
+        kind = "slip" if isinstance(claims, SlipClaims) else "kiosk_card"
+        subject = {"visit_id": claims.visit_id} if kind == "slip" else {"person_id": claims.person_id}
+        out = {"valid": True, "kind": kind, **subject, "issued": claims.issued.isoformat()}
+    if args.json:
+        _print_json([out])
+    elif out["valid"]:
+        print(f"valid {out['kind']}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k not in ("valid", "kind")))
+    else:
+        print(f"not valid: {out['reason']} ({out['detail']})")
+    return 0 if out["valid"] else 1
 
 
 def _dead_letters(args, config: Config) -> int:
