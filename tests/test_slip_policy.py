@@ -43,3 +43,23 @@ def test_never_means_never(desk, store):
     policy = SlipPolicy(queue, "never")
     policy.show(desk.present(recognise(cccd_payload(4))))
     assert policy.button() is False and queued(queue) == []
+
+
+def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
+    """gpiozero's mock pin pressed: the slip of the check-in just made is queued."""
+    from hardware.feedback import SignalPins, Signals
+    from uplink_support import wait_until
+    queue = PrintQueue(store)
+    policy = SlipPolicy(queue, "on_request")
+    signals = Signals(SignalPins(green_led=17, red_led=27, buzzer=22, button=5), pin_factory=mock_factory)
+    try:
+        signals.set_button(policy.button)
+        check_in = desk.present(recognise(cccd_payload(5)))
+        policy.show(check_in)
+        pin = mock_factory.pin(5)
+        pin.drive_low()                  # pressed (the button pulls the pin to ground)
+        pin.drive_high()
+        # gpiozero calls back on its own thread.
+        assert wait_until(lambda: queued(queue), timeout=5) == [("slip", check_in.visit_id)]
+    finally:
+        signals.close()
