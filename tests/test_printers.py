@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from escpos.printer import Dummy
