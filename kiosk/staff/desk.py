@@ -175,8 +175,7 @@ class StaffDesk:
         with self.lock:
             check_ins = [r[0] for r in self.store.db.execute(
                 "SELECT check_in_at FROM visits WHERE venue_id = ? AND check_in_at >= ?",
-                [self.desk.venue_id, (now.replace(hour=0, minute=0, second=0, microsecond=0)
-                                      .isoformat())[:10]]).fetchall()]
+                [self.desk.venue_id, day.isoformat()]).fetchall()]
             refusals = self.store.db.execute("SELECT at, reason FROM refusals WHERE at >= ?",
                                              [day.isoformat()]).fetchall()
             outbox = dict(self.store.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
