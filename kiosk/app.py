@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hardware.feedback import SignalPins, Signals
 from hardware.frames import CameraError, CameraSettings, FrameSource, open_source
 from hardware.printers import open_printer
 
+from mqtt import sdnotify
 from mqtt.uplink import Uplink, UplinkSettings
 
 from . import __version__
@@ -42,6 +44,8 @@ DB_NAME = "kiosk.db"
 #: How often the screen's status marks and occupancy are read, and the mock GPIO devices (simulation).
 STATUS_EVERY_S = 1.0
 SIGNALS_EVERY_S = 0.05
+#: How often systemd's STATUS= line is refreshed (when it changed).
+SYSTEMD_STATUS_EVERY_S = 10.0
 
 
 def simulation_config(config: Config) -> Config:
@@ -112,10 +116,46 @@ class Kiosk:
         if self.console:
             source = self.config.camera.source
             self.console.idle(source[4:] if source.startswith("dir:") else None, screen_url)
+        self.loop.heartbeat = self._systemd_heartbeat()
         try:
             self.loop.run(stop)
         finally:
+            sdnotify.stopping("stopping")
             self.close()
+
+    def _systemd_heartbeat(self):
+        """The scan loop's heartbeat under systemd (a no-op elsewhere): READY=1 after the loop's first
+        step (the camera read or being retried, the web server started), WATCHDOG=1 from the loop's
+        own thread, and a STATUS= line such as "scanning; 12 inside; broker connected"."""
+        pinger = sdnotify.Watchdog()
+        state = {"ready": False, "status": None, "next_status": 0.0}
+
+        def beat() -> None:
+            if not sdnotify.enabled():
+                return
+            now = time.monotonic()
+            if now >= state["next_status"]:
+                state["next_status"] = now + SYSTEMD_STATUS_EVERY_S
+                line = self._status_line()
+                if not state["ready"]:
+                    state["ready"] = True
+                    sdnotify.ready(line)
+                elif line != state["status"]:
+                    sdnotify.status(line)
+                state["status"] = line
+            pinger.tick()
+        return beat
+
+    def _status_line(self) -> str:
+        try:
+            marks, inside = self.status(), self.status.occupancy()
+        except Exception as exc:  # noqa: BLE001 - a status line must never stop the loop
+            return f"scanning; status unreadable ({type(exc).__name__})"
+        doing = f"error: {marks['error']}" if marks.get("error") else "scanning"
+        people = f"{inside} inside" if inside is not None else "occupancy unknown"
+        broker = "broker connected" if marks.get("broker_connected") else "broker not connected"
+        outbox = f"; {marks['outbox']} unsent" if marks.get("outbox") else ""
+        return f"{doing}; {people}; {broker}{outbox}"
 
     def _start_web(self) -> str | None:
         """The screen's URL; a screen that cannot start leaves the door working (lights, beeps)."""

@@ -67,6 +67,9 @@ class ScanLoop:
         self.open_camera = open_camera
         self.verifier = verifier
         self.purge = purge
+        #: Called from the loop's own thread after every step that went through (the systemd
+        #: watchdog ping: a hung loop, not just a live process, gets the kiosk restarted).
+        self.heartbeat = None
         self._next_purge = 0.0
         self.stats = LoopStats()
         self.store_error: str | None = None
@@ -83,6 +86,8 @@ class ScanLoop:
             try:
                 self.step()
                 self.housekeeping()
+                if self.heartbeat is not None:
+                    self.heartbeat()
             except Exception:  # noqa: BLE001 - a bug in one step must not shut the door for good
                 # The traceback has no locals, so no personal data; pace retries of a persistent bug.
                 log.exception("scan step failed; carrying on")

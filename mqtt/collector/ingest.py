@@ -43,6 +43,9 @@ log = logging.getLogger("mqtt.collector")
 MAX_HEALTH_BYTES = 16 * 1024
 STATUSES = (b"online", b"offline")
 BURST_GAP_S = 0.005
+#: Under systemd, READY=1 is sent after this long even when the broker is not reachable yet.
+READY_WAIT_S = 10.0
+STATUS_EVERY_S = 5.0
 
 
 @dataclass
@@ -93,6 +96,8 @@ class Collector:
         self._writer: threading.Thread | None = None
         self._inbox: threading.Thread | None = None
         self._next_purge = 0.0
+        #: When the writer last went round its loop (its heartbeat, for systemd's watchdog).
+        self.last_pass = time.monotonic()
         self.events_filter = (contract.shared(config.mqtt.shared_group, contract.EVENTS_FILTER)
                               if config.mqtt.shared_group else contract.EVENTS_FILTER)
         self.receiver: subprocess.Popen | None = None
@@ -178,6 +183,7 @@ class Collector:
     def _write_loop(self) -> None:
         size, wait_s = self.config.store.batch_size, self.config.store.batch_ms / 1000
         while True:
+            self.last_pass = time.monotonic()
             self._housekeeping()
             try:
                 first = self._queue.get(timeout=0.1)
@@ -281,9 +287,24 @@ class Collector:
                     one_by_one = True
                     continue
                 log.exception("collector: storing a batch failed; retrying in %.1f s", delay)
-            if self._stopping.wait(delay):
+            if self._pause(delay):
                 return None
             delay = min(delay * 2, 30.0)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait out a retry delay while still showing signs of life (the watchdog: retrying a
+        store that is down is the writer working, not hanging). True when stopping."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.last_pass = time.monotonic()
+            if self._stopping.wait(min(1.0, left)):
+                return True
+        return False
+
+    def writing(self, within: float) -> bool:
+        """The writer thread is alive and went round its loop (or a retry) within ``within`` seconds."""
+        return (self._writer is not None and self._writer.is_alive()
+                and time.monotonic() - self.last_pass < within)
 
     def _store_one_by_one(self, events, letters, fleet) -> IngestResult:
         result, letters = IngestResult(), list(letters)
@@ -345,13 +366,39 @@ class Collector:
 
 def run(config: Config, stop: threading.Event) -> int:
     """Run until ``stop`` is set (the CLI sets it on SIGTERM/SIGINT); 0 on a clean stop, 1 when
-    the receiver process died (systemd restarts the service; the broker kept the session)."""
+    the receiver process died (systemd restarts the service; the broker kept the session).
+
+    Under systemd (``Type=notify``): READY=1 once connected and subscribed, or after
+    ``READY_WAIT_S`` with the broker unreachable (the receiver keeps reconnecting by itself: a
+    restart would not help, and holding READY back would only get the start timed out and
+    retried); WATCHDOG=1 only while the writer thread goes round its loop (or is deliberately
+    retrying a central store that is down), so a hung writer gets the collector restarted;
+    STOPPING=1 on the way out."""
+    from .. import sdnotify
+
     collector = Collector(config)
     collector.start()
+    interval = sdnotify.watchdog_interval()
+    pinger = sdnotify.Watchdog(interval)
+    started, ready, shown, next_status = time.monotonic(), False, None, 0.0
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.5 if not interval else min(0.5, interval / 2)):
             if collector.failed.is_set():
                 return 1
+            connected = collector.wait_ready(0)
+            line = (f"{'connected' if connected else 'waiting for the broker'}; "
+                    f"{collector.counters.stored} stored, {collector.counters.dead_letters} dead letter(s)"
+                    f"{'; store errors: ' + str(collector.counters.store_errors) if collector.counters.store_errors else ''}")
+            if not ready and (connected or time.monotonic() - started >= READY_WAIT_S):
+                ready = True
+                sdnotify.ready(line)
+                shown, next_status = line, time.monotonic() + STATUS_EVERY_S
+            elif ready and line != shown and time.monotonic() >= next_status:
+                sdnotify.status(line)
+                shown, next_status = line, time.monotonic() + STATUS_EVERY_S
+            if collector.writing(within=interval or 1.0):
+                pinger.tick()
     finally:
+        sdnotify.stopping("stopping")
         collector.stop()
     return 0

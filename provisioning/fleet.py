@@ -1,0 +1,269 @@
+"""A fleet directory: the CA, the broker's and collector's identities, venues, and one folder per
+kiosk laid out as it is copied onto the kiosk's SD card.
+
+Layout (directories 0700, private keys and other secrets 0600)::
+
+    FLEET/fleet.toml                          broker host/port, certificate validity
+    FLEET/venues.toml                         venue id = "name"
+    FLEET/ca/fleet-ca.pem, fleet-ca.key       the certificate authority (keep the key offline)
+    FLEET/broker/etc/mosquitto/conf.d/checkin-kiosk.conf    rendered by mqtt.broker
+    FLEET/broker/etc/mosquitto/checkin-kiosk.acl
+    FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key
+    FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem
+    FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
+    FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
+    FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          first staff account
+
+The broker's ACL needs no per-kiosk line: its ``pattern`` rules confine every certificate CN to
+``kiosks/<CN>/``, so adding a kiosk only issues a certificate.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
+from mqtt.broker import collector_blocks, production_values, render
+from mqtt.tokens import VenueKey
+
+from .pki import CertificateAuthority, write_cert, write_private_key
+
+COLLECTOR_ID = "collector-1"
+ETC = PurePosixPath("/etc/checkin-kiosk")
+#: Where the broker's files go on the central server.
+BROKER_ETC = PurePosixPath("/etc/mosquitto")
+VENUE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+VENUE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
+HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+MODES = ("entry", "exit", "toggle")
+
+
+class FleetError(Exception):
+    """A refused provisioning step; the CLI prints it and exits 2."""
+
+
+def _mkdir(path: Path) -> Path:
+    """``path`` and any missing parents, each 0700 (whatever the umask)."""
+    for d in [*reversed(path.parents), path]:
+        if not d.exists():
+            d.mkdir(mode=0o700)
+            os.chmod(d, 0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _toml_str(value: str) -> str:
+    # A JSON string is a valid TOML basic string (\" \\ \n \uXXXX escapes).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def check_kiosk_id(kiosk_id: str) -> None:
+    problem = _kiosk_id(kiosk_id)
+    if problem:
+        raise FleetError(f"kiosk id {kiosk_id!r}: {problem}")
+
+
+def check_venue_id(venue_id: str) -> None:
+    if not VENUE_ID.fullmatch(venue_id):
+        raise FleetError(f"venue id {venue_id!r}: lower-case letters, digits and '-' (at most 63), "
+                         "starting with a letter or digit")
+
+
+@dataclass
+class Fleet:
+    root: Path
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def fleet_file(self) -> Path: return self.root / "fleet.toml"
+    @property
+    def venues_file(self) -> Path: return self.root / "venues.toml"
+    @property
+    def ca_cert(self) -> Path: return self.root / "ca" / "fleet-ca.pem"
+    @property
+    def ca_key(self) -> Path: return self.root / "ca" / "fleet-ca.key"
+    @property
+    def broker_dir(self) -> Path: return self.root / "broker" / "etc" / "mosquitto"
+    @property
+    def server_cert(self) -> Path: return self.broker_dir / "certs" / "server.pem"
+    @property
+    def server_key(self) -> Path: return self.broker_dir / "certs" / "server.key"
+    @property
+    def broker_conf(self) -> Path: return self.broker_dir / "conf.d" / "checkin-kiosk.conf"
+    @property
+    def broker_acl(self) -> Path: return self.broker_dir / "checkin-kiosk.acl"
+    @property
+    def collector_dir(self) -> Path: return self.root / "collector"
+
+    def venue_key(self, venue_id: str) -> Path:
+        return self.root / "venues" / venue_id / "venue-token.key"
+
+    def kiosk_dir(self, kiosk_id: str) -> Path:
+        return self.root / "kiosks" / kiosk_id
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path) -> "Fleet":
+        fleet = cls(Path(root))
+        if not fleet.fleet_file.is_file():
+            raise FleetError(f"{fleet.root}: not a fleet directory (no fleet.toml); "
+                             "create one with `kiosk-provision init DIR`")
+        return fleet
+
+    @property
+    def settings(self) -> dict:
+        return tomllib.loads(self.fleet_file.read_text(encoding="utf-8"))["fleet"]
+
+    def venues(self) -> dict[str, str]:
+        return tomllib.loads(self.venues_file.read_text(encoding="utf-8")).get("venues", {})
+
+    @contextmanager
+    def lock(self):
+        """Serialises changes (several technicians, or terminals, on one fleet directory)."""
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- init --------------------------------------------------------------------------------
+    @classmethod
+    def init(cls, root: str | Path, *, broker_host: str = "localhost", broker_port: int = 8883,
+             days: int = 825, ca_days: int = 3650) -> "Fleet":
+        root = Path(root)
+        if not HOST.fullmatch(broker_host):
+            raise FleetError(f"broker host {broker_host!r}: a DNS name or IPv4 address")
+        if not 1 <= broker_port <= 65535:
+            raise FleetError(f"broker port {broker_port}: 1-65535")
+        if days < 1:
+            raise FleetError("--days must be at least 1")
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise FleetError(f"{root}: already exists and is not empty; refusing to overwrite a fleet")
+        fleet = cls(root)
+        _mkdir(root)
+        for d in (root / "ca", fleet.broker_dir / "certs", fleet.broker_dir / "conf.d",
+                  fleet.collector_dir, root / "venues", root / "kiosks"):
+            _mkdir(d)
+        ca = CertificateAuthority.create("checkin-kiosk fleet CA", days=max(ca_days, days))
+        ca.write(fleet.ca_cert, fleet.ca_key)
+        # the broker: server certificate, CA copy, rendered config and ACL
+        cert, key = ca.issue(broker_host, days=days, server_names=[broker_host])
+        write_cert(fleet.server_cert, cert)
+        write_private_key(fleet.server_key, key)
+        shutil.copyfile(fleet.ca_cert, fleet.broker_dir / "certs" / "fleet-ca.pem")
+        certs = BROKER_ETC / "certs"
+        fleet.broker_conf.write_text(render("mosquitto-production.conf", **production_values(
+            cafile=certs / "fleet-ca.pem", certfile=certs / "server.pem", keyfile=certs / "server.key",
+            acl_file=BROKER_ETC / "checkin-kiosk.acl", port=broker_port)), encoding="utf-8")
+        fleet.broker_acl.write_text(render("acl", collector_blocks=collector_blocks([COLLECTOR_ID])),
+                                    encoding="utf-8")
+        # the collector's client certificate
+        cert, key = ca.issue(COLLECTOR_ID, days=days)
+        write_cert(fleet.collector_dir / f"{COLLECTOR_ID}.pem", cert)
+        write_private_key(fleet.collector_dir / f"{COLLECTOR_ID}.key", key)
+        shutil.copyfile(fleet.ca_cert, fleet.collector_dir / "fleet-ca.pem")
+        fleet.venues_file.write_text("# venue id = name (kiosk-provision venue add)\n[venues]\n", encoding="utf-8")
+        fleet.fleet_file.write_text(
+            "# written by kiosk-provision init\n[fleet]\n"
+            f"broker_host = {_toml_str(broker_host)}\nbroker_port = {broker_port}\ncert_days = {days}\n",
+            encoding="utf-8")
+        return fleet
+
+    # -- venues ------------------------------------------------------------------------------
+    def add_venue(self, venue_id: str, name: str) -> Path:
+        check_venue_id(venue_id)
+        name = name.strip()
+        if not VENUE_NAME.fullmatch(name):
+            raise FleetError(f"venue name {name!r}: 1-80 printable characters")
+        with self.lock():
+            if venue_id in self.venues():
+                raise FleetError(f"venue {venue_id!r} already exists")
+            key_path = self.venue_key(venue_id)
+            if key_path.exists():
+                raise FleetError(f"{key_path} already exists; refusing to replace a venue key")
+            _mkdir(key_path.parent)
+            VenueKey.create(key_path)
+            with self.venues_file.open("a", encoding="utf-8") as f:
+                f.write(f"{_toml_str(venue_id)} = {_toml_str(name)}\n")
+        return key_path
+
+    # -- kiosks ------------------------------------------------------------------------------
+    def kiosk_toml(self, kiosk_id: str, venue_id: str, venue_name: str, mode: str) -> str:
+        s = self.settings
+        url = "mqtts://{}:{}".format(s["broker_host"], s["broker_port"])
+        return (
+            "# written by kiosk-provision; paths are as on the kiosk\n"
+            "[kiosk]\n"
+            f"id = {_toml_str(kiosk_id)}\n"
+            f"venue_id = {_toml_str(venue_id)}\n"
+            f"venue_name = {_toml_str(venue_name)}\n"
+            f"mode = {_toml_str(mode)}\n"
+            f"data_dir = {_toml_str(DEFAULT_DATA_DIR)}\n"
+            f"token_key = {_toml_str(str(ETC / 'venue-token.key'))}\n"
+            "\n[mqtt]\n"
+            f"url = {_toml_str(url)}\n"
+            f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
+            f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
+            f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n")
+
+    def new_kiosk(self, kiosk_id: str, venue_id: str, *, mode: str = "toggle", staff: str = "admin") -> tuple[Path, str]:
+        """Everything for one kiosk under kiosks/<id>/; returns (that folder, the staff's one-time PIN)."""
+        from kiosk.staff.accounts import AccountError, StaffAccounts, check_name
+        from kiosk.store import VisitStore
+
+        check_kiosk_id(kiosk_id)
+        check_venue_id(venue_id)
+        if mode not in MODES:
+            raise FleetError(f"mode {mode!r}: one of {', '.join(MODES)}")
+        try:
+            staff = check_name(staff)
+        except AccountError:
+            raise FleetError(f"staff name {staff!r}: 1-40 printable characters") from None
+        with self.lock():
+            venues = self.venues()
+            if venue_id not in venues:
+                raise FleetError(f"unknown venue {venue_id!r}; add it with `kiosk-provision venue add`")
+            final = self.kiosk_dir(kiosk_id)
+            if final.exists():
+                raise FleetError(f"kiosk {kiosk_id!r} already exists ({final}); refusing to overwrite it")
+            text = self.kiosk_toml(kiosk_id, venue_id, venues[venue_id], mode)
+            try:
+                parse_config(text)
+            except ConfigError as exc:
+                raise FleetError(f"the generated kiosk.toml is not valid: {exc}") from None
+            work = _mkdir(self.root / "kiosks" / f".{kiosk_id}.partial")
+            try:
+                etc = _mkdir(work / "etc" / "checkin-kiosk")
+                data = _mkdir(work / "var" / "lib" / "checkin-kiosk")
+                ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
+                cert, key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]))
+                write_cert(etc / "kiosk.pem", cert)
+                write_private_key(etc / "kiosk.key", key)
+                shutil.copyfile(self.ca_cert, etc / "ca.pem")
+                fd = os.open(etc / "venue-token.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self.venue_key(venue_id).read_bytes())
+                (etc / "kiosk.toml").write_text(text, encoding="utf-8")
+                db_path = data / "kiosk.db"
+                store = VisitStore.open(db_path)
+                try:
+                    pin = StaffAccounts(store).add(staff)
+                    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    store.db.conn.close()
+                for p in data.iterdir():
+                    os.chmod(p, 0o600)
+                os.rename(work, final)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+        return final, pin

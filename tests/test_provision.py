@@ -1,0 +1,203 @@
+"""kiosk-provision: a real fleet directory, real certificates, a real kiosk database and broker."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import ssl
+import stat
+import subprocess
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker import Mosquitto, free_port
+from kiosk.config import load_config, parse_config
+from kiosk.staff.accounts import StaffAccounts
+from kiosk.store import VisitStore
+from mqtt.broker import write_broker_config
+from mqtt.tokens import VenueKey
+from provisioning.cli import main
+from provisioning.fleet import Fleet
+
+VENUE = "cho-phanrang"
+KIOSK = "ninhthuan-cho-phanrang-01"
+PIN_LINE = re.compile(r"one-time PIN: (\d{6,12})")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def fleet_run(tmp_path_factory):
+    """One fleet with one venue and one kiosk (certificate and argon2 work done once)."""
+    root = tmp_path_factory.mktemp("prov") / "fleet"
+    import io
+    from contextlib import redirect_stdout
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["init", str(root), "--broker-host", "127.0.0.1", "--days", "30"]) == 0
+        assert main(["venue", "add", VENUE, "--name", "Chợ Phan Rang", "--fleet", str(root)]) == 0
+        assert main(["kiosk", "new", KIOSK, "--venue", VENUE, "--staff", "Lan", "--fleet", str(root)]) == 0
+    return Fleet.open(root), buf.getvalue()
+
+
+def etc(fleet: Fleet) -> Path:
+    return fleet.kiosk_dir(KIOSK) / "etc" / "checkin-kiosk"
+
+
+def verify(ca_cert: x509.Certificate, leaf: x509.Certificate) -> None:
+    ca_cert.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(leaf.signature_hash_algorithm))
+    assert leaf.issuer == ca_cert.subject
+
+
+def test_ca_signs_kiosk_broker_and_collector(fleet_run):
+    fleet, _ = fleet_run
+    load = lambda p: x509.load_pem_x509_certificate(p.read_bytes())  # noqa: E731
+    ca = load(fleet.ca_cert)
+    bc = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca
+    assert ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    kiosk, server, collector = (load(etc(fleet) / "kiosk.pem"), load(fleet.server_cert),
+                                load(fleet.collector_dir / "collector-1.pem"))
+    for leaf in (kiosk, server, collector):
+        verify(ca, leaf)
+    cn = lambda c: c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value  # noqa: E731
+    assert cn(kiosk) == KIOSK and cn(collector) == "collector-1"
+    san = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    if shutil.which("openssl"):
+        subprocess.run(["openssl", "verify", "-CAfile", str(fleet.ca_cert), str(etc(fleet) / "kiosk.pem"),
+                        str(fleet.server_cert), str(fleet.collector_dir / "collector-1.pem")],
+                       check=True, capture_output=True)
+
+
+def test_permissions(fleet_run):
+    fleet, _ = fleet_run
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    for secret in (fleet.ca_key, fleet.server_key, fleet.collector_dir / "collector-1.key",
+                   fleet.venue_key(VENUE), etc(fleet) / "kiosk.key", etc(fleet) / "venue-token.key",
+                   fleet.kiosk_dir(KIOSK) / "var" / "lib" / "checkin-kiosk" / "kiosk.db"):
+        assert mode(secret) == 0o600, secret
+    dirs = [d for d in fleet.root.rglob("*") if d.is_dir()] + [fleet.root]
+    assert dirs and all(mode(d) == 0o700 for d in dirs), [(d, oct(mode(d))) for d in dirs if mode(d) != 0o700]
+    assert not list(fleet.root.glob("kiosks/.*"))  # no half-made kiosk left
+
+
+def test_kiosk_toml_parses_and_points_at_written_files(fleet_run):
+    fleet, _ = fleet_run
+    cfg = load_config(etc(fleet) / "kiosk.toml")
+    assert (cfg.kiosk.id, cfg.kiosk.venue_id, cfg.kiosk.venue_name) == (KIOSK, VENUE, "Chợ Phan Rang")
+    assert cfg.mqtt.url == "mqtts://127.0.0.1:8883"
+    assert cfg.kiosk.data_dir == "/var/lib/checkin-kiosk"
+    card = fleet.kiosk_dir(KIOSK)
+    for on_kiosk in (cfg.mqtt.tls_ca, cfg.mqtt.tls_cert, cfg.mqtt.tls_key, cfg.kiosk.token_key,
+                     cfg.kiosk.data_dir + "/kiosk.db"):
+        assert on_kiosk.startswith("/")
+        assert (card / on_kiosk.lstrip("/")).is_file(), on_kiosk
+    assert (card / cfg.kiosk.token_key.lstrip("/")).read_bytes() == fleet.venue_key(VENUE).read_bytes()
+    VenueKey.load(card / cfg.kiosk.token_key.lstrip("/"))
+    assert (card / cfg.mqtt.tls_ca.lstrip("/")).read_bytes() == fleet.ca_cert.read_bytes()
+    # the broker's ACL confines kiosks with pattern rules: no per-kiosk line needed
+    assert "pattern write kiosks/%u/events" in fleet.broker_acl.read_text()
+    assert "user collector-1" in fleet.broker_acl.read_text()
+
+
+def test_pin_printed_once_and_logs_in(fleet_run):
+    fleet, out = fleet_run
+    pins = PIN_LINE.findall(out)
+    assert len(pins) == 1
+    pin = pins[0]
+    assert out.count(pin) == 1
+    for f in fleet.root.rglob("*"):
+        if f.is_file() and f.suffix != ".db":
+            assert pin.encode() not in f.read_bytes(), f
+    store = VisitStore.open(fleet.kiosk_dir(KIOSK) / "var" / "lib" / "checkin-kiosk" / "kiosk.db")
+    try:
+        result = StaffAccounts(store).login("lan", pin)
+        assert result.ok and result.must_change
+    finally:
+        store.db.conn.close()
+
+
+def test_refusals(fleet_run, capsys, tmp_path):
+    fleet, _ = fleet_run
+    f = str(fleet.root)
+    code, out, err = run(capsys, "kiosk", "new", "collector-2", "--venue", VENUE, "--fleet", f)
+    assert code == 2 and "collector" in err and not out
+    code, _, err = run(capsys, "kiosk", "new", "Bad_Id", "--venue", VENUE, "--fleet", f)
+    assert code == 2 and "Bad_Id" in err
+    code, _, err = run(capsys, "kiosk", "new", KIOSK, "--venue", VENUE, "--fleet", f)
+    assert code == 2 and "already exists" in err
+    code, _, err = run(capsys, "kiosk", "new", "k-new", "--venue", "cho-khac", "--fleet", f)
+    assert code == 2 and "unknown venue" in err
+    code, _, err = run(capsys, "venue", "add", VENUE, "--name", "x", "--fleet", f)
+    assert code == 2 and "already exists" in err
+    code, _, err = run(capsys, "venue", "add", "Bad Venue", "--name", "x", "--fleet", f)
+    assert code == 2
+    code, _, err = run(capsys, "kiosk", "new", "k-new", "--venue", VENUE, "--fleet", str(tmp_path / "none"))
+    assert code == 2 and "not a fleet directory" in err
+    code, _, err = run(capsys, "init", f)
+    assert code == 2 and "refusing" in err
+    assert not fleet.kiosk_dir("collector-2").exists() and not fleet.kiosk_dir("k-new").exists()
+    assert sorted(p.name for p in (fleet.root / "kiosks").iterdir()) == [KIOSK]
+
+
+def test_generated_config_is_valid_for_every_mode(fleet_run):
+    fleet, _ = fleet_run
+    for mode in ("entry", "exit", "toggle"):
+        assert parse_config(fleet.kiosk_toml("k-x", VENUE, 'Quán "Ba" \\ Tư', mode)).kiosk.mode == mode
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists(),
+                    reason="mosquitto not installed")
+def test_broker_with_fleet_certs_accepts_the_kiosk(fleet_run, tmp_path):
+    """Mosquitto with the production template and the fleet's CA/server cert: the kiosk's
+    certificate connects and may publish its own events."""
+    fleet, _ = fleet_run
+    port = free_port()
+    paths = write_broker_config(tmp_path / "conf.d", cafile=fleet.ca_cert, certfile=fleet.server_cert,
+                                keyfile=fleet.server_key, port=port, bind="127.0.0.1",
+                                persistence_location=None, log_dest=None)
+    broker = Mosquitto(tmp_path, port=port, config=paths["conf"].read_text()).start()
+    try:
+        cond = threading.Condition()
+        result: dict = {"pubacks": {}}
+
+        def note(fn):
+            with cond:
+                fn()
+                cond.notify_all()
+
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=KIOSK, protocol=mqtt.MQTTv5)
+        context = ssl.create_default_context(cafile=str(fleet.ca_cert))  # as mqtt/uplink.py does
+        context.load_cert_chain(str(etc(fleet) / "kiosk.pem"), str(etc(fleet) / "kiosk.key"))
+        c.tls_set_context(context)
+        c.on_connect = lambda cl, u, fl, rc, pr: note(lambda: result.__setitem__("connack", rc.value))
+        c.on_publish = lambda cl, u, mid, rc, pr: note(lambda: result["pubacks"].__setitem__(mid, rc.value))
+        c.connect("127.0.0.1", port, keepalive=30)
+        c.loop_start()
+        try:
+            with cond:
+                assert cond.wait_for(lambda: "connack" in result, 10), result
+            assert result["connack"] == 0
+            own = c.publish(f"kiosks/{KIOSK}/events", b"{}", qos=1).mid
+            other = c.publish("kiosks/k-other/events", b"{}", qos=1).mid
+            with cond:
+                assert cond.wait_for(lambda: {own, other} <= result["pubacks"].keys(), 10), result
+        finally:
+            c.loop_stop()
+            c.disconnect()
+        # own subtree accepted (0, or 16 "no matching subscribers"); another kiosk's refused
+        assert result["pubacks"][own] < 128
+        assert result["pubacks"][other] == 135
+    finally:
+        broker.stop()
