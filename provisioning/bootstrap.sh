@@ -20,8 +20,9 @@ action="${1:-}"
 # libusb-1.0-0: pyusb's backend for USB receipt printers; fonts-dejavu-core: slips are drawn in DejaVu Sans.
 apt_run=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-dejavu-core mosquitto)
 # Tests start their own Mosquitto and PostgreSQL servers on loopback (never the system services),
-# and drive Debian's Chromium through Playwright (never Playwright's own browser downloads).
-apt_test=(postgresql chromium)
+# and drive Debian's Chromium through Playwright (never Playwright's own browser downloads);
+# systemd-analyze checks the unit files.
+apt_test=(postgresql chromium systemd)
 run_extras="v4l2"
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
     # picamera2's compiled parts are built against apt's numpy: take OpenCV from apt too, so pip
