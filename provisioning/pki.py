@@ -97,7 +97,7 @@ class CertificateAuthority:
         write_cert(cert_path, self.cert)
         write_private_key(key_path, self.key)
 
-    def issue(self, cn: str, *, days: int, server_names: Iterable[str] = ()
+    def issue(self, cn: str, *, days: float, server_names: Iterable[str] = ()
               ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         """A leaf certificate for ``cn``: serverAuth with SANs when ``server_names`` is given,
         otherwise a clientAuth certificate (CN = the MQTT username)."""
@@ -105,12 +105,14 @@ class CertificateAuthority:
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         not_after = min(now + dt.timedelta(days=days), self.cert.not_valid_after_utc)
+        # A negative ``days`` (an already expired certificate, for tests) keeps a valid window.
+        not_before = min(now - dt.timedelta(hours=1), not_after - dt.timedelta(days=1))
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(cn)).issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(not_after)
+            .not_valid_before(not_before).not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, key_agreement=True,
                                          content_commitment=False, key_encipherment=False,
