@@ -21,20 +21,15 @@ import io
 import json
 import queue
 import re
-import socket
 import threading
 import time
 from pathlib import Path
 
+from mqtt.broker.loopback import free_port
+
 from .report import percentile
 
 PRESENTATIONS = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SseReader:
@@ -94,7 +89,7 @@ data_dir = "{workdir / 'data'}"
 [camera]
 source = "dir:{workdir / 'camera'}"
 [mqtt]
-url = "mqtt://127.0.0.1:{_free_port()}"
+url = "mqtt://127.0.0.1:{free_port()}"
 health_interval_s = 3600
 [web]
 listen = "127.0.0.1:0"

@@ -29,7 +29,6 @@ from .outcome import Outcome
 from .scanloop import ScanLoop
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
-from .printqueue import PrintQueue
 from .screen_console import ConsoleScreen
 from .staff.services import StaffServices
 from .status import KioskStatus
@@ -260,11 +259,9 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
 class Printing:
     worker: PrintWorker
     policy: SlipPolicy
-    queue: PrintQueue
 
     def close(self) -> None:
         self.worker.stop()
-        self.queue.store.close()
 
 
 def _tokens_and_printing(config: Config, store: VisitStore, clock: Clock, simulate: bool):
@@ -282,8 +279,7 @@ def _tokens_and_printing(config: Config, store: VisitStore, clock: Clock, simula
         return tokens, None
     worker = PrintWorker(config.data_path / DB_NAME, printer, tokens, venue_name=config.kiosk.venue_name,
                          venue_id=config.kiosk.venue_id, clock=clock, language=config.kiosk.language)
-    queue = PrintQueue(VisitStore.open(config.data_path / DB_NAME), on_queued=worker.wake)
-    return tokens, Printing(worker, SlipPolicy(queue, p.slips), queue)
+    return tokens, Printing(worker, SlipPolicy(worker.request, p.slips))
 
 
 def _watches(ctx: WebContext) -> list[Watch]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import select
-import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -20,6 +19,9 @@ from hardware.escpos_job import job_bytes
 from hardware.escpos_raster import raster_blocks, raster_images
 from hardware.printers import PrinterError, open_printer, parse_target
 from kiosk.printing.layout import render_card, render_slip
+from mqtt.broker.loopback import free_port
+
+from printer_support import TcpPrinter
 
 SLIP_TOKEN = "CK1.S.AAQCAMBAEAHAQB4YNBA2GZZQFRGGXYOQBF4G2VPNSCO3XZ6U.7AAKFBL4GXBHFNWQ"
 CARD_TOKEN = "CK1.C.AAQCAMBAEAHAQB4YNBA2GZZQFRGG.7AAKFBL4GXBHFNWQ"
@@ -42,56 +44,6 @@ def escpos_itself(image: Image.Image) -> bytes:
 
 def same_pixels(a: Image.Image, b: Image.Image) -> bool:
     return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class TcpPrinter:
-    """A port-9100 printer on loopback: keeps each connection's bytes. ``hang_up_after``: read that
-    many bytes, then close (a printer failing mid-job). ``answers``: replies to DLE EOT n queries."""
-
-    def __init__(self, hang_up_after: int | None = None, answers: dict[bytes, bytes] | None = None):
-        self.connections: list[bytes] = []
-        self.hang_up_after = hang_up_after
-        self.answers = answers or {}
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.05)
-        self.port = self.server.getsockname()[1]
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                self.connections.append(self._read(conn))
-
-    def _read(self, conn: socket.socket) -> bytes:
-        got = bytearray()
-        conn.settimeout(5)
-        while True:
-            chunk = conn.recv(self.hang_up_after - len(got) if self.hang_up_after else 65536)
-            if not chunk:
-                return bytes(got)
-            got += chunk
-            if self.hang_up_after is not None and len(got) >= self.hang_up_after:
-                return bytes(got)             # closes with the rest of the job unread
-            for query, answer in self.answers.items():
-                if got.endswith(query):
-                    conn.sendall(answer)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(5)
-        self.server.close()
 
 
 # -- the file printer --------------------------------------------------------------------------

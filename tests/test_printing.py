@@ -6,20 +6,21 @@ holds the door, and the queue outlives a restart."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from hardware.decoders import open_decoder
-from hardware.escpos_raster import raster_blocks, raster_images
+from hardware.escpos_raster import raster_images
 from kiosk.staff.people import parse_declaration
 
+from mqtt.broker.loopback import free_port
+
 from codes import CCCD_MAU, write_qr
+from printer_support import TcpPrinter
 from uplink_support import wait_until
-from web_support import free_port, kiosk_running
+from web_support import kiosk_running
 
 FILE_PRINTER = """[printer]
 kind = "file"
@@ -96,51 +97,6 @@ def test_a_card_staff_print_checks_its_holder_in_then_out_at_384_dots(tmp_path):
         assert list(printer.glob("*.bin")) == [job]                  # slips = "never": no slip
 
 
-class PrinterServer:
-    """A network printer on loopback (port 9100's role): keeps what it receives, or hangs up after
-    ``cut_after`` bytes (a printer failing mid-job)."""
-
-    def __init__(self, port: int, cut_after: int | None = None):
-        self.received = bytearray()
-        self.jobs = 0
-        self.cut = 0            # jobs hung up on mid-way
-        self.cut_after = cut_after
-        self.sock = socket.create_server(("127.0.0.1", port))
-        self.sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                got = bytearray()
-                try:
-                    # Read exactly up to the cut, so the hang-up comes mid-job, never after it.
-                    while chunk := conn.recv(65536 if self.cut_after is None else self.cut_after - len(got)):
-                        got += chunk
-                        if self.cut_after is not None and len(got) >= self.cut_after:
-                            break
-                except OSError:
-                    pass
-                if self.cut_after is not None and len(got) >= self.cut_after:
-                    self.cut += 1
-                # A job has a raster in it; a status query (DLE EOT …) is not a job.
-                if self.cut_after is None and raster_blocks(bytes(got)):
-                    self.received += got
-                    self.jobs += 1
-
-    def close(self):
-        self._stop.set()
-        self.sock.close()
-        self.thread.join(2)
-
-
 def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(tmp_path):
     port = free_port()
     network = f'[printer]\nkind = "network"\npath = "127.0.0.1:{port}"\nwidth = 384\nslips = "always"\n'
@@ -156,18 +112,19 @@ def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").get_data(as_text=True))[1]
         client.post("/staff/login", data={"csrf_token": token, "name": "Lan", "pin": pin})
         assert "Máy in không kết nối" in client.get("/staff/pin").get_data(as_text=True)
-        failing = PrinterServer(port, cut_after=100)                 # takes 100 bytes, then hangs up
+        failing = TcpPrinter(hang_up_after=100, port=port)           # takes 100 bytes, then hangs up
         kiosk.printing.worker.wake()
-        wait_until(lambda: failing.cut >= 1, timeout=15)             # a job broke off mid-way …
+        # A job broke off mid-way (a status query before it is a connection of its own) …
+        wait_until(lambda: [c for c in failing.connections if len(c) == 100], timeout=15)
         failing.close()
-        assert len(kiosk.printing.queue.queued()) == 1               # still waiting, not lost
-        good = PrinterServer(port)
+        assert len(kiosk.staff.desk.prints.queued()) == 1               # … and still waits, not lost
+        good = TcpPrinter(port=port)
         try:
             kiosk.printing.worker.wake()
-            wait_until(lambda: good.jobs == 1, timeout=30)
-            [image] = raster_images(bytes(good.received))
+            [job] = wait_until(good.jobs, timeout=30)
+            [image] = raster_images(job)
             assert image.width == 384
-            wait_until(lambda: kiosk.printing.queue.queued() == [], timeout=5)
+            wait_until(lambda: kiosk.staff.desk.prints.queued() == [], timeout=5)
             wait_until(lambda: kiosk.printing.worker.state() == "ok", timeout=5)
         finally:
             good.close()
@@ -178,9 +135,9 @@ def test_queued_jobs_survive_a_restart(tmp_path):
     network = f'[printer]\nkind = "network"\npath = "127.0.0.1:{port}"\nwidth = 576\nslips = "always"\n'
     with kiosk_running(tmp_path, network) as kiosk:
         write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-        wait_until(lambda: len(kiosk.printing.queue.queued()) == 1, timeout=10)
+        wait_until(lambda: len(kiosk.staff.desk.prints.queued()) == 1, timeout=10)
     printer = tmp_path / "printer"
     with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=576, slips="always")) as kiosk:
         [job] = printed(printer, 1)                                  # the same job, now on paper
         assert token_in(job)[0].startswith("CK1.S.")
-        assert kiosk.printing.queue.queued() == []
+        assert kiosk.staff.desk.prints.queued() == []

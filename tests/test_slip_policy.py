@@ -16,7 +16,7 @@ def queued(queue):
 def test_always_queues_a_slip_for_every_check_in_and_nothing_else(desk, store):
     woken = []
     queue = PrintQueue(store, on_queued=lambda: woken.append(1))
-    policy = SlipPolicy(queue, "always")
+    policy = SlipPolicy(queue.enqueue, "always")
     check_in = desk.present(recognise(cccd_payload(1)))
     policy.show(check_in)
     policy.show(desk.present(recognise(cccd_payload(1))))            # a check-out: no slip
@@ -26,7 +26,7 @@ def test_always_queues_a_slip_for_every_check_in_and_nothing_else(desk, store):
 def test_on_request_prints_only_when_the_button_follows_a_check_in(desk, store):
     queue = PrintQueue(store)
     now = ManualTime(100.0)
-    policy = SlipPolicy(queue, "on_request", monotonic=now)
+    policy = SlipPolicy(queue.enqueue, "on_request", monotonic=now)
     assert policy.button() is False                                  # nothing to print yet
     check_in = desk.present(recognise(cccd_payload(2)))
     policy.show(check_in)
@@ -40,7 +40,7 @@ def test_on_request_prints_only_when_the_button_follows_a_check_in(desk, store):
 
 def test_never_means_never(desk, store):
     queue = PrintQueue(store)
-    policy = SlipPolicy(queue, "never")
+    policy = SlipPolicy(queue.enqueue, "never")
     policy.show(desk.present(recognise(cccd_payload(4))))
     assert policy.button() is False and queued(queue) == []
 
@@ -50,7 +50,7 @@ def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
     from hardware.feedback import SignalPins, Signals
     from uplink_support import wait_until
     queue = PrintQueue(store)
-    policy = SlipPolicy(queue, "on_request")
+    policy = SlipPolicy(queue.enqueue, "on_request")
     signals = Signals(SignalPins(green_led=17, red_led=27, buzzer=22, button=5), pin_factory=mock_factory)
     try:
         signals.set_button(policy.button)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import threading
 from contextlib import contextmanager
 
@@ -29,6 +28,7 @@ from kiosk.scanloop import ScanLoop
 from kiosk.status import KioskStatus
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
+from mqtt.broker.loopback import free_port
 from mqtt.uplink import Uplink, UplinkSettings
 
 from uplink_support import wait_until
@@ -70,12 +70,6 @@ class KioskWeb:
         self.loop.decoder.close()
         self.status.close()
         self.outbox.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """When a check-in slip is printed (``[printer] slips``): ``always`` (every check-in),
 ``on_request`` (the kiosk's button just after a check-in, or staff from the "Inside" page), or
-``never``. It only queues the job; the print worker does the printing.
+``never``. It only asks for the job (``enqueue(kind, subject)``: the print worker's ``request``,
+which writes it on the worker's thread, so the scan thread never waits on a disk write for it).
 
 Told of every outcome like a screen (``show``), after the visitor has had their answer.
 """
@@ -9,16 +10,17 @@ from __future__ import annotations
 
 import time
 
+from typing import Callable
+
 from ..outcome import Outcome
-from ..printqueue import PrintQueue
 
 #: The button prints the slip of a check-in at most this long ago.
 BUTTON_WINDOW_S = 120.0
 
 
 class SlipPolicy:
-    def __init__(self, queue: PrintQueue, mode: str, *, monotonic=time.monotonic):
-        self.queue = queue
+    def __init__(self, enqueue: Callable[[str, str], object], mode: str, *, monotonic=time.monotonic):
+        self.enqueue = enqueue
         self.mode = mode
         self.monotonic = monotonic
         self._last: tuple[str, float] | None = None
@@ -28,7 +30,7 @@ class SlipPolicy:
             return
         self._last = (outcome.visit_id, self.monotonic())
         if self.mode == "always":
-            self.queue.enqueue("slip", outcome.visit_id)
+            self.enqueue("slip", outcome.visit_id)
 
     def status(self, code) -> None:
         pass
@@ -41,5 +43,5 @@ class SlipPolicy:
         if self.monotonic() - at > BUTTON_WINDOW_S:
             return False
         self._last = None            # one press, one slip
-        self.queue.enqueue("slip", visit_id)
+        self.enqueue("slip", visit_id)
         return True

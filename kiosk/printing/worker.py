@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hardware.printers import Printer, PrinterError
 
+from ..printqueue import PrintQueue
 from ..staff.people import People
 from ..store import StoreUnavailable, VisitStore
 from .layout import render_card, render_slip
@@ -48,6 +49,8 @@ class PrintWorker:
         self.language = language
         self.printed = 0
         self._state: str | None = "ok"
+        self._requests: list[tuple[str, str]] = []
+        self._requests_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +72,13 @@ class PrintWorker:
         """A job was queued: look now."""
         self._wake.set()
 
+    def request(self, kind: str, subject: str) -> None:
+        """Ask for a job from any thread without a disk write there (the scan thread): the
+        worker queues it (durably) on its own thread, then prints it."""
+        with self._requests_lock:
+            self._requests.append((kind, subject))
+        self._wake.set()
+
     def state(self) -> str:
         """``ok``, or what stops printing now: ``offline``, ``no_paper``, ``error``."""
         return self._state
@@ -81,6 +91,7 @@ class PrintWorker:
         while not self._stop.is_set():
             try:
                 store = store or VisitStore.open(self.db_path)
+                self._queue_requests(store)
                 if self._print_next(store):
                     delay = RETRY_S[0]
                     continue                          # more may be waiting
@@ -96,7 +107,23 @@ class PrintWorker:
             self._wake.wait(wait)
             self._wake.clear()
         if store is not None:
+            try:
+                self._queue_requests(store)       # asked for just before the stop: kept for the next start
+            except StoreUnavailable as exc:
+                log.error("print requests not queued at stop: %s", exc)
             store.close()
+
+    def _queue_requests(self, store: VisitStore) -> None:
+        with self._requests_lock:
+            requests, self._requests = self._requests, []
+        queue = PrintQueue(store)
+        for i, (kind, subject) in enumerate(requests):
+            try:
+                queue.enqueue(kind, subject)
+            except StoreUnavailable:
+                with self._requests_lock:            # not lost: tried again next turn
+                    self._requests[:0] = requests[i:]
+                raise
 
     def _print_next(self, store: VisitStore) -> bool:
         """Print the oldest queued job; False when there is none. Raises PrinterError (the job stays)."""
