@@ -17,10 +17,11 @@ from mqtt.masking import mask_name
 
 from ..checkin import CheckinDesk
 from ..outcome import Outcome
+from ..printqueue import PrintQueue
+from ..store import Transaction
 from .accounts import Staff
 from .audit import Audit
 from .people import Declaration, People, Person
-from ..printqueue import PrintQueue
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,12 @@ class StaffDesk:
 
     def household(self, phone: str) -> list[Member]:
         with self.lock:
-            people = self.people.by_phone(phone)
+            # Reads only: no write transaction (it would take the store's write lock from the door).
+            reader = Transaction(self.store.db)
             out = []
-            with self.store.transaction() as tx:
-                for p in people:
-                    visit = tx.open_visit(self.desk.venue_id, p.key)
-                    out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None))
+            for p in self.people.by_phone(phone):
+                visit = reader.open_visit(self.desk.venue_id, p.key)
+                out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None))
         return out
 
     def check_in(self, staff: Staff, phone: str, person_ids: list[str], *, method: str = "staff_phone") -> list[tuple[Person, Outcome]]:
@@ -161,8 +162,8 @@ class StaffDesk:
 
     def _occupancy_changed(self, n: int) -> None:
         if n:
-            with self.lock, self.store.transaction() as tx:
-                occupancy = tx.occupancy(self.desk.venue_id)
+            with self.lock:
+                occupancy = Transaction(self.store.db).occupancy(self.desk.venue_id)
             self.on_occupancy(occupancy)
 
     # -- today ---------------------------------------------------------------------------------
