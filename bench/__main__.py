@@ -24,7 +24,7 @@ TARGET_RSS_MB = 120
 TARGET_MQTT_RATIO = 0.50
 TARGET_TRACE_RATIO = 2.0
 TARGET_SCREEN_MS = 300
-SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print")
+SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol")
 
 
 def _args(argv):
@@ -112,6 +112,9 @@ def _run(args) -> int:
         _screen_section(s, out)
     if "print" in args.only:
         _print_section(s, out)
+    if "enrol" in args.only:
+        from . import enrol
+        enrol.section(out, quick=args.quick, log=_progress)
 
     if args.json or args.out:
         text = json.dumps(out, ensure_ascii=False, indent=2)

@@ -295,13 +295,17 @@ def _watches(ctx: WebContext) -> list[Watch]:
     return watches
 
 
-def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
+def uplink_settings(config: Config) -> UplinkSettings:
     m = config.mqtt
+    return UplinkSettings(url=m.url, kiosk_id=config.kiosk.id, tls_ca=m.tls_ca or None,
+                          tls_cert=m.tls_cert or None, tls_key=m.tls_key or None,
+                          health_interval_s=m.health_interval_s, resend_after_s=m.resend_after_s)
+
+
+def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
     outbox = KioskOutbox(config.data_path / DB_NAME, retention_days=config.kiosk.retention_days, clock=clock)
-    settings = UplinkSettings(url=m.url, kiosk_id=config.kiosk.id, tls_ca=m.tls_ca or None,
-                              tls_cert=m.tls_cert or None, tls_key=m.tls_key or None,
-                              health_interval_s=m.health_interval_s, resend_after_s=m.resend_after_s)
-    return Uplink(outbox, settings, health=HealthReport(loop, clock, config.data_path), version=__version__)
+    return Uplink(outbox, uplink_settings(config), health=HealthReport(loop, clock, config.data_path),
+                  version=__version__)
 
 
 def _signals(config: Config, simulate: bool) -> Signals:

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _config(args)
     except ConfigError as exc:
+        if args.command == "selftest":
+            return args.func(args, exc)      # an invalid config is the self-test's first finding
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     return args.func(args, config)
@@ -52,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate", action="store_true",
                      help="image-folder camera, mock GPIO and file printer, data under ./var")
 
+    test = command("selftest", _selftest, "check camera, code reading, lights, printer, broker, clock, disk, "
+                   "config and certificates; report to the central side (stop the kiosk service first)")
+    test.add_argument("--simulate", action="store_true", help="the simulated kiosk (as kiosk run --simulate)")
+    test.add_argument("--lang", choices=("vi", "en"), help="the report's language (default: the config's)")
+    test.add_argument("--code-timeout", type=float, default=30.0, metavar="S",
+                      help="how long to wait for the test code to be shown to the camera (default 30)")
+    test.add_argument("--broker-timeout", type=float, default=20.0, metavar="S",
+                      help="how long to wait for the collector's ack of the report (default 20)")
+    test.add_argument("--no-publish", action="store_true", help="do not send the report to the central side")
+
     dec = command("decode", _decode, "decode and recognise the codes in image files")
     dec.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     dec.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -71,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="add NAME (prints a one-time PIN) | list | reset NAME (new one-time PIN) | remove NAME")
     staff.add_argument("name", nargs="?", help="the staff member's login name")
     staff.add_argument("--simulate", action="store_true", help="the simulated kiosk's data (./var)")
+
+    enr = command("enrol", _enrol, "give this kiosk its identity by scanning the code of `kiosk-provision enroll-qr`")
+    enr.add_argument("--simulate", action="store_true",
+                     help="image-folder camera; installs under ./var/enrolled instead of /etc and /var/lib")
+    enr.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (default: wait)")
+    enr.add_argument("--etc-dir", type=Path, default=None, help="where the config and keys go (default /etc/checkin-kiosk)")
+    enr.add_argument("--data-dir", type=Path, default=None, help="where kiosk.db goes (default /var/lib/checkin-kiosk)")
     return p
 
 
@@ -85,6 +104,7 @@ def _config(args) -> Config:
 
 def _run(args, config: Config) -> int:
     from .app import build_kiosk
+    from .instance import AlreadyRunning, single_instance
     from .store import StoreUnavailable
 
     try:
@@ -92,8 +112,23 @@ def _run(args, config: Config) -> int:
     except StoreUnavailable as exc:
         print(f"kiosk: cannot open the data directory {config.kiosk.data_dir}: {exc}", file=sys.stderr)
         return 1
-    kiosk.run()
+    try:
+        with single_instance(kiosk.config.data_path):
+            kiosk.run()
+    except AlreadyRunning as exc:
+        kiosk.close()
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+# -- kiosk selftest ---------------------------------------------------------------------------
+
+def _selftest(args, config: Config | ConfigError) -> int:
+    from .selftest import run_selftest
+
+    return run_selftest(config, simulate=args.simulate, language=args.lang, code_timeout_s=args.code_timeout,
+                        broker_timeout_s=args.broker_timeout, publish=not args.no_publish)
 
 
 # -- kiosk decode -----------------------------------------------------------------------------
@@ -230,6 +265,15 @@ def _staff(args, config: Config) -> int:
     finally:
         store.close()
     return 0
+
+
+
+# -- kiosk enrol ------------------------------------------------------------------------------
+
+def _enrol(args, config: Config) -> int:
+    from .enrolment.command import run
+
+    return run(args, config)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,15 +38,23 @@ def _adjtimex():
         return None
 
 
+#: systemd-timesyncd's flag file: present once it has synchronised the clock (systemd ≥ 239).
+TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
+
+
 def _kernel_synced() -> bool | None:
-    """What the kernel says (the same source timedatectl uses), or None where it cannot tell."""
+    """What the kernel says (the same source timedatectl uses), or None where it cannot tell.
+
+    Under the kiosk's systemd unit, ProtectClock= and the system-call filter refuse adjtimex()
+    even for reading (EPERM): then systemd-timesyncd's flag file tells (the kiosk image's NTP
+    client is timesyncd, so no flag means not synchronised)."""
     adjtimex = _adjtimex()
-    if adjtimex is None:
-        return None
-    state = adjtimex(ctypes.byref(_Timex()))
-    if state < 0:
-        return None
-    return state != _TIME_ERROR
+    state = adjtimex(ctypes.byref(_Timex())) if adjtimex is not None else -1
+    if state >= 0:
+        return state != _TIME_ERROR
+    if adjtimex is not None and ctypes.get_errno() == errno.EPERM:
+        return os.path.exists(TIMESYNC_FLAG)
+    return None
 
 
 def _read_boot_id() -> str:

@@ -1,4 +1,5 @@
-"""The wire contract, in code: topic names, the ``checkin.event/1`` schema, acks.
+"""The wire contract, in code: topic names, the ``checkin.event/1`` schema, acks, and the
+``checkin.selftest/1`` report a technician's self-test sends.
 
 Both sides import this module (and nothing from ``kiosk``), so the kiosk and the collector can
 never disagree about a topic or a field.
@@ -11,6 +12,7 @@ never disagree about a topic or a field.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from datetime import datetime
@@ -18,9 +20,13 @@ from typing import Any
 
 SCHEMA = "checkin.event/1"
 ACK_SCHEMA = "checkin.ack/1"
+SELFTEST_SCHEMA = "checkin.selftest/1"
 #: A larger message is refused unread: an event is a few hundred bytes.
 MAX_EVENT_BYTES = 4096
 MAX_ACK_IDS = 1000
+#: A self-test report: a dozen checks with a sentence and a few figures each.
+MAX_SELFTEST_BYTES = 16384
+SELFTEST_STATUSES = ("pass", "warn", "fail", "skip")
 
 EVENT_TYPES = ("check_in", "check_out", "auto_check_out")
 METHODS = ("camera", "slip", "kiosk_card", "staff_phone", "staff_form")
@@ -55,9 +61,14 @@ def cmd_topic(kiosk_id: str, name: str) -> str:
     return f"kiosks/{kiosk_id}/cmd/{name}"
 
 
+def selftest_topic(kiosk_id: str) -> str:
+    return f"kiosks/{kiosk_id}/selftest"
+
+
 EVENTS_FILTER = "kiosks/+/events"
 STATUS_FILTER = "kiosks/+/status"
 HEALTH_FILTER = "kiosks/+/health"
+SELFTEST_FILTER = "kiosks/+/selftest"
 
 
 def shared(group: str, topic_filter: str) -> str:
@@ -222,3 +233,66 @@ def decode_ack(payload: bytes) -> list[str]:
     if len(ids) > MAX_ACK_IDS or not all(isinstance(i, str) and len(i) == 36 for i in ids):
         raise ValueError("malformed event ids")
     return ids
+
+
+# -- self-test reports ------------------------------------------------------------------------
+
+def validate_selftest(payload: bytes, *, topic_kiosk_id: str | None = None) -> dict[str, Any]:
+    """A ``checkin.selftest/1`` report::
+
+        {"schema": "checkin.selftest/1", "report_id": "<uuid>", "kiosk_id": "...", "venue_id": "...",
+         "at": "2026-11-22T10:40:00.000+07:00", "version": "0.1.0", "passed": true,
+         "checks": [{"name": "camera", "status": "pass", "detail": "15.0 frames/s", "figures": {...}}]}
+
+    ``report_id`` is acked on ``kiosks/<id>/acks`` like an event id once the report is stored.
+    Raises :class:`InvalidEvent` (reasons as for events) for anything else.
+    """
+    if len(payload) > MAX_SELFTEST_BYTES:
+        raise InvalidEvent("oversize", f"{len(payload)} bytes, limit {MAX_SELFTEST_BYTES}")
+    try:
+        report = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("json", f"not UTF-8 JSON ({str(exc)[:80]})") from None
+    if not isinstance(report, dict):
+        raise InvalidEvent("schema", "a report is a JSON object")
+    if report.get("schema") != SELFTEST_SCHEMA:
+        raise InvalidEvent("schema", f"schema must be {SELFTEST_SCHEMA!r}")
+    keys = {"schema", "report_id", "kiosk_id", "venue_id", "at", "version", "passed", "checks"}
+    _exact_keys(report, keys, keys, "report")
+    _uuid(report, "report_id")
+    for key in ("kiosk_id", "venue_id"):
+        if not isinstance(report[key], str) or not _ID.fullmatch(report[key]):
+            raise InvalidEvent("field", f"{key} must be a lower-case id")
+    if topic_kiosk_id is not None and report["kiosk_id"] != topic_kiosk_id:
+        raise InvalidEvent("kiosk_mismatch", "kiosk_id in the payload differs from the topic's")
+    parse_time(report["at"])
+    _text(report, "version", 32)
+    if not isinstance(report["passed"], bool):
+        raise InvalidEvent("field", "passed must be true or false")
+    checks = report["checks"]
+    if not isinstance(checks, list) or not 1 <= len(checks) <= 32:
+        raise InvalidEvent("field", "checks must be a list of 1-32 checks")
+    for check in checks:
+        if not isinstance(check, dict):
+            raise InvalidEvent("field", "each check is an object")
+        _exact_keys(check, {"name", "status", "detail"}, {"name", "status", "detail", "figures"}, "check")
+        _text(check, "name", 32)
+        _enum(check, "status", SELFTEST_STATUSES)
+        _text(check, "detail", 400)
+        figures = check.get("figures", {})
+        if not isinstance(figures, dict) or len(figures) > 16 or not all(
+                isinstance(k, str) and len(k) <= 32 and _scalar(v) for k, v in figures.items()):
+            raise InvalidEvent("field", "figures must be at most 16 short scalar values")
+    if report["passed"] != all(c["status"] != "fail" for c in checks):
+        raise InvalidEvent("field", "passed disagrees with the checks")
+    return report
+
+
+def _scalar(value: Any) -> bool:
+    """A figure: null, true/false, a finite number, or a short text without control characters."""
+    if value is None or isinstance(value, (bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return (isinstance(value, str) and len(value) <= 200
+            and not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value))

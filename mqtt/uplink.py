@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import ssl
 import threading
@@ -86,6 +87,8 @@ class Uplink:
         self.on_alert = on_alert
         self.version = version
         self.connected = False
+        #: How many times the broker accepted the connection (CONNACK success) in this run.
+        self.accepted = 0
         self.quarantined = 0
         self.last_error: str | None = None
         self._started = time.monotonic()
@@ -94,6 +97,8 @@ class Uplink:
         self._delivered: list[str] = []
         self._to_confirm: list[tuple[int, int]] = []        # (mid, qos) of ack messages
         self._replies: list[dict] = []
+        self._posts: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._awaiting: dict[str, threading.Event] = {}     # ack id -> set when acked
         self._failures = 0
         self._next_connect = 0.0
         self._next_health = 0.0
@@ -114,6 +119,14 @@ class Uplink:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
+
+    def post(self, leaf: str, payload: bytes, ack_id: str) -> threading.Event:
+        """Publish ``payload`` once on ``kiosks/<id>/<leaf>`` (QoS 1, as soon as connected); the
+        returned event is set when the collector acks ``ack_id`` (a self-test report's id)."""
+        acked = threading.Event()
+        self._awaiting[ack_id] = acked
+        self._posts.put((leaf, payload))
+        return acked
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -142,6 +155,7 @@ class Uplink:
         self._record()
         if self._client.is_connected():
             self._fill_window()
+            self._send_posts()
             self._housekeeping()
         elif time.monotonic() > self._connack_deadline:
             self._lost("the broker did not answer CONNECT")
@@ -191,6 +205,7 @@ class Uplink:
             return
         self._failures = 0
         self.last_error = None
+        self.accepted += 1
         log.info("uplink connected to %s:%s (session %s)", self._host, self._port,
                  "resumed" if flags.session_present else "new")
         client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
@@ -251,6 +266,11 @@ class Uplink:
             if room == 0:
                 break
 
+    def _send_posts(self) -> None:
+        while not self._posts.empty():
+            leaf, payload = self._posts.get()
+            self._client.publish(f"kiosks/{self.s.kiosk_id}/{leaf}", payload, qos=1)
+
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         entry = self._inflight.pop(mid, None)
         if entry is None:
@@ -270,7 +290,10 @@ class Uplink:
         leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
         if leaf == "acks":
             try:
-                self._delivered.extend(contract.decode_ack(message.payload))
+                ids = contract.decode_ack(message.payload)
+                self._delivered.extend(ids)
+                for acked in [self._awaiting.pop(i) for i in ids if i in self._awaiting]:
+                    acked.set()
             except ValueError as exc:
                 log.warning("uplink: ignored a malformed ack (%s)", exc)
             else:

@@ -3,10 +3,23 @@
     kiosk-provision init FLEET_DIR [--broker-host HOST] [--broker-port N] [--days N]
     kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--fleet FLEET_DIR]
     kiosk-provision kiosk new KIOSK_ID --venue VENUE_ID [--mode toggle] [--staff NAME] [--fleet FLEET_DIR]
+    kiosk-provision bundle [OUT_DIR] [--python 3.13] [--fleet FLEET_DIR]
+    kiosk-provision write-boot (--image SD.img | --boot DIR) (KIOSK_ID | --unenrolled) --ssh-key KEY.pub
+                    [--ssh-key ...] [--wifi-ssid SSID [--wifi-country VN]] [--bundle DIR] [--fleet FLEET_DIR]
+    kiosk-provision enroll-qr KIOSK_ID [--listen lan:8470] [--minutes 15] [--png FILE] [--fleet FLEET_DIR]
 
-FLEET_DIR for ``venue`` and ``kiosk``: ``--fleet``, else $KIOSK_FLEET_DIR, else the current
-directory. Refusals (missing fleet, unknown venue, existing kiosk, bad ids) exit with status 2.
+FLEET_DIR for ``venue``, ``kiosk``, ``bundle`` and ``write-boot``: ``--fleet``, else
+$KIOSK_FLEET_DIR, else the current directory. Refusals (missing fleet, unknown venue, existing
+kiosk, bad ids, an image without a FAT partition, no ssh key...) exit with status 2.
 The staff member's one-time PIN is printed once on stdout and written nowhere.
+
+``bundle`` makes the kiosks' offline wheelhouse (aarch64, default FLEET_DIR/bundle).
+``write-boot`` writes a provisioned kiosk onto a flashed Raspberry Pi OS card or image as a
+cloud-init seed (user-data, meta-data, network-config) plus the wheelhouse, without root: into
+the image's FAT partition with mtools, or into the mounted boot folder. The Wi-Fi password comes
+from $KIOSK_WIFI_PASSWORD or is asked, never from the command line. With ``--unenrolled`` the
+card gets the software but no identity: the kiosk boots into "scan the enrolment code", and
+``enroll-qr`` shows that code (a one-time token; the laptop serves the encrypted identity once).
 """
 
 from __future__ import annotations
@@ -14,7 +27,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
+from . import bundle, enrol, writeboot
+from .bootmedia import open_media
 from .fleet import Fleet, FleetError
 
 
@@ -46,7 +62,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="toggle", choices=["entry", "exit", "toggle"])
     p.add_argument("--staff", default="admin", metavar="NAME", help="the first staff account (default admin)")
     _fleet_arg(p)
+
+    p = sub.add_parser("bundle", help="make the kiosks' offline wheelhouse (aarch64)")
+    p.add_argument("out_dir", metavar="OUT_DIR", nargs="?", help="default: FLEET_DIR/bundle")
+    p.add_argument("--python", default=bundle.DEFAULT_PYTHON, metavar="X.Y",
+                   help="the kiosk's Python (default 3.13: Raspberry Pi OS Trixie; Bookworm has 3.11)")
+    _fleet_arg(p)
+
+    p = sub.add_parser("write-boot", help="write a kiosk's cloud-init seed and wheelhouse onto a card's boot partition")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--image", metavar="SD.img", help="a flashed disk image (or the card's device)")
+    where.add_argument("--boot", metavar="DIR", help="the card's mounted boot partition (bootfs)")
+    p.add_argument("kiosk_id", metavar="KIOSK_ID", nargs="?", help="a kiosk made with `kiosk new`")
+    p.add_argument("--unenrolled", action="store_true",
+                   help="no identity: the kiosk enrols itself by scanning `enroll-qr` (instead of KIOSK_ID)")
+    p.add_argument("--ssh-key", action="append", default=[], metavar="FILE",
+                   help="the technician's public key (authorized_keys format); repeatable")
+    p.add_argument("--wifi-ssid", metavar="SSID", help="a Wi-Fi network (password: $KIOSK_WIFI_PASSWORD or asked)")
+    p.add_argument("--wifi-country", metavar="CC", help="the Wi-Fi regulatory country (default VN)")
+    p.add_argument("--bundle", metavar="DIR", help="the wheelhouse (default: FLEET_DIR/bundle)")
+    _fleet_arg(p)
+
+    enrol.add_parser(sub)
     return parser
+
+
+def _bundle(args) -> None:
+    out = Path(args.out_dir) if args.out_dir else Fleet.open(args.fleet).root / "bundle"
+    made = bundle.make(out, python=args.python)
+    print(f"wheelhouse for checkin-kiosk {made.version}, Python {made.python} aarch64: {made.root}")
+    print(f"  {len(made.files)} wheels, {made.size / 1e6:.1f} MB; verified to install with no index")
+    print(f"  next: kiosk-provision write-boot --image SD.img KIOSK_ID --ssh-key KEY.pub --bundle {made.root}")
+
+
+def _write_boot(args) -> None:
+    if bool(args.kiosk_id) == args.unenrolled:
+        raise FleetError("write-boot needs a KIOSK_ID, or --unenrolled for a kiosk that enrols itself by QR code")
+    fleet = Fleet.open(args.fleet)
+    if args.unenrolled:
+        args.kiosk_id, files = writeboot.unenrolled_hostname(), []
+    else:
+        files = writeboot.kiosk_files(fleet, args.kiosk_id)
+    keys = writeboot.ssh_keys(args.ssh_key)
+    wheels = bundle.load(Path(args.bundle) if args.bundle else fleet.root / "bundle")
+    media = open_media(image=args.image, boot=args.boot)
+    network = writeboot.wifi(args.wifi_ssid, args.wifi_country)   # asks last, when all else is right
+    done = writeboot.write_boot(media, args.kiosk_id, files=files, keys=keys, network=network, wheels=wheels)
+    what = f"an unenrolled kiosk (hostname {args.kiosk_id})" if args.unenrolled else f"kiosk {args.kiosk_id}"
+    print(f"{what} written to {done.media} in {done.seconds:.1f} s:")
+    for name, size in done.files.items():
+        print(f"  {name:<15} {size:>9,} bytes")
+    print(f"  {writeboot.BUNDLE_DIR + '/':<15} {done.wheel_bytes:>9,} bytes ({done.wheels} wheels)")
+    print(f"  instance-id {done.instance_id}; {len(keys)} ssh key(s) for user tech; network: eth0 (DHCP)"
+          + (f" and Wi-Fi {network.ssid!r} ({network.country})" if network else ""))
+    if args.unenrolled:
+        print("the kiosk will show 'Quét mã đăng ký / Scan the enrolment code': "
+              "kiosk-provision enroll-qr KIOSK_ID on this laptop shows it.")
+    else:
+        print("user-data holds the kiosk's private key until first boot removes it: keep the card safe.")
+    if args.image:
+        print(f"next: flash {args.image} onto the card (unless it is the card's own device),")
+    print("next: put the card in the kiosk, connect the network, power on, and wait 10-20 minutes")
+    print(f"      (apt packages are installed on first boot). Then: ssh tech@{args.kiosk_id}.local and")
+    print("      cloud-init status --long; systemctl status checkin-kiosk; "
+          "less /var/log/cloud-init-output.log")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kiosk {args.kiosk_id} provisioned in {folder}")
             print(f"  copy {folder}/etc/checkin-kiosk/ and {folder}/var/lib/checkin-kiosk/ onto the SD card")
             print(f"staff {args.staff!r} one-time PIN: {pin}  (shown once; to be changed at first login)")
+        elif args.command == "bundle":
+            _bundle(args)
+        elif args.command == "write-boot":
+            _write_boot(args)
+        elif args.command == "enroll-qr":
+            return enrol.run(args)
     except FleetError as exc:
         print(f"kiosk-provision: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ Layout (directories 0700, private keys and other secrets 0600)::
     FLEET/broker/etc/mosquitto/conf.d/checkin-kiosk.conf    rendered by mqtt.broker
     FLEET/broker/etc/mosquitto/checkin-kiosk.acl
     FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key
+    FLEET/broker/etc/systemd/system/mosquitto.service.d/checkin-kiosk.conf  (systemd drop-in)
     FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem
     FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
     FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
@@ -37,6 +38,8 @@ from mqtt.tokens import VenueKey
 from .pki import CertificateAuthority, write_cert, write_private_key
 
 COLLECTOR_ID = "collector-1"
+#: The repository's systemd folder (kiosk-provision runs from a checkout, see README).
+UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
 ETC = PurePosixPath("/etc/checkin-kiosk")
 #: Where the broker's files go on the central server.
 BROKER_ETC = PurePosixPath("/etc/mosquitto")
@@ -101,6 +104,9 @@ class Fleet:
     @property
     def broker_acl(self) -> Path: return self.broker_dir / "checkin-kiosk.acl"
     @property
+    def broker_dropin(self) -> Path:
+        return self.root / "broker" / "etc" / "systemd" / "system" / "mosquitto.service.d" / "checkin-kiosk.conf"
+    @property
     def collector_dir(self) -> Path: return self.root / "collector"
 
     def venue_key(self, venue_id: str) -> Path:
@@ -150,7 +156,7 @@ class Fleet:
             raise FleetError(f"{root}: already exists and is not empty; refusing to overwrite a fleet")
         fleet = cls(root)
         _mkdir(root)
-        for d in (root / "ca", fleet.broker_dir / "certs", fleet.broker_dir / "conf.d",
+        for d in (root / "ca", fleet.broker_dir / "certs", fleet.broker_dir / "conf.d", fleet.broker_dropin.parent,
                   fleet.collector_dir, root / "venues", root / "kiosks"):
             _mkdir(d)
         ca = CertificateAuthority.create("checkin-kiosk fleet CA", days=max(ca_days, days))
@@ -166,6 +172,7 @@ class Fleet:
             acl_file=BROKER_ETC / "checkin-kiosk.acl", port=broker_port)), encoding="utf-8")
         fleet.broker_acl.write_text(render("acl", collector_blocks=collector_blocks([COLLECTOR_ID])),
                                     encoding="utf-8")
+        shutil.copyfile(UNIT_SOURCE / "mosquitto.service.d" / "checkin-kiosk.conf", fleet.broker_dropin)
         # the collector's client certificate
         cert, key = ca.issue(COLLECTOR_ID, days=days)
         write_cert(fleet.collector_dir / f"{COLLECTOR_ID}.pem", cert)

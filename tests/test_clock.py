@@ -26,3 +26,25 @@ def test_default_uptime_is_monotonic_and_positive():
     c = Clock()
     a, b = c.uptime(), c.uptime()
     assert 0 < a <= b
+
+
+def test_under_the_units_syscall_filter_timesyncds_flag_file_tells(monkeypatch, tmp_path):
+    """The kiosk unit's ProtectClock= makes adjtimex() fail with EPERM even to read; then the
+    kiosk asks systemd-timesyncd's flag file instead of calling every plausible time synced."""
+    import ctypes
+    import errno
+
+    from kiosk import clock
+
+    def refused(_timex):
+        ctypes.set_errno(errno.EPERM)
+        return -1
+
+    flag = tmp_path / "synchronized"
+    monkeypatch.setattr(clock, "_adjtimex", lambda: refused)
+    monkeypatch.setattr(clock, "TIMESYNC_FLAG", str(flag))
+    assert clock._kernel_synced() is False
+    assert Clock().stamp().synced is False
+    flag.touch()
+    assert clock._kernel_synced() is True
+    assert Clock().stamp().synced is True

@@ -201,3 +201,20 @@ def test_broker_with_fleet_certs_accepts_the_kiosk(fleet_run, tmp_path):
         assert result["pubacks"][other] == 135
     finally:
         broker.stop()
+
+
+def test_broker_gets_a_systemd_drop_in_for_mosquitto(fleet_run):
+    fleet, _ = fleet_run
+    import configparser
+    dropin = configparser.ConfigParser(strict=False)
+    dropin.read_string(fleet.broker_dropin.read_text())
+    assert fleet.broker_dropin.parts[-2:] == ("mosquitto.service.d", "checkin-kiosk.conf")
+    assert int(dropin["Service"]["LimitNOFILE"]) >= 16384        # one descriptor per kiosk connection
+    assert "network-online.target" in dropin["Unit"]["After"]
+
+
+def test_enroll_qr_is_a_subcommand_and_refuses_an_unknown_kiosk(fleet_run, capsys):
+    fleet, _ = fleet_run
+    code, out, err = run(capsys, "enroll-qr", "k-chua-co", "--fleet", str(fleet.root), "--listen", "127.0.0.1:0")
+    assert code == 2 and not out
+    assert "k-chua-co" in err

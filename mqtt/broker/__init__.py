@@ -74,6 +74,7 @@ def collector_blocks(collectors: Iterable[str]) -> str:
             "topic read kiosks/+/events\n"
             "topic read kiosks/+/status\n"
             "topic read kiosks/+/health\n"
+            "topic read kiosks/+/selftest\n"
             "topic write kiosks/+/acks\n"
             "topic write kiosks/+/cmd/#\n")
     if not blocks:

@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     s = command("stats", _stats, "check-ins per venue per day or hour")
     s.add_argument("--venue", help="only this venue id")
     s.add_argument("--by", choices=("day", "hour"), default="day")
-    command("fleet", _fleet, "kiosks: status, last seen, outbox, seq gaps")
+    command("fleet", _fleet, "kiosks: status, last seen, outbox, seq gaps, latest self-test")
     pu = command("purge", _purge, "delete data older than the retention", json_flag=False)
     pu.add_argument("--days", type=int, default=None, help="retention in days (default: [store] retention_days)")
     tk = command("token", _token, "check a printed slip or card code against a venue's key")
@@ -173,8 +173,12 @@ def _fleet(args, config: Config) -> int:
         gaps = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in r["gaps"]) or "none"
         depth = "?" if r["outbox_depth"] is None else r["outbox_depth"]
         oldest = "" if r["oldest_undelivered_s"] is None else f" oldest {r['oldest_undelivered_s']:.0f}s"
+        test = r["selftest"]
+        tested = "" if test is None else "  selftest {} {}{}".format(
+            "passed" if test["passed"] else "FAILED", test["at"],
+            f" ({', '.join(test['failed'])})" if test["failed"] else "")
         print(f"{r['kiosk_id']:32} {r['status'] or '?':8} seen {_local(r['last_seen'], zone)}  "
-              f"outbox {depth}{oldest}  seq {r['seq_high_water']}/{r['seq_max']} gaps {gaps}")
+              f"outbox {depth}{oldest}  seq {r['seq_high_water']}/{r['seq_max']} gaps {gaps}{tested}")
     return 0
 
 

@@ -212,7 +212,7 @@ class Collector:
         result = self._store(events, letters, fleet)
         if result is None:
             return  # stopping while the store is down: nothing is PUBACKed, the broker redelivers
-        self._done(batch, events, result.held)
+        self._done(batch, events, result.held, [u for u in fleet if u.selftest is not None])
         c = self.counters
         c.batches += 1
         c.stored += result.inserted
@@ -261,7 +261,13 @@ class Collector:
             except (ValueError, UnicodeDecodeError) as exc:
                 return dead("health", f"health must be a JSON object ({str(exc)[:80]})")
             return FleetUpdate(kiosk_id, msg.received_at, health=health)
-        return dead("topic", "not a kiosks/<id>/events|status|health topic")
+        if leaf == "selftest":
+            try:
+                report = contract.validate_selftest(msg.payload, topic_kiosk_id=kiosk_id)
+            except contract.InvalidEvent as exc:
+                return dead("selftest", f"{exc.reason}: {exc.detail}")
+            return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
+        return dead("topic", "not a kiosks/<id>/events|status|health|selftest topic")
 
     def _store(self, events: list[dict], letters: list[DeadLetter], fleet: list[FleetUpdate]) -> IngestResult | None:
         """Commit everything. The store being down is retried (with backoff) until it works or
@@ -330,7 +336,9 @@ class Collector:
 
     @staticmethod
     def _one_by_one(items: list, write, what: str) -> None:
-        """Write each item alone, so one the store rejects (not a store outage) loses only itself."""
+        """Write each item alone, so one the store rejects (not a store outage) loses only itself.
+        ``items`` is left holding what was written (a self-test report not kept is not acked)."""
+        kept = []
         for item in items:
             try:
                 write([item])
@@ -338,14 +346,19 @@ class Collector:
                 raise
             except Exception as exc:  # noqa: BLE001
                 log.warning("collector: %s from %s not kept (%s)", what, item.kiosk_id, type(exc).__name__)
+            else:
+                kept.append(item)
+        items[:] = kept
 
-    def _done(self, batch: list[_Message], events: list[dict], held: list[str]) -> None:
-        """After the commit: the receiver acks the held event ids to their kiosks, then PUBACKs
-        the batch's messages."""
+    def _done(self, batch: list[_Message], events: list[dict], held: list[str], reports: list[FleetUpdate]) -> None:
+        """After the commit: the receiver acks the held event ids (and stored self-test reports)
+        to their kiosks, then PUBACKs the batch's messages."""
         kiosk_of = {e["event_id"]: e["kiosk_id"] for e in events}
         per_kiosk: dict[str, list[str]] = defaultdict(list)
         for event_id in held:
             per_kiosk[kiosk_of[event_id]].append(event_id)
+        for u in reports:
+            per_kiosk[u.kiosk_id].append(u.selftest["report_id"])
         acks = [(contract.acks_topic(kiosk_id), contract.encode_ack(ids[i:i + contract.MAX_ACK_IDS]))
                 for kiosk_id, ids in per_kiosk.items() for i in range(0, len(ids), contract.MAX_ACK_IDS)]
         if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):

@@ -75,7 +75,8 @@ def stats(store: Store, venue: str | None = None, by: str = "day", tz: str = "As
 
 
 def fleet(store: Store, *, now: datetime | None = None) -> list[dict]:
-    """Each kiosk: status, last seen, its outbox (from the last health), seq high-water mark and gaps."""
+    """Each kiosk: status, last seen, its outbox (from the last health), seq high-water mark and
+    gaps, and its latest self-test."""
     now = now or datetime.now(UTC)
     out = []
     for r in store.fleet_rows():
@@ -93,8 +94,20 @@ def fleet(store: Store, *, now: datetime | None = None) -> list[dict]:
             "health_at": iso(r["health_at"]), "version": health.get("version"),
             "seq_high_water": r["high_water"], "seq_max": r["max_seq"],
             "gaps": seq_gaps(r["high_water"], r["beyond"]),
+            "selftest": selftest_summary(r["selftest"], r["selftest_at"]),
         })
     return out
+
+
+def selftest_summary(report: dict | None, received_at: datetime | None) -> dict | None:
+    """The latest self-test: when, passed or not, and the checks that failed or warned."""
+    if not isinstance(report, dict):
+        return None
+    checks = report.get("checks") if isinstance(report.get("checks"), list) else []
+    return {"at": report.get("at"), "received_at": iso(received_at), "passed": report.get("passed"),
+            "version": report.get("version"),
+            "failed": [c.get("name") for c in checks if isinstance(c, dict) and c.get("status") == "fail"],
+            "warnings": [c.get("name") for c in checks if isinstance(c, dict) and c.get("status") == "warn"]}
 
 
 def dead_letters(store: Store, limit: int = 100) -> list[dict]:

@@ -194,9 +194,10 @@ class Receiver:
             self._connected = True
         log.info("collector connected (session %s)", "resumed" if flags.session_present else "new")
         opts = SubscribeOptions(qos=1)
-        # Status and health are never shared: every collector keeps the whole fleet.
+        # Status, health and self-test reports are never shared: every collector keeps the whole
+        # fleet (each stores a report and acks it; the kiosk takes the first ack).
         client.subscribe([(self.s.events_filter, opts), (contract.STATUS_FILTER, opts),
-                          (contract.HEALTH_FILTER, opts)])
+                          (contract.HEALTH_FILTER, opts), (contract.SELFTEST_FILTER, opts)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]

@@ -71,13 +71,15 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class FleetUpdate:
-    """A status (``online``/``offline``) or health (a JSON object) message from a kiosk."""
+    """A status (``online``/``offline``), health (a JSON object) or self-test report
+    (``checkin.selftest/1``, acked by its ``report_id`` once stored) from a kiosk."""
 
     kiosk_id: str
     at: datetime
     status: str | None = None
     health: dict | None = None
     retained: bool = False
+    selftest: dict | None = None
 
 
 class Store(ABC):
@@ -396,6 +398,9 @@ class SqlStore(Store):
                 if u.health is not None:
                     self._exec("UPDATE fleet SET health = ?, health_at = ? WHERE kiosk_id = ?",
                                [self._json(u.health), at, u.kiosk_id])
+                if u.selftest is not None:
+                    self._exec("UPDATE fleet SET selftest = ?, selftest_at = ? WHERE kiosk_id = ?",
+                               [self._json(u.selftest), at, u.kiosk_id])
 
     def purge(self, older_than_days: int, *, now: datetime | None = None) -> dict[str, int]:
         """Delete what is older than the retention: visits by check-out (or check-in) time, or by
@@ -469,14 +474,15 @@ class SqlStore(Store):
 
     def fleet_rows(self) -> list[dict]:
         rows = self._rows("SELECT f.kiosk_id, f.status, f.status_at, f.last_seen, f.health, f.health_at, "
-                          "k.high_water, k.beyond, k.max_seq FROM fleet f "
+                          "f.selftest, f.selftest_at, k.high_water, k.beyond, k.max_seq FROM fleet f "
                           "LEFT JOIN kiosk_seq k ON k.kiosk_id = f.kiosk_id ORDER BY f.kiosk_id")
         out = []
         for r in rows:
             r = dict(r)
-            for key in ("status_at", "last_seen", "health_at"):
+            for key in ("status_at", "last_seen", "health_at", "selftest_at"):
                 r[key] = self._dt(r[key])
-            r["health"] = self._obj(r["health"]) if r["health"] is not None else None
+            for key in ("health", "selftest"):
+                r[key] = self._obj(r[key]) if r[key] is not None else None
             r["beyond"] = self._obj(r["beyond"]) if r["beyond"] is not None else []
             r["high_water"] = r["high_water"] or 0
             r["max_seq"] = r["max_seq"] or 0

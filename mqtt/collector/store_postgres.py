@@ -103,6 +103,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             health_at TIMESTAMPTZ
         );
     """),
+    # The kiosk's latest self-test report (kiosk selftest), as the technician left it.
+    (2, "ALTER TABLE fleet ADD COLUMN selftest JSONB, ADD COLUMN selftest_at TIMESTAMPTZ"),
 ]
 
 

@@ -106,6 +106,13 @@ def m001_central(db):
         )""")
 
 
+@migrations()
+def m002_selftest(db):
+    # The kiosk's latest self-test report (kiosk selftest), as the technician left it.
+    db.execute("ALTER TABLE fleet ADD COLUMN selftest TEXT")
+    db.execute("ALTER TABLE fleet ADD COLUMN selftest_at TEXT")
+
+
 class SqliteStore(SqlStore):
     """One SQLite file; one writer at a time (``BEGIN IMMEDIATE``)."""
 
