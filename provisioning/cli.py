@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fleet created in {fleet.root}")
             print(f"  CA certificate:  {fleet.ca_cert}  (keep {fleet.ca_key.name} offline)")
             print(f"  broker config:   {fleet.broker_dir}  -> /etc/mosquitto/ on {args.broker_host}")
-            print(f"  collector:       {fleet.collector_dir}")
+            print(f"  broker drop-in:  {fleet.broker_dropin}  -> /etc/systemd/system/mosquitto.service.d/")
+            print(f"  collector:       {fleet.collector_dir}  (with collector.toml) -> /etc/checkin-collector/")
         elif args.command == "venue":
             fleet = Fleet.open(args.fleet)
             key = fleet.add_venue(args.venue_id, args.name)

@@ -10,7 +10,7 @@ Layout (directories 0700, private keys and other secrets 0600)::
     FLEET/broker/etc/mosquitto/checkin-kiosk.acl
     FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key
     FLEET/broker/etc/systemd/system/mosquitto.service.d/checkin-kiosk.conf  (systemd drop-in)
-    FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem
+    FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem, collector.toml   -> /etc/checkin-collector/
     FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
     FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
     FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          first staff account
@@ -178,12 +178,32 @@ class Fleet:
         write_cert(fleet.collector_dir / f"{COLLECTOR_ID}.pem", cert)
         write_private_key(fleet.collector_dir / f"{COLLECTOR_ID}.key", key)
         shutil.copyfile(fleet.ca_cert, fleet.collector_dir / "fleet-ca.pem")
+        fleet.collector_toml(broker_host, broker_port)
         fleet.venues_file.write_text("# venue id = name (kiosk-provision venue add)\n[venues]\n", encoding="utf-8")
         fleet.fleet_file.write_text(
             "# written by kiosk-provision init\n[fleet]\n"
             f"broker_host = {_toml_str(broker_host)}\nbroker_port = {broker_port}\ncert_days = {days}\n",
             encoding="utf-8")
         return fleet
+
+    def collector_toml(self, broker_host: str, broker_port: int) -> Path:
+        """The collector's config, with paths as on the central server (/etc/checkin-collector/)."""
+        from mqtt.collector.config import parse_config as parse_collector
+
+        etc = PurePosixPath("/etc/checkin-collector")
+        text = ("# written by kiosk-provision init; copy this folder to /etc/checkin-collector/\n"
+                "[mqtt]\n"
+                f"url = {_toml_str(f'mqtts://{broker_host}:{broker_port}')}\n"
+                f"client_id = {_toml_str(COLLECTOR_ID)}\n"
+                f"tls_ca = {_toml_str(str(etc / 'fleet-ca.pem'))}\n"
+                f"tls_cert = {_toml_str(str(etc / f'{COLLECTOR_ID}.pem'))}\n"
+                f"tls_key = {_toml_str(str(etc / f'{COLLECTOR_ID}.key'))}\n"
+                "\n[store]\n"
+                'url = "sqlite:///var/lib/checkin-collector/central.db"   # or postgresql://… for several collectors\n')
+        parse_collector(text)          # the collector's own strict parser: a mistake here fails init
+        path = self.collector_dir / "collector.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
 
     # -- venues ------------------------------------------------------------------------------
     def add_venue(self, venue_id: str, name: str) -> Path:

@@ -218,3 +218,14 @@ def test_enroll_qr_is_a_subcommand_and_refuses_an_unknown_kiosk(fleet_run, capsy
     code, out, err = run(capsys, "enroll-qr", "k-chua-co", "--fleet", str(fleet.root), "--listen", "127.0.0.1:0")
     assert code == 2 and not out
     assert "k-chua-co" in err
+
+
+def test_collector_toml_is_written_for_the_central_server(fleet_run):
+    from mqtt.collector.config import load_config as load_collector
+
+    fleet, _ = fleet_run
+    config = load_collector(fleet.collector_dir / "collector.toml")
+    assert config.mqtt.url == "mqtts://127.0.0.1:8883"
+    assert config.mqtt.client_id == "collector-1"
+    assert config.mqtt.tls_cert == "/etc/checkin-collector/collector-1.pem"
+    assert config.store.url.startswith("sqlite:///var/lib/checkin-collector/")
