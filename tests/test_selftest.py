@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from broker import Mosquitto, free_port
+from broker import free_port
+from fleet_support import fleet_central, kiosk_config
 from kiosk.cli import main as kiosk_main
 from kiosk.clock import Clock
 from kiosk.instance import single_instance
 from kiosk.selftest import checks
 from kiosk.selftest.report import central_report
 from mqtt import contract
-from mqtt.broker import write_broker_config
 from mqtt.collector import queries
 from mqtt.collector.config import parse_config as collector_parse
 from mqtt.collector.ingest import Collector
@@ -212,35 +212,23 @@ def test_a_report_built_by_the_kiosk_validates_and_tampering_is_refused():
 @pytest.fixture(scope="module")
 def fleet_broker(tmp_path_factory):
     """A fleet (CA, broker, collector, one kiosk), Mosquitto configured from it (TLS, ACL), and the
-    collector connected with its fleet certificate."""
+    collector connected with its fleet certificate and collector.toml."""
     base = tmp_path_factory.mktemp("fleet-selftest")
-    port = free_port()
-    assert provision_main(["init", str(base / "fleet"), "--broker-host", "127.0.0.1", "--broker-port", str(port)]) == 0
+    assert provision_main(["init", str(base / "fleet"), "--broker-host", "127.0.0.1",
+                           "--broker-port", str(free_port())]) == 0
     fleet = Fleet.open(base / "fleet")
     fleet.add_venue("cho-thu", "Chợ Thử")
     fleet.new_kiosk(KIOSK, "cho-thu", staff="Lan")
-    paths = write_broker_config(base / "broker", cafile=fleet.ca_cert, certfile=fleet.server_cert,
-                                keyfile=fleet.server_key, port=port, bind="127.0.0.1",
-                                persistence_location=None, log_dest=None)
-    broker = Mosquitto(base / "mosq", port=port, config=paths["conf"].read_text()).start()
-    c = fleet.collector_dir
-    collector = start_collector(f"mqtts://127.0.0.1:{port}", base / "central.db", client_id="collector-1",
-                                tls_ca=c / "fleet-ca.pem", tls_cert=c / "collector-1.pem", tls_key=c / "collector-1.key")
-    yield fleet, collector
-    collector.stop()
-    broker.stop()
+    with fleet_central(fleet, base) as (_, collector):
+        yield fleet, collector
 
 
 def provisioned_kiosk(fleet: Fleet, tmp_path: Path) -> tuple[Path, Path]:
-    """The kiosk's files as the SD card gets them, with /etc and /var paths moved under tmp_path."""
+    """The kiosk's files as the SD card gets them, moved under tmp_path."""
     etc = tmp_path / "etc"
     shutil.copytree(fleet.kiosk_dir(KIOSK) / "etc" / "checkin-kiosk", etc)
     shutil.copytree(fleet.kiosk_dir(KIOSK) / "var" / "lib" / "checkin-kiosk", tmp_path / "data")
-    text = (etc / "kiosk.toml").read_text(encoding="utf-8")
-    text = text.replace("/etc/checkin-kiosk", str(etc)).replace("/var/lib/checkin-kiosk", str(tmp_path / "data"))
-    text += f'\n[camera]\nsource = "dir:{tmp_path}/camera"\n[printer]\nkind = "file"\npath = "{tmp_path}/printer"\n'
-    (etc / "kiosk.toml").write_text(text, encoding="utf-8")
-    return etc / "kiosk.toml", etc
+    return kiosk_config(etc, tmp_path / "data", tmp_path), etc
 
 
 def replace_identity(etc: Path, cert, key) -> None:

@@ -1,0 +1,46 @@
+"""A fleet's central side and a kiosk's files, as they are laid out on the servers and the card,
+moved under a test folder: Mosquitto configured from the fleet's certificates and ACL (TLS, on
+loopback), the collector from the fleet's collector.toml, and a kiosk.toml pointing at its files."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from broker import Mosquitto
+from mqtt.broker import write_broker_config
+from mqtt.collector.config import parse_config as collector_config
+from mqtt.collector.ingest import Collector
+from provisioning.fleet import Fleet
+
+
+@contextmanager
+def fleet_central(fleet: Fleet, base: Path):
+    """(broker, collector) for ``fleet``, listening on 127.0.0.1 at the fleet's broker port."""
+    port = int(fleet.settings["broker_port"])
+    paths = write_broker_config(base / "broker", cafile=fleet.ca_cert, certfile=fleet.server_cert,
+                                keyfile=fleet.server_key, port=port, bind="127.0.0.1",
+                                persistence_location=None, log_dest=None)
+    broker = Mosquitto(base / "mosquitto", port=port, config=paths["conf"].read_text()).start()
+    text = (fleet.collector_dir / "collector.toml").read_text(encoding="utf-8")
+    text = text.replace("/etc/checkin-collector", str(fleet.collector_dir))
+    text = text.replace("sqlite:///var/lib/checkin-collector/central.db", f"sqlite://{base}/central.db")
+    collector = Collector(collector_config(text + "batch_ms = 30\n"))
+    collector.start()
+    try:
+        assert collector.wait_ready(10)
+        yield broker, collector
+    finally:
+        collector.stop()
+        broker.stop()
+
+
+def kiosk_config(etc: Path, data: Path, scratch: Path) -> Path:
+    """The kiosk's own kiosk.toml with /etc/checkin-kiosk and /var/lib/checkin-kiosk moved to ``etc``
+    and ``data``, and the image-folder camera and file printer under ``scratch``."""
+    text = (etc / "kiosk.toml").read_text(encoding="utf-8")
+    text = text.replace("/etc/checkin-kiosk", str(etc)).replace("/var/lib/checkin-kiosk", str(data))
+    text += f'\n[camera]\nsource = "dir:{scratch}/camera"\n[printer]\nkind = "file"\npath = "{scratch}/printer"\n'
+    path = scratch / "kiosk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
