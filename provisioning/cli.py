@@ -3,6 +3,7 @@
     kiosk-provision init FLEET_DIR [--broker-host HOST] [--broker-port N] [--days N]
     kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--fleet FLEET_DIR]
     kiosk-provision kiosk new KIOSK_ID --venue VENUE_ID [--mode toggle] [--staff NAME] [--fleet FLEET_DIR]
+    kiosk-provision kiosk revoke KIOSK_ID --reason TEXT [--fleet FLEET_DIR]
     kiosk-provision bundle [OUT_DIR] [--python 3.13] [--fleet FLEET_DIR]
     kiosk-provision write-boot (--image SD.img | --boot DIR) (KIOSK_ID | --unenrolled) --ssh-key KEY.pub
                     [--ssh-key ...] [--wifi-ssid SSID [--wifi-country VN]] [--bundle DIR] [--fleet FLEET_DIR]
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--venue", required=True, metavar="VENUE_ID")
     p.add_argument("--mode", default="toggle", choices=["entry", "exit", "toggle"])
     p.add_argument("--staff", default="admin", metavar="NAME", help="the first staff account (default admin)")
+    _fleet_arg(p)
+    p = kiosk.add_parser("revoke", help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
+    p.add_argument("kiosk_id", metavar="KIOSK_ID")
+    p.add_argument("--reason", required=True, help="why, for the record (e.g. \"stolen 2026-11-20\")")
     _fleet_arg(p)
 
     p = sub.add_parser("bundle", help="make the kiosks' offline wheelhouse (aarch64)")
@@ -143,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             fleet = Fleet.open(args.fleet)
             key = fleet.add_venue(args.venue_id, args.name)
             print(f"venue {args.venue_id} added; token key {key}")
+        elif args.command == "kiosk" and args.kiosk_command == "revoke":
+            fleet = Fleet.open(args.fleet)
+            serial, aside = fleet.revoke_kiosk(args.kiosk_id, args.reason)
+            print(f"kiosk {args.kiosk_id}: certificate {serial} revoked; its files are kept in {aside}")
+            print(f"  broker: copy {fleet.crl_file} to /etc/mosquitto/certs/ and `systemctl restart mosquitto`")
+            print(f"  a replacement kiosk may now be issued: kiosk-provision kiosk new {args.kiosk_id} --venue …")
         elif args.command == "kiosk":
             fleet = Fleet.open(args.fleet)
             folder, pin = fleet.new_kiosk(args.kiosk_id, args.venue, mode=args.mode, staff=args.staff)

@@ -8,12 +8,14 @@ Layout (directories 0700, private keys and other secrets 0600)::
     FLEET/ca/fleet-ca.pem, fleet-ca.key       the certificate authority (keep the key offline)
     FLEET/broker/etc/mosquitto/conf.d/checkin-kiosk.conf    rendered by mqtt.broker
     FLEET/broker/etc/mosquitto/checkin-kiosk.acl
-    FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key
+    FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key, fleet-ca.crl (revocations)
     FLEET/broker/etc/systemd/system/mosquitto.service.d/checkin-kiosk.conf  (systemd drop-in)
     FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem, collector.toml   -> /etc/checkin-collector/
     FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
     FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
     FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          first staff account
+    FLEET/revoked.toml                        revoked kiosk certificates (kiosk revoke); their
+    FLEET/kiosks/.revoked/<id>-<time>/        folders, kept aside so the id can be issued again
 
 The broker's ACL needs no per-kiosk line: its ``pattern`` rules confine every certificate CN to
 ``kiosks/<CN>/``, so adding a kiosk only issues a certificate.
@@ -29,13 +31,14 @@ import shutil
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.tokens import VenueKey
 
-from .pki import CertificateAuthority, write_cert, write_private_key
+from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key
 
 COLLECTOR_ID = "collector-1"
 #: The repository's systemd folder (kiosk-provision runs from a checkout, see README).
@@ -45,6 +48,7 @@ ETC = PurePosixPath("/etc/checkin-kiosk")
 BROKER_ETC = PurePosixPath("/etc/mosquitto")
 VENUE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VENUE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
+REASON = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 MODES = ("entry", "exit", "toggle")
 
@@ -103,6 +107,10 @@ class Fleet:
     def broker_conf(self) -> Path: return self.broker_dir / "conf.d" / "checkin-kiosk.conf"
     @property
     def broker_acl(self) -> Path: return self.broker_dir / "checkin-kiosk.acl"
+    @property
+    def crl_file(self) -> Path: return self.broker_dir / "certs" / "fleet-ca.crl"
+    @property
+    def revoked_file(self) -> Path: return self.root / "revoked.toml"
     @property
     def broker_dropin(self) -> Path:
         return self.root / "broker" / "etc" / "systemd" / "system" / "mosquitto.service.d" / "checkin-kiosk.conf"
@@ -169,7 +177,11 @@ class Fleet:
         certs = BROKER_ETC / "certs"
         fleet.broker_conf.write_text(render("mosquitto-production.conf", **production_values(
             cafile=certs / "fleet-ca.pem", certfile=certs / "server.pem", keyfile=certs / "server.key",
-            acl_file=BROKER_ETC / "checkin-kiosk.acl", port=broker_port)), encoding="utf-8")
+            acl_file=BROKER_ETC / "checkin-kiosk.acl", port=broker_port, crlfile=certs / "fleet-ca.crl")),
+            encoding="utf-8")
+        write_crl(fleet.crl_file, ca.crl([]))
+        fleet.revoked_file.write_text("# revoked kiosk certificates (kiosk-provision kiosk revoke); "
+                                      "the broker's CRL is made from these\n", encoding="utf-8")
         fleet.broker_acl.write_text(render("acl", collector_blocks=collector_blocks([COLLECTOR_ID])),
                                     encoding="utf-8")
         shutil.copyfile(UNIT_SOURCE / "mosquitto.service.d" / "checkin-kiosk.conf", fleet.broker_dropin)
@@ -241,6 +253,36 @@ class Fleet:
             f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
             f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
             f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n")
+
+    def revoked(self) -> list[dict]:
+        return tomllib.loads(self.revoked_file.read_text(encoding="utf-8")).get("revoked", [])
+
+    def revoke_kiosk(self, kiosk_id: str, reason: str) -> tuple[str, Path]:
+        """Revoke the kiosk's certificate: recorded in revoked.toml, the broker's CRL rewritten, the
+        kiosk's folder kept aside (so a replacement may get the id). Returns (serial, that folder)."""
+        check_kiosk_id(kiosk_id)
+        reason = " ".join(reason.split())
+        if not REASON.fullmatch(reason):
+            raise FleetError("--reason: 1-200 printable characters (lost, stolen, replaced…)")
+        with self.lock():
+            folder = self.kiosk_dir(kiosk_id)
+            cert_path = folder / "etc" / "checkin-kiosk" / "kiosk.pem"
+            if not cert_path.is_file():
+                raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {self.root} (no {cert_path})")
+            if not self.revoked_file.is_file():
+                raise FleetError(f"{self.revoked_file}: missing; this fleet predates revocation "
+                                 "(create the file empty, then render the broker config with crlfile)")
+            serial = load_cert(cert_path).serial_number
+            at = datetime.now(timezone.utc).replace(microsecond=0)
+            entries = [(int(e["serial"], 16), datetime.fromisoformat(e["at"])) for e in self.revoked()]
+            ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
+            write_crl(self.crl_file, ca.crl([*entries, (serial, at)]))
+            with self.revoked_file.open("a", encoding="utf-8") as f:
+                f.write(f"\n[[revoked]]\nkiosk_id = {_toml_str(kiosk_id)}\nserial = \"{serial:x}\"\n"
+                        f"at = \"{at.isoformat()}\"\nreason = {_toml_str(reason)}\n")
+            aside = _mkdir(self.root / "kiosks" / ".revoked") / f"{kiosk_id}-{at:%Y%m%dT%H%M%SZ}"
+            os.rename(folder, aside)
+        return f"{serial:x}", aside
 
     def new_kiosk(self, kiosk_id: str, venue_id: str, *, mode: str = "toggle", staff: str = "admin") -> tuple[Path, str]:
         """Everything for one kiosk under kiosks/<id>/; returns (that folder, the staff's one-time PIN)."""

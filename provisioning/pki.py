@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CertificateAuthority", "load_cert", "write_cert", "write_private_key", "write_secret_bytes"]
+__all__ = ["CertificateAuthority", "load_cert", "write_cert", "write_crl", "write_private_key", "write_secret_bytes"]
 
 
 def _now() -> dt.datetime:
@@ -50,6 +50,15 @@ def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 def write_cert(path: Path, cert: x509.Certificate) -> None:
     Path(path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     os.chmod(path, 0o644)
+
+
+def write_crl(path: Path, crl: x509.CertificateRevocationList) -> None:
+    """Replace ``path`` atomically (the broker may be reading the old one)."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
 
 
 def load_cert(path: Path) -> x509.Certificate:
@@ -96,6 +105,21 @@ class CertificateAuthority:
     def write(self, cert_path: Path, key_path: Path) -> None:
         write_cert(cert_path, self.cert)
         write_private_key(key_path, self.key)
+
+    def crl(self, revoked: Iterable[tuple[int, dt.datetime]]) -> x509.CertificateRevocationList:
+        """The revocation list of ``revoked`` (serial number, when), valid until the CA itself
+        expires: a CRL past its next update makes OpenSSL (Mosquitto) refuse every client."""
+        now = _now()
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(self.cert.subject)
+                   .last_update(now - dt.timedelta(hours=1))
+                   .next_update(self.cert.not_valid_after_utc)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                                  critical=False))
+        for serial, when in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+        return builder.sign(self.key, hashes.SHA256())
 
     def issue(self, cn: str, *, days: float, server_names: Iterable[str] = ()
               ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -20,7 +20,7 @@ def fleet_central(fleet: Fleet, base: Path):
     port = int(fleet.settings["broker_port"])
     paths = write_broker_config(base / "broker", cafile=fleet.ca_cert, certfile=fleet.server_cert,
                                 keyfile=fleet.server_key, port=port, bind="127.0.0.1",
-                                persistence_location=None, log_dest=None)
+                                persistence_location=None, log_dest=None, crlfile=fleet.crl_file)
     broker = Mosquitto(base / "mosquitto", port=port, config=paths["conf"].read_text()).start()
     text = (fleet.collector_dir / "collector.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/checkin-collector", str(fleet.collector_dir))

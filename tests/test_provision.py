@@ -229,3 +229,72 @@ def test_collector_toml_is_written_for_the_central_server(fleet_run):
     assert config.mqtt.client_id == "collector-1"
     assert config.mqtt.tls_cert == "/etc/checkin-collector/collector-1.pem"
     assert config.store.url.startswith("sqlite:///var/lib/checkin-collector/")
+
+
+def test_a_revoked_kiosk_is_refused_by_the_broker_and_its_id_can_be_issued_again(tmp_path, capsys):
+    """kiosk revoke: the broker, restarted with the new CRL, refuses the revoked certificate and
+    still accepts the others; the replacement kiosk gets the id with a new certificate."""
+    from fleet_support import fleet_central
+
+    from broker import free_port
+
+    code, _, _ = run(capsys, "init", str(tmp_path / "fleet"), "--broker-host", "127.0.0.1",
+                     "--broker-port", str(free_port()))
+    fleet = Fleet.open(tmp_path / "fleet")
+    fleet.add_venue(VENUE, "Chợ Phan Rang")
+    fleet.new_kiosk(KIOSK, VENUE)
+    fleet.new_kiosk("ninhthuan-cho-phanrang-02", VENUE)
+    assert "crlfile /etc/mosquitto/certs/fleet-ca.crl" in fleet.broker_conf.read_text()
+    old_cert = (etc(fleet) / "kiosk.pem").read_bytes()
+
+    code, out, err = run(capsys, "kiosk", "revoke", KIOSK, "--reason", "bị mất trộm / stolen", "--fleet",
+                         str(fleet.root))
+    assert code == 0, err
+    assert "revoked" in out and "systemctl restart mosquitto" in out
+    [entry] = fleet.revoked()
+    assert entry["kiosk_id"] == KIOSK and entry["reason"] == "bị mất trộm / stolen"
+    crl = x509.load_pem_x509_crl(fleet.crl_file.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(int(entry["serial"], 16)) is not None
+    assert crl.next_update_utc == x509.load_pem_x509_certificate(fleet.ca_cert.read_bytes()).not_valid_after_utc
+    assert not fleet.kiosk_dir(KIOSK).exists()
+    [aside] = (fleet.root / "kiosks" / ".revoked").iterdir()
+    assert (aside / "etc" / "checkin-kiosk" / "kiosk.pem").read_bytes() == old_cert
+
+    # a replacement gets the id, with a new certificate
+    fleet.new_kiosk(KIOSK, VENUE)
+    assert (etc(fleet) / "kiosk.pem").read_bytes() != old_cert
+
+    with fleet_central(fleet, tmp_path / "central"):
+        port = int(fleet.settings["broker_port"])
+
+        def connack(cert: Path, key: Path, client_id: str):
+            result = {}
+            done = threading.Event()
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+            context = ssl.create_default_context(cafile=str(fleet.ca_cert))
+            context.load_cert_chain(str(cert), str(key))
+            c.tls_set_context(context)
+            c.on_connect = lambda cl, u, fl, rc, pr: (result.__setitem__("rc", rc.value), done.set())
+            c.on_disconnect = lambda cl, u, fl, rc, pr: (result.setdefault("dropped", True), done.set())
+            try:
+                c.connect("127.0.0.1", port, keepalive=30)
+                c.loop_start()
+                done.wait(10)
+            except (ssl.SSLError, OSError) as exc:
+                result["error"] = exc
+            finally:
+                c.loop_stop()
+                c.disconnect()
+            return result
+
+        revoked = aside / "etc" / "checkin-kiosk"
+        refused = connack(revoked / "kiosk.pem", revoked / "kiosk.key", KIOSK)
+        assert "rc" not in refused and ("error" in refused or refused.get("dropped")), refused   # TLS refused it
+        replacement = connack(etc(fleet) / "kiosk.pem", etc(fleet) / "kiosk.key", KIOSK)
+        assert replacement.get("rc") == 0, replacement
+        other = fleet.kiosk_dir("ninhthuan-cho-phanrang-02") / "etc" / "checkin-kiosk"
+        assert connack(other / "kiosk.pem", other / "kiosk.key", "ninhthuan-cho-phanrang-02").get("rc") == 0
+
+    # refusals
+    assert run(capsys, "kiosk", "revoke", "k-chua-co", "--reason", "x", "--fleet", str(fleet.root))[0] == 2
+    assert run(capsys, "kiosk", "revoke", KIOSK, "--reason", "\x07", "--fleet", str(fleet.root))[0] == 2

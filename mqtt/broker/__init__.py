@@ -85,9 +85,10 @@ def collector_blocks(collectors: Iterable[str]) -> str:
 def production_values(*, cafile: str | Path, certfile: str | Path, keyfile: str | Path,
                       acl_file: str | Path, port: int = 8883, bind: str | None = None,
                       persistence_location: str | Path | None = None,
-                      log_dest: str | None = "syslog") -> dict[str, str]:
+                      log_dest: str | None = "syslog", crlfile: str | Path | None = None) -> dict[str, str]:
     """The placeholder values of ``mosquitto-production.conf``.
 
+    crlfile: the fleet CA's certificate revocation list (PEM); None: no revocation checks.
     bind: an address to listen on (default: all interfaces).
     persistence_location: None leaves it to the main mosquitto.conf (Debian sets
     /var/lib/mosquitto/ there, and 2.0.11 refuses a second value).
@@ -104,6 +105,7 @@ def production_values(*, cafile: str | Path, certfile: str | Path, keyfile: str 
         "acl_file": str(acl_file),
         "persistence_location_line": location_line,
         "log_dest_line": f"log_dest {log_dest}" if log_dest else "# log_dest: as in the main mosquitto.conf",
+        "crlfile_line": f"crlfile {crlfile}" if crlfile else "# crlfile: none (no certificate is revoked)",
     }
 
 
@@ -113,7 +115,8 @@ def write_broker_config(dest_dir: str | Path, *, kind: str = "production",
                         keyfile: str | Path | None = None, acl_path: str | Path | None = None,
                         port: int | None = None, bind: str | None = None,
                         persistence_location: str | Path | None = None,
-                        log_dest: str | None = "syslog", conf_name: str | None = None) -> dict[str, Path]:
+                        log_dest: str | None = "syslog", conf_name: str | None = None,
+                        crlfile: str | Path | None = None) -> dict[str, Path]:
     """Render and write a broker configuration; returns ``{"conf": path, "acl": path}``.
 
     kind="production": ``dest_dir/checkin-kiosk.conf`` and the ACL at ``acl_path`` (default
@@ -137,7 +140,8 @@ def write_broker_config(dest_dir: str | Path, *, kind: str = "production",
             "conf": (dest / (conf_name or "checkin-kiosk.conf"),
                      render("mosquitto-production.conf", **production_values(
                          cafile=cafile, certfile=certfile, keyfile=keyfile, acl_file=acl, port=port or 8883,
-                         bind=bind, persistence_location=persistence_location, log_dest=log_dest))),
+                         bind=bind, persistence_location=persistence_location, log_dest=log_dest,
+                         crlfile=crlfile))),
             "acl": (acl, render("acl", collector_blocks=collector_blocks(collectors))),
         }
     else:
