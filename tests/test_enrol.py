@@ -187,25 +187,30 @@ def test_the_offer_is_served_once(offer_server, fleet):
     assert offer_server.wait() == "fetched"
 
 
-def test_the_enrolment_screen_page(fleet, tmp_path):
-    cfg = load_config(kiosk_config(tmp_path))
+def enrolling_in_background(cfg):
+    """``kiosk enrol --simulate`` on a thread, once its page answers: (url, stop, thread, result list)."""
     stop, result = threading.Event(), []
     t = threading.Thread(target=lambda: result.append(enrol(cfg, simulate=True, stop=stop, out=io.StringIO())),
                          daemon=True)
     t.start()
     url = f"http://{cfg.web.listen}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return url, stop, t, result
+
+
+def test_the_enrolment_screen_page(fleet, tmp_path):
+    cfg = load_config(kiosk_config(tmp_path))
+    url, stop, t, result = enrolling_in_background(cfg)
     try:
-        page = status = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    page, headers = r.read().decode(), r.headers
-                with urllib.request.urlopen(url + "enrol/status", timeout=2) as r:
-                    status = json.loads(r.read())
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert page is not None
+        with urllib.request.urlopen(url, timeout=2) as r:
+            page, headers = r.read().decode(), r.headers
+        with urllib.request.urlopen(url + "enrol/status", timeout=2) as r:
+            status = json.loads(r.read())
         assert "Quét mã đăng ký" in page and "Scan the enrolment code" in page
         assert headers["X-Checkin-Enrol"] == "1" and "script-src 'nonce-" in headers["Content-Security-Policy"]
         assert status["state"] == "scanning" and status["message"]["en"] == "Scan the enrolment code"
@@ -508,17 +513,7 @@ def test_the_screen_follows_the_enrolment_and_then_shows_the_kiosk(tmp_path, pag
     from kiosk.web.server import WebServer
 
     cfg = load_config(kiosk_config(tmp_path))
-    stop, result = threading.Event(), []
-    t = threading.Thread(target=lambda: result.append(enrol(cfg, simulate=True, stop=stop, out=io.StringIO())),
-                         daemon=True)
-    t.start()
-    url = f"http://{cfg.web.listen}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    url, stop, t, result = enrolling_in_background(cfg)
     page.goto(url)
     assert page.locator("h1").inner_text() == "Quét mã đăng ký"
     present(tmp_path / "camera", write_qr(tmp_path / "other.png", CCCD_MAU))
