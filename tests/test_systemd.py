@@ -163,23 +163,31 @@ def kiosk_config(tmp_path: Path) -> Path:
     return cfg
 
 
-def test_kiosk_process_notifies_ready_pings_the_watchdog_and_says_stopping(tmp_path, notify_socket):
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("kiosk")), "run", "--simulate", "--config", str(kiosk_config(tmp_path))],
+def run_as_a_notify_service(argv: list[str], notify: NotifySocket, *, max_ping_s: float) -> dict[str, str]:
+    """Run ``argv`` as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC = 1 s): it must say READY=1, ping
+    the watchdog at about half the interval (0.5 s: not every pass of its loop, not late), and stop
+    with status 0 and STOPPING=1 on SIGTERM. Returns its READY message."""
+    proc = subprocess.Popen([str(Path(sys.executable).with_name(argv[0])), *argv[1:]],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=systemd_env(notify_socket, watchdog_s=1.0))
+                            env=systemd_env(notify, watchdog_s=1.0))
     try:
-        ready = notify_socket.receive(lambda m: m.get("READY") == "1", proc=proc)
-        assert re.fullmatch(r"scanning; 0 inside; broker not connected.*", ready["STATUS"]), ready
-        pings = watchdog_pings(notify_socket, 4, proc, timeout=5)
-        # At half of WATCHDOG_USEC (0.5 s): not every pass of the loop, not late.
-        assert 0.3 < (pings[-1] - pings[0]) / 3 < 1.0, pings
+        ready = notify.receive(lambda m: m.get("READY") == "1", proc=proc)
+        pings = watchdog_pings(notify, 4, proc, timeout=5)
+        assert 0.3 < (pings[-1] - pings[0]) / 3 < max_ping_s, pings
         assert stop_and_wait(proc) == 0, proc.stderr.read()[-2000:]
-        notify_socket.receive(lambda m: m.get("STOPPING") == "1", timeout=2)
+        notify.receive(lambda m: m.get("STOPPING") == "1", timeout=2)
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
         proc.stderr.close()
+    return ready
+
+
+def test_kiosk_process_notifies_ready_pings_the_watchdog_and_says_stopping(tmp_path, notify_socket):
+    ready = run_as_a_notify_service(["kiosk", "run", "--simulate", "--config", str(kiosk_config(tmp_path))],
+                                    notify_socket, max_ping_s=1.0)
+    assert re.fullmatch(r"scanning; 0 inside; broker not connected.*", ready["STATUS"]), ready
     assert [m for m in notify_socket.messages if "READY" in m] == [ready]      # READY=1 once
 
 
@@ -233,22 +241,9 @@ def collector_config(tmp_path: Path, url: str) -> Path:
 
 
 def test_collector_process_notifies_ready_when_subscribed_pings_and_says_stopping(tmp_path, mosquitto, notify_socket):
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("kiosk-collector")), "run",
-                             "--config", str(collector_config(tmp_path, mosquitto.url))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=systemd_env(notify_socket, watchdog_s=1.0))
-    try:
-        ready = notify_socket.receive(lambda m: m.get("READY") == "1", proc=proc)
-        assert ready["STATUS"].startswith("connected;"), ready
-        pings = watchdog_pings(notify_socket, 4, proc, timeout=5)
-        assert 0.3 < (pings[-1] - pings[0]) / 3 < 1.2, pings
-        assert stop_and_wait(proc) == 0, proc.stderr.read()[-2000:]
-        notify_socket.receive(lambda m: m.get("STOPPING") == "1", timeout=2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stderr.close()
+    ready = run_as_a_notify_service(["kiosk-collector", "run", "--config", str(collector_config(tmp_path, mosquitto.url))],
+                                    notify_socket, max_ping_s=1.2)
+    assert ready["STATUS"].startswith("connected;"), ready
 
 
 def test_collector_is_ready_after_a_while_when_the_broker_is_down(tmp_path, notify_socket, monkeypatch):
