@@ -205,21 +205,30 @@ def _text(obj: dict, key: str, limit: int, nullable: bool = False) -> None:
         return
     if not isinstance(value, str) or not 0 < len(value) <= limit:
         raise InvalidEvent("field", f"{key} must be a string of 1-{limit} characters")
-    # isprintable() is False for every Cc/Cf/Cs/Co character (and for a few harmless ones such
-    # as a no-break space), so only the rare non-printable string pays for the exact check.
-    if not value.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value):
+    if has_controls(value):
         raise InvalidEvent("field", f"{key} contains control characters")
 
 
+def has_controls(value: str) -> bool:
+    """Control, format, surrogate or private-use characters in ``value``."""
+    # isprintable() is False for every Cc/Cf/Cs/Co character (and for a few harmless ones such
+    # as a no-break space), so only the rare non-printable string pays for the exact check.
+    return not value.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value)
+
+
+#: Compact UTF-8 JSON, one encoder for every call (json.dumps with options builds one per call).
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def encode_event(event: dict) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return compact_json(event).encode("utf-8")
 
 
 # -- acks -------------------------------------------------------------------------------------
 
 def encode_ack(event_ids: list[str]) -> bytes:
     """What the collector publishes on ``kiosks/<id>/acks``: the event ids it holds durably."""
-    return json.dumps({"schema": ACK_SCHEMA, "event_ids": list(event_ids)}, separators=(",", ":")).encode()
+    return compact_json({"schema": ACK_SCHEMA, "event_ids": list(event_ids)}).encode()
 
 
 def decode_ack(payload: bytes) -> list[str]:
@@ -294,5 +303,4 @@ def _scalar(value: Any) -> bool:
         return True
     if isinstance(value, float):
         return math.isfinite(value)
-    return (isinstance(value, str) and len(value) <= 200
-            and not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value))
+    return isinstance(value, str) and len(value) <= 200 and not has_controls(value)

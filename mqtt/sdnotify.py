@@ -96,10 +96,6 @@ class Watchdog:
         self._clock = clock
         self._next = 0.0
 
-    @property
-    def active(self) -> bool:
-        return bool(self.interval) and enabled()
-
     def tick(self) -> bool:
         """Ping when due; True when a ping was sent."""
         if not self.interval:

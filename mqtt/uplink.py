@@ -19,14 +19,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from . import contract
+from . import contract, endpoint
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +119,12 @@ class Uplink:
         if self._thread:
             self._thread.join(timeout)
 
-    def post(self, leaf: str, payload: bytes, ack_id: str) -> threading.Event:
-        """Publish ``payload`` once on ``kiosks/<id>/<leaf>`` (QoS 1, as soon as connected); the
-        returned event is set when the collector acks ``ack_id`` (a self-test report's id)."""
+    def post(self, topic: str, payload: bytes, ack_id: str) -> threading.Event:
+        """Publish ``payload`` once on ``topic`` (QoS 1, as soon as connected); the returned event
+        is set when the collector acks ``ack_id`` (a self-test report's id)."""
         acked = threading.Event()
         self._awaiting[ack_id] = acked
-        self._posts.put((leaf, payload))
+        self._posts.put((topic, payload))
         return acked
 
     def run(self, stop: threading.Event) -> None:
@@ -175,13 +174,8 @@ class Uplink:
         client.max_inflight_messages_set(self.s.window)
         # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
         client.will_set(contract.status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
-        url = urlsplit(self.s.url)
-        if url.scheme == "mqtts":
-            context = ssl.create_default_context(cafile=self.s.tls_ca)
-            if self.s.tls_cert:
-                context.load_cert_chain(self.s.tls_cert, self.s.tls_key)
-            client.tls_set_context(context)
-        self._host, self._port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self.host, self.port = endpoint.prepare(client, self.s.url, tls_ca=self.s.tls_ca,
+                                                tls_cert=self.s.tls_cert, tls_key=self.s.tls_key)
         return client
 
     def _connect(self) -> None:
@@ -189,10 +183,10 @@ class Uplink:
         props.SessionExpiryInterval = self.s.session_expiry_s
         try:
             # clean_start=False: the broker keeps our subscriptions and queued acks/commands.
-            self._client.connect(self._host, self._port, keepalive=self.s.keepalive_s,
+            self._client.connect(self.host, self.port, keepalive=self.s.keepalive_s,
                                  clean_start=False, properties=props)
         except (OSError, ssl.SSLError) as exc:
-            self._lost(f"cannot connect to {self._host}:{self._port}: {exc}")
+            self._lost(f"cannot connect to {self.host}:{self.port}: {exc}")
             return
         self.connected = True
         self._connack_deadline = time.monotonic() + 10
@@ -206,7 +200,7 @@ class Uplink:
         self._failures = 0
         self.last_error = None
         self.accepted += 1
-        log.info("uplink connected to %s:%s (session %s)", self._host, self._port,
+        log.info("uplink connected to %s:%s (session %s)", self.host, self.port,
                  "resumed" if flags.session_present else "new")
         client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
                           (contract.cmd_topic(self.s.kiosk_id, "#"), 1)])
@@ -268,8 +262,7 @@ class Uplink:
 
     def _send_posts(self) -> None:
         while not self._posts.empty():
-            leaf, payload = self._posts.get()
-            self._client.publish(f"kiosks/{self.s.kiosk_id}/{leaf}", payload, qos=1)
+            self._client.publish(*self._posts.get(), qos=1)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         entry = self._inflight.pop(mid, None)

@@ -10,18 +10,17 @@ duplicated by a self-test.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
+from mqtt import contract
 from mqtt.uplink import Uplink
 
 from .checks import Result
 
 
 def broker(uplink: Uplink, payload: bytes, report_id: str, timeout_s: float) -> Result:
-    url = urlsplit(uplink.s.url)
-    host = f"{url.hostname}:{url.port or (8883 if url.scheme == 'mqtts' else 1883)}"
+    host = f"{uplink.host}:{uplink.port}"
     start = time.monotonic()
-    acked = uplink.post("selftest", payload, report_id)
+    acked = uplink.post(contract.selftest_topic(uplink.s.kiosk_id), payload, report_id)
     uplink.start()
     try:
         if acked.wait(timeout_s):

@@ -212,7 +212,7 @@ class Collector:
         result = self._store(events, letters, fleet)
         if result is None:
             return  # stopping while the store is down: nothing is PUBACKed, the broker redelivers
-        self._done(batch, events, result.held, [u for u in fleet if u.selftest is not None])
+        self._done(batch, events, fleet, result.held)
         c = self.counters
         c.batches += 1
         c.stored += result.inserted
@@ -281,6 +281,7 @@ class Collector:
                 result = self.store.ingest(events)
                 self.store.add_dead_letters(letters)
                 self.store.update_fleet(fleet)
+                result.held += _report_ids(fleet)
                 return result
             except StoreError as exc:
                 self.counters.store_errors += 1
@@ -330,14 +331,14 @@ class Collector:
             result.duplicates += one.duplicates
             result.late += one.late
             result.seq_conflicts += one.seq_conflicts
-        self._one_by_one(fleet, self.store.update_fleet, "fleet update")
+        result.held += _report_ids(self._one_by_one(fleet, self.store.update_fleet, "fleet update"))
         self._one_by_one(letters, self.store.add_dead_letters, "dead letter")
         return result
 
     @staticmethod
-    def _one_by_one(items: list, write, what: str) -> None:
-        """Write each item alone, so one the store rejects (not a store outage) loses only itself.
-        ``items`` is left holding what was written (a self-test report not kept is not acked)."""
+    def _one_by_one(items: list, write, what: str) -> list:
+        """Write each item alone, so one the store rejects (not a store outage) loses only itself;
+        what was written."""
         kept = []
         for item in items:
             try:
@@ -348,17 +349,16 @@ class Collector:
                 log.warning("collector: %s from %s not kept (%s)", what, item.kiosk_id, type(exc).__name__)
             else:
                 kept.append(item)
-        items[:] = kept
+        return kept
 
-    def _done(self, batch: list[_Message], events: list[dict], held: list[str], reports: list[FleetUpdate]) -> None:
-        """After the commit: the receiver acks the held event ids (and stored self-test reports)
-        to their kiosks, then PUBACKs the batch's messages."""
+    def _done(self, batch: list[_Message], events: list[dict], fleet: list[FleetUpdate], held: list[str]) -> None:
+        """After the commit: the receiver acks the held ids (events, self-test reports) to their
+        kiosks, then PUBACKs the batch's messages."""
         kiosk_of = {e["event_id"]: e["kiosk_id"] for e in events}
+        kiosk_of.update((u.selftest["report_id"], u.kiosk_id) for u in fleet if u.selftest is not None)
         per_kiosk: dict[str, list[str]] = defaultdict(list)
-        for event_id in held:
-            per_kiosk[kiosk_of[event_id]].append(event_id)
-        for u in reports:
-            per_kiosk[u.kiosk_id].append(u.selftest["report_id"])
+        for held_id in held:
+            per_kiosk[kiosk_of[held_id]].append(held_id)
         acks = [(contract.acks_topic(kiosk_id), contract.encode_ack(ids[i:i + contract.MAX_ACK_IDS]))
                 for kiosk_id, ids in per_kiosk.items() for i in range(0, len(ids), contract.MAX_ACK_IDS)]
         if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
@@ -415,3 +415,8 @@ def run(config: Config, stop: threading.Event) -> int:
         sdnotify.stopping("stopping")
         collector.stop()
     return 0
+
+
+def _report_ids(updates: list[FleetUpdate]) -> list[str]:
+    """The self-test reports among stored fleet updates: acked like events once held."""
+    return [u.selftest["report_id"] for u in updates if u.selftest is not None]

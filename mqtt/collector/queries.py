@@ -100,14 +100,14 @@ def fleet(store: Store, *, now: datetime | None = None) -> list[dict]:
 
 
 def selftest_summary(report: dict | None, received_at: datetime | None) -> dict | None:
-    """The latest self-test: when, passed or not, and the checks that failed or warned."""
-    if not isinstance(report, dict):
+    """The latest self-test (stored only once it passed contract.validate_selftest): when,
+    passed or not, and the checks that failed or warned."""
+    if report is None:
         return None
-    checks = report.get("checks") if isinstance(report.get("checks"), list) else []
-    return {"at": report.get("at"), "received_at": iso(received_at), "passed": report.get("passed"),
-            "version": report.get("version"),
-            "failed": [c.get("name") for c in checks if isinstance(c, dict) and c.get("status") == "fail"],
-            "warnings": [c.get("name") for c in checks if isinstance(c, dict) and c.get("status") == "warn"]}
+    return {"at": report["at"], "received_at": iso(received_at), "passed": report["passed"],
+            "version": report["version"],
+            "failed": [c["name"] for c in report["checks"] if c["status"] == "fail"],
+            "warnings": [c["name"] for c in report["checks"] if c["status"] == "warn"]}
 
 
 def dead_letters(store: Store, limit: int = 100) -> list[dict]:

@@ -25,7 +25,6 @@ import os
 import queue
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -33,7 +32,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from multiprocessing.connection import Connection
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -41,7 +39,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from .. import contract
+from .. import contract, endpoint
 from ..logs import setup_logging
 from .config import MqttSection
 
@@ -176,13 +174,8 @@ class Receiver:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=60)
-        url = urlsplit(m.url)
-        if url.scheme == "mqtts":
-            context = ssl.create_default_context(cafile=m.tls_ca)
-            if m.tls_cert:
-                context.load_cert_chain(m.tls_cert, m.tls_key)
-            client.tls_set_context(context)
-        self._host, self._port = url.hostname, url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self._host, self._port = endpoint.prepare(client, m.url, tls_ca=m.tls_ca, tls_cert=m.tls_cert,
+                                                  tls_key=m.tls_key)
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

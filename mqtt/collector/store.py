@@ -11,7 +11,6 @@ correction, purge); a backend only says how to talk to its database.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from contextlib import AbstractContextManager
@@ -386,21 +385,20 @@ class SqlStore(Store):
         if not updates:
             return
         with self._transaction():
+            last_seen = {u.kiosk_id: self._t(utc_ms(u.at)) for u in updates}    # the latest per kiosk
+            self._upsert("fleet", ("kiosk_id", "last_seen"), list(last_seen.items()), key="kiosk_id",
+                         update=("last_seen",))
             for u in updates:
                 at = self._t(utc_ms(u.at))
-                self._exec("INSERT INTO fleet (kiosk_id, last_seen) VALUES (?, ?) "
-                           "ON CONFLICT (kiosk_id) DO UPDATE SET last_seen = excluded.last_seen", [u.kiosk_id, at])
                 if u.status is not None:
                     # A retained status seen again on resubscribing is not a change: keep its time.
                     keep = " AND (status IS NULL OR status <> ?)" if u.retained else ""
                     self._exec(f"UPDATE fleet SET status = ?, status_at = ? WHERE kiosk_id = ?{keep}",
                                [u.status, at, u.kiosk_id] + ([u.status] if u.retained else []))
-                if u.health is not None:
-                    self._exec("UPDATE fleet SET health = ?, health_at = ? WHERE kiosk_id = ?",
-                               [self._json(u.health), at, u.kiosk_id])
-                if u.selftest is not None:
-                    self._exec("UPDATE fleet SET selftest = ?, selftest_at = ? WHERE kiosk_id = ?",
-                               [self._json(u.selftest), at, u.kiosk_id])
+                for column, value in (("health", u.health), ("selftest", u.selftest)):
+                    if value is not None:
+                        self._exec(f"UPDATE fleet SET {column} = ?, {column}_at = ? WHERE kiosk_id = ?",
+                                   [self._json(value), at, u.kiosk_id])
 
     def purge(self, older_than_days: int, *, now: datetime | None = None) -> dict[str, int]:
         """Delete what is older than the retention: visits by check-out (or check-in) time, or by
@@ -525,8 +523,5 @@ class SqlStore(Store):
                 for t in ("events", "visits", "dead_letters", "fleet")}
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
 def dumps(obj: Any) -> str:
-    return _encode(obj)      # one encoder: json.dumps with options builds a new one per call
+    return contract.compact_json(obj)
