@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hardware.decoders import open_decoder
 from kiosk.enrolment.payload import EnrolCode
+from mqtt.tokens import VenueKey
 
 BACKENDS = ("zxing", "zbar")
 SCALES = (0.40, 0.60, 0.85)
@@ -55,29 +56,28 @@ def corpus():
 
 # -- the candidates -----------------------------------------------------------------------------
 
-def provisioned_kiosk(root: Path) -> Path:
-    """A real fleet, venue and kiosk (the fleet API), for real file sizes."""
+def provisioned_kiosk(root: Path) -> dict[str, bytes]:
+    """A real fleet, venue and kiosk (the fleet API), for real file sizes: the kiosk's files by name."""
     from provisioning.fleet import Fleet
 
     fleet = Fleet.init(root / "fleet", broker_host="broker.checkin.example")
     fleet.add_venue("cho-mau", "Chợ Mẫu Thử Nghiệm")
-    folder, _pin = fleet.new_kiosk("tinh-mau-cho-mau-01", "cho-mau")
-    return folder
+    fleet.new_kiosk("tinh-mau-cho-mau-01", "cho-mau")
+    return fleet.kiosk_files("tinh-mau-cho-mau-01")
 
 
-def full_payload(kiosk_dir: Path) -> bytes:
+def full_payload(files: dict[str, bytes]) -> bytes:
     """Everything but kiosk.db, as small as it gets: DER, not PEM; the venue key as 32 bytes."""
-    etc = kiosk_dir / "etc" / "checkin-kiosk"
-    key = serialization.load_pem_private_key((etc / "kiosk.key").read_bytes(), None)
+    key = serialization.load_pem_private_key(files["kiosk.key"], None)
     key_der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
 
     def cert_der(name: str) -> bytes:
         from cryptography import x509
-        return x509.load_pem_x509_certificate((etc / name).read_bytes()).public_bytes(serialization.Encoding.DER)
+        return x509.load_pem_x509_certificate(files[name]).public_bytes(serialization.Encoding.DER)
 
-    parts = [zlib.compress((etc / "kiosk.toml").read_bytes(), 9), key_der, cert_der("kiosk.pem"),
-             cert_der("ca.pem"), bytes.fromhex((etc / "venue-token.key").read_text().strip())]
+    parts = [zlib.compress(files["kiosk.toml"], 9), key_der, cert_der("kiosk.pem"),
+             cert_der("ca.pem"), VenueKey.parse(files["venue-token.key"].decode("ascii")).secret]
     body = b"".join(struct.pack(">H", len(p)) + p for p in parts)
     packed = zlib.compress(body, 9)
     return b"CKF1" + (b"Z" + packed if len(packed) < len(body) else b"R" + body)

@@ -62,16 +62,25 @@ class VenueKey:
     secret: bytes
 
     @classmethod
-    def load(cls, path: Path) -> "VenueKey":
-        """The key in ``path`` (64 hex digits); ValueError when it is not one."""
-        text = Path(path).read_text().strip()
+    def parse(cls, text: str) -> "VenueKey":
+        """The key written as ``text`` (64 hex digits, surrounding whitespace ignored); ValueError
+        when it is not one."""
         try:
-            secret = bytes.fromhex(text)
+            secret = bytes.fromhex(text.strip())
         except ValueError:
             secret = b""
         if len(secret) != KEY_BYTES:
-            raise ValueError(f"{path}: not a venue token key ({KEY_BYTES * 2} hex digits)")
+            raise ValueError(f"not a venue token key ({KEY_BYTES * 2} hex digits)")
         return cls(secret)
+
+    @classmethod
+    def load(cls, path: Path) -> "VenueKey":
+        """The key in ``path`` (64 hex digits); ValueError when it is not one."""
+        text = Path(path).read_text()
+        try:
+            return cls.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     @classmethod
     def create(cls, path: Path) -> "VenueKey":

@@ -28,13 +28,6 @@ COMPRESSED = {b"\xfd7zXZ\x00": "xz", b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", 
 DECOMPRESS = {"xz": "xz -dk", "gzip": "gunzip -k", "zip": "unzip", "zstd": "zstd -d", "bzip2": "bunzip2 -k"}
 
 
-def _mode_0600(path: Path) -> None:
-    try:
-        os.chmod(path, 0o600)
-    except OSError:  # FAT mounts have no modes
-        pass
-
-
 class BootFolder:
     """A mounted boot partition (or any folder laid out like one)."""
 
@@ -53,12 +46,12 @@ class BootFolder:
 
     def write_file(self, name: str, data: bytes) -> None:
         tmp = self.root / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)      # a leftover would keep its mode: always a new file, 0600
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        _mode_0600(tmp)
         os.replace(tmp, self.root / name)
 
     def replace_dir(self, name: str, src: Path) -> None:
@@ -66,9 +59,6 @@ class BootFolder:
         if dest.exists():
             shutil.rmtree(dest)
         shutil.copytree(src, dest, copy_function=shutil.copyfile)
-
-    def read_file(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
 
 
 class BootImage:
@@ -129,13 +119,6 @@ class BootImage:
             staged = Path(tmp) / name   # mcopy -s names the copy after the source folder
             shutil.copytree(src, staged, copy_function=shutil.copyfile)
             self._mtools("mcopy", "-s", "-o", str(staged), "::/")
-
-    def read_file(self, name: str) -> bytes:
-        env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
-        res = subprocess.run(["mtype", "-i", self._target, f"::/{name}"], check=False, capture_output=True, env=env)
-        if res.returncode:
-            raise FleetError(f"mtype on {self.image}: {res.stderr.decode(errors='replace').strip()}")
-        return res.stdout
 
 
 def compression(path: Path) -> str | None:

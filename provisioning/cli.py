@@ -26,18 +26,15 @@ card gets the software but no identity: the kiosk boots into "scan the enrolment
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from kiosk.rules import MODES
+
 from . import bundle, enrol, writeboot
+from .args import fleet_arg
 from .bootmedia import open_media
 from .fleet import Fleet, FleetError
-
-
-def _fleet_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fleet", metavar="FLEET_DIR", default=os.environ.get("KIOSK_FLEET_DIR", "."),
-                   help="the fleet directory (default: $KIOSK_FLEET_DIR or the current directory)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,25 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = venue.add_parser("add", help="add a venue and create its token-signing key")
     p.add_argument("venue_id", metavar="VENUE_ID")
     p.add_argument("--name", required=True, help="the venue's display name")
-    _fleet_arg(p)
+    fleet_arg(p)
 
     kiosk = sub.add_parser("kiosk", help="kiosks").add_subparsers(dest="kiosk_command", required=True)
     p = kiosk.add_parser("new", help="issue a kiosk's certificate, kiosk.toml and first staff account")
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
     p.add_argument("--venue", required=True, metavar="VENUE_ID")
-    p.add_argument("--mode", default="toggle", choices=["entry", "exit", "toggle"])
+    p.add_argument("--mode", default="toggle", choices=MODES)
     p.add_argument("--staff", default="admin", metavar="NAME", help="the first staff account (default admin)")
-    _fleet_arg(p)
+    fleet_arg(p)
     p = kiosk.add_parser("revoke", help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
     p.add_argument("--reason", required=True, help="why, for the record (e.g. \"stolen 2026-11-20\")")
-    _fleet_arg(p)
+    fleet_arg(p)
 
     p = sub.add_parser("bundle", help="make the kiosks' offline wheelhouse (aarch64)")
     p.add_argument("out_dir", metavar="OUT_DIR", nargs="?", help="default: FLEET_DIR/bundle")
     p.add_argument("--python", default=bundle.DEFAULT_PYTHON, metavar="X.Y",
                    help="the kiosk's Python (default 3.13: Raspberry Pi OS Trixie; Bookworm has 3.11)")
-    _fleet_arg(p)
+    fleet_arg(p)
 
     p = sub.add_parser("write-boot", help="write a kiosk's cloud-init seed and wheelhouse onto a card's boot partition")
     where = p.add_mutually_exclusive_group(required=True)
@@ -86,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wifi-ssid", metavar="SSID", help="a Wi-Fi network (password: $KIOSK_WIFI_PASSWORD or asked)")
     p.add_argument("--wifi-country", metavar="CC", help="the Wi-Fi regulatory country (default VN)")
     p.add_argument("--bundle", metavar="DIR", help="the wheelhouse (default: FLEET_DIR/bundle)")
-    _fleet_arg(p)
+    fleet_arg(p)
 
     enrol.add_parser(sub)
     return parser
@@ -158,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             fleet = Fleet.open(args.fleet)
             folder, pin = fleet.new_kiosk(args.kiosk_id, args.venue, mode=args.mode, staff=args.staff)
             print(f"kiosk {args.kiosk_id} provisioned in {folder}")
-            print(f"  copy {folder}/etc/checkin-kiosk/ and {folder}/var/lib/checkin-kiosk/ onto the SD card")
+            print(f"  copy {fleet.kiosk_etc(args.kiosk_id)}/ and {fleet.kiosk_data(args.kiosk_id)}/ onto the SD card")
             print(f"staff {args.staff!r} one-time PIN: {pin}  (shown once; to be changed at first login)")
         elif args.command == "bundle":
             _bundle(args)

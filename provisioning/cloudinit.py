@@ -21,9 +21,10 @@ from importlib.resources import files as package_files
 from pathlib import PurePosixPath
 
 from . import yamltext
-from .fleet import FleetError
+from .fleet import FleetError, check_kiosk_id
 
-#: Where Raspberry Pi OS mounts the FAT boot partition (cloud-init's NoCloud seed).
+#: Where Raspberry Pi OS mounts the FAT boot partition (cloud-init's NoCloud seed). Passed to
+#: firstboot.sh, with BUNDLE_DIR, so the script names neither.
 BOOT = PurePosixPath("/boot/firmware")
 #: The wheelhouse's folder on the boot partition.
 BUNDLE_DIR = "checkin-kiosk"
@@ -38,7 +39,6 @@ NTP_POOLS = ["0.vn.pool.ntp.org", "1.vn.pool.ntp.org", "2.vn.pool.ntp.org",
              "0.pool.ntp.org", "1.pool.ntp.org"]
 APT_PACKAGES = ["python3-picamera2", "python3-lgpio", "python3-opencv", "libzbar0", "python3-venv",
                 "fonts-dejavu-core", "chromium", "cage", "libusb-1.0-0", "curl"]
-HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 SSH_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|"
                      r"sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,2})( [^\x00-\x1f\x7f]*)?")
 COUNTRY = re.compile(r"[A-Z]{2}")
@@ -121,11 +121,6 @@ def _key_blob_ok(kind: str, blob: str) -> bool:
     return raw[4:4 + n] == kind.encode()
 
 
-def check_hostname(kiosk_id: str) -> None:
-    if not HOSTNAME.fullmatch(kiosk_id):
-        raise FleetError(f"kiosk id {kiosk_id!r} cannot be a hostname (it must not end with '-')")
-
-
 def new_instance_id(kiosk_id: str) -> str:
     """Unique per write: a rewritten card runs first boot again."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -133,7 +128,7 @@ def new_instance_id(kiosk_id: str) -> str:
 
 
 def meta_data(kiosk_id: str, instance_id: str) -> str:
-    check_hostname(kiosk_id)
+    check_kiosk_id(kiosk_id)           # the kiosk id rule makes it a valid hostname too
     # Raspberry Pi OS's own meta-data spells it instance_id; cloud-init's NoCloud reads instance-id.
     return yamltext.dump({"dsmode": "local", "instance-id": instance_id, "instance_id": instance_id,
                           "local-hostname": kiosk_id},
@@ -158,7 +153,7 @@ def user_data(kiosk_id: str, *, files: list[KioskFile], ssh_keys: list[str], uni
               python: str, requirement: str) -> str:
     """``#cloud-config`` for one kiosk. ``files`` go to the root file system, ``units`` (name ->
     text) to /etc/systemd/system; ``python`` and ``requirement`` are the wheelhouse's."""
-    check_hostname(kiosk_id)
+    check_kiosk_id(kiosk_id)
     if not ssh_keys:
         raise FleetError("no ssh key: the technician would have no way into the kiosk (--ssh-key FILE)")
     write_files = [f.write_files_entry() for f in files]
@@ -185,6 +180,6 @@ def user_data(kiosk_id: str, *, files: list[KioskFile], ssh_keys: list[str], uni
         "package_update": True,
         "packages": APT_PACKAGES,
         "write_files": write_files,
-        "runcmd": [[str(FIRSTBOOT), python, requirement]],
+        "runcmd": [[str(FIRSTBOOT), python, requirement, str(BOOT), BUNDLE_DIR]],
     }
     return yamltext.dump(config, header=HEADER.format(kiosk=kiosk_id))

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import segno
 
-from kiosk.enrolment.bundle import FILES, pack, seal
+from kiosk.enrolment.bundle import pack, seal
 from kiosk.enrolment.payload import KEY_BYTES, EnrolCode
-from kiosk.web.server import default_route_interface, interface_address
+from kiosk.web.server import resolve_listen
 
-from .fleet import Fleet, FleetError, check_kiosk_id
+from .args import fleet_arg
+from .fleet import Fleet, FleetError
 
 DEFAULT_LISTEN = "lan:8470"
 DEFAULT_MINUTES = 15.0
@@ -52,26 +53,6 @@ class OfferError(FleetError):
 
 # -- the offer -------------------------------------------------------------------------------------
 
-def kiosk_files(fleet: Fleet, kiosk_id: str) -> dict[str, bytes]:
-    """The provisioned kiosk's files, as :data:`kiosk.enrolment.bundle.FILES` names them."""
-    check_kiosk_id(kiosk_id)
-    folder = fleet.kiosk_dir(kiosk_id)
-    if not folder.is_dir():
-        raise OfferError(f"kiosk {kiosk_id!r} is not provisioned in {fleet.root}; "
-                         f"run `kiosk-provision kiosk new {kiosk_id} --venue VENUE_ID` first")
-    places = {"etc": folder / "etc" / "checkin-kiosk", "data": folder / "var" / "lib" / "checkin-kiosk"}
-    files, missing = {}, []
-    for spec in FILES:
-        path = places[spec.place] / spec.name
-        try:
-            files[spec.name] = path.read_bytes()
-        except FileNotFoundError:
-            missing.append(str(path))
-    if missing:
-        raise OfferError(f"kiosk {kiosk_id!r} is incompletely provisioned: missing {', '.join(missing)}")
-    return files
-
-
 @dataclass
 class Offer:
     """One kiosk's sealed identity, its key, and whether it was taken."""
@@ -87,7 +68,7 @@ class Offer:
         if not 0 < minutes <= 24 * 60:
             raise OfferError("--minutes must be more than 0 and at most 1440")
         key = secrets.token_bytes(KEY_BYTES)
-        return cls(kiosk_id, seal(pack(kiosk_files(fleet, kiosk_id)), key), key, time.monotonic() + minutes * 60)
+        return cls(kiosk_id, seal(pack(fleet.kiosk_files(kiosk_id)), key), key, time.monotonic() + minutes * 60)
 
     def take(self, client: str) -> str:
         """"ok" for the first request in time (and only it), else "used" or "expired"."""
@@ -207,14 +188,11 @@ def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise OfferError(f"--listen {value!r}: HOST:PORT, e.g. lan:8470 or 192.168.1.20:8470")
-    if host == "lan":
-        interface = default_route_interface()
-        address = interface_address(interface) if interface else None
-        if address is None:
-            raise OfferError("--listen lan: this laptop has no LAN address (no default route); "
-                             "connect it to the kiosk's network or give --listen ADDRESS:PORT")
-        host = address
-    return host, int(port)
+    resolved = resolve_listen([(host, int(port))])     # the kiosk's own rule for lan (and localhost)
+    if not resolved:
+        raise OfferError("--listen lan: this laptop has no LAN address (no default route); "
+                         "connect it to the kiosk's network or give --listen ADDRESS:PORT")
+    return resolved[0]
 
 
 # -- the QR ----------------------------------------------------------------------------------------
@@ -237,8 +215,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("enroll-qr", help="show a one-time QR code a kiosk scans to enrol itself",
                               description=__doc__.split("\n\n")[2].strip())
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
-    p.add_argument("--fleet", metavar="FLEET_DIR", default=os.environ.get("KIOSK_FLEET_DIR", "."),
-                   help="the fleet directory (default: $KIOSK_FLEET_DIR or the current directory)")
+    fleet_arg(p)
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"this laptop's address the kiosk fetches from (default {DEFAULT_LISTEN}: the LAN address)")
     p.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,

@@ -2,8 +2,10 @@
 # First boot of a check-in kiosk: run once by cloud-init (runcmd) after the apt packages, the
 # users and the files of user-data are in place. Written by kiosk-provision write-boot.
 #
-#   checkin-kiosk-firstboot PYTHON_VERSION REQUIREMENT     e.g. 3.13 checkin-kiosk==0.1.0
+#   checkin-kiosk-firstboot PYTHON_VERSION REQUIREMENT BOOT_DIR WHEELHOUSE
+#   e.g. checkin-kiosk-firstboot 3.13 checkin-kiosk==0.1.0 /boot/firmware checkin-kiosk
 #
+# (BOOT_DIR and WHEELHOUSE, the folder's name on it: provisioning/cloudinit.py's BOOT and BUNDLE_DIR.)
 # Makes /opt/checkin-kiosk/.venv from the wheelhouse on the boot partition, enables and starts the
 # kiosk's systemd units, and, whatever happened, removes the secrets from the boot partition
 # (a FAT partition is readable by anyone holding the card). Logs: /var/log/cloud-init-output.log.
@@ -11,8 +13,8 @@ set -euo pipefail
 
 want_python="$1"
 requirement="$2"
-boot=/boot/firmware
-wheels="$boot/checkin-kiosk"
+boot="${3:?the boot partition's mount point}"
+wheels="$boot/${4:?the wheelhouse's folder on it}"     # never empty: scrub removes it
 venv=/opt/checkin-kiosk/.venv
 
 say() { echo "checkin-kiosk-firstboot: $*" >&2; }

@@ -35,22 +35,24 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
+from kiosk.enrolment.bundle import FILES, PLACES, place_under
+from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.tokens import VenueKey
 
-from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key
+from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key, write_secret_bytes
 
 COLLECTOR_ID = "collector-1"
 #: The repository's systemd folder (kiosk-provision runs from a checkout, see README).
 UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
-ETC = PurePosixPath("/etc/checkin-kiosk")
+#: The kiosk's config folder, as on the kiosk (kiosk.toml names its files there).
+ETC = PLACES["etc"]
 #: Where the broker's files go on the central server.
 BROKER_ETC = PurePosixPath("/etc/mosquitto")
 VENUE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VENUE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
 REASON = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-MODES = ("entry", "exit", "toggle")
 
 
 class FleetError(Exception):
@@ -122,6 +124,32 @@ class Fleet:
 
     def kiosk_dir(self, kiosk_id: str) -> Path:
         return self.root / "kiosks" / kiosk_id
+
+    def kiosk_etc(self, kiosk_id: str) -> Path:
+        """kiosks/<id>/etc/checkin-kiosk: the kiosk's /etc/checkin-kiosk."""
+        return place_under(self.kiosk_dir(kiosk_id), "etc")
+
+    def kiosk_data(self, kiosk_id: str) -> Path:
+        """kiosks/<id>/var/lib/checkin-kiosk: the kiosk's /var/lib/checkin-kiosk."""
+        return place_under(self.kiosk_dir(kiosk_id), "data")
+
+    def kiosk_files(self, kiosk_id: str) -> dict[str, bytes]:
+        """A provisioned kiosk's files (:data:`kiosk.enrolment.bundle.FILES`, in its order) by name.
+        FleetError for a kiosk not (or not completely) provisioned, and for a database open
+        elsewhere (its write-ahead log is not empty: the copy would miss what is in it)."""
+        check_kiosk_id(kiosk_id)
+        folder = self.kiosk_dir(kiosk_id)
+        places = {"etc": self.kiosk_etc(kiosk_id), "data": self.kiosk_data(kiosk_id)}
+        paths = {spec.name: places[spec.place] / spec.name for spec in FILES}
+        missing = [str(p) for p in paths.values() if not p.is_file()]
+        if missing:
+            what = "" if not folder.is_dir() else f" (missing {', '.join(missing)})"
+            raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {self.root}{what}; "
+                             f"run `kiosk-provision kiosk new {kiosk_id} --venue VENUE_ID` first")
+        wal = places["data"] / "kiosk.db-wal"
+        if wal.exists() and wal.stat().st_size:
+            raise FleetError(f"{wal}: the kiosk database is open elsewhere; close it first")
+        return {name: path.read_bytes() for name, path in paths.items()}
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -266,7 +294,7 @@ class Fleet:
             raise FleetError("--reason: 1-200 printable characters (lost, stolen, replaced…)")
         with self.lock():
             folder = self.kiosk_dir(kiosk_id)
-            cert_path = folder / "etc" / "checkin-kiosk" / "kiosk.pem"
+            cert_path = self.kiosk_etc(kiosk_id) / "kiosk.pem"
             if not cert_path.is_file():
                 raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {self.root} (no {cert_path})")
             if not self.revoked_file.is_file():
@@ -311,16 +339,14 @@ class Fleet:
                 raise FleetError(f"the generated kiosk.toml is not valid: {exc}") from None
             work = _mkdir(self.root / "kiosks" / f".{kiosk_id}.partial")
             try:
-                etc = _mkdir(work / "etc" / "checkin-kiosk")
-                data = _mkdir(work / "var" / "lib" / "checkin-kiosk")
+                etc = _mkdir(place_under(work, "etc"))
+                data = _mkdir(place_under(work, "data"))
                 ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
                 cert, key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]))
                 write_cert(etc / "kiosk.pem", cert)
                 write_private_key(etc / "kiosk.key", key)
                 shutil.copyfile(self.ca_cert, etc / "ca.pem")
-                fd = os.open(etc / "venue-token.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(self.venue_key(venue_id).read_bytes())
+                write_secret_bytes(etc / "venue-token.key", self.venue_key(venue_id).read_bytes())
                 (etc / "kiosk.toml").write_text(text, encoding="utf-8")
                 db_path = data / "kiosk.db"
                 store = VisitStore.open(db_path)

@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from kiosk.enrolment.bundle import FILES
 
 from . import bundle as wheelhouse
 from .cloudinit import (
@@ -25,18 +27,8 @@ from .cloudinit import (
     parse_ssh_keys,
     user_data,
 )
-from .fleet import ETC, UNIT_SOURCE, Fleet, FleetError, check_kiosk_id
+from .fleet import UNIT_SOURCE, Fleet, FleetError
 
-DATA = PurePosixPath("/var/lib/checkin-kiosk")
-#: The kiosk's files: fleet path under kiosks/<id>/ -> (owner, mode) on the kiosk.
-KIOSK_FILES = {
-    ETC / "kiosk.toml": ("root:kiosk", 0o640),
-    ETC / "kiosk.pem": ("root:kiosk", 0o640),
-    ETC / "ca.pem": ("root:kiosk", 0o640),
-    ETC / "kiosk.key": ("root:kiosk", 0o640),
-    ETC / "venue-token.key": ("root:kiosk", 0o640),
-    DATA / "kiosk.db": ("kiosk:kiosk", 0o600),
-}
 #: Every kiosk gets the enrolment unit too: it runs only while there is no kiosk.toml.
 UNITS = ("checkin-kiosk.service", "checkin-kiosk-screen.service", "checkin-kiosk-enrol.service")
 PASSWORD_ENV = "KIOSK_WIFI_PASSWORD"
@@ -51,24 +43,12 @@ class Written:
     instance_id: str
     seconds: float
 
-    @property
-    def total(self) -> int:
-        return sum(self.files.values()) + self.wheel_bytes
-
 
 def kiosk_files(fleet: Fleet, kiosk_id: str) -> list[KioskFile]:
-    check_kiosk_id(kiosk_id)
-    folder = fleet.kiosk_dir(kiosk_id)
-    missing = [str(p) for p in KIOSK_FILES if not (folder / p.relative_to("/")).is_file()]
-    if missing:
-        raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {fleet.root} (missing "
-                         f"{', '.join(missing)}); run `kiosk-provision kiosk new {kiosk_id} --venue ...`")
-    wal = folder / DATA.relative_to("/") / "kiosk.db-wal"
-    if wal.exists() and wal.stat().st_size:
-        raise FleetError(f"{wal}: the kiosk database is open elsewhere; close it first")
-    return [KioskFile(path, (folder / path.relative_to("/")).read_bytes(), owner, mode,
-                      gzip=path.suffix == ".db")
-            for path, (owner, mode) in KIOSK_FILES.items()]
+    """The provisioned kiosk's files for cloud-init, owners and modes as QR enrolment installs them."""
+    data = fleet.kiosk_files(kiosk_id)
+    return [KioskFile(spec.path, data[spec.name], spec.owner, spec.mode, gzip=spec.name.endswith(".db"))
+            for spec in FILES]
 
 
 def unenrolled_hostname() -> str:

@@ -46,7 +46,8 @@ KIOSK_ID = "tinh-mau-cho-mau-01"
 ROOT = Path(__file__).resolve().parent.parent
 #: Owners left as created (the tests run as whoever runs them; root has no "kiosk" user here).
 AS_IS = Owners(None, None)
-MODES = {"kiosk.toml": 0o644, "kiosk.pem": 0o644, "ca.pem": 0o644, "kiosk.key": 0o640,
+#: As write-boot's cloud-init installs them too (kiosk.enrolment.bundle.FILES is the one list).
+MODES = {"kiosk.toml": 0o640, "kiosk.pem": 0o640, "ca.pem": 0o640, "kiosk.key": 0o640,
          "venue-token.key": 0o640, "kiosk.db": 0o600}
 
 
@@ -381,7 +382,9 @@ def test_as_root_the_files_get_their_owners(fleet, targets):
         assert (st_.st_uid, st_.st_gid) == (nobody if spec.place == "data" else (0, nobody[1])), spec.name
         assert stat.S_IMODE(st_.st_mode) == MODES[spec.name], spec.name
     assert (targets.data.stat().st_uid, targets.data.stat().st_gid) == nobody
-    assert targets.etc.stat().st_uid == 0 and stat.S_IMODE(targets.etc.stat().st_mode) == 0o755
+    assert stat.S_IMODE(targets.data.stat().st_mode) == 0o750
+    assert targets.etc.stat().st_uid == 0 and stat.S_IMODE(targets.etc.stat().st_mode) == 0o750
+    assert targets.etc.stat().st_gid == nobody[1]          # root:kiosk, as firstboot.sh makes it
 
 
 # -- the laptop's refusals ------------------------------------------------------------------------

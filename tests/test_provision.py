@@ -135,6 +135,8 @@ def test_refusals(fleet_run, capsys, tmp_path):
     assert code == 2 and "collector" in err and not out
     code, _, err = run(capsys, "kiosk", "new", "Bad_Id", "--venue", VENUE, "--fleet", f)
     assert code == 2 and "Bad_Id" in err
+    code, _, err = run(capsys, "kiosk", "new", "k-new-", "--venue", VENUE, "--fleet", f)
+    assert code == 2 and 'must not end with "-"' in err          # the id is the kiosk's hostname too
     code, _, err = run(capsys, "kiosk", "new", KIOSK, "--venue", VENUE, "--fleet", f)
     assert code == 2 and "already exists" in err
     code, _, err = run(capsys, "kiosk", "new", "k-new", "--venue", "cho-khac", "--fleet", f)
@@ -149,6 +151,35 @@ def test_refusals(fleet_run, capsys, tmp_path):
     assert code == 2 and "refusing" in err
     assert not fleet.kiosk_dir("collector-2").exists() and not fleet.kiosk_dir("k-new").exists()
     assert sorted(p.name for p in (fleet.root / "kiosks").iterdir()) == [KIOSK]
+
+
+def test_kiosk_files_are_the_identity_files_and_refuse_a_partial_kiosk_or_an_open_database(fleet_run):
+    from kiosk.enrolment.bundle import FILES
+    from provisioning.fleet import FleetError
+
+    fleet, _ = fleet_run
+    files = fleet.kiosk_files(KIOSK)
+    assert list(files) == [s.name for s in FILES]
+    assert fleet.kiosk_etc(KIOSK) == etc(fleet)
+    assert files["kiosk.toml"] == (etc(fleet) / "kiosk.toml").read_bytes()
+    assert files["kiosk.db"] == (fleet.kiosk_data(KIOSK) / "kiosk.db").read_bytes()
+    with pytest.raises(FleetError, match="not provisioned"):
+        fleet.kiosk_files("k-chua-co")
+    key = etc(fleet) / "venue-token.key"
+    key.rename(key.with_name("aside"))
+    try:
+        with pytest.raises(FleetError, match=r"not provisioned .*missing .*venue-token\.key"):
+            fleet.kiosk_files(KIOSK)
+    finally:
+        key.with_name("aside").rename(key)
+    wal = fleet.kiosk_data(KIOSK) / "kiosk.db-wal"
+    wal.write_bytes(b"\0" * 32)
+    try:
+        with pytest.raises(FleetError, match="open elsewhere"):
+            fleet.kiosk_files(KIOSK)
+    finally:
+        wal.unlink()
+    assert fleet.kiosk_files(KIOSK) == files
 
 
 def test_generated_config_is_valid_for_every_mode(fleet_run):

@@ -49,6 +49,17 @@ def test_the_key_file_is_private_and_a_real_kiosk_never_makes_its_own(tmp_path):
     assert venue_key(path, create=True) is None                     # damaged: never replaced silently
 
 
+def test_a_venue_key_parses_from_its_hex_text(tmp_path):
+    made = VenueKey.create(tmp_path / "venue-token.key")
+    assert VenueKey.parse(f"  {made.secret.hex()}\n") == made
+    for bad in ("", "not hex", made.secret.hex()[:-2]):
+        with pytest.raises(ValueError, match="not a venue token key"):
+            VenueKey.parse(bad)
+    (tmp_path / "short.key").write_text("abcd\n")
+    with pytest.raises(ValueError, match=r"short\.key: not a venue token key \(64 hex digits\)"):
+        VenueKey.load(tmp_path / "short.key")
+
+
 def test_tokens_are_short_ascii_in_the_qr_alphanumeric_set(key, clock):
     slip = sign_slip(key, VENUE, "2c7cbcd8-8d3e-4c1a-9f0e-0123456789ab", issued=clock.now())
     card = sign_card(key, VENUE, "PABCDEFGHJ", issued=clock.now())

@@ -123,7 +123,7 @@ def test_user_data_content(written, ssh_key):
     assert {"python3-picamera2", "python3-lgpio", "python3-opencv", "libzbar0", "python3-venv",
             "fonts-dejavu-core", "chromium", "cage", "libusb-1.0-0", "curl"} == set(c["packages"])
     assert c["runcmd"][-1][0] == "/usr/local/sbin/checkin-kiosk-firstboot"
-    assert c["runcmd"][-1][1:] == ["3.13", "checkin-kiosk==0.1.0"]
+    assert c["runcmd"][-1][1:] == ["3.13", "checkin-kiosk==0.1.0", "/boot/firmware", "checkin-kiosk"]
 
 
 def test_kiosk_files_decode_to_the_fleet_bytes(written, fleet):

@@ -15,9 +15,12 @@ import json
 import os
 import zlib
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR
 
 MAGIC = b"CKE1\x00ENR"
 NONCE_BYTES = 12
@@ -27,23 +30,43 @@ MAX_SEALED_BYTES = 32 * 1024 * 1024
 MAX_PLAIN_BYTES = 64 * 1024 * 1024
 
 
+#: The kiosk's two folders, by the place name a :class:`FileSpec` gives.
+PLACES = {"etc": PurePosixPath(DEFAULT_CONFIG_PATH.parent), "data": PurePosixPath(DEFAULT_DATA_DIR)}
+#: Both folders: the kiosk service (user kiosk, group kiosk) reads the first and owns the second.
+DIR_OWNERS = {"etc": "root:kiosk", "data": "kiosk:kiosk"}
+DIR_MODE = 0o750
+
+
 @dataclass(frozen=True)
 class FileSpec:
     name: str
     place: str      # "etc" (the config folder) or "data" (the data folder)
+    owner: str      # "user:group" as installed
     mode: int       # as installed
-    secret: bool    # group kiosk may read it (0640 root:kiosk); never shown
+    secret: bool    # a key or personal data: never shown
+
+    @property
+    def path(self) -> PurePosixPath:
+        """Where the file is on the kiosk."""
+        return PLACES[self.place] / self.name
 
 
-#: Every file of an identity, in the order they are installed: kiosk.toml last, since its presence
-#: is what "enrolled" means (systemd's ConditionPathExists= and ``kiosk enrol``'s own check).
+def place_under(root: Path, place: str) -> Path:
+    """The folder ``place`` ("etc" or "data") of a kiosk file system rooted at ``root``."""
+    return root / PLACES[place].relative_to("/")
+
+
+#: Every file of an identity, the one list of names, places, owners and modes (QR enrolment, and
+#: ``kiosk-provision write-boot`` for cloud-init), in the order they are installed: kiosk.toml
+#: last, since its presence is what "enrolled" means (systemd's ConditionPathExists= and ``kiosk
+#: enrol``'s own check). The kiosk service runs as kiosk:kiosk, so root:kiosk 0640 is readable to it.
 FILES = (
-    FileSpec("kiosk.db", "data", 0o600, True),
-    FileSpec("ca.pem", "etc", 0o644, False),
-    FileSpec("kiosk.pem", "etc", 0o644, False),
-    FileSpec("kiosk.key", "etc", 0o640, True),
-    FileSpec("venue-token.key", "etc", 0o640, True),
-    FileSpec("kiosk.toml", "etc", 0o644, False),
+    FileSpec("kiosk.db", "data", "kiosk:kiosk", 0o600, True),
+    FileSpec("ca.pem", "etc", "root:kiosk", 0o640, False),
+    FileSpec("kiosk.pem", "etc", "root:kiosk", 0o640, False),
+    FileSpec("kiosk.key", "etc", "root:kiosk", 0o640, True),
+    FileSpec("venue-token.key", "etc", "root:kiosk", 0o640, True),
+    FileSpec("kiosk.toml", "etc", "root:kiosk", 0o640, False),
 )
 NAMES = tuple(f.name for f in FILES)
 

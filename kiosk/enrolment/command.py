@@ -20,7 +20,7 @@ from typing import TextIO
 
 from hardware.frames import CameraError, open_source
 
-from ..config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, Config, listen_addresses
+from ..config import Config, listen_addresses
 from ..web.server import WebServer, resolve_listen
 from .install import InstallError, Owners, Targets
 from .screen import EnrolScreen
@@ -29,15 +29,9 @@ from .web import create_app
 
 log = logging.getLogger(__name__)
 
-ETC_DIR = DEFAULT_CONFIG_PATH.parent
-
 
 def targets_for(config: Config, simulate: bool, etc_dir: Path | None = None, data_dir: Path | None = None) -> Targets:
-    if simulate:
-        base = config.data_path / "enrolled"
-        default = Targets(base / "etc" / "checkin-kiosk", base / "var" / "lib" / "checkin-kiosk")
-    else:
-        default = Targets(ETC_DIR, Path(DEFAULT_DATA_DIR))
+    default = Targets.under(config.data_path / "enrolled" if simulate else Path("/"))
     return Targets(etc_dir or default.etc, data_dir or default.data)
 
 

@@ -7,15 +7,19 @@ must be one; the database must be SQLite.
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+from mqtt.tokens import VenueKey
 
 from ..config import ConfigError, parse_config
+from ..identity_check import identity_problem, load_pem
 from .bundle import BundleError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: What is wrong, for the log, by :func:`kiosk.identity_check.identity_problem`'s codes.
+PROBLEMS = {
+    "wrong_cn": "kiosk.pem is not this kiosk's certificate",
+    "wrong_ca": "kiosk.pem is not issued by ca.pem",
+    "wrong_key": "kiosk.key does not belong to kiosk.pem",
+}
 
 
 def check_identity(files: dict[str, bytes]) -> str:
@@ -27,30 +31,20 @@ def check_identity(files: dict[str, bytes]) -> str:
         raise BundleError("enrol_bundle_invalid", f"kiosk.toml: {exc}") from None
     kiosk_id = config.kiosk.id
     try:
-        cert = x509.load_pem_x509_certificate(files["kiosk.pem"])
-        ca = x509.load_pem_x509_certificate(files["ca.pem"])
+        cert, ca = load_pem("cert", files["kiosk.pem"]), load_pem("ca", files["ca.pem"])
     except ValueError:
         raise BundleError("enrol_bundle_invalid", "kiosk.pem or ca.pem is not a PEM certificate") from None
-    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if names != [kiosk_id]:
-        raise BundleError("enrol_bundle_invalid", "kiosk.pem is not this kiosk's certificate")
     try:
-        cert.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError) as exc:
-        raise BundleError("enrol_bundle_invalid", f"kiosk.pem is not issued by ca.pem ({type(exc).__name__})") from None
-    try:
-        key = serialization.load_pem_private_key(files["kiosk.key"], None)
+        key = load_pem("key", files["kiosk.key"])
     except (ValueError, TypeError):
         raise BundleError("enrol_bundle_invalid", "kiosk.key is not an unencrypted PEM private key") from None
-    if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-        raise BundleError("enrol_bundle_invalid", "kiosk.key does not belong to kiosk.pem")
+    problem = identity_problem(ca, cert, key, kiosk_id)
+    if problem:
+        raise BundleError("enrol_bundle_invalid", PROBLEMS[problem])
     try:
-        venue = bytes.fromhex(files["venue-token.key"].decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        venue = b""
-    if len(venue) != 32:
-        raise BundleError("enrol_bundle_invalid", "venue-token.key is not a venue key")
+        VenueKey.parse(files["venue-token.key"].decode("ascii"))
+    except ValueError:           # UnicodeDecodeError included
+        raise BundleError("enrol_bundle_invalid", "venue-token.key is not a venue key") from None
     if not files["kiosk.db"].startswith(SQLITE_HEADER):
         raise BundleError("enrol_bundle_invalid", "kiosk.db is not an SQLite database")
     return kiosk_id

@@ -3,8 +3,9 @@
 Each file is written beside its place under a temporary name (exclusive create, fsync, mode and
 owner set), then linked to its name (``link`` fails rather than replace), kiosk.toml last. On any
 failure the files this call linked are removed again, so a half-enrolled kiosk is never left
-behind. Run as root (the systemd unit): keys 0640 root:kiosk, the database 0600 kiosk:kiosk, the
-data folder kiosk's; run as anyone else: the same modes, owners untouched.
+behind. Run as root (the systemd unit): owners and modes as :data:`.bundle.FILES` says (files in
+/etc/checkin-kiosk 0640 root:kiosk, the database 0600 kiosk:kiosk), both folders 0750 (root:kiosk,
+kiosk:kiosk); run as anyone else: the same modes, owners untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bundle import FILES, FileSpec
+from hardware.atomic import sync_folder
+
+from .bundle import DIR_MODE, DIR_OWNERS, FILES, FileSpec, place_under
 
 KIOSK_USER = "kiosk"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -34,8 +37,16 @@ class Targets:
     etc: Path      # /etc/checkin-kiosk
     data: Path     # /var/lib/checkin-kiosk
 
+    @classmethod
+    def under(cls, root: Path) -> Targets:
+        """The kiosk's folders in a file system rooted at ``root`` (``Path("/")``: the real ones)."""
+        return cls(place_under(root, "etc"), place_under(root, "data"))
+
+    def folder(self, place: str) -> Path:
+        return self.etc if place == "etc" else self.data
+
     def path(self, spec: FileSpec) -> Path:
-        return (self.etc if spec.place == "etc" else self.data) / spec.name
+        return self.folder(spec.place) / spec.name
 
     def existing(self) -> list[Path]:
         """Files of an identity already there (any one means: enrolled, or someone's files). A
@@ -61,8 +72,9 @@ class Owners:
             raise InstallError("enrol_write_failed", f"there is no user and group {KIOSK_USER!r}") from None
         return cls((0, group.gr_gid), (user.pw_uid, group.gr_gid))
 
-    def of(self, spec: FileSpec) -> tuple[int, int] | None:
-        return self.kiosk_kiosk if spec.place == "data" else self.root_kiosk
+    def named(self, owner: str) -> tuple[int, int] | None:
+        """The ids for ``owner`` as :mod:`.bundle` spells it ("root:kiosk" or "kiosk:kiosk")."""
+        return {"root:kiosk": self.root_kiosk, "kiosk:kiosk": self.kiosk_kiosk}[owner]
 
 
 def install(files: dict[str, bytes], targets: Targets, owners: Owners | None = None) -> list[Path]:
@@ -74,22 +86,22 @@ def install(files: dict[str, bytes], targets: Targets, owners: Owners | None = N
     linked: list[Path] = []
     temps: list[Path] = []
     try:
-        _make_dir(targets.etc, 0o755, owners.root_kiosk and (0, 0))
-        _make_dir(targets.data, 0o750, owners.kiosk_kiosk)
+        for place, owner in DIR_OWNERS.items():
+            _make_dir(targets.folder(place), DIR_MODE, owners.named(owner))
         staged = []
         for spec in FILES:
             final = targets.path(spec)
             temp = final.with_name(f".{spec.name}.enrol-{os.getpid()}")
-            _write(temp, files[spec.name], spec.mode, owners.of(spec))
+            _write(temp, files[spec.name], spec.mode, owners.named(spec.owner))
             temps.append(temp)
             staged.append((temp, final))
         for directory in {targets.etc, targets.data}:
-            _fsync_dir(directory)
+            sync_folder(directory)
         for temp, final in staged:
             os.link(temp, final)          # never replaces: FileExistsError if someone got there first
             linked.append(final)
         for directory in {targets.etc, targets.data}:
-            _fsync_dir(directory)
+            sync_folder(directory)
     except FileExistsError as exc:
         _undo(linked)
         raise InstallError("enrol_already_enrolled", str(exc.filename)) from None
@@ -104,7 +116,8 @@ def install(files: dict[str, bytes], targets: Targets, owners: Owners | None = N
 
 def _make_dir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
     """The folder, created with ``mode`` if missing; as root it is given ``owner`` in any case (a
-    systemd StateDirectory= of a root unit is root's, and the kiosk must own its data folder)."""
+    systemd StateDirectory= or ConfigurationDirectory= of a root unit is root's, and the kiosk must
+    own its data folder and read its config folder)."""
     if not path.is_dir():
         path.mkdir(mode=mode, parents=True)
         os.chmod(path, mode)
@@ -121,14 +134,6 @@ def _write(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) ->
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
         os.fsync(fd)
     finally:
         os.close(fd)

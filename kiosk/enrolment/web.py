@@ -15,6 +15,7 @@ import secrets
 
 from flask import Flask, g, jsonify, render_template_string
 
+from ..web.security import HEADERS
 from .screen import EnrolScreen
 
 MARK_HEADER = "X-Checkin-Enrol"
@@ -95,8 +96,7 @@ def create_app(screen: EnrolScreen) -> Flask:
     def _headers(response):
         response.headers[MARK_HEADER] = "1"
         response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.update(HEADERS)              # the kiosk app's own, but for its CSP:
         nonce = getattr(g, "nonce", "")
         response.headers["Content-Security-Policy"] = (
             f"default-src 'none'; connect-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "

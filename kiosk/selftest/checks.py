@@ -35,7 +35,7 @@ SIGNAL_ON_S = 0.4
 class Result:
     name: str
     status: str                       # pass | warn | fail | skip
-    key: str                          # a sentence in wording.SENTENCES
+    key: str                          # a sentence: kiosk.messages "selftest_<key>"
     values: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
 
@@ -49,10 +49,7 @@ def _size(n: int) -> str:
 def certificates(config: Config, *, now: datetime, kiosk_hardware: bool) -> Result:
     """The TLS identity: CA, certificate and key readable, the certificate issued by that CA to
     this kiosk id, matching the key, and valid now and for a while yet."""
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.x509.oid import NameOID
+    from ..identity_check import common_names, identity_problem, load_pem
 
     m = config.mqtt
     url = urlsplit(m.url)
@@ -61,33 +58,26 @@ def certificates(config: Config, *, now: datetime, kiosk_hardware: bool) -> Resu
         # names in clear text.
         return Result("certificates", "warn" if kiosk_hardware else "skip",
                       "certs_plain_kiosk" if kiosk_hardware else "certs_plain", {"url": m.url})
-    files = {"CA": m.tls_ca, "certificate": m.tls_cert, "key": m.tls_key}
+    files = {"CA": ("ca", m.tls_ca), "certificate": ("cert", m.tls_cert), "key": ("key", m.tls_key)}
     loaded = {}
-    for what, path in files.items():
+    for what, (part, path) in files.items():
         if not path or not Path(path).is_file():
             return Result("certificates", "fail", "certs_missing", {"what": what, "path": path or "(not set)"})
         try:
-            data = Path(path).read_bytes()
-            loaded[what] = (serialization.load_pem_private_key(data, None) if what == "key"
-                            else x509.load_pem_x509_certificate(data))
+            loaded[part] = load_pem(part, Path(path).read_bytes())
         except (OSError, ValueError, TypeError) as exc:
             return Result("certificates", "fail", "certs_unreadable",
                           {"what": what, "path": path, "error": str(exc).splitlines()[0][:120]})
-    ca, cert, key = loaded["CA"], loaded["certificate"], loaded["key"]
-    cn_attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cn = str(cn_attrs[0].value) if cn_attrs else ""
+    cert = loaded["cert"]
+    cn = next(iter(common_names(cert)), "")
     until = cert.not_valid_after_utc
     days = (until - now).days
     figures = {"cn": cn, "not_after": until.isoformat(), "days_left": days}
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (InvalidSignature, ValueError, TypeError):
-        return Result("certificates", "fail", "certs_wrong_ca", figures=figures)
-    if cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-        return Result("certificates", "fail", "certs_wrong_key", figures=figures)
-    if cn != config.kiosk.id:
+    problem = identity_problem(loaded["ca"], cert, loaded["key"], config.kiosk.id)
+    if problem == "wrong_cn":
         return Result("certificates", "fail", "certs_wrong_cn", {"cn": cn, "kiosk": config.kiosk.id}, figures)
+    if problem:
+        return Result("certificates", "fail", f"certs_{problem}", figures=figures)
     if now < cert.not_valid_before_utc:
         return Result("certificates", "fail", "certs_not_yet", {"since": f"{cert.not_valid_before_utc:%Y-%m-%d}"}, figures)
     values = {"until": f"{until:%Y-%m-%d}", "days": days, "cn": cn}

@@ -1,0 +1,48 @@
+"""The kiosk's TLS identity checked against itself: the certificate is issued by the CA, belongs to
+the private key and names this kiosk. One check for the two places that need it: enrolment,
+before anything is installed (:mod:`kiosk.enrolment.identity`), and the self-test, on the installed
+files (:mod:`kiosk.selftest.checks`); each says what is wrong in its own words.
+
+>>> ca, cert, key = (load_pem(part, data) for part, data in (("ca", ca_pem), ("cert", cert_pem), ("key", key_pem)))
+>>> identity_problem(ca, cert, key, "kiosk-01")          # None, or "wrong_ca" | "wrong_key" | "wrong_cn"
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+#: The three parts, as :func:`load_pem` names them.
+PARTS = ("ca", "cert", "key")
+
+
+def load_pem(part: str, data: bytes):
+    """``part`` ("ca", "cert": a PEM certificate; "key": an unencrypted PEM private key) from
+    ``data``. ValueError (or TypeError, for an encrypted key) when it is not one."""
+    if part == "key":
+        return serialization.load_pem_private_key(data, None)
+    return x509.load_pem_x509_certificate(data)
+
+
+def common_names(cert: x509.Certificate) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def _public_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def identity_problem(ca: x509.Certificate, cert: x509.Certificate, key, kiosk_id: str) -> str | None:
+    """None when ``cert`` is issued by ``ca``, matches ``key`` and names ``kiosk_id`` as its one
+    common name; else the first problem: "wrong_ca", "wrong_key" or "wrong_cn"."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (InvalidSignature, ValueError, TypeError):
+        return "wrong_ca"
+    if _public_der(cert.public_key()) != _public_der(key.public_key()):
+        return "wrong_key"
+    if common_names(cert) != [kiosk_id]:
+        return "wrong_cn"
+    return None
