@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .atomic import sync_folder, write_atomically
 from .escpos_job import check_image, job_bytes
 from .printers import PrinterError
 
@@ -40,9 +40,9 @@ class FilePrinter:
             stem = f"{now:%Y%m%dT%H%M%S.%f}Z-{next(self._numbers):04d}"
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                _write_atomically(self.folder / f"{stem}.png", preview.getvalue())
-                _write_atomically(self.folder / f"{stem}.bin", data)
-                _sync_folder(self.folder)
+                write_atomically(self.folder / f"{stem}.png", preview.getvalue())
+                write_atomically(self.folder / f"{stem}.bin", data)
+                sync_folder(self.folder)
             except OSError as exc:
                 raise PrinterError("offline", f"cannot write print jobs to {self.folder}: {exc}") from exc
 
@@ -59,24 +59,3 @@ class FilePrinter:
     def close(self) -> None:
         pass
 
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the renames themselves durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -21,6 +21,7 @@ from . import __version__
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
+from .config import DB_NAME  # noqa: F401 - re-exported: the self-test and the bench import it from here
 from .config import SIMULATION_DATA_DIR, Config, listen_addresses
 from .cooldown import Cooldown
 from .health import HealthReport
@@ -35,11 +36,10 @@ from .status import KioskStatus
 from .store import VisitStore
 from .tokens import KEY_FILE, KioskTokens, venue_key
 from .web import WebContext, create_app
-from .web.live import LiveFeed, Watch, WebScreen, signal_states
+from .web.live import LiveFeed, Watch, WebScreen
 from .web.server import WebServer, resolve_listen
 
 log = logging.getLogger(__name__)
-DB_NAME = "kiosk.db"
 #: How often the screen's status marks and occupancy are read, and the mock GPIO devices (simulation).
 STATUS_EVERY_S = 1.0
 SIGNALS_EVERY_S = 0.05
@@ -123,15 +123,15 @@ class Kiosk:
             self.close()
 
     def _systemd_heartbeat(self):
-        """The scan loop's heartbeat under systemd (a no-op elsewhere): READY=1 after the loop's first
-        step (the camera read or being retried, the web server started), WATCHDOG=1 from the loop's
-        own thread, and a STATUS= line such as "scanning; 12 inside; broker connected"."""
+        """The scan loop's heartbeat under systemd (None elsewhere: nothing to do): READY=1 after the
+        loop's first step (the camera read or being retried, the web server started), WATCHDOG=1 from
+        the loop's own thread, and a STATUS= line such as "scanning; 12 inside; broker connected"."""
+        if not sdnotify.enabled():
+            return None
         pinger = sdnotify.Watchdog()
         state = {"ready": False, "status": None, "next_status": 0.0}
 
         def beat() -> None:
-            if not sdnotify.enabled():
-                return
             now = time.monotonic()
             if now >= state["next_status"]:
                 state["next_status"] = now + SYSTEMD_STATUS_EVERY_S
@@ -219,7 +219,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         camera = open_source(config.camera.source, camera_settings(config))
     settings = camera_settings(config)
 
-    store = VisitStore.open(config.data_path / DB_NAME)
+    store = VisitStore.open(config.db_path)
     clock = Clock(config.kiosk.timezone)
     desk = CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
@@ -243,14 +243,16 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         # After the visitor's answer: queue the slip (the worker prints it); the button asks for one.
         loop.screen = Screens(loop.screen, printing.policy)
         signals.set_button(printing.policy.button)
-    uplink = _uplink(config, clock, loop)
-    status = KioskStatus(config.data_path / DB_NAME, venue_id=config.kiosk.venue_id, clock=clock,
-                         uplink=uplink, loop=loop, printer_state=printing.worker.state if printing else lambda: None)
+    printer_state = printing.worker.state if printing else lambda: None
+    uplink = _uplink(config, clock, loop, printer_state)
+    status = KioskStatus(config.db_path, venue_id=config.kiosk.venue_id, clock=clock,
+                         uplink=uplink, loop=loop, printer_state=printer_state)
     # Staff check-ins show on the screen too (the occupancy follows by the status watch).
     staff = StaffServices.open(config, clock, on_outcome=loop.screen.show,
                                on_queued=printing.worker.wake if printing else None)
     ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
-                     camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff)
+                     camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff,
+                     printer=printer_state)
     web = WebServer(create_app(ctx), resolve_listen(listen_addresses(config.web.listen)), feed=feed)
     return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff, printing)
 
@@ -277,21 +279,19 @@ def _tokens_and_printing(config: Config, store: VisitStore, clock: Clock, simula
     printer = open_printer(p.kind, p.path, width=p.width, profile=p.profile)
     if printer is None:
         return tokens, None
-    worker = PrintWorker(config.data_path / DB_NAME, printer, tokens, venue_name=config.kiosk.venue_name,
-                         venue_id=config.kiosk.venue_id, clock=clock, language=config.kiosk.language)
+    worker = PrintWorker(config.db_path, printer, tokens, venue_name=config.kiosk.venue_name, clock=clock,
+                         language=config.kiosk.language)
     return tokens, Printing(worker, SlipPolicy(worker.request, p.slips))
 
 
 def _watches(ctx: WebContext) -> list[Watch]:
     """What the screen learns by looking: the status marks and occupancy, and in simulation the
     mock lights, buzzer and relay."""
-    capacity = ctx.config.rules.capacity
-    watches = [Watch(ctx.feed, {"status": ctx.status,
-                                "occupancy": lambda: {"occupancy": ctx.occupancy(), "capacity": capacity}},
-                     STATUS_EVERY_S, name="status")]
-    if ctx.simulated and ctx.signals is not None:
-        watches.append(Watch(ctx.feed, {"signals": lambda: signal_states(ctx.signals)}, SIGNALS_EVERY_S,
-                             name="signals"))
+    sources = ctx.screen_sources()
+    signals = sources.pop("signals", None)
+    watches = [Watch(ctx.feed, sources, STATUS_EVERY_S, name="status")]
+    if signals is not None:
+        watches.append(Watch(ctx.feed, {"signals": signals}, SIGNALS_EVERY_S, name="signals"))
     return watches
 
 
@@ -302,9 +302,10 @@ def uplink_settings(config: Config) -> UplinkSettings:
                           health_interval_s=m.health_interval_s, resend_after_s=m.resend_after_s)
 
 
-def _uplink(config: Config, clock: Clock, loop: ScanLoop) -> Uplink:
-    outbox = KioskOutbox(config.data_path / DB_NAME, retention_days=config.kiosk.retention_days, clock=clock)
-    return Uplink(outbox, uplink_settings(config), health=HealthReport(loop, clock, config.data_path),
+def _uplink(config: Config, clock: Clock, loop: ScanLoop, printer_state) -> Uplink:
+    """printer_state: the print worker's state (None: no printer)."""
+    outbox = KioskOutbox(config.db_path, retention_days=config.kiosk.retention_days, clock=clock)
+    return Uplink(outbox, uplink_settings(config), health=HealthReport(loop, clock, config.data_path, printer_state),
                   version=__version__)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import __version__
-from .config import DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError, load_config
+from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError,
+                     load_config)
 from .credentials import Refused, recognise
 from mqtt.logs import setup_logging
 from mqtt.masking import mask_id, mask_name
@@ -196,7 +197,7 @@ def _data_dir(args, config: Config) -> Path:
     """The kiosk's data folder; on a development machine (no kiosk installed) the simulator's."""
     if args.simulate and not config.explicit_data_dir:
         return Path(SIMULATION_DATA_DIR)
-    if not config.explicit_data_dir and not (Path(DEFAULT_DATA_DIR) / "kiosk.db").exists():
+    if not config.explicit_data_dir and not (Path(DEFAULT_DATA_DIR) / DB_NAME).exists():
         return Path(SIMULATION_DATA_DIR)
     return Path(config.kiosk.data_dir)
 
@@ -204,7 +205,7 @@ def _data_dir(args, config: Config) -> Path:
 def _visits(args, config: Config) -> int:
     from .store import StoreUnavailable, VisitStore
 
-    db = _data_dir(args, config) / "kiosk.db"
+    db = _data_dir(args, config) / DB_NAME
     if not db.exists():
         print(f"kiosk: no visits yet ({db} does not exist)", file=sys.stderr)
         return 1
@@ -237,7 +238,7 @@ def _staff(args, config: Config) -> int:
         print(f"kiosk: staff {args.action} needs a NAME", file=sys.stderr)
         return 2
     try:
-        store = VisitStore.open(_data_dir(args, config) / "kiosk.db")
+        store = VisitStore.open(_data_dir(args, config) / DB_NAME)
     except StoreUnavailable as exc:
         print(f"kiosk: cannot open the kiosk database: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardware.printers import KINDS as PRINTER_KINDS
+from hardware.printers import WIDTHS as PRINTER_WIDTHS
 from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
 from mqtt.tomlconfig import timezone_name as _timezone
 
@@ -25,6 +27,8 @@ __all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_co
 DEFAULT_CONFIG_PATH = Path("/etc/checkin-kiosk/kiosk.toml")
 DEFAULT_DATA_DIR = "/var/lib/checkin-kiosk"
 SIMULATION_DATA_DIR = "./var"
+#: The kiosk's SQLite store, in the data directory.
+DB_NAME = "kiosk.db"
 
 
 def _camera_source(v):
@@ -49,6 +53,9 @@ def _kiosk_id(v):
     if v.startswith("collector"):
         # The broker's ACL treats certificate names starting with "collector" as collectors.
         return 'must not start with "collector"'
+    if v.endswith("-"):
+        # The id is also the kiosk's hostname (a DNS label) and its MQTT client id.
+        return 'must not end with "-" (it is also the hostname)'
 
 
 #: ``[web] listen`` hosts that are not IP addresses: the loopback name, and the address of the
@@ -169,13 +176,13 @@ class MqttSection:
 
 @dataclass(frozen=True)
 class PrinterSection:
-    kind: str = key(one_of("usb", "serial", "network", "file", "none"), default="none")
+    kind: str = key(one_of(*PRINTER_KINDS), default="none")
     #: usb "VID:PID" (or "" for the first USB printer), serial "/dev/ttyUSB0[:BAUD]", network
     #: "HOST[:PORT]", file: the folder that receives the jobs. Checked against kind below.
     path: str = key(default="")
     slips: str = key(one_of("always", "on_request", "never"), default="on_request")
     #: Dots per line: 576 for 80 mm paper, 384 for 58 mm.
-    width: int = key(lambda v: None if v in (384, 576) else "must be 384 (58 mm paper) or 576 (80 mm paper)",
+    width: int = key(lambda v: None if v in PRINTER_WIDTHS else "must be 384 (58 mm paper) or 576 (80 mm paper)",
                      default=576)
     #: A python-escpos printer profile (e.g. "TM-T20II"); none: python-escpos's default.
     profile: str | None = key(default=None)
@@ -221,6 +228,10 @@ class Config(ReplaceKeys):
     @property
     def data_path(self) -> Path:
         return Path(self.kiosk.data_dir)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / DB_NAME
 
 
 _SECTIONS = {name: hint for name, hint in typing.get_type_hints(Config).items()

@@ -16,10 +16,11 @@ class HealthReport:
     >>> report()["camera_fps"]
     14.9
 
-    Rates (fps, decode ms) are over the time since the previous report.
+    Rates (fps, decode ms) are over the time since the previous report. printer_state: as
+    :class:`~kiosk.status.KioskStatus` gets it (None: no printer, reported as ``"none"``).
     """
 
-    def __init__(self, loop, clock, data_dir: Path, printer_state=lambda: "none"):
+    def __init__(self, loop, clock, data_dir: Path, printer_state=lambda: None):
         self.loop = loop
         self.clock = clock
         self.data_dir = data_dir
@@ -46,7 +47,7 @@ class HealthReport:
             "decode_ms": round((stats.decode_s - decode_s) / n * 1000, 2) if n else None,
             "camera_error": self.loop.camera_error,
             "store_error": self.loop.store_error,
-            "printer": self.printer_state(),
+            "printer": self.printer_state() or "none",
             "disk_free_bytes": disk_free,
             "outcomes": dict(stats.outcomes),
         }

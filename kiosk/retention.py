@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 DEFAULT_RETENTION_DAYS = 21
+#: The visits' ``person_key`` of a registered person: their card's, or their CCCD's when staff typed one.
+_PERSON_KEYS = "s.person_key IN ('kiosk_card:' || people.person_id, 'cccd:' || people.id_number)"
 
 
 def purge(db, *, clock=None, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, int]:
@@ -49,13 +51,21 @@ def purge(db, *, clock=None, days: float = DEFAULT_RETENTION_DAYS) -> dict[str, 
         visits = conn.execute(
             "DELETE FROM visits WHERE visit_id IN (SELECT visit_id FROM purge_visits)").rowcount
         refusals = conn.execute("DELETE FROM refusals WHERE at < ?", [cutoff]).rowcount
-        # People staff registered: kept while they keep coming; gone when not seen for as long
-        # (or revoked that long ago), unless they are inside now. Their times are UTC.
+        # People staff registered: kept while they keep coming (a visit of theirs, at the camera or
+        # through staff, checked in since the cutoff) and while they are inside; gone when not seen
+        # for as long, or revoked that long ago. Their own times are UTC.
         utc_cutoff = (now - timedelta(days=days)).astimezone(timezone.utc).isoformat(timespec="seconds")
-        people = conn.execute("""
-            DELETE FROM people WHERE (last_seen_at < ? OR revoked_at < ?)
-              AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.check_out_at IS NULL
-                              AND v.person_key IN ('kiosk_card:' || people.person_id, 'cccd:' || people.id_number))""",
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS purge_seen (person_key TEXT PRIMARY KEY, inside INTEGER)")
+        conn.execute("DELETE FROM purge_seen")
+        conn.execute("""
+            INSERT INTO purge_seen
+            SELECT person_key, max(check_out_at IS NULL) FROM visits
+            WHERE check_out_at IS NULL OR check_in_at >= ? GROUP BY person_key""", [cutoff])
+        people = conn.execute(f"""
+            DELETE FROM people
+            WHERE NOT EXISTS (SELECT 1 FROM purge_seen s WHERE s.inside AND {_PERSON_KEYS})
+              AND (revoked_at < ?
+                   OR (created_at < ? AND NOT EXISTS (SELECT 1 FROM purge_seen s WHERE {_PERSON_KEYS})))""",
                               [utc_cutoff, utc_cutoff]).rowcount
         conn.execute("DELETE FROM print_jobs WHERE state != 'queued' AND done_at < ?", [utc_cutoff])
         conn.execute("COMMIT")

@@ -54,6 +54,7 @@ def test_no_file_means_every_default():
     ('[kiosk]\ntimezone = "Mars/Olympus"', "IANA time zone"),
     ('[kiosk]\nid = "Chợ 01"', "[kiosk] id = 'Chợ 01': must be lower-case"),
     ('[kiosk]\nid = "collector-2"', 'must not start with "collector"'),
+    ('[kiosk]\nid = "cho-01-"', 'must not end with "-"'),
     ('[web]\nlisten = "8080"', "must be HOST:PORT"),
     ('[mqtt]\nurl = "http://broker"', "[mqtt] url"),
     ("[kiosk]\nid = ", "not valid TOML"),

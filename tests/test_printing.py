@@ -107,6 +107,7 @@ def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(
         assert time.monotonic() - started < 5                       # checked in with no printer at all
         wait_until(lambda: kiosk.printing.worker.state() == "offline", timeout=10)
         assert kiosk.status()["printer"] == "offline"                 # the screen's mark …
+        assert kiosk.uplink.health()["printer"] == "offline"          # … the health message's …
         pin = kiosk.staff.accounts.add("Lan")                        # … and the staff pages'
         client = kiosk.web.app.test_client()
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").get_data(as_text=True))[1]

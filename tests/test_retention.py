@@ -66,9 +66,37 @@ def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(stor
     away, _ = people.register(parse_declaration({"name": "Người Đi Xa", "phone": "0912345678"}), staff_id=None)
     inside, _ = people.register(parse_declaration({"name": "Người Ở Lại", "phone": "0912345678"}), staff_id=None)
     back, _ = people.register(parse_declaration({"name": "Người Quay Lại", "phone": "0912345678"}), staff_id=None)
-    CheckinDesk(store, clock, kiosk_id="k", venue_id="v").present(inside.credential())
+    desk = CheckinDesk(store, clock, kiosk_id="k", venue_id="v")
+    desk.present(inside.credential())
     wall.advance(20 * DAY)
-    people.seen([back.person_id])
+    desk.present(back.credential())                   # back for a while (in, then out), not inside now
+    desk.present(back.credential())
     wall.advance(2 * DAY)
     assert store.purge(clock=clock, days=21)["people"] == 1
     assert [p.name for p in people.by_phone("0912345678")] == ["Người Ở Lại", "Người Quay Lại"]
+
+
+def test_people_who_come_at_the_camera_with_their_card_or_id_card_stay_registered(store, clock, wall, tmp_path):
+    """Their visits say they keep coming, whoever recorded them: a staff check-in is not needed."""
+    from kiosk.staff.people import People, parse_declaration
+    from kiosk.tokens import KioskTokens
+    from mqtt.tokens import VenueKey
+    people = People(store, now=clock.now)
+    carded, _ = people.register(parse_declaration({"name": "Người Có Thẻ", "phone": "0912345678"}), staff_id=None)
+    with_id, _ = people.register(parse_declaration({"name": "Người Có CCCD", "phone": "0912345678",
+                                                     "id_number": "079190000001"}), staff_id=None)
+    tokens = KioskTokens(VenueKey.create(tmp_path / "venue-token.key"), venue_id="v", store=store, clock=clock)
+    card = tokens.card(carded.person_id, issued=clock.now())
+    camera = CheckinDesk(store, clock, kiosk_id="k", venue_id="v", mode="toggle")
+    for _ in range(30):                               # every day: in and out at the camera, then the purge
+        for code in (card.encode(), cccd_payload(1)):
+            assert camera.present(recognise(code, verifier=tokens), method="camera").kind == "check_in"
+        wall.advance(DAY / 4)
+        for code in (card.encode(), cccd_payload(1)):
+            assert camera.present(recognise(code, verifier=tokens), method="camera").kind == "check_out"
+        wall.advance(3 * DAY / 4)
+        assert store.purge(clock=clock, days=21)["people"] == 0
+    assert {p.person_id for p in people.by_phone("0912345678")} == {carded.person_id, with_id.person_id}
+    assert recognise(card.encode(), verifier=tokens).key == carded.key      # the card still works
+    wall.advance(22 * DAY)                            # then they stop coming: gone after the retention
+    assert store.purge(clock=clock, days=21)["people"] == 2

@@ -75,6 +75,12 @@ def test_bad_declarations_name_the_field_and_the_reason(form, field, code):
     assert (e.value.field, e.value.code) == (field, code)
 
 
+def test_an_old_number_says_which_prefix_it_became():
+    with pytest.raises(DeclarationError) as e:
+        declare(phone="0123 456 7890")
+    assert (e.value.code, e.value.values) == ("phone_old", {"old": "0123", "new": "083"})
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["name", "phone", "birth", "sex", "id_number", "address"]), st.text(max_size=60)))
 def test_any_form_input_is_accepted_cleanly_or_refused_with_a_field(form):
@@ -159,7 +165,8 @@ def test_who_is_inside_is_masked_and_closing_time_checks_everyone_out(staff_desk
 
 def test_a_card_print_is_queued_and_audited(staff_desk):
     person, _, _ = staff_desk.declare(LAN, declare())
-    job = staff_desk.print_card(LAN, person.person_id)
+    job, queued_for = staff_desk.print_card(LAN, person.person_id)
+    assert queued_for == person
     [queued] = staff_desk.prints.queued()
     assert (queued["id"], queued["kind"], queued["subject"]) == (job, "card", person.person_id)
     assert staff_desk.print_card(LAN, "PNOSUCH") is None

@@ -173,7 +173,8 @@ def test_a_sixth_person_on_one_phone_is_refused(client, services):
     ({"name": ""}, "nhập họ tên"), ({"name": "   "}, "nhập họ tên"),
     ({"id_number": "07919000000"}, "12 chữ số"), ({"id_number": "1234567890123"}, "12 chữ số"),
     ({"id_number": "12#45"}, "không hợp lệ"), ({"birth": "32/13/1990"}, "Ngày sinh"),
-    ({"phone": "02838123456"}, "máy bàn"), ({"name": "Lan\u202eevil"}, "Họ tên")])
+    ({"phone": "02838123456"}, "máy bàn"), ({"name": "Lan\u202eevil"}, "Họ tên"),
+    ({"phone": "0123 456 7890"}, "đầu số 0123 đã đổi thành 083")])
 def test_bad_declarations_are_refused_with_the_reason_and_keep_the_form(client, services, form, words):
     login(client, services)
     r = declare(client, **form)

@@ -38,16 +38,13 @@ class PrintWorker:
     """printer: a :class:`hardware.printers.Printer`; tokens: issues the codes (``slip(visit_id,
     issued=)``, ``card(person_id, issued=)``); clock: the kiosk's (``now()``, ``tz``)."""
 
-    def __init__(self, db_path: Path, printer: Printer, tokens, *, venue_name: str, venue_id: str, clock,
-                 language: str = "vi"):
+    def __init__(self, db_path: Path, printer: Printer, tokens, *, venue_name: str, clock, language: str = "vi"):
         self.db_path = db_path
         self.printer = printer
         self.tokens = tokens
         self.venue_name = venue_name
-        self.venue_id = venue_id
         self.clock = clock
         self.language = language
-        self.printed = 0
         self._state: str | None = "ok"
         self._requests: list[tuple[str, str]] = []
         self._requests_lock = threading.Lock()
@@ -104,6 +101,10 @@ class PrintWorker:
             except StoreUnavailable as exc:
                 log.error("print queue unavailable: %s", exc)
                 wait = RETRY_S[1]
+            except Exception as exc:  # noqa: BLE001 - outside any one job: the worker must outlive it
+                log.error("print worker: %s; trying again", type(exc).__name__)
+                log.debug("print worker failure", exc_info=True)
+                wait = RETRY_S[1]
             self._wake.wait(wait)
             self._wake.clear()
         if store is not None:
@@ -135,19 +136,25 @@ class PrintWorker:
         status = self.printer.status()
         if status in ("offline", "no_paper"):
             raise PrinterError(status)
-        image = self._render(store, kind, subject)
-        if image is None:
-            self._finish(store, job_id, "cancelled", "nothing to print any more")
-            return True
         try:
+            image = self._render(store, kind, subject)
+            if image is None:
+                self._finish(store, job_id, "cancelled", "nothing to print any more")
+                return True
             self.printer.print_image(image)
         except PrinterError:
             with store.transaction() as tx:
                 tx.execute("UPDATE print_jobs SET attempts = attempts + 1, last_error = ? WHERE id = ?",
                            ["printer unavailable", job_id])
             raise
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a job that cannot be made (no font, a bad value) fails alone
+            # The error's kind only: its text may carry the job's name or phone.
+            log.error("print job %s (%s) failed: %s", job_id, kind, type(exc).__name__)
+            self._finish(store, job_id, "failed", type(exc).__name__)
+            return True
         self._finish(store, job_id, "printed", None)
-        self.printed += 1
         self._state = "paper_low" if status == "paper_low" else "ok"
         return True
 

@@ -7,7 +7,6 @@ audit trail. Uses a store connection of its own (the web server's threads), seri
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -39,17 +38,16 @@ class Member:
 
 class StaffDesk:
     """desk: a :class:`CheckinDesk` on the staff connection; on_outcome: told of each person's
-    outcome, on_occupancy: of the new occupancy after a bulk check-out (the kiosk screen shows both)."""
+    outcome (the kiosk screen shows it)."""
 
     def __init__(self, desk: CheckinDesk, people: People, audit: Audit, prints: PrintQueue, *,
-                 lock: threading.RLock, on_outcome=None, on_occupancy=None):
+                 lock: threading.RLock, on_outcome=None):
         self.desk = desk
         self.people = people
         self.audit = audit
         self.prints = prints
         self.lock = lock
         self.on_outcome = on_outcome or (lambda outcome: None)
-        self.on_occupancy = on_occupancy or (lambda occupancy: None)
 
     @property
     def store(self):
@@ -59,8 +57,7 @@ class StaffDesk:
 
     def household(self, phone: str) -> list[Member]:
         with self.lock:
-            # Reads only: no write transaction (it would take the store's write lock from the door).
-            reader = Transaction(self.store.db)
+            reader = self._reader()
             out = []
             for p in self.people.by_phone(phone):
                 visit = reader.open_visit(self.desk.venue_id, p.key)
@@ -86,7 +83,6 @@ class StaffDesk:
                 results.append((person, outcome))
                 if outcome.accepted:
                     self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
-            self.people.seen([p.person_id for p, o in results if o.kind == "check_in"])
         for _, outcome in results:
             self.on_outcome(outcome)
         return results
@@ -114,14 +110,16 @@ class StaffDesk:
             results = self._present(staff, person.phone, [person.person_id], "entry", "staff_form")
         return person, new, results[0][1] if results else None
 
-    def print_card(self, staff: Staff, person_id: str) -> int | None:
-        """Queue a personal QR card for a registered person; None if there is no such person."""
+    def print_card(self, staff: Staff, person_id: str) -> tuple[int, Person] | None:
+        """Queue a personal QR card for a registered person: the job id and the person; None if
+        there is no such person."""
         with self.lock:
-            if self.people.get(person_id) is None:
+            person = self.people.get(person_id)
+            if person is None:
                 return None
             job = self.prints.enqueue("card", person_id, staff_id=staff.staff_id)
             self.audit.record(staff.staff_id, "print_card", subject=person_id)
-        return job
+        return job, person
 
     def print_slips(self, staff: Staff, visit_ids: list[str]) -> int:
         """Queue check-in slips for chosen open visits (someone without a phone asks for one)."""
@@ -137,11 +135,13 @@ class StaffDesk:
     def inside(self) -> list[dict]:
         """Open visits, oldest first: visit id, masked name, check-in time, how they came in."""
         with self.lock:
-            rows = self.store.db.execute(
-                "SELECT visit_id, person, check_in_at, check_in_method FROM visits "
-                "WHERE venue_id = ? AND check_out_at IS NULL ORDER BY check_in_at", [self.desk.venue_id]).fetchall()
-        return [{"visit_id": r[0], "name": mask_name(json.loads(r[1]).get("name")), "check_in_at": r[2],
-                 "method": r[3]} for r in rows]
+            visits = self._reader().open_visits(self.desk.venue_id)
+        return [{"visit_id": v.visit_id, "name": mask_name(v.person.get("name")), "check_in_at": v.check_in_at,
+                 "method": v.check_in_method} for v in visits]
+
+    def _reader(self) -> Transaction:
+        """Reads only: no write transaction (it would take the store's write lock from the door)."""
+        return Transaction(self.store.db)
 
     def check_out_visits(self, staff: Staff, visit_ids: list[str]) -> int:
         """Manual check-out of chosen visits (staff saw them leave)."""
@@ -149,7 +149,6 @@ class StaffDesk:
             n = self.desk.check_out_visits(list(visit_ids), method="staff_phone", staff_id=staff.staff_id)
             if n:
                 self.audit.record(staff.staff_id, "check_out", detail=f"{n} visit(s)")
-        self._occupancy_changed(n)
         return n
 
     def check_out_everyone(self, staff: Staff) -> int:
@@ -157,14 +156,7 @@ class StaffDesk:
         with self.lock:
             n = self.desk.check_out_visits(None, method="staff_phone", staff_id=staff.staff_id, estimated=True)
             self.audit.record(staff.staff_id, "check_out_all", detail=f"{n} visit(s)")
-        self._occupancy_changed(n)
         return n
-
-    def _occupancy_changed(self, n: int) -> None:
-        if n:
-            with self.lock:
-                occupancy = Transaction(self.store.db).occupancy(self.desk.venue_id)
-            self.on_occupancy(occupancy)
 
     # -- today ---------------------------------------------------------------------------------
 
@@ -180,8 +172,7 @@ class StaffDesk:
             refusals = self.store.db.execute("SELECT at, reason FROM refusals WHERE at >= ?",
                                              [day.isoformat()]).fetchall()
             outbox = dict(self.store.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-            inside = self.store.db.execute("SELECT count(*) FROM visits WHERE venue_id = ? AND check_out_at IS NULL",
-                                           [self.desk.venue_id]).fetchone()[0]
+            inside = self._reader().occupancy(self.desk.venue_id)
         hours = Counter(t.hour for t in (datetime.fromisoformat(x).astimezone(tz) for x in check_ins) if t.date() == day)
         reasons = Counter(reason for at, reason in refusals if datetime.fromisoformat(at).astimezone(tz).date() == day)
         return {"date": day.isoformat(), "check_ins_by_hour": [hours.get(h, 0) for h in range(24)],

@@ -36,10 +36,11 @@ _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: read aloud or
 class DeclarationError(ValueError):
     """Form input refused: ``field`` it concerns and a :mod:`kiosk.messages` ``code``."""
 
-    def __init__(self, field: str, code: str):
+    def __init__(self, field: str, code: str, values: dict | None = None):
         super().__init__(f"{field}: {code}")
         self.field = field
         self.code = code
+        self.values = values or {}    # the message's placeholders
 
 
 class PhoneFull(Exception):
@@ -104,7 +105,7 @@ def parse_declaration(form: dict, *, today: dt.date | None = None) -> Declaratio
     try:
         phone = normalise_phone(form.get("phone") or "")
     except PhoneError as exc:
-        raise DeclarationError("phone", exc.code) from None
+        raise DeclarationError("phone", exc.code, exc.values) from None
     birth = _birth(collapse(form.get("birth") or ""), today)
     sex = (form.get("sex") or "").strip() or None
     if sex not in (None, "male", "female"):
@@ -181,29 +182,21 @@ class People:
         """The registered person and whether they are new. The same name and birth under the same
         phone is the same person (a form sent twice), not a new one. Raises :class:`PhoneFull`."""
         with self.lock, self.store.transaction() as tx:
-            for row in tx.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL",
-                                  [d.phone]).fetchall():
+            rows = tx.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL",
+                              [d.phone]).fetchall()
+            for row in rows:
                 known = Person(*row)
                 if known.name.casefold() == d.name.casefold() and known.birth_date == d.birth_date:
                     return known, False
-            count = tx.execute("SELECT count(*) FROM people WHERE phone = ? AND revoked_at IS NULL",
-                               [d.phone]).fetchone()[0]
-            if count >= self.max_per_phone:
+            if len(rows) >= self.max_per_phone:
                 raise PhoneFull(self.max_per_phone)
             now = self._now_iso()
             person = Person("P" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9)), d.phone, d.name,
                             d.birth_date, d.sex, d.id_type, d.id_number, d.address, now)
-            tx.execute(f"INSERT INTO people ({_COLUMNS}, created_by, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            tx.execute(f"INSERT INTO people ({_COLUMNS}, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [person.person_id, person.phone, person.name, person.birth_date, person.sex, person.id_type,
-                        person.id_number, person.address, now, staff_id, now])
+                        person.id_number, person.address, now, staff_id])
         return person, True
-
-    def seen(self, person_ids: list[str]) -> None:
-        """Mark people as seen now (a check-in): retention counts from their last visit."""
-        if person_ids:
-            with self.lock, self.store.transaction() as tx:
-                tx.execute(f"UPDATE people SET last_seen_at = ? WHERE person_id IN ({', '.join('?' * len(person_ids))})",
-                           [self._now_iso(), *person_ids])
 
     def revoke(self, person_id: str) -> bool:
         """Take a person off their phone number (their card stops working)."""

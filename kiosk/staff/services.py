@@ -2,7 +2,7 @@
 threads), serialised by one lock: accounts, the audit trail, the people registry, the print
 queue and the staff desk.
 
->>> services = StaffServices.open(config, clock, on_outcome=screen.show, on_occupancy=screen.occupancy)
+>>> services = StaffServices.open(config, clock, on_outcome=screen.show)
 >>> services.accounts.login("Lan", "480215")
 """
 
@@ -21,8 +21,6 @@ from .audit import Audit
 from .desk import StaffDesk
 from .people import People
 
-DB_NAME = "kiosk.db"
-
 
 @dataclass
 class StaffServices:
@@ -32,10 +30,9 @@ class StaffServices:
     desk: StaffDesk
 
     @classmethod
-    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_occupancy=None,
-             on_queued=None) -> "StaffServices":
-        """on_outcome, on_occupancy: see :class:`StaffDesk`; on_queued: a print job was queued."""
-        store = VisitStore.open(config.data_path / DB_NAME)
+    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> "StaffServices":
+        """on_outcome: see :class:`StaffDesk`; on_queued: a print job was queued."""
+        store = VisitStore.open(config.db_path)
         lock = threading.RLock()
         s = config.staff
         accounts = StaffAccounts(store, lock=lock, max_failures=s.max_failures, lockout_s=s.lockout_min * 60,
@@ -45,7 +42,7 @@ class StaffServices:
             CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
             People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
-            PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome, on_occupancy=on_occupancy)
+            PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome)
         return cls(store, accounts, audit, desk)
 
     def close(self) -> None:

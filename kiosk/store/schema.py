@@ -129,3 +129,9 @@ def m002_staff_people_print(db):
             done_at TEXT
         )""")
     db.execute("CREATE INDEX print_jobs_state ON print_jobs (state, id)")
+
+
+@migrations()
+def m003_people_last_seen_from_visits(db):
+    # Retention now reads when someone was last here from their visits (camera and staff alike).
+    db.execute("ALTER TABLE people DROP COLUMN last_seen_at")

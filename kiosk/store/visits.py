@@ -29,6 +29,11 @@ class OpenVisit:
     check_in_boot: str
     check_in_uptime: float
     check_in_synced: bool
+    check_in_method: str
+
+
+_OPEN_COLUMNS = ("visit_id, person_key, person, check_in_at, check_in_boot, check_in_uptime, check_in_synced, "
+                 "check_in_method")
 
 
 class Transaction:
@@ -43,15 +48,14 @@ class Transaction:
 
     def open_visit(self, venue_id: str, person_key: str) -> OpenVisit | None:
         row = self._db.execute(
-            "SELECT visit_id, person_key, person, check_in_at, check_in_boot, check_in_uptime, check_in_synced "
-            "FROM visits WHERE venue_id = ? AND person_key = ? AND check_out_at IS NULL",
+            f"SELECT {_OPEN_COLUMNS} FROM visits WHERE venue_id = ? AND person_key = ? AND check_out_at IS NULL",
             [venue_id, person_key]).fetchone()
         return _open_visit(row) if row else None
 
     def open_visits(self, venue_id: str) -> list[OpenVisit]:
         rows = self._db.execute(
-            "SELECT visit_id, person_key, person, check_in_at, check_in_boot, check_in_uptime, check_in_synced "
-            "FROM visits WHERE venue_id = ? AND check_out_at IS NULL ORDER BY check_in_at", [venue_id]).fetchall()
+            f"SELECT {_OPEN_COLUMNS} FROM visits WHERE venue_id = ? AND check_out_at IS NULL ORDER BY check_in_at",
+            [venue_id]).fetchall()
         return [_open_visit(r) for r in rows]
 
     def occupancy(self, venue_id: str) -> int:
@@ -94,7 +98,8 @@ class Transaction:
 
 def _open_visit(row) -> OpenVisit:
     return OpenVisit(visit_id=row[0], person_key=row[1], person=json.loads(row[2]), check_in_at=row[3],
-                     check_in_boot=row[4], check_in_uptime=row[5], check_in_synced=bool(row[6]))
+                     check_in_boot=row[4], check_in_uptime=row[5], check_in_synced=bool(row[6]),
+                     check_in_method=row[7])
 
 
 class VisitStore:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from flask import current_app
 
 from ..config import Config
-from .live import LiveFeed
+from .live import LiveFeed, signal_states
 
 if TYPE_CHECKING:
     from hardware.feedback import Signals
@@ -31,6 +31,7 @@ class WebContext:
     status: returns the status marks (see :class:`kiosk.status.KioskStatus`): ``broker_connected``,
         ``outbox``, ``printer`` (None: no printer; ``"ok"``; else the problem), ``clock_synced``, ``error``.
     occupancy: returns the people inside now (None: unknown).
+    printer: returns the printer's state alone, as in the status marks (the staff pages show it).
     simulated: the simulator's panel and ``/sim/present`` exist only then.
     camera_dir: the image-folder camera's folder (simulation), where presented images go.
     signals: the lights, buzzer and relay (shown on the screen in simulation).
@@ -46,10 +47,20 @@ class WebContext:
     signals: "Signals | None" = None
     #: The staff side (accounts, people, the staff desk); None: no staff pages.
     staff: "StaffServices | None" = None
+    printer: Callable[[], str | None] = lambda: None
 
     @property
     def data_path(self) -> Path:
         return self.config.data_path
+
+    def screen_sources(self) -> dict[str, Callable[[], dict]]:
+        """What the screen learns by looking, by event name: the status marks, the occupancy, and in
+        simulation the mock lights, buzzer and relay (the stream's first snapshot, then the watches)."""
+        capacity = self.config.rules.capacity
+        sources = {"status": self.status, "occupancy": lambda: {"occupancy": self.occupancy(), "capacity": capacity}}
+        if self.simulated and self.signals is not None:
+            sources["signals"] = lambda: signal_states(self.signals)
+        return sources
 
 
 def web_context() -> WebContext:

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from .context import web_context
 from .i18n import catalogue
-from .live import StreamUnavailable, signal_states
+from .live import StreamUnavailable
 from .security import MAX_UPLOAD_BYTES, refuse
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ def events():
         return Response(f"{exc}\n", 503, {"Retry-After": "10"}, mimetype="text/plain")
     heartbeat_s = current_app.config["SSE_HEARTBEAT_S"]
     # The snapshot is read after subscribing, so nothing published meanwhile is missed.
-    snapshot = [("status", ctx.status()),
-                ("occupancy", {"occupancy": ctx.occupancy(), "capacity": ctx.config.rules.capacity})]
-    if ctx.simulated and ctx.signals is not None:
-        snapshot.append(("signals", signal_states(ctx.signals)))
+    snapshot = [(event, read()) for event, read in ctx.screen_sources().items()]
 
     def stream():
         try:

@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from flask import Flask, jsonify, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from hardware.atomic import write_atomically
 
 from .i18n import t
 
@@ -75,16 +75,7 @@ def secret_key(path: Path) -> bytes:
         log.warning("web: %s is damaged: making a new one (open sessions end)", path)
     key = secrets.token_hex(SECRET_HEX_CHARS // 2).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)     # 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomically(path, key)                                                 # 0600
     return key
 
 

@@ -9,13 +9,13 @@ file name is not used.
 from __future__ import annotations
 
 import io
-import os
 import secrets
-import tempfile
 import time
 
 from flask import Blueprint, jsonify, request
 from PIL import Image, UnidentifiedImageError
+
+from hardware.atomic import write_atomically
 
 from .context import web_context
 from .i18n import t
@@ -50,14 +50,7 @@ def present():
     camera_dir.mkdir(parents=True, exist_ok=True)
     name = f"sim-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}{suffix}"
     # A hidden temporary name (the camera skips dot-files), then one rename: never half a file.
-    fd, temp = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=camera_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temp, camera_dir / name)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomically(camera_dir / name, data)
     return jsonify(ok=True, message=t("sim_presented"))
 
 

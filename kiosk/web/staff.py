@@ -40,7 +40,7 @@ def services():
 @bp.context_processor
 def _page_values():
     ctx = web_context()
-    printer = ctx.status().get("printer")
+    printer = ctx.printer()
     problem = t(f"printer_{printer}") if printer in ("offline", "no_paper", "paper_low", "error") else None
     return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem}
 
@@ -141,12 +141,9 @@ def phone():
         results = [_result(person.name, outcome) for person, outcome in done]
     elif action == "revoke" and chosen:
         results = [{"ok": True, "text": t("staff_revoked_n", n=s.desk.revoke(g.staff, number, chosen))}]
-    return render_template("staff_phone.html", phone=number, members=s.desk.household(number), results=results,
-                           error=None, masked_phone=mask_phone(number), full=_full(number))
-
-
-def _full(number: str) -> bool:
-    return len(services().desk.people.by_phone(number)) >= services().desk.people.max_per_phone
+    members = s.desk.household(number)
+    return render_template("staff_phone.html", phone=number, members=members, results=results, error=None,
+                           masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
 
 
 def _result(name: str, outcome) -> dict:
@@ -170,7 +167,7 @@ def declare():
         person, new, outcome = services().desk.declare(g.staff, declaration)
     except DeclarationError as exc:
         return render_template("staff_declare.html", form=form, field=exc.field,
-                               error=t(exc.code, **getattr(exc, "values", {}))), 400
+                               error=t(exc.code, **exc.values)), 400
     except PhoneFull as exc:
         return render_template("staff_declare.html", form=form, field="phone",
                                error=t("phone_full", limit=exc.limit)), 409
@@ -183,10 +180,10 @@ def declare():
 @login_required
 def card():
     """Queue a personal QR card for a registered person (the printer prints it when it can)."""
-    person_id = request.form.get("person_id", "")
-    person = services().desk.people.get(person_id)
-    if person is None or services().desk.print_card(g.staff, person_id) is None:
+    queued = services().desk.print_card(g.staff, request.form.get("person_id", ""))
+    if queued is None:
         return render_template("staff_message.html", ok=False, text=t("staff_no_such_person")), 404
+    _, person = queued
     return render_template("staff_message.html", ok=True, text=t("staff_card_queued", name=mask_name(person.name)))
 
 
