@@ -3,6 +3,10 @@
 The file's frames are shown for about ``presentation_s`` seconds, then the file moves to
 ``PATH/done/`` and the camera sees an empty scene until the next file. Simulation, tests and
 technicians use it to feed codes without a camera.
+
+A presented image is a photograph of someone's card (a CCCD's QR holds the whole identity), so
+``done/`` keeps it readable by its owner only and for at most ``DONE_KEEP_S`` (an hour: long
+enough to see what was shown, far shorter than any visit data), then deletes it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FRAMES_PER_FILE = 60
 _SCENE_GRAY = 170  # an evenly lit, empty scene
 _POLL_S = 0.05
+#: How long a presented image stays in ``done/`` before it is deleted.
+DONE_KEEP_S = 3600.0
+_PRUNE_EVERY_S = 60.0
 
 
 def load_frames(path: Path, width: int, height: int) -> list[np.ndarray]:
@@ -65,11 +72,12 @@ class ImageFolderSource(SourceBase):
 
     path: the folder to watch (created if missing); processed files go to ``path/done/``.
     settings: frame size, fps, presentation time (see :class:`CameraSettings`).
+    keep_s: how long a processed file stays in ``done/`` (default :data:`DONE_KEEP_S`).
     """
 
     name = "dir"
 
-    def __init__(self, path: str | os.PathLike, settings: CameraSettings):
+    def __init__(self, path: str | os.PathLike, settings: CameraSettings, *, keep_s: float = DONE_KEEP_S):
         self.path = Path(path)
         self.done = self.path / "done"
         try:
@@ -85,6 +93,8 @@ class ImageFolderSource(SourceBase):
         self._index = 0
         self._sizes: dict[Path, int] = {}
         self._next_poll = 0.0
+        self.keep_s = keep_s
+        self._next_prune = 0.0
 
     def read(self) -> np.ndarray:
         self._pacer.wait()
@@ -95,6 +105,9 @@ class ImageFolderSource(SourceBase):
         if self._current is None and now >= self._next_poll:
             self._next_poll = now + _POLL_S
             self._start_next(now)
+        if now >= self._next_prune:
+            self._next_prune = now + _PRUNE_EVERY_S
+            self.prune_done()
         if self._current is None:
             return self._empty
         frame = self._frames[self._index % len(self._frames)]
@@ -146,11 +159,33 @@ class ImageFolderSource(SourceBase):
             n += 1
         try:
             path.rename(target)
+            # Owner-only, and aged from now (a copied file may carry an old time): see DONE_KEEP_S.
+            os.chmod(target, 0o600)
+            os.utime(target)
         except FileNotFoundError:
             pass  # removed by someone else meanwhile: nothing left to move
         except OSError as exc:
             raise CameraError(f"camera folder {self.path}: cannot move a shown file to done/: {exc.strerror}") from exc
         self._sizes.pop(path, None)
+
+    def prune_done(self, now: float | None = None) -> int:
+        """Delete the files in ``done/`` presented more than ``keep_s`` ago; returns how many."""
+        cutoff = (time.time() if now is None else now) - self.keep_s
+        removed = 0
+        try:
+            entries = list(os.scandir(self.done))
+        except OSError:
+            return 0    # done/ gone or unreadable: nothing to prune, the next move says why
+        for e in entries:
+            try:
+                if e.is_file(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(e.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("camera folder: cannot delete a presented image from done/: %s", exc.strerror)
+        return removed
 
     def close(self) -> None:
         self._frames = []

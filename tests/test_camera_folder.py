@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -22,6 +23,15 @@ def settings(**kw):
 def read_for(camera, seconds):
     frames, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
+        frames.append(camera.read())
+    return frames
+
+
+def read_until(camera, condition, timeout=10.0):
+    """Read frames until ``condition()`` holds (a file moved, say): the camera's time, not a guess."""
+    frames, end = [], time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "the camera never got there"
         frames.append(camera.read())
     return frames
 
@@ -57,9 +67,9 @@ def test_files_are_shown_in_order_of_arrival(tmp_path):
 
 def test_a_name_already_in_done_is_kept_not_overwritten(tmp_path):
     camera = open_source(f"dir:{tmp_path}", settings(presentation_s=0.1))
-    for _ in range(2):
+    for n in (1, 2):
         write_qr(tmp_path / "same.png", CCCD_MAU)
-        read_for(camera, 0.4)
+        read_until(camera, lambda n=n: len(list((tmp_path / "done").iterdir())) == n)
     assert sorted(p.name for p in (tmp_path / "done").iterdir()) == ["same.1.png", "same.png"]
 
 
@@ -165,3 +175,29 @@ def test_opencv_missing_device_is_a_clear_error(tmp_path):
     pytest.importorskip("cv2")
     with pytest.raises(CameraError, match="not found"):
         open_source(f"v4l2:{tmp_path}/nothing.avi", settings())
+
+
+def test_presented_images_are_private_and_deleted_after_an_hour(tmp_path):
+    """A presented image is someone's card: owner-only in done/, gone an hour after it was shown."""
+    from hardware.camera_folder import DONE_KEEP_S, ImageFolderSource
+
+    done = tmp_path / "done"
+    done.mkdir()
+    left_over = done / "yesterday.png"                  # from a run before a restart
+    write_qr(left_over, CCCD_THU)
+    old = time.time() - DONE_KEEP_S - 60
+    os.utime(left_over, (old, old))
+    camera = ImageFolderSource(tmp_path, settings(presentation_s=0.1))
+    src = tmp_path / "a.png"
+    write_qr(src, CCCD_MAU)
+    src.chmod(0o644)
+    os.utime(src, (old, old))                            # `cp -p` of an old sample keeps its time
+    read_until(camera, lambda: not src.exists())
+    assert not left_over.exists()                        # pruned when the camera started
+    shown = done / "a.png"
+    assert shown.exists() and shown.stat().st_mode & 0o777 == 0o600
+    assert camera.prune_done() == 0                      # aged from when it was shown, not its mtime
+    assert camera.prune_done(now=time.time() + DONE_KEEP_S - 5) == 0
+    assert camera.prune_done(now=time.time() + DONE_KEEP_S + 5) == 1
+    assert not shown.exists()
+    camera.close()
