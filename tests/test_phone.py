@@ -19,6 +19,11 @@ from kiosk.credentials.phone import mask_phone, normalise_phone
         "0084-912-345-678",
         "(+84) 912.345.678",
         " 0912345678 ",
+        # The national 0 kept after the country code, as people write it (issue 10, item 18).
+        "+840912345678",
+        "+84 (0) 912 345 678",
+        "840912345678",
+        "0084 0912 345 678",
     ],
 )
 def test_accepted_forms_give_the_canonical_number(typed):
@@ -37,6 +42,9 @@ def test_current_mobile_prefixes_are_accepted(number):
         ("+841203456789", "070"),
         ("02812345678", "landline"),
         ("0212345678", "unknown prefix"),
+        ("+8402812345678", "landline"),  # the kept 0 does not hide what the number is
+        ("+8401623456789", "032"),
+        ("+8400912345678", "10 digits"),  # only one national 0 is dropped
         ("0112345678", "unknown prefix"),
         ("091234567", "10 digits"),
         ("09123456789", "10 digits"),
@@ -81,8 +89,8 @@ mobile_nsn = st.builds(
 @settings(max_examples=200, deadline=None)
 @given(
     nsn=mobile_nsn,
-    prefix=st.sampled_from(["0", "+84", "84", "0084"]),
-    seps=st.lists(st.sampled_from([" ", ".", "-", "(", ")", ""]), min_size=13, max_size=13),
+    prefix=st.sampled_from(["0", "+84", "84", "0084", "+840", "840", "00840"]),
+    seps=st.lists(st.sampled_from([" ", ".", "-", "(", ")", ""]), min_size=14, max_size=14),
 )
 def test_any_accepted_form_round_trips(nsn, prefix, seps):
     typed = "".join(c + s for c, s in zip(prefix + nsn, seps))

@@ -40,7 +40,8 @@ class PhoneError(ValueError):
 def normalise_phone(text: str) -> str:
     """The canonical form ``0`` + 9 digits of a Vietnamese mobile number.
 
-    Accepts ``0…``, ``+84…``, ``84…`` and ``0084…``, ignoring spaces, dots, dashes and parentheses.
+    Accepts ``0…``, ``+84…``, ``84…`` and ``0084…`` (also with the national ``0`` kept after the
+    country code: ``+84 0912…``), ignoring spaces, dots, dashes and parentheses.
     Raises :class:`PhoneError` for anything else, including landlines (``02x``) and pre-2018
     11-digit mobiles.
     """
@@ -53,6 +54,10 @@ def normalise_phone(text: str) -> str:
             break
     else:
         raise PhoneError("phone_prefix", "A Vietnamese mobile number starts with 0 or +84.")
+    if prefix != "0" and national.startswith("0"):
+        # "+84 (0) 912 …": the national 0 kept after the country code, as people often write it
+        # (no national significant number starts with 0, so it can only be that).
+        national = national[1:]
     if not (national.isascii() and national.isdigit()):
         raise PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
     if len(national) == 9 and _MOBILE.fullmatch(national):
