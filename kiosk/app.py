@@ -22,7 +22,7 @@ from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
 from .config import DB_NAME  # noqa: F401 - re-exported: the self-test and the bench import it from here
-from .config import SIMULATION_DATA_DIR, Config, listen_addresses
+from .config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, listen_addresses
 from .cooldown import Cooldown
 from .health import HealthReport
 from .outbox import KioskOutbox
@@ -50,8 +50,9 @@ SYSTEMD_STATUS_EVERY_S = 10.0
 def simulation_config(config: Config) -> Config:
     """The config for a simulated kiosk: data under ./var (unless the file chose a data_dir),
     the image-folder camera (unless the file chose one), mock GPIO, the file printer (unless the
-    file chose a printer)."""
-    if not config.explicit_data_dir:
+    file chose a printer). A provisioned kiosk.toml names the production data dir: a simulation on
+    a laptop never writes there."""
+    if not config.explicit_data_dir or config.kiosk.data_dir == DEFAULT_DATA_DIR:
         config = config.replace("kiosk", data_dir=SIMULATION_DATA_DIR)
     if not config.camera.source.startswith("dir:"):
         config = config.replace("camera", source=f"dir:{Path(config.kiosk.data_dir) / 'camera'}")

@@ -27,6 +27,8 @@ __all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_co
 DEFAULT_CONFIG_PATH = Path("/etc/checkin-kiosk/kiosk.toml")
 DEFAULT_DATA_DIR = "/var/lib/checkin-kiosk"
 SIMULATION_DATA_DIR = "./var"
+#: The id of a kiosk whose config names none (simulation, development).
+DEFAULT_KIOSK_ID = "sim-kiosk-01"
 #: The kiosk's SQLite store, in the data directory.
 DB_NAME = "kiosk.db"
 
@@ -96,7 +98,7 @@ def listen_addresses(listen: str | list[str]) -> list[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class KioskSection:
-    id: str = key(_kiosk_id, default="sim-kiosk-01")
+    id: str = key(_kiosk_id, default=DEFAULT_KIOSK_ID)
     venue_id: str = key(matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)"),
                          default="sim-venue")
     venue_name: str = key(matches(r"[^\x00-\x1f\x7f]{1,80}", "1-80 printable characters"),

@@ -102,6 +102,50 @@ def test_simulated_kiosk_passes_and_the_collector_holds_its_report(capsys, tmp_p
     assert code == 0 and "KẾT QUẢ: ĐẠT" in out and "Máy ảnh" in out
 
 
+def test_a_simulated_selftest_without_a_kiosk_id_does_not_impersonate_the_simulated_kiosk(
+        capsys, tmp_path, monkeypatch, mosquitto, collector):
+    """`bootstrap.sh run`'s kiosk is sim-kiosk-01; a self-test run beside it with no id of its own
+    neither drops that kiosk's broker connection nor files its report under that kiosk."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from kiosk.config import DEFAULT_KIOSK_ID
+    from kiosk.selftest.runner import selftest_kiosk_id
+
+    dropped, connected = [], []
+    running = paho.Client(CallbackAPIVersion.VERSION2, client_id=DEFAULT_KIOSK_ID)
+    running.on_connect = lambda *a: connected.append(True)
+    running.on_disconnect = lambda *a: dropped.append(True)
+    running.connect("127.0.0.1", mosquitto.port)
+    running.loop_start()
+    try:
+        wait_until(lambda: connected)
+        monkeypatch.chdir(tmp_path)
+        config = tmp_path / "kiosk.toml"                    # the broker's address, and nothing else
+        config.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n', encoding="utf-8")
+        code, lines, out = selftest(capsys, config)
+        assert code == 0, out
+        assert f"kiosk {selftest_kiosk_id()}" in out
+        ids = [r["kiosk_id"] for r in queries.fleet(collector.store) if r["selftest"]]
+        assert ids == [selftest_kiosk_id()]
+        assert not dropped
+    finally:
+        running.loop_stop()
+        running.disconnect()
+
+
+def test_simulation_never_uses_the_production_data_dir(tmp_path):
+    """A provisioned kiosk.toml names /var/lib/checkin-kiosk; simulating it on a laptop writes ./var."""
+    from kiosk.app import simulation_config
+    from kiosk.config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, load_config
+
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[kiosk]\nid = "ninhthuan-cho-01"\ndata_dir = "{DEFAULT_DATA_DIR}"\n', encoding="utf-8")
+    assert simulation_config(load_config(path)).kiosk.data_dir == SIMULATION_DATA_DIR
+    path.write_text(f'[kiosk]\ndata_dir = "{tmp_path}/data"\n', encoding="utf-8")
+    assert simulation_config(load_config(path)).kiosk.data_dir == f"{tmp_path}/data"   # chosen on purpose: kept
+
+
 def test_a_running_kiosk_is_not_disturbed(capsys, tmp_path):
     config = kiosk_toml(tmp_path, "mqtt://127.0.0.1:9")
     with single_instance(tmp_path / "data"):

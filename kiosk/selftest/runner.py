@@ -11,7 +11,9 @@ when nothing failed (warnings allowed), 1 when a check failed, 2 when it could n
 
 from __future__ import annotations
 
+import re
 import secrets
+import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +29,7 @@ from mqtt.uplink import Uplink
 from .. import __version__
 from ..app import DB_NAME, camera_settings, decoder_from_config, mock_pin_factory, signal_pins, simulation_config, uplink_settings
 from ..clock import Clock
-from ..config import Config, ConfigError
+from ..config import DEFAULT_KIOSK_ID, Config, ConfigError
 from ..instance import AlreadyRunning, single_instance
 from ..outbox import KioskOutbox
 from ..printing.layout import Line, qr_image, render
@@ -42,6 +44,16 @@ from .wording import NAMES, say
 CODE_IMAGE = "selftest-code.png"
 
 
+def selftest_kiosk_id(host: str | None = None) -> str:
+    """The id a simulated self-test with no kiosk id of its own reports as: ``selftest-<host>``.
+
+    >>> selftest_kiosk_id("Lan's-Laptop.local")
+    'selftest-lan-s-laptop'
+    """
+    label = re.sub(r"[^a-z0-9]+", "-", (host or socket.gethostname()).split(".")[0].lower()).strip("-")
+    return f"selftest-{label}"[:63].rstrip("-") if label else "selftest"
+
+
 def run_selftest(config: Config | ConfigError, *, simulate: bool = False, language: str | None = None,
                  code_timeout_s: float = 30.0, broker_timeout_s: float = 20.0, publish: bool = True,
                  clock: Clock | None = None, out=None) -> int:
@@ -54,6 +66,10 @@ def run_selftest(config: Config | ConfigError, *, simulate: bool = False, langua
         return 1
     if simulate:
         config = simulation_config(config)
+        if config.kiosk.id == DEFAULT_KIOSK_ID:
+            # The simulated kiosk of `bootstrap.sh run` has that id: the broker would take this
+            # connection for it (and drop it), and the centre would file this report under it.
+            config = config.replace("kiosk", id=selftest_kiosk_id())
     lang = language or config.kiosk.language
     clock = clock or Clock(config.kiosk.timezone)
     try:
