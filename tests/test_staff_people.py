@@ -48,6 +48,30 @@ def test_declarations_are_normalised():
     assert declare(id_number="").id_type is None
 
 
+@pytest.mark.parametrize("typed", ["5/3/1990", "5-3-1990", "05-03-1990", "5.3.1990", "05.03.1990", "05/03/1990",
+                                   "5 / 3 / 1990", "1990-03-05"])
+def test_birth_dates_as_vietnamese_write_them_are_day_first(typed):
+    assert declare(birth=typed).birth_date == "1990-03-05"  # 5 March, never 3 May
+
+
+@pytest.mark.parametrize("typed", ["5/3-1990", "5-3/1990", "1990/03/05", "5/3/90", "05031990", "5//3/1990",
+                                   "٥/٣/١٩٩٠", "13/13/1990", "29-02-1991", "1990-3-5"])
+def test_birth_dates_in_other_shapes_are_refused(typed):
+    with pytest.raises(DeclarationError) as e:
+        declare(birth=typed)
+    assert (e.value.field, e.value.code) == ("birth", "birth_invalid")
+
+
+@settings(max_examples=200, deadline=None)
+@given(date=st.dates(min_value=dt.date(1900, 1, 1), max_value=TODAY), sep=st.sampled_from("/-."),
+       pad_day=st.booleans(), pad_month=st.booleans())
+def test_any_day_first_birth_date_round_trips(date, sep, pad_day, pad_month):
+    day = f"{date.day:02d}" if pad_day else str(date.day)
+    month = f"{date.month:02d}" if pad_month else str(date.month)
+    assert declare(birth=f"{day}{sep}{month}{sep}{date.year}").birth_date == date.isoformat()
+    assert declare(birth=date.isoformat()).birth_date == date.isoformat()
+
+
 @pytest.mark.parametrize("form, field, code", [
     ({"name": ""}, "name", "name_required"),
     ({"name": "   "}, "name", "name_required"),

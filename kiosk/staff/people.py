@@ -93,7 +93,8 @@ class Person:
 def parse_declaration(form: dict, *, today: dt.date | None = None) -> Declaration:
     """Validate the declare form (``name``, ``phone``, ``birth``, ``sex``, ``id_number``, ``address``).
 
-    ``birth`` may be ``YYYY``, ``YYYY-MM-DD`` or ``DD/MM/YYYY`` (as Vietnamese write it).
+    ``birth`` may be ``YYYY``, ``YYYY-MM-DD``, or day first as Vietnamese write it: ``D/M/YYYY``,
+    ``D-M-YYYY`` or ``D.M.YYYY`` (one or two digits for the day and the month).
     Raises :class:`DeclarationError` naming the first bad field.
     """
     today = today or dt.date.today()
@@ -117,6 +118,12 @@ def parse_declaration(form: dict, *, today: dt.date | None = None) -> Declaratio
     return Declaration(name, phone, birth, sex, id_type, id_number, address)
 
 
+#: ISO ``1950-03-05``, or day first as Vietnamese write it: ``5/3/1950``, ``05-03-1950``, ``5.3.1950``
+#: (the same separator twice, spaces around it allowed).
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DAY_FIRST = re.compile(r"([0-9]{1,2}) ?([/.-]) ?([0-9]{1,2}) ?\2 ?([0-9]{4})")
+
+
 def _birth(text: str, today: dt.date) -> str | None:
     if not text:
         return None
@@ -124,10 +131,12 @@ def _birth(text: str, today: dt.date) -> str | None:
         if not 1900 <= int(text) <= today.year:
             raise DeclarationError("birth", "birth_invalid")
         return text
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text) or re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
-    if not m:
+    if m := _ISO_DATE.fullmatch(text):
+        y, mo, d = m[1], m[2], m[3]
+    elif m := _DAY_FIRST.fullmatch(text):
+        y, mo, d = m[4], m[3].zfill(2), m[1].zfill(2)
+    else:
         raise DeclarationError("birth", "birth_invalid")
-    y, mo, d = (m[1], m[2], m[3]) if "-" in text else (m[3], m[2].zfill(2), m[1].zfill(2))
     date = make_date(y, mo, d)
     if date is None or date > today or date.year < 1900:
         raise DeclarationError("birth", "birth_invalid")
