@@ -8,6 +8,7 @@ file in the test's tmp dir, so a failing test can show what each side said.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -19,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from codes import cccd_payload
 
@@ -83,6 +85,59 @@ def act_mid_flight(count: Callable[[], int], total: int, act: Callable[[], None]
     raise AssertionError(f"{what}: timed out after {timeout:.0f} s with {last}/{total}")
 
 
+# -- a small disk -----------------------------------------------------------------------------
+
+class SmallDisk:
+    """A real filesystem that can be filled: a tmpfs of ``size`` bytes mounted at ``path`` (the tests
+    run as root). ``fill()`` writes a filler file until the kernel answers ENOSPC, ``free()`` deletes
+    it. Use as a context manager: the mount is removed on exit (lazily if a process still holds a
+    file there), and the folder with it.
+
+    >>> with SmallDisk(tmp_path / "disk") as disk:
+    ...     disk.fill()          # now every write needing a new block fails with ENOSPC
+    ...     disk.free()
+    """
+
+    def __init__(self, path: Path, size: int = 8 * 2**20):
+        self.path = path
+        self.size = size
+        self.filler = path / "filler"
+        self._mounted = False
+
+    def __enter__(self) -> Self:
+        self.path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0755", "tmpfs", str(self.path)],
+                       check=True, capture_output=True)
+        self._mounted = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._mounted:
+            if subprocess.run(["umount", str(self.path)], check=False, capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", str(self.path)], check=True, capture_output=True)
+            self._mounted = False
+
+    def free_bytes(self) -> int:
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize
+
+    def fill(self) -> Path:
+        """Fill the disk to the last block (big writes, then single pages, then single bytes)."""
+        with open(self.filler, "ab", buffering=0) as f:
+            for chunk in (2**16, 2**12, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+        assert self.free_bytes() == 0, f"{self.free_bytes()} bytes still free after filling {self.path}"
+        return self.filler
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
 # -- the kiosk side ---------------------------------------------------------------------------
 
 def record_timed(store, n: int, *, start: int = 0, kiosk_id: str = KIOSK_ID) -> list[float]:
@@ -126,6 +181,7 @@ sys.path[:0] = {path!r}
 logging.basicConfig(filename={log!r}, level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 from pathlib import Path
+from typing import Self
 from kiosk.outbox import KioskOutbox
 from mqtt.uplink import Uplink, UplinkSettings
 die = {die!r}
