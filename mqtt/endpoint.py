@@ -7,6 +7,7 @@ the collector's receiver and the self-test.
 
 from __future__ import annotations
 
+import os
 import ssl
 from urllib.parse import urlsplit
 
@@ -19,13 +20,39 @@ def address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
+class TlsSetupError(ValueError):
+    """The files an ``mqtts://`` URL needs are missing or unusable; the message names the
+    config key and the file (``[mqtt] tls_ca = /etc/checkin-kiosk/ca.crt: no such file``)."""
+
+
 def prepare(client: paho.Client, url: str, *, tls_ca: str | None, tls_cert: str | None,
             tls_key: str | None) -> tuple[str, int]:
     """Give ``client`` TLS (the CA, and the client certificate when there is one) for an
-    ``mqtts://`` URL; the (host, port) to connect to."""
+    ``mqtts://`` URL; the (host, port) to connect to. Raises :class:`TlsSetupError`."""
     if urlsplit(url).scheme == "mqtts":
-        context = ssl.create_default_context(cafile=tls_ca)
-        if tls_cert:
-            context.load_cert_chain(tls_cert, tls_key)
-        client.tls_set_context(context)
+        client.tls_set_context(tls_context(tls_ca or None, tls_cert or None, tls_key or None))
     return address(url)
+
+
+def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
+    """A client context trusting ``ca`` (None: the system's CAs), presenting ``cert``/``key``."""
+    for name, path in (("tls_ca", ca), ("tls_cert", cert), ("tls_key", key)):
+        if path and not os.path.isfile(path):
+            raise TlsSetupError(f"[mqtt] {name} = {path}: no such file")
+        if path and not os.access(path, os.R_OK):
+            raise TlsSetupError(f"[mqtt] {name} = {path}: not readable by this user")
+    try:
+        context = ssl.create_default_context(cafile=ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsSetupError(f"[mqtt] tls_ca = {ca}: not a PEM certificate ({_reason(exc)})") from exc
+    if cert:
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            raise TlsSetupError(f"[mqtt] tls_cert = {cert}, tls_key = {key}: not a PEM certificate and its "
+                                f"private key ({_reason(exc)})") from exc
+    return context
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
