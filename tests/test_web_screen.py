@@ -16,6 +16,8 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from kiosk.config import ConfigError, listen_addresses, parse_config
@@ -73,6 +75,41 @@ def test_the_switch_never_sends_anyone_to_another_site(web):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"):
         r = web.client.post("/lang", data={"language": "en", "next": target, "csrf_token": web.csrf_token()})
         assert r.headers["Location"] == "/", target
+
+
+def _where_a_browser_goes(location: str) -> tuple[str, str]:
+    """(host, path) a browser reaches from ``location`` on http://kiosk.test/: as the WHATWG URL
+    parser does, it drops tabs and newlines and reads a backslash as a slash."""
+    from urllib.parse import urljoin, urlsplit
+    cleaned = re.sub(r"[\t\n\r]", "", location).strip("\x00 ").replace("\\", "/")
+    url = urlsplit(urljoin("http://kiosk.test/", cleaned))
+    return url.netloc, url.path
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example",
+                                    "/\\\t\\evil.example", "/ /evil.example", "/%2F/evil.example", "/x\nSet-Cookie: a=b"])
+def test_the_switch_is_neither_an_open_redirect_nor_a_500(web, target):
+    r = web.client.post("/lang", data={"language": "en", "next": target, "csrf_token": web.csrf_token()})
+    assert r.status_code == 303 and r.headers["Location"] == "/", target
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.one_of(st.text(max_size=40), st.text(alphabet="/\\\t\n\r .:%@?#a", max_size=12),
+                        st.sampled_from(["/", "/staff/", "/staff", "/staff/login", "/staff/today", "/events"])
+                        .flatmap(lambda p: st.text(max_size=6).map(lambda tail: p + tail))))
+def test_any_next_leads_to_a_page_of_this_app_and_never_a_500(web, target):
+    r = web.client.post("/lang", data={"language": "en", "next": target, "csrf_token": web.csrf_token()})
+    assert r.status_code == 303
+    location = r.headers["Location"]
+    host, path = _where_a_browser_goes(location)
+    assert host == "kiosk.test" and path == location, (target, location)
+    assert location == "/" or location == target      # a page of the app as given, or the screen
+
+
+def test_the_switch_goes_back_to_the_page_it_came_from(web):
+    for target in ("/", "/events", "/static/screen.css"):
+        r = web.client.post("/lang", data={"language": "en", "next": target, "csrf_token": web.csrf_token()})
+        assert r.headers["Location"] == target
 
 
 def test_every_response_carries_the_security_headers(web):

@@ -6,7 +6,11 @@ Every sentence comes from the one catalogue, :mod:`kiosk.messages`; templates ca
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request
+import re
+
+from flask import Blueprint, current_app, redirect, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from .. import messages
 from .context import web_context
@@ -34,15 +38,30 @@ def catalogue() -> dict[str, str]:
     return {code: messages.text(code, language) for code in messages.CATALOGUE}
 
 
+#: What a path of this app is made of: no scheme, host, query, backslash, space or control character
+#: (browsers drop tabs and newlines from a URL, so "/\t/evil.example" would read as "//evil.example").
+_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*/?")
+
+
+def local_path(target: str) -> str:
+    """``target`` when it is a page of this app (a path its routes answer with GET), else ``/``:
+    never a redirect to another site, never a header the server cannot write."""
+    if not _PATH.fullmatch(target) or not target:
+        return "/"
+    try:
+        current_app.url_map.bind("localhost").match(target, method="GET")
+    except RequestRedirect:
+        return target               # a folder without its trailing slash: still this app's page
+    except HTTPException:
+        return "/"
+    return target
+
+
 @bp.post("/lang")
 def switch_language():
     """Form fields ``language`` (vi, en) and ``next`` (a path on this site to go back to)."""
     language = request.form.get("language")
-    target = request.form.get("next", "/")
-    # Only a local path: never an open redirect to another site (``//host`` or ``/\host``).
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
-    response = redirect(target, code=303)
+    response = redirect(local_path(request.form.get("next", "")), code=303)
     if language in LANGUAGES:
         response.set_cookie(COOKIE, language, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="Strict")
     return response
