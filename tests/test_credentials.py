@@ -16,9 +16,12 @@ from kiosk.credentials import (
     MAX_PAYLOAD_BYTES,
     Credential,
     Refused,
+    bhyt,
+    cccd,
+    national_qr,
     recognise,
+    tokens,
 )
-from kiosk.credentials import bhyt, cccd, national_qr, tokens
 
 TODAY = datetime.date(2025, 6, 1)
 
@@ -371,7 +374,6 @@ def test_national_qr_unknown_sex_empty_ext_and_non_mobile_phone():
         (NQR_FULL.replace("100000000000000001", "10000000000000000-1"), "field 4"),
         (NQR_FULL.replace("NGUYEN THI MAU", ""), "field 1"),
         (NQR_FULL.replace("NGUYEN THI MAU", "NGUYEN 7"), "field 1"),
-        (NQR_FULL.replace("|<2<", "|ABC<2<"), "EXT field 0"),
     ],
 )
 def test_malformed_national_qr(payload, field):
@@ -379,6 +381,54 @@ def test_malformed_national_qr(payload, field):
     assert r.code == "malformed_national_qr"
     assert field in r.detail
     assert "NGUYEN" not in r.detail and "10000000" not in r.detail
+
+
+# EXT as several independent public scanner projects captured it from PC-Covid (formats.md §3.1):
+# "00" where no BHYT number was declared, often an empty part, then the phone; phones masked at the
+# end as well as in the middle. Synthetic values throughout.
+@pytest.mark.parametrize(
+    "ext, sex, phone, masked, bhyt_number",
+    [
+        ("<1<00<<0912345678", "male", "0912345678", None, None),
+        ("<0<00<<0912345678", None, "0912345678", None, None),
+        ("<2<00<0912345678", "female", "0912345678", None, None),
+        ("<1<00<<0912345***", "male", None, "0912345***", None),
+        ("<2<00<0943******", "female", None, "0943******", None),
+        ("<2<GD4799999999901<<0912345678", "female", "0912345678", None, "GD4799999999901"),
+        ("<2<0799999901<0912345678", "female", "0912345678", None, "0799999901"),  # BHXH no. shaped like a phone
+        ("2<GD4877*******<0943******", "female", None, "0943******", "GD4877*******"),  # no leading "<"
+        ("<1<00<<+84 912 345 678", "male", "0912345678", None, None),
+    ],
+)
+def test_national_qr_ext_is_read_by_what_each_part_is(ext, sex, phone, masked, bhyt_number):
+    c = recognise(NQR_FULL.replace("<2<GD4799999999901<0912345678", ext), today=TODAY)
+    assert (c.sex, c.phone, c.details.get("phone_masked"), c.details["bhyt_number"]) == (sex, phone, masked, bhyt_number)
+    assert c.details["signature"] is None and "ext_extras" not in c.details
+    assert c.warnings == ()
+
+
+def test_national_qr_ext_signature_follows_the_phone_and_later_values_are_kept():
+    c = recognise(NQR_FULL.replace("<0912345678", "<<0912345678<SIGNATURE0<v2"), today=TODAY)
+    assert c.phone == "0912345678" and c.details["bhyt_number"] == "GD4799999999901"
+    assert c.details["signature"] == "SIGNATURE0" and c.details["ext_extras"] == ["v2"]
+    assert c.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "ext, kept",
+    [
+        ("ABC<2<GD4799999999901<0912345678", ["ABC"]),  # proxy QID too short
+        ("<2<GD4799999999901<Mẫu<0912345678", ["Mẫu"]),
+        ("<9<00<<0912345678", ["9"]),  # not a sex code
+        ("<2<??<x<0912345678", ["??", "x"]),
+    ],
+)
+def test_an_unreadable_ext_part_is_a_warning_not_a_refusal(ext, kept):
+    c = recognise(NQR_FULL.replace("<2<GD4799999999901<0912345678", ext), today=TODAY)
+    assert c.id == "100000000000000001" and c.phone == "0912345678"
+    assert c.warnings == ("national_qr_ext_unreadable",)
+    assert c.details["ext_extras"] == kept
+    assert c.details["proxy_qid"] is None
 
 
 def test_national_qr_parser_checks_declaration_type_and_field_count():

@@ -7,9 +7,19 @@ import unicodedata
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kiosk.credentials import KINDS, MAX_PAYLOAD_BYTES, Credential, Refused, recognise
-from kiosk.credentials import bhyt, cccd, national_qr, tokens
+from kiosk.credentials import (
+    KINDS,
+    MAX_PAYLOAD_BYTES,
+    Credential,
+    Refused,
+    bhyt,
+    cccd,
+    national_qr,
+    recognise,
+    tokens,
+)
 from kiosk.credentials.normalise import to_text
+from kiosk.credentials.phone import normalise_phone
 
 TODAY = datetime.date(2025, 6, 1)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,7 +78,7 @@ def outcome(parser, data):
 
 VN_LOWER = "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
 VN_LETTERS = VN_LOWER + VN_LOWER.upper()
-digits = lambda n: st.text("0123456789", min_size=n, max_size=n)  # noqa: E731
+digits = lambda n: st.text("0123456789", min_size=n, max_size=n)
 
 
 def vn_names(max_words=5, max_len=100):
@@ -92,12 +102,17 @@ fieldish = st.one_of(
     st.sampled_from(["", "-", "$", "0", "1", "2", "Nam", "Nữ", "*", "**", "<1<", "79 - 999", "1990-**-**"]),
     vn_names(3, 30),
 )
+# Parts of a national QR's EXT, as apps write them and damaged.
+ext_parts = st.one_of(fieldish, st.sampled_from(["", "00", "0", "1", "2", "0912345678", "0912******", "0912345***",
+                                                  "GD4877*******", "0799999901", "+84 912 345 678", "SIG0"]))
 near_valid = st.one_of(
     st.builds("|".join, st.lists(fieldish, min_size=6, max_size=6)),
     st.builds("|".join, st.lists(fieldish, min_size=7, max_size=9)),
     st.builds(lambda f: "|".join(f + ["$"]), st.lists(fieldish, min_size=9, max_size=16)),
     st.builds(lambda f, e: "|".join(f + ["<".join(e)]), st.lists(fieldish, min_size=5, max_size=5),
               st.lists(fieldish, max_size=6)),
+    st.builds(lambda q, e: f"******000001|NGUYEN THI MAU|1990-**-**|0|{q}|" + "<".join(e), qids,
+              st.lists(ext_parts, max_size=8)),
     st.builds(lambda t, b, s: f"CK1.{t}.{b}.{s}", st.sampled_from("SCX"), st.text("ABCZ2367=a", max_size=70),
               st.text("ABCZ2367=a", max_size=10)),
 )
@@ -166,7 +181,7 @@ def bhyt_cases(draw):
     new = draw(st.booleans())
     place = draw(vn_names(6, 40))
     hint = draw(st.sampled_from("12345"))
-    dmy = lambda d: d.strftime("%d/%m/%Y")  # noqa: E731
+    dmy = lambda d: d.strftime("%d/%m/%Y")
     fields = [
         card, name.encode().hex(), str(birth.year) if year_only else dmy(birth), {"male": "1", "female": "2"}[sex],
         address.encode().hex() if address else "-", f"{facility[:2]} - {facility[2:]}", dmy(valid_from),
@@ -205,8 +220,11 @@ mobiles = st.builds(lambda p, r: "0" + p + r, st.sampled_from(["32", "39", "56",
 
 @st.composite
 def national_cases(draw):
-    document = draw(st.sampled_from(["", "******", "masked"]))
-    document = {"": "", "******": "******" + draw(digits(6)), "masked": draw(digits(12))}[document]
+    """A national QR in one of the EXT layouts: the published order (``proxy<sex<BHYT<phone<signature``)
+    or as PC-Covid writes it (``proxy<sex<00<<phone``, ``proxy<sex<00<phone``; formats.md §3.1)."""
+    document = draw(st.sampled_from(["", "******", "masked", "end_masked"]))
+    document = {"": "", "******": "******" + draw(digits(6)), "masked": draw(digits(12)),
+                "end_masked": draw(digits(9)) + "***"}[document]
     name = draw(ascii_names)
     birth = draw(dates)
     birth_form = draw(st.sampled_from(["full", "year", "none"]))
@@ -218,15 +236,29 @@ def national_cases(draw):
     proxy = draw(st.booleans())
     qid, proxy_qid = draw(qids), draw(qids) if proxy else ""
     sex = draw(st.sampled_from(["0", "1", "2"]))
-    bhyt_number = draw(st.sampled_from(["", "GD4799999999901", "GD4877*******", "7999999901"]))
-    phone = draw(st.sampled_from(["", "masked", "plain"]))
-    phone_text = {"": "", "masked": draw(mobiles)[:4] + "******", "plain": draw(mobiles)}[phone]
+    layout = draw(st.sampled_from(["published", "pccovid", "pccovid_short"]))
+    phone = draw(st.sampled_from(["", "masked", "end_masked", "plain"]))
+    if layout != "published" and not phone:
+        phone = "plain"
+    number = draw(mobiles)
+    phone_text = {"": "", "masked": number[:4] + "******", "end_masked": number[:7] + "***",
+                  "plain": number}[phone]
+    # A 10-digit social-insurance number may look like a mobile: it is told from the phone by
+    # coming before it, so it is drawn only when a phone follows.
+    bhyt_choices = ["", "GD4799999999901", "GD4877*******", "7999999901", "079190000001"]
+    bhyt_number = draw(st.sampled_from(bhyt_choices + (["0799999901"] if phone else [])))
     signature = draw(st.sampled_from(["", "SIG0", "QUJD"]))
-    ext = "<".join([proxy_qid, sex, bhyt_number, phone_text] + ([signature] if signature else []))
+    head = [proxy_qid, sex]
+    if layout == "published":
+        ext_parts = head + [bhyt_number, phone_text]
+    else:
+        bhyt_number = ""
+        ext_parts = head + (["00", "", phone_text] if layout == "pccovid" else ["00", phone_text])
+    ext = "<".join(ext_parts + ([signature] if signature else []))
     payload = "|".join([document, name, birth_text, "1" if proxy else "0", qid, ext])
     details = {"document_number": document or None, "proxy_declared": proxy, "proxy_qid": proxy_qid or None,
                "bhyt_number": bhyt_number or None, "signature": signature or None}
-    if phone == "masked":
+    if phone in ("masked", "end_masked"):
         details["phone_masked"] = phone_text
     expected = Credential(kind="national_qr", id=qid, name=name, birth_date=birth_value,
                           sex={"1": "male", "2": "female"}.get(sex), phone=phone_text if phone == "plain" else None,
@@ -240,6 +272,32 @@ def test_national_qr_round_trip(case):
     payload, expected = case
     assert recognise(payload, today=TODAY) == expected
     assert national_qr.parse(payload + "\r\n", today=TODAY) == expected
+
+
+clean_ext_parts = st.one_of(
+    ext_parts.filter(lambda p: "|" not in p and "<" not in p and not any(bad_char(ch) or ch in "\x00\r\n" for ch in p)),
+    st.text(st.characters(exclude_categories=["Cc", "Cf", "Cs", "Co"], exclude_characters="|<"), max_size=16),
+)
+
+
+@FAST
+@given(qid=qids, parts=st.lists(clean_ext_parts, max_size=8))
+def test_whatever_ext_holds_the_code_is_accepted_with_warnings_at_most(qid, parts):
+    """A malformed extension part never refuses the whole code (issue 10, item 19)."""
+    c = national_qr.parse(f"******000001|NGUYEN THI MAU|1990-**-**|0|{qid}|" + "<".join(parts), today=TODAY)
+    assert c.id == qid and c.name == "NGUYEN THI MAU"
+    assert set(c.warnings) <= {"national_qr_ext_unreadable", "phone_invalid"}
+    assert c.phone is None or (c.phone.isascii() and c.phone.isdigit() and len(c.phone) == 10)
+    kept = [c.details["proxy_qid"], c.details["bhyt_number"], c.details["signature"], c.details.get("phone_masked"),
+            *c.details.get("ext_extras", [])]
+    # Nothing is lost: every part is kept somewhere, but for "00", the sex code and the phone.
+    for part in (unicodedata.normalize("NFC", p).strip() for p in parts):
+        if not part.strip("0") or part in ("1", "2") or part in kept:
+            continue
+        try:
+            assert normalise_phone(part) == c.phone, (part, c.details)
+        except ValueError:
+            assert "phone_invalid" in c.warnings, (part, c.details)
 
 
 @FAST
