@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kiosk.rules import MODES
 
-from . import bundle, enrol, writeboot
+from . import bundle, cards, enrol, writeboot
 from .args import fleet_arg
 from .bootmedia import open_media
 from .fleet import Fleet, FleetError
@@ -110,6 +110,10 @@ def _write_boot(args) -> None:
     media = open_media(image=args.image, boot=args.boot)
     network = writeboot.wifi(args.wifi_ssid, args.wifi_country)   # asks last, when all else is right
     done = writeboot.write_boot(media, args.kiosk_id, files=files, keys=keys, network=network, wheels=wheels)
+    if not args.unenrolled:
+        warn = cards.warning(args.kiosk_id, cards.record(fleet.kiosk_dir(args.kiosk_id), done.media), done.media)
+        if warn:
+            print(f"kiosk-provision: {warn}", file=sys.stderr)
     what = f"an unenrolled kiosk (hostname {args.kiosk_id})" if args.unenrolled else f"kiosk {args.kiosk_id}"
     print(f"{what} written to {done.media} in {done.seconds:.1f} s:")
     for name, size in done.files.items():
@@ -155,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             fleet = Fleet.open(args.fleet)
             folder, pin = fleet.new_kiosk(args.kiosk_id, args.venue, mode=args.mode, staff=args.staff)
             print(f"kiosk {args.kiosk_id} provisioned in {folder}")
+            print(f"  fleet registry: {fleet.registry_file} now has {args.kiosk_id} = {args.venue}; copy it to "
+                  "/etc/checkin-collector/ on the collector (its events are refused until then)")
             print(f"  copy {fleet.kiosk_etc(args.kiosk_id)}/ and {fleet.kiosk_data(args.kiosk_id)}/ onto the SD card")
             print(f"staff {args.staff!r} one-time PIN: {pin}  (shown once; to be changed at first login)")
         elif args.command == "bundle":

@@ -303,3 +303,25 @@ def test_yaml_writer_round_trips_awkward_strings():
              "script": "#!/bin/sh\necho 'hi'  # comment\n\n  indented\n",
              "nested": [{"a": [1, 2], "b": {}}, []], "flags": [True, False, 0]}
     assert yaml.safe_load(yamltext.dump(value)) == value
+
+
+def test_one_identity_on_two_cards_is_warned_about(tmp_path, capsys, fleet, wheels, ssh_key):
+    """Two cards with one identity knock each other off the broker: the second card is warned of."""
+    kiosk = "dalat-cho-dup"
+    assert main(["kiosk", "new", kiosk, "--venue", VENUE, "--staff", "Hoa", "--fleet", str(fleet.root)]) == 0
+    capsys.readouterr()
+    first, second = make_image(tmp_path / "first.img"), make_image(tmp_path / "second.img")
+
+    def write(image):
+        code = main(["write-boot", "--image", str(image), kiosk, "--fleet", str(fleet.root),
+                     "--ssh-key", str(ssh_key), "--bundle", str(wheels)])
+        assert code == 0
+        return capsys.readouterr().err
+
+    assert "warning" not in write(first)
+    assert "warning" not in write(first)                 # the same card again: a re-write, not a copy
+    err = write(second)
+    assert f"kiosk {kiosk}'s identity was already given to another card" in err
+    assert str(first) in err and "kiosk-provision kiosk new" in err
+    ledger = fleet.kiosk_dir(kiosk) / "cards.log"
+    assert stat.S_IMODE(ledger.stat().st_mode) == 0o600 and len(ledger.read_text().splitlines()) == 3

@@ -1,0 +1,66 @@
+"""Which cards a kiosk's identity went to: ``kiosks/<id>/cards.log`` in the fleet directory.
+
+Two cards with one identity are two kiosks with one certificate: the broker takes each one's
+connection for the other's and drops it (``use_username_as_clientid``), the centre sees one kiosk
+whose sequence numbers run twice. ``write-boot`` and ``enroll-qr`` record every card they give an
+identity to and warn when it already went to another one, so a technician re-flashing a spare card
+for the same door learns it before both are in service.
+
+>>> given(fleet.kiosk_dir("ninhthuan-cho-01"), "ninhthuan-cho-01", "image /tmp/sd.img")   # None: a first card
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+LEDGER = "cards.log"
+
+
+@dataclass(frozen=True)
+class Card:
+    at: str          # local time, ISO 8601 with offset
+    media: str       # what it was written to, as the writer described it
+
+
+def given(kiosk_dir: Path, kiosk_id: str, media: str) -> str | None:
+    """Record that the identity went to ``media``; the technician's warning if it went to another card before."""
+    return warning(kiosk_id, record(kiosk_dir, media), media)
+
+
+def record(kiosk_dir: Path, media: str, *, now: datetime | None = None) -> list[Card]:
+    """Append ``media`` to the kiosk's ledger; the cards recorded before it (for :func:`warning`)."""
+    path = Path(kiosk_dir) / LEDGER
+    earlier = read(path)
+    at = (now or datetime.now()).astimezone().isoformat(timespec="seconds")
+    line = f"{at}\t{' '.join(media.split())}\n"       # one line per card, whatever the description
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return earlier
+
+
+def read(path: Path) -> list[Card]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [Card(*line.split("\t", 1)) for line in text.splitlines() if "\t" in line]
+
+
+def warning(kiosk_id: str, earlier: list[Card], media: str) -> str | None:
+    """The technician's warning when the identity already went to another card, else None."""
+    others = [c for c in earlier if c.media != " ".join(media.split())]
+    if not others:
+        return None
+    last = others[-1]
+    return (f"warning: kiosk {kiosk_id}'s identity was already given to another card "
+            f"({last.media}, {last.at}{f', and {len(others) - 1} more' if len(others) > 1 else ''}). "
+            "Two cards with one identity knock each other off the broker. If this card replaces "
+            "that one, wipe the old card; for a second kiosk, make a new one: "
+            f"kiosk-provision kiosk new <new id> --venue …")
