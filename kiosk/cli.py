@@ -16,7 +16,7 @@ from . import __version__
 from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError,
                      load_config)
 from .credentials import Refused, recognise
-from mqtt.logs import setup_logging
+from mqtt.logs import setup_logging, use_timezone
 from mqtt.masking import mask_id, mask_name
 
 log = logging.getLogger("kiosk")
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args, exc)      # an invalid config is the self-test's first finding
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
+    use_timezone(config.kiosk.timezone)
     return args.func(args, config)
 
 

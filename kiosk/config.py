@@ -20,7 +20,7 @@ from pathlib import Path
 from hardware.printers import KINDS as PRINTER_KINDS
 from hardware.printers import WIDTHS as PRINTER_WIDTHS
 from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
-from mqtt.tomlconfig import timezone_name as _timezone
+from mqtt.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
 
 __all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_config"]
 
@@ -106,7 +106,7 @@ class KioskSection:
     mode: str = key(one_of("entry", "exit", "toggle"), default="toggle")
     data_dir: str = key(default=DEFAULT_DATA_DIR)
     language: str = key(one_of("vi", "en"), default="vi")
-    timezone: str = key(_timezone, default="Asia/Ho_Chi_Minh")
+    timezone: str = key(_timezone, default=DEFAULT_TIMEZONE)
     #: Days a delivered event and its closed visit are kept on the kiosk.
     retention_days: float = key(in_range(1, 366), default=21.0)
     #: The venue's key for signing slips and cards (the same file on every kiosk of the venue,

@@ -54,6 +54,10 @@ def matches(pattern: str, what: str) -> Callable:
     return check
 
 
+#: The venues' time zone unless a config says otherwise (kiosk, collector, logs).
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
 def timezone_name(v):
     try:
         zoneinfo.ZoneInfo(v)

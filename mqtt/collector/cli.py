@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from .. import contract
 from . import queries
-from ..logs import setup_logging
+from ..logs import setup_logging, use_timezone
 from ..masking import mask_id, mask_name
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import StoreError, open_store
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kiosk-collector: {exc}", file=sys.stderr)
         return 2
+    use_timezone(config.report.timezone)
     try:
         return args.func(args, config)
     except StoreError as exc:

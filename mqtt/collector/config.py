@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, parse_sections, read_text
-from ..tomlconfig import timezone_name as _timezone
+from ..tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -66,7 +66,7 @@ class StoreSection:
 @dataclass(frozen=True)
 class ReportSection:
     #: Days and hours of ``stats`` are counted in this zone.
-    timezone: str = key(_timezone, default="Asia/Ho_Chi_Minh")
+    timezone: str = key(_timezone, default=DEFAULT_TIMEZONE)
 
 
 @dataclass(frozen=True)
