@@ -33,6 +33,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                               "en": "This screen opens only on the kiosk itself."},
     "web_csrf_failed": {"vi": "Trang đã hết hạn. Vui lòng tải lại trang.", "en": "This page has expired. Please reload it."},
     "web_too_large": {"vi": "Tệp quá lớn (tối đa {mb} MB).", "en": "The file is too large (at most {mb} MB)."},
+    "web_body_too_large": {"vi": "Yêu cầu quá lớn (tối đa {kb} KB); không có gì được lưu.",
+                           "en": "The request is too large (at most {kb} KB); nothing was saved."},
     # The simulator's panel on the screen
     "sim_title": {"vi": "Mô phỏng", "en": "Simulation"},
     "sim_green": {"vi": "Đèn xanh", "en": "Green light"},

@@ -27,9 +27,17 @@ log = logging.getLogger(__name__)
 
 SECRET_FILE = "web-secret"
 SECRET_HEX_CHARS = 64
-#: No request needs more (the simulator's image upload is the largest).
+#: The simulator's image upload, the one large body (loopback only, simulation only).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024      # the upload and its multipart framing
+#: A form: a login, a PIN, a declaration, a phone number with its household (a few hundred bytes;
+#: the largest, a declaration with a long address, stays under 4 KB).
+FORM_BYTES = 16 * 1024
+#: A form that lists chosen rows: "who is inside" checks out any number of visits at once
+#: (~45 bytes a visit: thousands of visits).
+LIST_FORM_BYTES = 256 * 1024
+#: Each route's bound on a request body, by endpoint; every other route takes FORM_BYTES.
+BODY_LIMITS = {"sim.present": MAX_REQUEST_BYTES, "staff.inside_check_out": LIST_FORM_BYTES}
 
 CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
@@ -53,9 +61,12 @@ def secure(app: Flask, data_dir: Path) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=LIST_FORM_BYTES,
         # The kiosk's screen stays open for weeks: a token lives as long as the browser's session.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    # Before the CSRF check, which reads the form: a body over its route's bound is never parsed.
+    app.before_request(_bound_body)
     csrf.init_app(app)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
@@ -77,6 +88,32 @@ def secret_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, key)                                                 # 0600
     return key
+
+
+def body_limit(endpoint: str | None) -> int:
+    """The largest request body the route ``endpoint`` takes (None: no route, a 404 to come)."""
+    return BODY_LIMITS.get(endpoint or "", FORM_BYTES)
+
+
+def largest_body(app: Flask) -> int:
+    """The largest body any route of ``app`` takes: the server reads nothing larger."""
+    return max(body_limit(endpoint) for endpoint in app.view_functions)
+
+
+def _bound_body():
+    """Refuse a body over its route's bound by its Content-Length, before anything reads it; a
+    body without one (chunked) is cut at the bound as it is read."""
+    limit = body_limit(request.endpoint)
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        return too_large(limit)
+    return None
+
+
+def too_large(limit: int):
+    if limit >= 2**20:
+        return refuse(413, "web_too_large", mb=limit // 2**20)
+    return refuse(413, "web_body_too_large", kb=limit // 1024)
 
 
 def wants_json() -> bool:
@@ -104,4 +141,4 @@ def _csrf_failed(error: CSRFError):
 
 
 def _too_large(error: RequestEntityTooLarge):
-    return refuse(413, "web_too_large", mb=MAX_UPLOAD_BYTES // 2**20)
+    return too_large(body_limit(request.endpoint))

@@ -30,12 +30,15 @@ from waitress.trigger import trigger
 from waitress import wasyncore
 
 from .live import MAX_SUBSCRIBERS, LiveFeed
+from .security import largest_body
 
 log = logging.getLogger(__name__)
 
 ROUTE_TABLE = Path("/proc/net/route")
 #: Threads for requests: every open event stream holds one, the pages need the rest.
 THREADS = MAX_SUBSCRIBERS + 6
+#: How far past the largest route's bound a body is still read, to be refused with the app's message.
+BODY_HEADROOM = 64 * 1024
 _SIOCGIFADDR = 0x8915
 _RTF_UP = 0x1
 
@@ -114,8 +117,12 @@ class WebServer:
         if not sockets:
             raise OSError("the web server could not listen on any address of [web] listen")
         # No access log (waitress writes none): URLs and addresses stay out of the journal.
+        # Bodies: waitress answers 413 from the headers alone, before reading a byte of the body,
+        # above the largest bound of any route of this app (plus headroom: a body a little over its
+        # route's bound is read, into a file past 512 KB, and refused by the app with its message).
         self._server = create_server(self.app, map=self._map, sockets=sockets, threads=self.threads, ident="",
-                                     connection_limit=50, max_request_body_size=16 * 1024 * 1024)
+                                     connection_limit=50,
+                                     max_request_body_size=largest_body(self.app) + BODY_HEADROOM)
         self.bound = [s.getsockname()[:2] for s in sockets]     # listening now
         # Taken now, before the loop runs: the map is the loop thread's from here on.
         self._triggers = [obj for obj in self._map.values() if isinstance(obj, trigger)]
