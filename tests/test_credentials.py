@@ -257,6 +257,51 @@ def test_bhyt_not_expired_and_future_birth():
     assert "birth_date_in_future" in c.warnings
 
 
+@pytest.mark.parametrize("guardian, expected", [
+    ("Nguyễn Văn Mẫu", "Nguyễn Văn Mẫu"),  # plain text, as some cards carry it
+    ("NGUYEN VAN MAU 0912345678", "NGUYEN VAN MAU 0912345678"),
+    ("0912345678", "0912345678"),  # plain digits that are also hex (09 = TAB): not hex
+    ("Mẹ: Đỗ Thị Thử", "Mẹ: Đỗ Thị Thử"),
+    (hexname("Đỗ Thị Thử"), "Đỗ Thị Thử"),
+])
+def test_bhyt_guardian_may_be_plain_text(guardian, expected):
+    c = recognise(bhyt_payload(f10=guardian, f7="31/12/2030"), today=TODAY)
+    assert c.details["guardian"] == expected
+    assert c.warnings == ()
+
+
+@pytest.mark.parametrize("check, warned", [
+    ("0123456789abcdef-0000", False),
+    ("123456789abcdef-7102", False),  # 15 hex digits before "-", as on some cards
+    ("0123456789ABCDEF-1202", False),
+    ("0123456789abcd-0000", True),
+    ("0123456789abcdef0-0000", True),
+    ("0123456789abcdefg-0000", True),
+    ("0123456789abcdef", True),
+])
+def test_bhyt_check_value_shape(check, warned):
+    c = recognise(bhyt_payload(f13=check, f7="31/12/2030"), today=TODAY)
+    assert c.details["check"] == check
+    assert c.warnings == (("bhyt_check_unreadable",) if warned else ())
+
+
+@pytest.mark.parametrize("card, reference, warned", [
+    ("GD4799999999901", "79999999999901", False),
+    ("GD4799999999901", "79019999999901", False),  # another office of the same province
+    ("GD4799999999901", "01999999999901", True),  # another province
+    ("GD4799999999901", "79999999999902", True),  # another social-insurance number
+    ("7999999901", "01997999999901", False),
+    ("7999999901", "01997999999902", True),
+    ("079190000001", "01997999999901", False),  # 12-digit number: nothing to compare
+    ("GD4799999999901", "-", False),
+    ("GD4799999999901", "7999999999990", False),  # not 14 digits: not compared
+])
+def test_bhyt_field_9_repeats_the_province_and_the_social_insurance_number(card, reference, warned):
+    c = recognise(bhyt_payload(f0=card, f9=reference, f7="31/12/2030"), today=TODAY)
+    assert c.id == card
+    assert c.warnings == (("bhyt_reference_mismatch",) if warned else ())
+
+
 def test_bhyt_parser_cuts_at_first_nul():
     c = bhyt.parse(BHYT_NEW + "\x00\x00garbage|more", today=TODAY)
     assert c.id == "7999999901"
@@ -451,6 +496,11 @@ def test_national_qr_parser_checks_declaration_type_and_field_count():
         ("mailto:mau@example.invalid", "url"),
         ("tel:0912345678", "url"),
         ("HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH", "vaccine_passport"),
+        # MoMo's personal QR in the shapes shops print (synthetic payee).
+        ("2|99|0912345678|Nguyen Thi Mau||0|0|50000|Thu|transfer_myqr", "payment_qr"),
+        ("2|99|0912345678|NGUYEN THI MAU|mau@example.invalid|0|0|0", "payment_qr"),
+        ("2|99|0912345678|0|0|50000", "payment_qr"),  # would look like a national QR by its field 3
+        ("2|99|0912345678|Mẫu|0|0|0|20000|Thử|transfer_myqr", "payment_qr"),
         ("hello", "unknown_format"),
         ("a|b|c", "unknown_format"),
         ("a|b|c|d|e|f|g", "unknown_format"),

@@ -159,13 +159,21 @@ def test_cccd_round_trip(case, nfd):
     assert cccd.parse(payload.encode("utf-8") + b"\x00\r\n", today=TODAY) == expected
 
 
+mobiles = st.builds(lambda p, r: "0" + p + r, st.sampled_from(["32", "39", "56", "70", "79", "81", "88", "91", "99"]),
+                    digits(7))
+
+
 @st.composite
 def bhyt_cases(draw):
     card = draw(st.one_of(
         st.builds(lambda g, lvl, rest: g + lvl + rest, st.text("ABCDEGHKNQSTVXYZ", min_size=2, max_size=2),
-                  st.sampled_from("12345"), st.text("0123456789ABCDEF", min_size=12, max_size=12)),
+                  st.sampled_from("12345"), digits(12) | st.text("0123456789ABCDEF", min_size=12, max_size=12)),
         digits(10), digits(12),
     ))
+    # Field 9: the card's province and social-insurance number around a 2-digit office code
+    # (a card with letters in its number gives a field 9 that is not 14 digits: not checked).
+    office = draw(digits(2))
+    reference = {15: card[3:5] + office + card[5:], 10: draw(digits(2)) + office + card}.get(len(card), draw(digits(14)))
     name = draw(vn_names(4, 40))
     birth = draw(dates)
     year_only = draw(st.booleans())
@@ -174,10 +182,15 @@ def bhyt_cases(draw):
     facility = draw(digits(2)) + draw(st.text("0123456789ABC", min_size=3, max_size=3))
     valid_from, issue, five = draw(dates), draw(dates), draw(dates)
     valid_to = draw(st.none() | st.dates(min_value=TODAY, max_value=datetime.date(2040, 1, 1)))
-    reference = draw(digits(14))
     guardian = draw(st.none() | vn_names(4, 30))
+    # The guardian (or contact) in hex like the name, or plain: a name, or a phone number whose
+    # digits are also hex (and would decode to control characters).
+    guardian_form = draw(st.sampled_from(["hex", "plain", "phone"]))
+    if guardian and guardian_form == "phone":
+        guardian = draw(mobiles)
     area_digit = draw(st.sampled_from("04567"))
-    check = draw(st.binary(min_size=8, max_size=8)).hex() + "-" + draw(st.binary(min_size=2, max_size=2)).hex()
+    check = draw(st.binary(min_size=8, max_size=8)).hex()[draw(st.sampled_from([0, 1])):] + "-" + \
+        draw(st.binary(min_size=2, max_size=2)).hex()  # 16 or 15 hex digits before "-"
     new = draw(st.booleans())
     place = draw(vn_names(6, 40))
     hint = draw(st.sampled_from("12345"))
@@ -185,7 +198,8 @@ def bhyt_cases(draw):
     fields = [
         card, name.encode().hex(), str(birth.year) if year_only else dmy(birth), {"male": "1", "female": "2"}[sex],
         address.encode().hex() if address else "-", f"{facility[:2]} - {facility[2:]}", dmy(valid_from),
-        dmy(valid_to) if valid_to else "-", dmy(issue), reference, guardian.encode().hex() if guardian else "-",
+        dmy(valid_to) if valid_to else "-", dmy(issue), reference,
+        (guardian.encode().hex() if guardian_form == "hex" else guardian) if guardian else "-",
         area_digit, " " + dmy(five), check,
     ]
     details = {
@@ -214,8 +228,20 @@ def test_bhyt_round_trip(case):
     assert bhyt.parse(payload.encode() + b"\x00" * 10, today=TODAY) == expected
 
 
-mobiles = st.builds(lambda p, r: "0" + p + r, st.sampled_from(["32", "39", "56", "70", "79", "81", "88", "91", "99"]),
-                    digits(7))
+@FAST
+@given(case=bhyt_cases(), at=st.integers(0, 13), digit=st.sampled_from("0123456789"))
+def test_a_bhyt_field_9_that_disagrees_with_the_card_is_a_warning(case, at, digit):
+    payload, expected = case
+    fields = payload.split("|")
+    reference = fields[9]
+    assume(len(expected.id) in (10, 15) and reference.isdigit() and reference[at] != digit)
+    fields[9] = reference[:at] + digit + reference[at + 1:]
+    c = recognise("|".join(fields), today=TODAY)
+    assert c.id == expected.id and c.details["reference"] == fields[9]
+    # The office code (digits 2-3), and the province on a 10-digit card, are not on the card.
+    free = (2, 3) if len(expected.id) == 15 else (0, 1, 2, 3)
+    assert c.warnings == (() if at in free else ("bhyt_reference_mismatch",))
+
 
 
 @st.composite

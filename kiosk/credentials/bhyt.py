@@ -19,7 +19,14 @@ import re
 from typing import NoReturn
 
 from .model import Credential, Refused
-from .normalise import birth_in_future, check_controls, collapse, is_ascii_digits, make_date, to_text
+from .normalise import (
+    birth_in_future,
+    check_controls,
+    collapse,
+    is_ascii_digits,
+    make_date,
+    to_text,
+)
 
 KIND = "bhyt"
 MIN_TOKENS = 10
@@ -27,6 +34,8 @@ MIN_TOKENS = 10
 # the 10-digit social-insurance number (QĐ 1666), or the 12-digit personal ID (expected from 2025).
 CARD_NUMBER = re.compile(r"[A-Z]{2}[1-5][0-9A-Z]{12}|[0-9]{10}|[0-9]{12}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+# Field 13: 16 hex digits, or 15 on some cards (the leading 0 dropped?), "-", 4 hex digits.
+_CHECK = re.compile(r"[0-9A-Fa-f]{15,16}-[0-9A-Fa-f]{4}")
 # Living-area codes as VNPT-HIS maps field 11.
 _AREA = {"5": "K1", "6": "K2", "7": "K3"}
 _SEX = {"1": "male", "2": "female"}
@@ -91,6 +100,11 @@ def parse(data: bytes | str, *, today: datetime.date | None = None) -> Credentia
     if len(fields) > 15:
         details["issue_place"] = _text(field(15), 15)
 
+    check = field(13)
+    if check and not _CHECK.fullmatch(check):
+        warnings.append("bhyt_check_unreadable")
+    if not _reference_agrees(card, field(9)):
+        warnings.append("bhyt_reference_mismatch")
     if details["valid_to"] and details["valid_to"] < today.isoformat():
         warnings.append("bhyt_expired")
     if birth_in_future(birth_date, today):
@@ -100,19 +114,45 @@ def parse(data: bytes | str, *, today: datetime.date | None = None) -> Credentia
 
 
 def _text(raw: str, index: int) -> str | None:
-    """A hex-of-UTF-8 field decoded (plain text if it is not hex); ``-`` or empty is None."""
+    """A hex-of-UTF-8 field decoded (plain text if it is not hex); ``-`` or empty is None.
+
+    Plain text occurs (field 10, the guardian or contact, is often written plain); plain digits
+    that happen to be hex, such as a contact's phone number, decode to control characters
+    (``09…`` is a TAB) and are kept as the digits they are.
+    """
     if raw in ("", "-"):
         return None
     text = raw
     if _HEX.fullmatch(raw):
         try:
-            text = bytes.fromhex(raw).decode("utf-8")
+            decoded = bytes.fromhex(raw).decode("utf-8")
         except UnicodeDecodeError:
-            pass  # hex-looking plain text, e.g. a short name
-        else:
+            decoded = None  # hex-looking plain text, e.g. a short name
+        if decoded is not None and not (is_ascii_digits(raw) and _has_controls(decoded)):
             # Hex hides what it carries from the payload check; check the decoded text again.
-            check_controls(text, f"field {index}")
+            text = check_controls(decoded, f"field {index}")
     return collapse(text) or None
+
+
+def _has_controls(text: str) -> bool:
+    try:
+        check_controls(text, "")
+    except Refused:
+        return True
+    return False
+
+
+def _reference_agrees(card: str, reference: str) -> bool:
+    """Field 9 (14 digits) is the province (2), the managing office (2), then the card's 10-digit
+    social-insurance number; a 15-character card number carries the same province and number.
+    Other shapes (no field 9, 12-digit cards) are not checked."""
+    if not is_ascii_digits(reference, 14):
+        return True
+    if len(card) == 15:
+        return reference[:2] == card[3:5] and reference[4:] == card[5:]
+    if len(card) == 10:
+        return reference[4:] == card
+    return True
 
 
 def _birth(raw: str) -> str | None:

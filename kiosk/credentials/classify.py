@@ -43,6 +43,10 @@ def classify(text: str) -> str:
         return "token"
 
     fields = [f.strip() for f in text.split("|")]
+    # MoMo's personal QR ("2|99|phone|name|email|0|0|amount|message|transfer_myqr"): a wallet's
+    # code to receive money. Its phone and name are the payee's, not the visitor's identity.
+    if fields[:2] == ["2", "99"] and len(fields) >= 3:
+        raise Refused("payment_qr", "a MoMo wallet payment code, not an identity code")
     if len(fields) >= _BHYT_MIN_TOKENS and fields[-1] == "$":
         return "bhyt"
     if len(fields) == 6 and fields[3] in ("0", "1"):
