@@ -75,6 +75,7 @@ def test_cccd_example_with_old_id():
             "old_id": "000000001",
             "address": "Số 1 Đường Thử Nghiệm, Phường Mẫu, Tỉnh Giả Định",
             "issue_date": "2021-07-15",
+            "layout": "chip_2021",
             "extras": [],
         },
         warnings=(),
@@ -94,6 +95,27 @@ def test_can_cuoc_with_extra_fields_keeps_them():
     c = recognise(CCCD_2 + "|001095000009|Trần Văn Mẫu|Nguyễn Thị Thử", today=TODAY)
     assert c.id == "001095000002"
     assert c.details["extras"] == ["001095000009", "Trần Văn Mẫu", "Nguyễn Thị Thử"]
+    assert c.details["layout"] == "other"
+
+
+def test_can_cuoc_2024_standard_layout_has_eleven_fields():
+    """The 7 fields of the chip card, then 4 empty ones; the name in title case, as cards carry it."""
+    c = recognise(CCCD_2 + "||||", today=TODAY)
+    assert (c.id, c.name, c.birth_date, c.sex) == ("001095000002", "Trần Văn Thử", "1995-02-02", "male")
+    assert c.details == {"old_id": None, "address": "Phường Mẫu, Thành phố Hà Nội", "issue_date": "2024-10-10",
+                         "layout": "can_cuoc_2024", "extras": []}
+    assert c.warnings == ()
+
+
+def test_can_cuoc_2024_with_a_filled_extra_field_keeps_its_place():
+    c = recognise(CCCD_2 + "|001095000009|||", today=TODAY)
+    assert c.details["layout"] == "can_cuoc_2024"
+    assert c.details["extras"] == ["001095000009", "", "", ""]
+
+
+def test_chip_card_2021_layout_has_seven_fields():
+    c = recognise(CCCD_1, today=TODAY)
+    assert c.details["layout"] == "chip_2021" and c.details["extras"] == []
 
 
 @pytest.mark.parametrize("word, sex", [("NAM", "male"), ("nam", "male"), ("NỮ", "female"), ("nu", "female"), ("Nu", "female")])

@@ -133,9 +133,16 @@ def cccd_cases(draw):
     old_id = draw(st.sampled_from(["", "9", "12"]))
     old_id = draw(digits(int(old_id))) if old_id else ""
     name = draw(vn_names())
+    if draw(st.booleans()):
+        name = name.title()  # as cards carry it
     address = draw(st.none() | addresses)
     issue = draw(st.none() | dates)
-    extras = draw(st.lists(st.text(VN_LETTERS + "0123456789", min_size=1, max_size=12), max_size=3))
+    # The chip card's 7 fields, the Căn cước card's 11 (4 empty, or some filled), or other extras.
+    layout = draw(st.sampled_from(["chip_2021", "can_cuoc_2024", "can_cuoc_2024_filled", "other"]))
+    extra = st.text(VN_LETTERS + "0123456789", min_size=1, max_size=12)
+    extras = {"chip_2021": [], "can_cuoc_2024": ["", "", "", ""],
+              "can_cuoc_2024_filled": draw(st.lists(st.just("") | extra, min_size=4, max_size=4)),
+              "other": draw(st.lists(extra, min_size=1, max_size=5).filter(lambda e: len(e) != 4))}[layout]
     sex_word = {"male": draw(st.sampled_from(["Nam", "NAM", "nam"])),
                 "female": draw(st.sampled_from(["Nữ", "NỮ", "nữ", "Nu"]))}[sex]
     payload = "|".join([number, old_id, name, birth.strftime("%d%m%Y"), sex_word, address or "",
@@ -143,7 +150,9 @@ def cccd_cases(draw):
     expected = Credential(
         kind="cccd", id=number, name=name, birth_date=birth.isoformat(), sex=sex, phone=None,
         details={"old_id": old_id or None, "address": address,
-                 "issue_date": issue.isoformat() if issue else None, "extras": extras},
+                 "issue_date": issue.isoformat() if issue else None,
+                 "layout": {7: "chip_2021", 11: "can_cuoc_2024"}.get(7 + len(extras), "other"),
+                 "extras": extras if any(extras) else []},
         warnings=(),
     )
     return payload, expected

@@ -2,6 +2,9 @@
 
 ``SoCCCD|SoCMNDcu|HoTen|NgaySinh(ddmmyyyy)|GioiTinh|NoiThuongTru|NgayCap(ddmmyyyy)[|extras…]``
 
+The chip card has these 7 fields; the Căn cước card has 11, the same 7 then 4 that are usually
+empty (``details["layout"]`` says which). More or fewer extras are read the same way.
+
 >>> c = parse("001095000002||Trần Văn Thử|02021995|Nam|Phường Mẫu, Thành phố Hà Nội|10102024")
 >>> c.id, c.name, c.birth_date, c.sex, c.details["old_id"]
 ('001095000002', 'Trần Văn Thử', '1995-02-02', 'male', None)
@@ -24,6 +27,7 @@ from .normalise import (
 
 KIND = "cccd"
 MAX_ADDRESS_CHARS = 300
+_LAYOUTS = {7: "chip_2021", 11: "can_cuoc_2024"}
 _SEX = {"nam": "male", "nữ": "female", "nu": "female"}
 
 
@@ -73,8 +77,10 @@ def parse(data: bytes | str, *, today: datetime.date | None = None) -> Credentia
             "old_id": old_id or None,
             "address": address,
             "issue_date": issue.isoformat() if issue else None,
-            # Căn cước cards may append fields (cancelled ID numbers, parents' names); undocumented.
-            "extras": fields[7:],
+            "layout": _LAYOUTS.get(len(fields), "other"),
+            # What follows field 6, when any of it is filled in (cancelled ID numbers, parents'
+            # names are expected there; undocumented).
+            "extras": fields[7:] if any(fields[7:]) else [],
         },
         warnings=tuple(warnings),
     )
