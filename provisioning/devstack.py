@@ -26,7 +26,8 @@ def collector_config(path: Path, broker_url: str) -> Path:
     path.write_text(
         "# Written by provisioning/devstack.py for the local demo stack.\n"
         f'[mqtt]\nurl = "{broker_url}"\nclient_id = "collector-dev"\n'
-        f'[store]\nurl = "sqlite:///{(VAR / "central.db").resolve()}"\n')
+        f'[store]\nurl = "sqlite:///{(VAR / "central.db").resolve()}"\n'
+        f'[collector]\nstatus_file = "{(VAR / "collector-status.json").resolve()}"\n')
     return path
 
 

@@ -11,6 +11,7 @@ Layout (directories 0700, private keys and other secrets 0600)::
     FLEET/broker/etc/mosquitto/certs/fleet-ca.pem, server.pem, server.key, fleet-ca.crl (revocations)
     FLEET/broker/etc/systemd/system/mosquitto.service.d/checkin-kiosk.conf  (systemd drop-in)
     FLEET/collector/collector-1.pem, collector-1.key, fleet-ca.pem, collector.toml   -> /etc/checkin-collector/
+    FLEET/collector/kiosks.toml               the fleet registry: kiosk id = venue id (kiosk new)
     FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
     FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
     FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          first staff account
@@ -38,6 +39,7 @@ from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
 from kiosk.enrolment.bundle import FILES, PLACES, place_under
 from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
+from mqtt.collector.registry import parse_registry, render_registry
 from mqtt.tokens import VenueKey
 
 from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key, write_secret_bytes
@@ -118,6 +120,10 @@ class Fleet:
         return self.root / "broker" / "etc" / "systemd" / "system" / "mosquitto.service.d" / "checkin-kiosk.conf"
     @property
     def collector_dir(self) -> Path: return self.root / "collector"
+    @property
+    def registry_file(self) -> Path:
+        """The fleet registry the collector reads ([fleet] kiosks): which venue each kiosk is for."""
+        return self.collector_dir / "kiosks.toml"
 
     def venue_key(self, venue_id: str) -> Path:
         return self.root / "venues" / venue_id / "venue-token.key"
@@ -218,6 +224,7 @@ class Fleet:
         write_cert(fleet.collector_dir / f"{COLLECTOR_ID}.pem", cert)
         write_private_key(fleet.collector_dir / f"{COLLECTOR_ID}.key", key)
         shutil.copyfile(fleet.ca_cert, fleet.collector_dir / "fleet-ca.pem")
+        fleet.registry_file.write_text(render_registry({}), encoding="utf-8")
         fleet.collector_toml(broker_host, broker_port)
         fleet.venues_file.write_text("# venue id = name (kiosk-provision venue add)\n[venues]\n", encoding="utf-8")
         fleet.fleet_file.write_text(
@@ -239,7 +246,13 @@ class Fleet:
                 f"tls_cert = {_toml_str(str(etc / f'{COLLECTOR_ID}.pem'))}\n"
                 f"tls_key = {_toml_str(str(etc / f'{COLLECTOR_ID}.key'))}\n"
                 "\n[store]\n"
-                'url = "sqlite:///var/lib/checkin-collector/central.db"   # or postgresql://… for several collectors\n')
+                'url = "sqlite:///var/lib/checkin-collector/central.db"   # or postgresql://… for several collectors\n'
+                "\n[fleet]\n"
+                "# kiosk id = venue id, kept by kiosk-provision kiosk new: events of other kiosks, or for\n"
+                "# another venue, are refused (dead letters). Copy it here again after adding kiosks.\n"
+                f"kiosks = {_toml_str(str(etc / 'kiosks.toml'))}\n"
+                "\n[collector]\n"
+                'status_file = "/run/checkin-collector/status.json"   # for kiosk-collector fleet\n')
         parse_collector(text)          # the collector's own strict parser: a mistake here fails init
         path = self.collector_dir / "collector.toml"
         path.write_text(text, encoding="utf-8")
@@ -281,6 +294,20 @@ class Fleet:
             f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
             f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
             f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n")
+
+    def _register(self, kiosk_id: str, venue_id: str) -> None:
+        """Record the kiosk's venue in the fleet registry (made if this fleet predates it)."""
+        path = self.registry_file
+        kiosks = parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
+        kiosks[kiosk_id] = venue_id
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(render_registry(kiosks), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def registry(self) -> dict[str, str]:
+        """The fleet registry: kiosk id → venue id."""
+        path = self.registry_file
+        return parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
 
     def revoked(self) -> list[dict]:
         return tomllib.loads(self.revoked_file.read_text(encoding="utf-8")).get("revoked", [])
@@ -361,4 +388,5 @@ class Fleet:
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
+            self._register(kiosk_id, venue_id)
         return final, pin

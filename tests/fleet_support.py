@@ -25,7 +25,8 @@ def fleet_central(fleet: Fleet, base: Path):
     text = (fleet.collector_dir / "collector.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/checkin-collector", str(fleet.collector_dir))
     text = text.replace("sqlite:///var/lib/checkin-collector/central.db", f"sqlite://{base}/central.db")
-    collector = Collector(collector_config(text + "batch_ms = 30\n"))
+    text = text.replace("/run/checkin-collector", str(base)).replace("[store]\n", "[store]\nbatch_ms = 30\n")
+    collector = Collector(collector_config(text))
     collector.start()
     try:
         assert collector.wait_ready(10)

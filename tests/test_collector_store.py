@@ -186,6 +186,54 @@ def test_unsynced_events_are_corrected_from_a_later_synced_event_of_the_same_boo
     assert visit_of(central, vid("late"))["check_in_at"] == t("2021-08-15T01:46:40.250+00:00")
 
 
+# -- a visit belongs to the kiosk that opened it (field fix 4) ----------------------------------
+
+def test_an_event_of_another_kiosks_visit_is_refused_and_the_visit_stays_intact(central):
+    """Kiosk A, on its own topic, sends events with kiosk B's visit id: refused, dead-lettered,
+    not acked; B's visit keeps its kiosk, venue and person, and B's own check-out still closes it."""
+    visitor, intruder = person(1, "Nguyễn Thị Mẫu"), person(2, "Trần Văn Lạ")
+    b_in = make_event(kiosk="kiosk-b", seq=1, visit=vid("b1"), who=visitor)
+    central.ingest([b_in])
+    forged = [make_event(kiosk="kiosk-a", seq=1, type="check_out", visit=vid("b1"), who=intruder,
+                         at="2021-08-15T08:01:00.000+07:00"),
+              make_event(kiosk="kiosk-a", seq=2, visit=vid("b1"), who=intruder, venue="cho-khac",
+                         at="2021-08-15T07:00:00.000+07:00")]
+    own = make_event(kiosk="kiosk-a", seq=3, visit=vid("a1"))
+    result = central.ingest(forged + [own, forged[0]])           # a re-sent copy too
+    assert result.held == [own["event_id"]] and result.inserted == 1 and result.duplicates == 0
+    assert sorted(result.refused) == sorted(("kiosk-a", e["event_id"], "visit_of_other_kiosk") for e in forged)
+    visit = visit_of(central, vid("b1"))
+    assert (visit["kiosk_id"], visit["venue_id"], visit["person"], visit["check_out_at"]) == \
+        ("kiosk-b", "cho-thu", visitor, None)
+    assert [e["kiosk_id"] for e in central.event_rows(visit_id=vid("b1"))] == ["kiosk-b"]
+    letters = central.dead_letter_rows()
+    assert sorted((r["reason"], r["kiosk_id"], r["event_id"]) for r in letters) == \
+        sorted(("visit_of_other_kiosk", "kiosk-a", e["event_id"]) for e in forged)
+    assert all("kiosk kiosk-b" in r["detail"] and r["topic"] == "kiosks/kiosk-a/events" for r in letters)
+    assert central.ingest([forged[0]]).held == []                # re-sent later: still refused, kept once
+    assert len(central.dead_letter_rows()) == 2
+    central.ingest([make_event(kiosk="kiosk-b", seq=2, type="check_out", visit=vid("b1"), who=visitor,
+                               at="2021-08-15T09:00:00.000+07:00")])
+    assert visit_of(central, vid("b1"))["check_out_at"] == t("2021-08-15T02:00:00.000+00:00")
+
+
+def test_in_one_batch_the_first_event_of_a_new_visit_fixes_its_kiosk(central):
+    first = make_event(kiosk="kiosk-b", seq=1, visit=vid("new"))
+    second = make_event(kiosk="kiosk-a", seq=1, type="check_out", visit=vid("new"))
+    result = central.ingest([first, second])
+    assert result.held == [first["event_id"]] and [r[1] for r in result.refused] == [second["event_id"]]
+    assert visit_of(central, vid("new"))["kiosk_id"] == "kiosk-b"
+
+
+def test_an_event_already_held_from_another_kiosk_is_not_acked_to_this_one(central):
+    """The same event id sent by another kiosk than its own is refused (no ack for a stranger's event)."""
+    e = make_event(kiosk="kiosk-b", seq=1, visit=vid("held"))
+    central.ingest([e])
+    result = central.ingest([{**e, "kiosk_id": "kiosk-a"}])
+    assert result.held == [] and result.refused == [("kiosk-a", e["event_id"], "visit_of_other_kiosk")]
+    assert central.counts()["events"] == 1
+
+
 # -- dead letters, fleet, purge -------------------------------------------------------------------
 
 def test_dead_letters_keep_reason_and_at_most_4_kb_of_payload(central):

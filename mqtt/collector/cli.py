@@ -170,6 +170,7 @@ def _fleet(args, config: Config) -> int:
         _print_json(rows)
         return 0
     zone = ZoneInfo(config.report.timezone)
+    _collector_line(config, zone)
     for r in rows:
         gaps = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in r["gaps"]) or "none"
         depth = "?" if r["outbox_depth"] is None else r["outbox_depth"]
@@ -181,6 +182,28 @@ def _fleet(args, config: Config) -> int:
         print(f"{r['kiosk_id']:32} {r['status'] or '?':8} seen {_local(r['last_seen'], zone)}  "
               f"outbox {depth}{oldest}  seq {r['seq_high_water']}/{r['seq_max']} gaps {gaps}{tested}")
     return 0
+
+
+def _collector_line(config: Config, zone: ZoneInfo) -> None:
+    """The running collector's own state first (from its status file): above all, a store that
+    cannot write (then nothing is acked and the kiosks' outboxes fill)."""
+    from .status import read_status
+    if not config.collector.status_file:
+        return
+    state = read_status(Path(config.collector.status_file), datetime.now().astimezone())
+    if state is None:
+        print(f"collector {config.mqtt.client_id}: no status at {config.collector.status_file} (not running here?)")
+        return
+    since = state.get("store_down_since")
+    if state.get("stopped"):
+        what = f"stopped at {_local(state['at'], zone)}"
+    elif since:
+        what = (f"CENTRAL STORE DOWN since {_local(since, zone)}: {state.get('store_error')}; nothing is acked, "
+                f"{state.get('waiting')} message(s) held")
+    else:
+        what = f"store up, {'connected' if state.get('connected') else 'waiting for the broker'}"
+    stale = f" (status from {_local(state['at'], zone)}: not running?)" if state["stale"] and not state.get("stopped") else ""
+    print(f"collector {state.get('client_id')}: {what}{stale}")
 
 
 def _purge(args, config: Config) -> int:

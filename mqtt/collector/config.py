@@ -64,6 +64,23 @@ class StoreSection:
 
 
 @dataclass(frozen=True)
+class FleetSection:
+    #: The fleet registry (kiosk id = venue id, kiosk-provision writes it beside collector.toml):
+    #: events of kiosks not in it, or for another venue, are dead-lettered and not acked.
+    #: "" = no registry: any kiosk, any venue (the loopback development setup).
+    kiosks: str = key(default="")
+
+
+@dataclass(frozen=True)
+class CollectorSection:
+    #: ``kiosk-collector run`` keeps its state here (connected, store up or down, messages held),
+    #: for ``kiosk-collector fleet``; on a tmpfs (kiosk-provision writes
+    #: "/run/checkin-collector/status.json", the unit's RuntimeDirectory), so it is written even
+    #: when the store's disk is full. "" = none.
+    status_file: str = key(default="")
+
+
+@dataclass(frozen=True)
 class ReportSection:
     #: Days and hours of ``stats`` are counted in this zone.
     timezone: str = key(_timezone, default=DEFAULT_TIMEZONE)
@@ -74,6 +91,8 @@ class Config(ReplaceKeys):
     mqtt: MqttSection = field(default_factory=MqttSection)
     store: StoreSection = field(default_factory=StoreSection)
     report: ReportSection = field(default_factory=ReportSection)
+    fleet: FleetSection = field(default_factory=FleetSection)
+    collector: CollectorSection = field(default_factory=CollectorSection)
     #: Where the config came from (None: defaults only).
     source: Path | None = None
 

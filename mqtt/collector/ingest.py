@@ -15,6 +15,18 @@ collector's persistent session (stable client id, ``clean_start=False``, session
 delivers them again; the kiosk also re-sends events that were never acked. Second copies are
 de-duplicated, and acked again so the kiosk can mark them delivered.
 
+A store that cannot write (disk full, database down: :class:`~.store.StoreError`) is a store
+that is down, not a bad message: the batch is kept, nothing is PUBACKed or acked, the broker
+holds the rest (at most ReceiveMaximum messages are in flight to us), and the batch is retried
+with a growing delay (at most :data:`MAX_RETRY_S`) until it commits; the log, systemd's status
+line and the status file (``kiosk-collector fleet``) say so meanwhile. Only an error that one
+message causes makes that message a ``store_rejected`` dead letter.
+
+With a fleet registry (``[fleet] kiosks``, :mod:`.registry`), an event of a kiosk not in it, or
+for a venue the kiosk is not provisioned for, is dead-lettered (``unknown_kiosk``,
+``venue_mismatch``) and not acked; the store refuses an event whose visit another kiosk opened
+(``visit_of_other_kiosk``).
+
 >>> collector = Collector(load_config(path))
 >>> collector.start(); collector.wait_ready(10)
 >>> collector.stop()        # flushes the batch, acks, then disconnects
@@ -24,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import subprocess
 import threading
@@ -32,10 +45,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from .. import contract
 from . import receiver
 from .config import Config
+from .registry import Registry
+from .status import write_status
 from .store import UTC, DeadLetter, FleetUpdate, IngestResult, Store, StoreError, open_store
 
 log = logging.getLogger("mqtt.collector")
@@ -46,6 +62,8 @@ BURST_GAP_S = 0.005
 #: Under systemd, READY=1 is sent after this long even when the broker is not reachable yet.
 READY_WAIT_S = 10.0
 STATUS_EVERY_S = 5.0
+#: A store that is down is tried again after 0.5 s, then twice as long each time, at most this.
+MAX_RETRY_S = 10.0
 
 
 @dataclass
@@ -72,6 +90,7 @@ class CollectorCounters:
     batches: int = 0
     late: int = 0
     store_errors: int = 0
+    refused: int = 0
     by_reason: dict = field(default_factory=lambda: defaultdict(int))
 
 
@@ -86,7 +105,14 @@ class Collector:
         self.config = config
         self._own_store = store is None
         self.store = store if store is not None else open_store(config.store.url)
+        #: The fleet registry (kiosk → venue), or None: any kiosk may file events at any venue.
+        self.registry = Registry(Path(config.fleet.kiosks)) if config.fleet.kiosks else None
         self.counters = CollectorCounters()
+        #: While the store cannot write: since when (wall time), and why.
+        self.store_down_since: datetime | None = None
+        self.store_error = ""
+        #: Messages taken from the broker and not stored yet (neither acked nor PUBACKed).
+        self._taken = 0
         self._queue: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._ready = threading.Event()
@@ -209,39 +235,49 @@ class Collector:
         events = [m.content for m in batch if isinstance(m.content, dict)]
         letters = [m.content for m in batch if isinstance(m.content, DeadLetter)]
         fleet = [m.content for m in batch if isinstance(m.content, FleetUpdate)]
+        self._taken = len(batch)
         result = self._store(events, letters, fleet)
         if result is None:
             return  # stopping while the store is down: nothing is PUBACKed, the broker redelivers
         self._done(batch, events, fleet, result.held)
+        self._taken = 0
         c = self.counters
         c.batches += 1
         c.stored += result.inserted
         c.duplicates += result.duplicates
         c.late += len(result.late)
-        c.dead_letters += len(letters)
+        c.dead_letters += len(letters) + len(result.refused)
+        c.refused += len(result.refused)
         for d in letters:
             c.by_reason[d.reason] += 1
+        for kiosk_id, _, reason in result.refused:
+            c.by_reason[reason] += 1
+            log.warning("collector: dead letter from %s: %s", kiosk_id, reason)
         if result.late:
             log.info("collector: %d late event(s) filled seq gaps", len(result.late))
         if result.seq_conflicts:
             log.warning("collector: %d event(s) reuse a seq already held (kiosk %s reset?)",
                         len(result.seq_conflicts), result.seq_conflicts[0][0])
 
-    @staticmethod
-    def _classify(msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
+    def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
         parsed = contract.parse_topic(msg.topic)
         kiosk_id, leaf = parsed if parsed else (None, None)
 
-        def dead(reason: str, detail: str) -> DeadLetter:
+        def dead(reason: str, detail: str, event_id: str | None = None) -> DeadLetter:
             # The reason and the kiosk only: the payload may carry someone's name.
             log.warning("collector: dead letter from %s: %s", kiosk_id or "?", reason)
-            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at)
+            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at, event_id=event_id)
 
         if leaf == "events":
             try:
-                return contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id)
+                # The plausible time window is reckoned from when the message arrived.
+                event = contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
             except contract.InvalidEvent as exc:
                 return dead(exc.reason, exc.detail)
+            refusal = self.registry.refusal(event) if self.registry is not None else None
+            if refusal:
+                return dead(*refusal, event_id=event["event_id"])
+            return event
         if leaf == "status":
             if msg.payload in STATUSES:
                 return FleetUpdate(kiosk_id, msg.received_at, status=msg.payload.decode(), retained=msg.retain)
@@ -270,22 +306,30 @@ class Collector:
         return dead("topic", "not a kiosks/<id>/events|status|health|selftest topic")
 
     def _store(self, events: list[dict], letters: list[DeadLetter], fleet: list[FleetUpdate]) -> IngestResult | None:
-        """Commit everything. The store being down is retried (with backoff) until it works or
-        we stop; anything else means one message is poison, so the batch is retried message by
-        message and what still fails becomes a dead letter: one bad event never blocks the rest."""
+        """Commit everything. The store being down (:class:`StoreError`: disk full, database
+        gone) is retried (with backoff) until it works or we stop, holding every message of the
+        batch; anything else means one message is poison, so the batch is retried message by
+        message and what still fails becomes a dead letter: one bad event never blocks the rest.
+        Each of the three writes is done once: a retry goes on from the first not committed."""
         delay, one_by_one = 0.5, False
+        result, letters_done = None, False
         while True:
             try:
                 if one_by_one:
-                    return self._store_one_by_one(events, letters, fleet)
-                result = self.store.ingest(events)
-                self.store.add_dead_letters(letters)
-                self.store.update_fleet(fleet)
-                result.held += _report_ids(fleet)
+                    result = self._store_one_by_one(events, [] if letters_done else letters, fleet, result)
+                else:
+                    if result is None:
+                        result = self.store.ingest(events)
+                    if not letters_done:
+                        self.store.add_dead_letters(letters)
+                        letters_done = True
+                    self.store.update_fleet(fleet)
+                    result.held += _report_ids(fleet)
+                self._store_up()
                 return result
             except StoreError as exc:
                 self.counters.store_errors += 1
-                log.error("collector: central store unavailable (%s); retrying in %.1f s", exc, delay)
+                self._store_down(exc, delay)
             except Exception as exc:  # noqa: BLE001 - keep running whatever the batch holds
                 self.counters.store_errors += 1
                 if not one_by_one:
@@ -296,7 +340,45 @@ class Collector:
                 log.exception("collector: storing a batch failed; retrying in %.1f s", delay)
             if self._pause(delay):
                 return None
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    def _store_down(self, exc: StoreError, delay: float) -> None:
+        if self.store_down_since is None:
+            self.store_down_since = datetime.now(UTC)
+            log.error("collector: CENTRAL STORE DOWN: %s. Nothing is acknowledged until it can write again; "
+                      "%d message(s) held, the rest wait at the broker; retrying by itself", exc, self.waiting())
+        else:
+            log.error("collector: central store still down (%s); %d message(s) held; retrying in %.1f s",
+                      exc, self.waiting(), delay)
+        self.store_error = str(exc)[:300]
+
+    def _store_up(self) -> None:
+        if self.store_down_since is not None:
+            down_s = (datetime.now(UTC) - self.store_down_since).total_seconds()
+            log.warning("collector: central store writes again after %.0f s down; storing and acknowledging "
+                        "what was held", down_s)
+            self.store_down_since, self.store_error = None, ""
+
+    def waiting(self) -> int:
+        """Messages taken from the broker and not yet stored (nothing of them is acked or PUBACKed)."""
+        return self._taken + self._queue.qsize()
+
+    def state(self) -> dict:
+        """What the collector says about itself (the status file, systemd's status line)."""
+        c, down = self.counters, self.store_down_since
+        connected = self.wait_ready(0)
+        line = (f"{'connected' if connected else 'waiting for the broker'}; "
+                f"{c.stored} stored, {c.dead_letters} dead letter(s)"
+                f"{'; store errors: ' + str(c.store_errors) if c.store_errors else ''}")
+        if down is not None:
+            line = (f"STORE DOWN since {down:%H:%M:%S} UTC ({self.store_error}); nothing acked, "
+                    f"{self.waiting()} message(s) held; {line}")
+        return {"client_id": self.config.mqtt.client_id, "pid": os.getpid(),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"), "connected": connected,
+                "store": "down" if down is not None else "up",
+                "store_down_since": down.isoformat(timespec="seconds") if down is not None else None,
+                "store_error": self.store_error or None, "waiting": self.waiting(), "stored": c.stored,
+                "dead_letters": c.dead_letters, "line": line}
 
     def _pause(self, seconds: float) -> bool:
         """Wait out a retry delay while still showing signs of life (the watchdog: retrying a
@@ -313,8 +395,13 @@ class Collector:
         return (self._writer is not None and self._writer.is_alive()
                 and time.monotonic() - self.last_pass < within)
 
-    def _store_one_by_one(self, events, letters, fleet) -> IngestResult:
-        result, letters = IngestResult(), list(letters)
+    def _store_one_by_one(self, events, letters, fleet, done: IngestResult | None = None) -> IngestResult:
+        """``done``: the batch's events were stored already (a later write refused the batch)."""
+        if done is not None:
+            events, result = [], done
+        else:
+            result = IngestResult()
+        letters = list(letters)
         for event in events:
             try:
                 one = self.store.ingest([event])
@@ -331,6 +418,7 @@ class Collector:
             result.duplicates += one.duplicates
             result.late += one.late
             result.seq_conflicts += one.seq_conflicts
+            result.refused += one.refused
         result.held += _report_ids(self._one_by_one(fleet, self.store.update_fleet, "fleet update"))
         self._one_by_one(letters, self.store.add_dead_letters, "dead letter")
         return result
@@ -393,27 +481,40 @@ def run(config: Config, stop: threading.Event) -> int:
     collector.start()
     interval = sdnotify.watchdog_interval()
     pinger = sdnotify.Watchdog(interval)
+    status_file = Path(config.collector.status_file) if config.collector.status_file else None
     started, ready, shown, next_status = time.monotonic(), False, None, 0.0
+    written, next_write, warned = None, 0.0, False
     try:
         while not stop.wait(0.5 if not interval else min(0.5, interval / 2)):
             if collector.failed.is_set():
                 return 1
-            connected = collector.wait_ready(0)
-            line = (f"{'connected' if connected else 'waiting for the broker'}; "
-                    f"{collector.counters.stored} stored, {collector.counters.dead_letters} dead letter(s)"
-                    f"{'; store errors: ' + str(collector.counters.store_errors) if collector.counters.store_errors else ''}")
+            state = collector.state()
+            connected, line, down = state["connected"], state["line"], state["store"] == "down"
             if not ready and (connected or time.monotonic() - started >= READY_WAIT_S):
                 ready = True
                 sdnotify.ready(line)
                 shown, next_status = line, time.monotonic() + STATUS_EVERY_S
-            elif ready and line != shown and time.monotonic() >= next_status:
-                sdnotify.status(line)
+            elif ready and line != shown and (time.monotonic() >= next_status
+                                              or down != (shown or "").startswith("STORE DOWN")):
+                sdnotify.status(line)          # at once when the store goes down or comes back
                 shown, next_status = line, time.monotonic() + STATUS_EVERY_S
+            if status_file is not None:
+                key = (state["connected"], state["store"])
+                if key != written or time.monotonic() >= next_write:
+                    if write_status(status_file, state):
+                        written, next_write = key, time.monotonic() + STATUS_EVERY_S
+                    elif not warned:
+                        warned = True
+                        log.warning("collector: cannot write the status file %s ([collector] status_file)",
+                                    status_file)
             if collector.writing(within=interval or 1.0):
                 pinger.tick()
     finally:
         sdnotify.stopping("stopping")
         collector.stop()
+        if status_file is not None:
+            write_status(status_file, {**collector.state(), "connected": False, "stopped": True,
+                                       "line": "stopped"})
     return 0
 
 

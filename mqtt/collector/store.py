@@ -35,7 +35,14 @@ SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
 
 
 class StoreError(RuntimeError):
-    """The store cannot be used now (database down, disk full, locked); retry later."""
+    """The store cannot be used now (database down, disk full, locked); retry later.
+
+    Each backend raises it for what says "the store is down" (never for what one message holds),
+    so the collector keeps such a batch un-acknowledged and retries it instead of dead-lettering it."""
+
+#: Why a valid event is refused by the store itself (a dead-letter reason): its visit was opened
+#: by another kiosk. The first stored event of a visit fixes the visit's kiosk.
+VISIT_OF_OTHER_KIOSK = "visit_of_other_kiosk"
 
 
 @dataclass
@@ -45,7 +52,9 @@ class IngestResult:
     held: event ids now stored durably, new and already-held alike, in batch order (ack them all);
     late: ``(kiosk_id, seq)`` of new events that filled a gap; seq_conflicts: new events whose
     seq was already taken by another event of the kiosk (a reset kiosk?); corrected: events whose
-    time was corrected from a synced event of their boot in this transaction.
+    time was corrected from a synced event of their boot in this transaction; refused:
+    ``(kiosk_id, event_id, reason)`` of events the store would not take (their visit belongs to
+    another kiosk): dead-lettered in the same transaction, not held, so not acked.
     """
 
     held: list[str] = field(default_factory=list)
@@ -54,6 +63,7 @@ class IngestResult:
     late: list[tuple[str, int]] = field(default_factory=list)
     seq_conflicts: list[tuple[str, int]] = field(default_factory=list)
     corrected: int = 0
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class DeadLetter:
     detail: str
     payload: bytes
     received_at: datetime | None = None
+    #: For a valid event refused (unknown kiosk, venue, visit of another kiosk): its id. The same
+    #: event refused again for the same reason (the kiosk re-sends what is not acked) is kept once.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,18 +251,31 @@ class SqlStore(Store):
             with self._transaction():
                 return self._ingest(batch, now)
         result = self._retrying(attempt)
-        result.held = list(unique)
-        result.duplicates = len(events) - result.inserted
+        refused = {event_id for _, event_id, _ in result.refused}
+        result.held = [event_id for event_id in unique if event_id not in refused]
+        result.duplicates = sum(1 for e in events if e["event_id"] not in refused) - result.inserted
         return result
 
     def _ingest(self, batch: list[dict], now: datetime) -> IngestResult:
         self._lock([f"k:{k}" for k in {e["kiosk_id"] for e in batch}] + [f"v:{e['visit_id']}" for e in batch])
+        result = IngestResult()
+        foreign = self._foreign_visits(batch)
+        if foreign:
+            self._write_dead_letters([DeadLetter(
+                contract.events_topic(e["kiosk_id"]), e["kiosk_id"], VISIT_OF_OTHER_KIOSK,
+                f"its visit was opened by kiosk {owner}", contract.encode_event(e), now,
+                event_id=e["event_id"]) for e, owner in foreign])
+            result.refused = [(e["kiosk_id"], e["event_id"], VISIT_OF_OTHER_KIOSK) for e, _ in foreign]
+            refused = {e["event_id"] for e, _ in foreign}
+            batch = [e for e in batch if e["event_id"] not in refused]
+            if not batch:
+                return result
         received = self._t(now)
         rows = [self._event_row(e, received) for e in batch]
         inserted = {r["event_id"] for r in self._upsert("events", EVENT_COLUMNS, rows, key="event_id",
                                                          returning="event_id")}
         new = [e for e in batch if e["event_id"] in inserted]
-        result = IngestResult(inserted=len(new))
+        result.inserted = len(new)
         self._track_seq(new, now, result)
         visits = {e["visit_id"] for e in new}
         visits |= self._correct_clocks(new, result)
@@ -258,6 +284,20 @@ class SqlStore(Store):
         self._upsert("fleet", ("kiosk_id", "last_seen"), [(k, received) for k in kiosks], key="kiosk_id",
                      update=("last_seen",))
         return result
+
+    def _foreign_visits(self, batch: list[dict]) -> list[tuple[dict, str]]:
+        """The events of ``batch`` whose visit belongs to another kiosk, each with that kiosk: a
+        visit is the kiosk's that sent its first stored event (or, for a visit not stored yet,
+        its first event in the batch). One indexed read of the batch's visits (their locks are held)."""
+        visits, params = self._in("visit_id", sorted({e["visit_id"] for e in batch}))
+        owner = {r["visit_id"]: r["kiosk_id"]
+                 for r in self._rows(f"SELECT visit_id, kiosk_id FROM visits WHERE {visits}", params)}
+        foreign = []
+        for e in batch:
+            kiosk = owner.setdefault(e["visit_id"], e["kiosk_id"])
+            if kiosk != e["kiosk_id"]:
+                foreign.append((e, kiosk))
+        return foreign
 
     def _upsert(self, table: str, columns: tuple[str, ...], rows: list[tuple], *, key: str,
                 update: tuple[str, ...] = (), returning: str = "") -> list[dict]:
@@ -372,18 +412,28 @@ class SqlStore(Store):
     def add_dead_letters(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
+
+        def attempt() -> None:
+            with self._transaction():
+                self._write_dead_letters(letters)
+        self._retrying(attempt)
+
+    def _write_dead_letters(self, letters: list[DeadLetter]) -> None:
         now = datetime.now(UTC)
         def text(value: str, limit: int) -> str:
             return value[:limit].replace("\x00", "\ufffd")    # PostgreSQL text cannot hold NUL
         rows = [(self._t(utc_ms(d.received_at or now)), text(d.topic, 256), d.kiosk_id, text(d.reason, 64),
-                 text(d.detail, 500), bytes(d.payload[:DEAD_LETTER_PAYLOAD_BYTES]), len(d.payload)) for d in letters]
-        with self._transaction():
-            self._many("INSERT INTO dead_letters (received_at, topic, kiosk_id, reason, detail, payload, payload_size) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                 text(d.detail, 500), bytes(d.payload[:DEAD_LETTER_PAYLOAD_BYTES]), len(d.payload), d.event_id)
+                for d in letters]
+        # (event_id, reason) is unique: a refused event re-sent by its kiosk is one dead letter.
+        self._many("INSERT INTO dead_letters (received_at, topic, kiosk_id, reason, detail, payload, payload_size, "
+                   "event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, reason) DO NOTHING", rows)
 
     def update_fleet(self, updates: list[FleetUpdate]) -> None:
-        if not updates:
-            return
+        if updates:
+            self._retrying(lambda: self._update_fleet(updates))
+
+    def _update_fleet(self, updates: list[FleetUpdate]) -> None:
         with self._transaction():
             last_seen = {u.kiosk_id: self._t(utc_ms(u.at)) for u in updates}    # the latest per kiosk
             self._upsert("fleet", ("kiosk_id", "last_seen"), list(last_seen.items()), key="kiosk_id",

@@ -105,7 +105,36 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
     # The kiosk's latest self-test report (kiosk selftest), as the technician left it.
     (2, "ALTER TABLE fleet ADD COLUMN selftest JSONB, ADD COLUMN selftest_at TIMESTAMPTZ"),
+    # A valid event refused (its kiosk, venue or visit) is kept once per reason, however often
+    # its kiosk re-sends it (it is not acked: a corrected registry lets it in later).
+    (3, """
+        ALTER TABLE dead_letters ADD COLUMN event_id TEXT;
+        CREATE UNIQUE INDEX dead_letters_event ON dead_letters (event_id, reason);
+    """),
 ]
+
+#: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection
+#: exception, 53 insufficient resources (53100 disk_full, 53200 out_of_memory, 53300
+#: too_many_connections), 57 operator intervention (shutdown, cancelled), 58 system error (I/O).
+STORE_DOWN_CLASSES = frozenset({"08", "53", "57", "58"})
+#: Single states of other classes that are as transient: a lock not granted, a read-only
+#: server (a standby, or default_transaction_read_only during an incident), and the
+#: transaction conflicts still failing after :data:`RETRIES`.
+STORE_DOWN_STATES = frozenset({"55P03", "25006", "40001", "40P01"})
+
+
+def store_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store is down (retry the batch later), rather than that one
+    message could not be stored (class 22 data exception, 23 integrity, 54 program limit…:
+    dead-letter that message). A lost connection has no SQLSTATE and is "down"."""
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+    return state[:2] in STORE_DOWN_CLASSES or state in STORE_DOWN_STATES
 
 
 class PostgresStore(SqlStore):
@@ -157,18 +186,21 @@ class PostgresStore(SqlStore):
             try:
                 with conn.transaction():
                     yield
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                if isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
-                    raise
-                raise StoreError(f"central store unavailable: {type(exc).__name__}") from exc
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                raise           # _retrying tries the transaction again
+            except (psycopg.Error, OSError) as exc:
+                if store_down(exc):
+                    raise StoreError(f"central store unavailable: {type(exc).__name__}"
+                                     f"{' ' + exc.sqlstate if getattr(exc, 'sqlstate', None) else ''}") from exc
+                raise
 
     def _retrying(self, fn):
         for attempt in range(RETRIES):
             try:
                 return fn()
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
                 if attempt == RETRIES - 1:
-                    raise
+                    raise StoreError(f"central store: {type(exc).__name__} {RETRIES} times") from exc
                 time.sleep(0.01 * (attempt + 1))
 
     def _lock(self, keys: Iterable[str]) -> None:

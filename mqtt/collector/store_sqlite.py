@@ -113,6 +113,31 @@ def m002_selftest(db):
     db.execute("ALTER TABLE fleet ADD COLUMN selftest_at TEXT")
 
 
+@migrations()
+def m003_dead_letter_event(db):
+    # A valid event refused (its kiosk, venue or visit) is kept once per reason, however often
+    # its kiosk re-sends it (it is not acked: a corrected registry lets it in later).
+    db.execute("ALTER TABLE dead_letters ADD COLUMN event_id TEXT")
+    db.execute("CREATE UNIQUE INDEX dead_letters_event ON dead_letters (event_id, reason)")
+
+
+#: Primary result codes that say the database cannot be written now, whatever is written: the
+#: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
+STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
+                              sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+                              sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+                              sqlite3.SQLITE_NOTADB})
+
+
+def store_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store is down (retry the batch later), rather than that one
+    message could not be stored (a constraint, a value out of range: dead-letter that message)."""
+    if isinstance(exc, OSError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in STORE_DOWN_CODES
+
+
 class SqliteStore(SqlStore):
     """One SQLite file; one writer at a time (``BEGIN IMMEDIATE``)."""
 
@@ -145,14 +170,25 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"central store busy or unavailable: {exc}") from exc
             try:
                 yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                if store_down(exc):
+                    # The disk is full (or failing, locked…): the store is down, not the message.
+                    raise StoreError(f"central store cannot write: {exc}") from exc
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise StoreError(f"central store commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may have rolled the transaction back already.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _rows(self, sql: str, params: Iterable = ()) -> list[dict]:
         with self._mutex:

@@ -1,0 +1,118 @@
+"""The fleet registry: which venue each provisioned kiosk belongs to (``kiosks.toml``).
+
+``kiosk-provision kiosk new`` writes it (``FLEET/collector/kiosks.toml``, beside ``collector.toml``)
+and the collector reads it from ``[fleet] kiosks``::
+
+    # kiosk id = venue id (kiosk-provision kiosk new); copy to /etc/checkin-collector/
+    [kiosks]
+    "ninhthuan-cho-phanrang-01" = "cho-phanrang"
+
+With a registry, an event is stored only when its kiosk is listed and the event's ``venue_id``
+is that kiosk's venue; otherwise it is dead-lettered ``unknown_kiosk`` or ``venue_mismatch`` and
+not acked, so it stays in the kiosk's outbox and is stored once the registry lists the kiosk
+at that venue (the collector reads the file again when it changes). Status, health and self-test
+reports of an unlisted kiosk are still recorded: the fleet view then shows a kiosk that is up
+but not registered. Without a registry (``kiosks = ""``, the loopback development setup) any
+kiosk may file events at any venue, as before.
+
+>>> registry = parse_registry('[kiosks]\\n"k-01" = "cho-thu"\\n')
+>>> registry["k-01"]
+'cho-thu'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import tomllib
+from pathlib import Path
+
+from .. import contract
+from ..tomlconfig import ConfigError, read_text
+
+log = logging.getLogger("mqtt.collector")
+
+#: A changed registry file is noticed within this long.
+RELOAD_EVERY_S = 1.0
+UNKNOWN_KIOSK = "unknown_kiosk"
+VENUE_MISMATCH = "venue_mismatch"
+
+
+def parse_registry(text: str, path: Path | None = None) -> dict[str, str]:
+    """``{kiosk id: venue id}`` from a registry's text; :class:`ConfigError` naming the file and
+    the key for anything else (unknown tables or keys, ids that are not kiosk or venue ids)."""
+    where = str(path or "kiosks.toml")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - {"kiosks"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (only a [kiosks] table: kiosk id = venue id)")
+    kiosks = raw.get("kiosks", {})
+    if not isinstance(kiosks, dict):
+        raise ConfigError(f"{where}: kiosks must be a [kiosks] table (kiosk id = venue id)")
+    for kiosk_id, venue_id in kiosks.items():
+        if not contract._ID.fullmatch(kiosk_id):
+            raise ConfigError(f"{where}: [kiosks] {kiosk_id!r}: not a kiosk id "
+                              "(lower-case letters, digits and '-', at most 63)")
+        if not isinstance(venue_id, str) or not contract._ID.fullmatch(venue_id):
+            raise ConfigError(f"{where}: [kiosks] {kiosk_id} = {venue_id!r}: must be a venue id "
+                              "(lower-case letters, digits and '-', at most 63)")
+    return dict(kiosks)
+
+
+def render_registry(kiosks: dict[str, str]) -> str:
+    """The registry's text for ``kiosks`` (sorted; what :func:`parse_registry` reads back)."""
+    lines = ["# kiosk id = venue id (written by kiosk-provision kiosk new); copy to /etc/checkin-collector/",
+             "[kiosks]"]
+    lines += [f'"{kiosk_id}" = "{venue_id}"' for kiosk_id, venue_id in sorted(kiosks.items())]
+    return "\n".join(lines) + "\n"
+
+
+class Registry:
+    """The registry file, read again when it changes (checked at most every :data:`RELOAD_EVERY_S`).
+
+    A file that cannot be read or parsed any more keeps the last good registry (logged); one that
+    is bad from the start is an error, as a bad config is."""
+
+    def __init__(self, path: Path, *, monotonic=time.monotonic):
+        self.path = Path(path)
+        self._monotonic = monotonic
+        self._stamp = self._stat()
+        self.kiosks = parse_registry(read_text(self.path), self.path)
+        self._next_check = monotonic() + RELOAD_EVERY_S
+
+    def _stat(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _refresh(self) -> None:
+        now = self._monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + RELOAD_EVERY_S
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            self.kiosks = parse_registry(read_text(self.path), self.path)
+        except ConfigError as exc:
+            log.error("collector: the fleet registry could not be read again; keeping the last one (%s)", exc)
+            return
+        log.info("collector: fleet registry %s read again: %d kiosk(s)", self.path, len(self.kiosks))
+
+    def refusal(self, event: dict) -> tuple[str, str] | None:
+        """(reason, detail) when ``event`` may not be stored for its kiosk, else None."""
+        self._refresh()
+        venue = self.kiosks.get(event["kiosk_id"])
+        if venue is None:
+            return UNKNOWN_KIOSK, "the kiosk is not in the fleet registry"
+        if venue != event["venue_id"]:
+            return VENUE_MISMATCH, f"the kiosk is provisioned for venue {venue}, not {event['venue_id']}"
+        return None
