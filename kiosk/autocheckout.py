@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from .clock import Clock, iso
+from .clock import Clock, Stamp, iso
 from .events import build_event
 from .store import OpenVisit, VisitStore
 
@@ -42,11 +42,12 @@ class AutoCheckout:
                 ended = self.ended_at(visit, stamp.at, stamp.synced, stamp.boot_id, stamp.uptime_s)
                 if ended is None:
                     continue
-                at = iso(ended)
+                reading = self._reading_at(visit, ended, stamp)
+                at = iso(reading.at)
                 tx.close_visit(visit.visit_id, at=at, type="auto_check_out", estimated=True, method=None)
-                tx.append_event(lambda seq, event_id, v=visit, at=at: build_event(
+                tx.append_event(lambda seq, event_id, v=visit, at=at, r=reading: build_event(
                     seq=seq, event_id=event_id, type="auto_check_out", kiosk_id=self.kiosk_id,
-                    venue_id=self.venue_id, visit_id=v.visit_id, at=at, stamp=stamp, method=None,
+                    venue_id=self.venue_id, visit_id=v.visit_id, at=at, stamp=r, method=None,
                     staff_id=None, person=v.person, estimated=True))
                 closed += 1
         return closed
@@ -69,6 +70,22 @@ class AutoCheckout:
             if now >= closing:
                 deadlines.append(closing)
         return min(deadlines) if deadlines else None
+
+    @staticmethod
+    def _reading_at(visit: OpenVisit, ended: datetime, stamp: Stamp) -> Stamp:
+        """The clock reading of the moment the visit ended, as its event carries it.
+
+        In the boot of the check-in, the end's uptime follows from the check-in's, so the event
+        says what the clock read then: an end reckoned from an unsynced check-in time is given
+        its true time once the clock is synced (not passed off as a synced 1970 time), and while
+        it is not, the centre corrects it by that uptime like any unsynced event.
+        """
+        if visit.check_in_boot != stamp.boot_id:
+            return Stamp(ended, stamp.synced, stamp.boot_id, stamp.uptime_s)   # both ends synced
+        end_uptime = visit.check_in_uptime + (ended - datetime.fromisoformat(visit.check_in_at)).total_seconds()
+        if stamp.synced and not visit.check_in_synced:
+            ended = stamp.at - timedelta(seconds=stamp.uptime_s - end_uptime)
+        return Stamp(ended, stamp.synced, stamp.boot_id, end_uptime)
 
     def _first_closing_after(self, moment: datetime) -> datetime:
         local = moment.astimezone(self.clock.tz)

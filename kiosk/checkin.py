@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from .clock import Clock, iso
-from .credentials import Credential
+from .credentials import Credential, Refused, fit_to_contract
 from .events import build_event
 from .outcome import Outcome
 from .rules import decide
@@ -43,6 +43,11 @@ class CheckinDesk:
         only ever checks out)."""
         if credential.details.get("via") == "slip":
             mode = "exit"
+        try:
+            # Camera codes are fitted by recognise() already; staff-made credentials are here.
+            credential = fit_to_contract(credential)
+        except Refused as refusal:
+            return Outcome("refused", credential, reason=refusal.code, capacity=self.capacity)
         stamp = self.clock.stamp()
         at = iso(stamp.at)
         person = credential.person()

@@ -18,8 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-#: Wall times before this cannot be right (the firmware did not exist): treat as unsynced.
-EARLIEST_PLAUSIBLE = datetime(2025, 1, 1).timestamp()
+from mqtt import contract
+
+#: Wall times before this cannot be right (the firmware did not exist): treat as unsynced. The
+#: event contract's floor for a synced clock, so the centre never refuses a synced kiosk time.
+EARLIEST_PLAUSIBLE = contract.EARLIEST_SYNCED_AT.timestamp()
+#: An unsynced reading is kept within the range the contract takes for unsynced times (it says
+#: nothing the centre uses: it corrects the time from the uptime and a synced event of the boot).
+_UNSYNCED_LOW = contract.UNSYNCED_RANGE[0].timestamp()
+_UNSYNCED_HIGH = contract.UNSYNCED_RANGE[1].timestamp() - 0.001
 _TIME_ERROR = 5  # adjtimex() result when the kernel's clock is not synchronised (STA_UNSYNC)
 
 
@@ -111,7 +118,10 @@ class Clock:
 
     def stamp(self) -> Stamp:
         wall = self._wall()
-        return Stamp(datetime.fromtimestamp(wall, self.tz), self._synced(wall), self.boot_id, self._monotonic())
+        synced = self._synced(wall)
+        if not synced:
+            wall = min(max(wall, _UNSYNCED_LOW), _UNSYNCED_HIGH)
+        return Stamp(datetime.fromtimestamp(wall, self.tz), synced, self.boot_id, self._monotonic())
 
 
 def iso(at: datetime) -> str:

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SCHEMA = "checkin.event/1"
@@ -34,9 +34,26 @@ PERSON_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", "slip")
 SEXES = ("male", "female")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_BIRTH = re.compile(r"\d{4}(-\d{2}-\d{2})?")
-_PHONE = re.compile(r"0\d{9}")
-_PERSON_ID = re.compile(r"[0-9A-Za-z*-]{1,64}")
+# [0-9], not \d: \d also matches the digits of other scripts, which no consumer expects.
+_BIRTH = re.compile(r"[0-9]{4}(-[0-9]{2}-[0-9]{2})?")
+_PHONE = re.compile(r"0[0-9]{9}")
+
+#: ``person.id``: 1-64 ASCII letters, digits, ``*`` or ``-``.
+PERSON_ID = re.compile(r"[0-9A-Za-z*-]{1,64}")
+#: ``person.name``: at most this many characters (the kiosk shortens a longer one at the door).
+MAX_NAME_CHARS = 200
+
+#: ``at`` of an event whose clock is synced: not before this (the product did not exist; the
+#: kiosk's clock takes an earlier reading for unsynced by definition) ...
+EARLIEST_SYNCED_AT = datetime(2025, 1, 1, tzinfo=UTC)
+#: ... and not more than this ahead of the receiving side's clock (two NTP-synced clocks agree to
+#: well under a second; a day leaves room for a badly set collector, not for year 9999).
+MAX_AHEAD = timedelta(days=1)
+#: ``at`` of an event whose clock is not synced is only what the kiosk's wall clock said, and the
+#: collector corrects it from a synced event of the same boot; it is taken as it is within what a
+#: kiosk's clock can read: from the Unix epoch (a Pi without a battery clock boots there) to
+#: 2100. The kiosk keeps its unsynced readings in this range (``kiosk.clock``).
+UNSYNCED_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
 # -- topics -----------------------------------------------------------------------------------
@@ -101,11 +118,14 @@ _PERSON_FIELDS = {"kind", "id", "name", "birth_date", "sex", "phone"}
 _CLOCK_FIELDS = {"synced", "boot_id", "uptime_s"}
 
 
-def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None) -> dict[str, Any]:
+def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
     """The event in ``payload``, checked field by field; raises :class:`InvalidEvent`.
 
     topic_kiosk_id: the kiosk id in the topic it arrived on; an event claiming another kiosk is
     refused (the broker's ACL vouches for the topic, not for the payload).
+    now: the checking side's clock (the collector: when the message arrived), for the plausible
+    time window (:func:`check_time`); default: this machine's clock.
     """
     if len(payload) > MAX_EVENT_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes, limit {MAX_EVENT_BYTES}")
@@ -130,8 +150,8 @@ def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None) -> dict
     _enum(event, "type", EVENT_TYPES)
     if event["method"] is not None or event["type"] != "auto_check_out":
         _enum(event, "method", METHODS)
-    parse_time(event["at"], "at")
     _clock(event["clock"])
+    check_time(parse_time(event["at"], "at"), synced=event["clock"]["synced"], now=now)
     _text(event, "staff_id", 64, nullable=True)
     if not isinstance(event.get("estimated", False), bool):
         raise InvalidEvent("field", "estimated must be true or false")
@@ -172,6 +192,35 @@ def parse_time(value: Any, key: str = "at") -> datetime:
     return at
 
 
+def check_time(at: datetime, *, synced: bool, now: datetime | None = None) -> None:
+    """Raise ``InvalidEvent("implausible_time")`` unless ``at`` is a time the event's clock could
+    have read: synced, from :data:`EARLIEST_SYNCED_AT` to :data:`MAX_AHEAD` after ``now``;
+    unsynced, within :data:`UNSYNCED_RANGE` (the centre corrects it)."""
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEvent("implausible_time", "at is outside the years 1-9999 in UTC") from None
+    if synced:
+        latest = (now or datetime.now(UTC)) + MAX_AHEAD
+        if not EARLIEST_SYNCED_AT <= utc <= latest:
+            raise InvalidEvent("implausible_time", f"at of a synced clock must lie between "
+                               f"{EARLIEST_SYNCED_AT:%Y-%m-%d} and a day after the receiver's clock")
+    elif not UNSYNCED_RANGE[0] <= utc < UNSYNCED_RANGE[1]:
+        raise InvalidEvent("implausible_time", f"at of an unsynced clock must lie in "
+                           f"{UNSYNCED_RANGE[0]:%Y}-{UNSYNCED_RANGE[1]:%Y}")
+
+
+def check_event(event: dict, *, now: datetime | None = None) -> None:
+    """Raise :class:`InvalidEvent` unless the centre would take ``event`` as it will be sent: the
+    kiosk checks every event it builds with the validator the collector applies to it."""
+    validate_event(encode_event(event), topic_kiosk_id=event.get("kiosk_id"), now=now)
+
+
+def check_person(person: Any) -> None:
+    """Raise :class:`InvalidEvent` unless ``person`` is a valid event ``person`` object."""
+    _person(person)
+
+
 def _clock(clock: Any) -> None:
     if not isinstance(clock, dict):
         raise InvalidEvent("field", "clock must be an object")
@@ -189,9 +238,9 @@ def _person(person: Any) -> None:
         raise InvalidEvent("field", "person must be an object")
     _exact_keys(person, _PERSON_FIELDS, _PERSON_FIELDS, "person")
     _enum(person, "kind", PERSON_KINDS)
-    if not isinstance(person["id"], str) or not _PERSON_ID.fullmatch(person["id"]):
+    if not isinstance(person["id"], str) or not PERSON_ID.fullmatch(person["id"]):
         raise InvalidEvent("field", "person.id must be 1-64 letters, digits, '*' or '-'")
-    _text(person, "name", 200, nullable=True)
+    _text(person, "name", MAX_NAME_CHARS, nullable=True)
     for key, rx in (("birth_date", _BIRTH), ("phone", _PHONE)):
         if person[key] is not None and (not isinstance(person[key], str) or not rx.fullmatch(person[key])):
             raise InvalidEvent("field", f"person.{key} is malformed")
@@ -226,9 +275,14 @@ def encode_event(event: dict) -> bytes:
 
 # -- acks -------------------------------------------------------------------------------------
 
-def encode_ack(event_ids: list[str]) -> bytes:
-    """What the collector publishes on ``kiosks/<id>/acks``: the event ids it holds durably."""
-    return compact_json({"schema": ACK_SCHEMA, "event_ids": list(event_ids)}).encode()
+def encode_ack(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> bytes:
+    """What the collector publishes on ``kiosks/<id>/acks``: the event ids it holds durably, and
+    (``refused``, only when there are any) ``(event_id, reason)`` of events it refused for good,
+    so that the kiosk keeps them aside instead of sending them again every few minutes."""
+    ack: dict[str, Any] = {"schema": ACK_SCHEMA, "event_ids": list(event_ids)}
+    if refused:
+        ack["refused"] = [{"event_id": event_id, "reason": reason} for event_id, reason in refused]
+    return compact_json(ack).encode()
 
 
 def decode_ack(payload: bytes) -> list[str]:
@@ -242,6 +296,19 @@ def decode_ack(payload: bytes) -> list[str]:
     if len(ids) > MAX_ACK_IDS or not all(isinstance(i, str) and len(i) == 36 for i in ids):
         raise ValueError("malformed event ids")
     return ids
+
+
+def decode_refusals(payload: bytes) -> list[tuple[str, str]]:
+    """``(event_id, reason)`` of the events an ack says were refused (none for most acks); raises
+    ValueError for a malformed ack."""
+    decode_ack(payload)
+    refused = json.loads(payload).get("refused", [])
+    if not isinstance(refused, list) or len(refused) > MAX_ACK_IDS or not all(
+            isinstance(r, dict) and isinstance(r.get("event_id"), str) and _UUID.fullmatch(r["event_id"])
+            and isinstance(r.get("reason"), str) and 0 < len(r["reason"]) <= 32 and not has_controls(r["reason"])
+            for r in refused):
+        raise ValueError("malformed refusals")
+    return [(r["event_id"], r["reason"]) for r in refused]
 
 
 # -- self-test reports ------------------------------------------------------------------------

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from codes import CCCD_MAU, ManualTime, cccd_payload
+
 from kiosk.autocheckout import AutoCheckout
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
-
-from codes import CCCD_MAU, ManualTime, cccd_payload
 
 HOUR = 3600.0
 
@@ -104,3 +104,34 @@ def test_after_a_reboot_with_an_unsynced_clock_nothing_is_closed_until_it_syncs(
     synced["now"] = True
     assert auto.run() == 1
     assert store.visits()[0]["check_out_at"] == "2026-09-21T20:00:00.000+07:00"
+
+
+def test_an_auto_check_out_reckoned_from_an_unsynced_check_in_is_timed_by_the_uptime(store):
+    """Checked in at 1970 (no NTP yet); the maximum stay passes in the same boot. The event must
+    not claim a synced clock for "1970 + 12 h" (the centre refuses a synced time before the
+    product existed): while unsynced it carries the end's uptime, so the centre corrects it like
+    any unsynced event; once synced, the true time of the end."""
+    from mqtt import contract
+
+    for synced_at_end in (False, True):
+        wall, uptime, synced = ManualTime(1000.0), ManualTime(20.0), {"now": False}
+        clock = Clock("Asia/Ho_Chi_Minh", wall=wall, monotonic=uptime, synced=lambda w, s=synced: s["now"])
+        clock.boot_id = f"boot-{synced_at_end}"
+        visit = CheckinDesk(store, clock, kiosk_id="k", venue_id=f"cho-{int(synced_at_end)}").present(
+            recognise(cccd_payload(int(synced_at_end))))
+        uptime.advance(12 * HOUR + 600)                  # 12 h 10 min really passed
+        if synced_at_end:
+            wall.now = datetime.fromisoformat("2026-09-21T20:10:00+07:00").timestamp()
+            synced["now"] = True
+        else:
+            wall.advance(12 * HOUR + 600)
+        auto = AutoCheckout(store, clock, kiosk_id="k", venue_id=f"cho-{int(synced_at_end)}", max_stay_h=12)
+        assert auto.run() == 1
+        event = next(e for e in store.events() if e["visit_id"] == visit.visit_id and e["type"] == "auto_check_out")
+        contract.check_event(event)                      # what the collector will say
+        assert event["clock"]["synced"] is synced_at_end
+        assert event["clock"]["uptime_s"] == 20.0 + 12 * HOUR   # the end's reading, not the run's
+        if synced_at_end:
+            assert event["at"] == "2026-09-21T20:00:00.000+07:00"   # ten minutes before the run
+        else:
+            assert datetime.fromisoformat(event["at"]).timestamp() == 1000.0 + 12 * HOUR

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mqtt import contract
 from mqtt.contract import InvalidEvent, validate_event
 
 BASE = {"schema": "checkin.event/1", "event_id": "2c7cbcd8-93bd-456d-a9ad-3fa239e488a9", "kiosk_id": "k-001",
         "venue_id": "cho-thu", "seq": 7, "type": "check_in", "visit_id": "3c7cbcd8-93bd-456d-a9ad-3fa239e488a9",
-        "at": "2021-08-15T08:31:02.153+07:00", "clock": {"synced": True, "boot_id": "b-1", "uptime_s": 8123.4},
+        "at": "2025-08-15T08:31:02.153+07:00", "clock": {"synced": True, "boot_id": "b-1", "uptime_s": 8123.4},
         "method": "camera", "staff_id": None, "estimated": False,
         "person": {"kind": "cccd", "id": "079190000001", "name": "Nguyễn Thị Mẫu", "birth_date": "1990-01-01",
                    "sex": "female", "phone": None}}
@@ -111,3 +113,117 @@ def test_valid_events_round_trip(name, seq, synced):
     event = {**BASE, "seq": seq, "event_id": str(uuid.uuid4()), "clock": {**BASE["clock"], "synced": synced},
              "person": {**BASE["person"], "name": name}}
     assert validate_event(encode(event)) == event
+
+
+# -- the plausible time window (issue 10, item 5) ------------------------------------------------
+
+NOW = datetime(2026, 9, 21, 3, 0, tzinfo=UTC)
+
+
+def timed(at: str, synced: bool) -> bytes:
+    return encode({**BASE, "at": at, "clock": {**BASE["clock"], "synced": synced}})
+
+
+@pytest.mark.parametrize("at, synced", [
+    ("9999-12-31T23:59:59.999+00:00", True),            # sorted first forever, never purged
+    ("2026-09-23T03:00:00.001+00:00", True),             # more than a day ahead of the receiver
+    ("2024-12-31T23:59:59.999+00:00", True),             # before the product existed
+    ("1970-01-01T00:00:10.000+00:00", True),
+    ("0001-01-01T00:00:00.000+07:00", True),             # not even a time in UTC
+    ("0001-01-01T00:00:00.000+07:00", False),
+    ("9999-12-31T23:00:00.000-07:00", False),
+    ("1969-12-31T23:59:59.999+00:00", False),            # before any clock reading
+    ("2100-01-01T00:00:00.000+00:00", False),
+])
+def test_implausible_times_are_refused_with_their_reason(at, synced):
+    with pytest.raises(InvalidEvent) as err:
+        validate_event(timed(at, synced), now=NOW)
+    assert err.value.reason == "implausible_time"
+
+
+@pytest.mark.parametrize("at, synced", [
+    ("2025-01-01T07:00:00.000+07:00", True),             # the first moment of the window
+    ("2026-09-22T03:00:00.000+00:00", True),             # a day ahead: a badly set collector
+    ("2025-08-15T08:31:02.153+07:00", True),             # months late: an outbox held offline
+    ("1970-01-01T00:00:10.000+00:00", False),            # a Pi without a battery clock, not synced yet
+    ("2099-12-31T23:59:59.999+00:00", False),            # any unsynced reading: corrected centrally
+    ("2019-06-01T12:00:00.000+07:00", False),            # the last fake-hwclock time of an old image
+])
+def test_plausible_times_are_taken(at, synced):
+    assert validate_event(timed(at, synced), now=NOW)["at"] == at
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)), st.booleans(),
+       st.sampled_from([0, 7, -7, 14]))
+def test_any_time_is_taken_exactly_when_it_lies_in_the_window(when, synced, hours):
+    at = when.replace(tzinfo=timezone(timedelta(hours=hours)))
+    text = at.isoformat(timespec="milliseconds")
+    utc = datetime.fromisoformat(text).astimezone(UTC)
+    if synced:
+        inside = contract.EARLIEST_SYNCED_AT <= utc <= NOW + contract.MAX_AHEAD
+    else:
+        inside = contract.UNSYNCED_RANGE[0] <= utc < contract.UNSYNCED_RANGE[1]
+    try:
+        validate_event(timed(text, synced), now=NOW)
+    except InvalidEvent as err:
+        assert not inside and err.reason == "implausible_time"
+    else:
+        assert inside
+
+
+def test_the_default_window_is_the_receivers_clock():
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="milliseconds")
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="milliseconds")
+    assert validate_event(timed(soon, True))
+    with pytest.raises(InvalidEvent, match="implausible_time"):
+        validate_event(timed(later, True))
+
+
+# -- person limits (issue 10, item 1): one definition, public for the kiosk -----------------------
+
+def test_a_name_of_the_limit_is_taken_one_more_is_refused():
+    name = "Thử " * (contract.MAX_NAME_CHARS // 4)
+    ok = {**BASE["person"], "name": name.strip() + "x" * (contract.MAX_NAME_CHARS - len(name.strip()))}
+    assert len(ok["name"]) == contract.MAX_NAME_CHARS
+    assert validate_event(encode({**BASE, "person": ok}))
+    with pytest.raises(InvalidEvent, match="1-200 characters"):
+        validate_event(encode({**BASE, "person": {**ok, "name": ok["name"] + "y"}}))
+    with pytest.raises(InvalidEvent):
+        contract.check_person({**ok, "name": ok["name"] + "y"})
+
+
+@pytest.mark.parametrize("field, value", [("birth_date", "١٩٩٠"), ("phone", "0٩١٢٣٤٥٦٧٨")])
+def test_digits_of_other_scripts_are_not_ascii_digits(field, value):
+    with pytest.raises(InvalidEvent):
+        contract.check_person({**BASE["person"], field: value})
+
+
+def test_check_event_is_the_collectors_validator_on_the_encoded_event():
+    contract.check_event(BASE, now=NOW)
+    with pytest.raises(InvalidEvent, match="implausible_time"):
+        contract.check_event({**BASE, "at": "9999-01-01T00:00:00.000+07:00"}, now=NOW)
+    with pytest.raises(InvalidEvent, match="field"):
+        contract.check_event({**BASE, "person": {**BASE["person"], "name": "x" * 201}}, now=NOW)
+
+
+# -- acks with refusals ---------------------------------------------------------------------------
+
+def test_an_ack_may_name_refused_events_with_their_reasons():
+    ids = [str(uuid.uuid4()) for _ in range(2)]
+    refused = [(str(uuid.uuid4()), "implausible_time")]
+    payload = contract.encode_ack(ids, refused)
+    assert contract.decode_ack(payload) == ids and contract.decode_refusals(payload) == refused
+    plain = contract.encode_ack(ids)
+    assert b"refused" not in plain and contract.decode_refusals(plain) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_refusals_field_is_read_or_refused_never_a_crash(value):
+    payload = encode({"schema": contract.ACK_SCHEMA, "event_ids": [], "refused": value})
+    try:
+        refused = contract.decode_refusals(payload)
+    except ValueError:
+        return
+    assert all(len(event_id) == 36 and reason for event_id, reason in refused)

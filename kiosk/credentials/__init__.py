@@ -16,7 +16,7 @@ import datetime
 from . import bhyt, cccd, national_qr, tokens
 from .classify import classify
 from .model import KINDS, Credential, Refused
-from .normalise import MAX_PAYLOAD_BYTES, to_text
+from .normalise import MAX_PAYLOAD_BYTES, fit_to_contract, to_text
 from .tokens import TokenVerifier
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Credential",
     "Refused",
     "TokenVerifier",
+    "fit_to_contract",
     "recognise",
 ]
 
@@ -42,9 +43,12 @@ def recognise(
     data: what the decoder returned (bytes are preferred: they are checked for UTF-8 here).
     verifier: checks kiosk tokens (slips, cards); None refuses them as unverifiable.
     today: the date for soft checks (expired card, birth date in the future); default: today.
+
+    The credential is fitted to the event contract (:func:`~.normalise.fit_to_contract`): what
+    the kiosk accepts at the door, the centre accepts too.
     """
     text = to_text(data)
     kind = classify(text)
     if kind == "token":
-        return tokens.parse(text, verifier=verifier)
-    return _PARSERS[kind](text, today=today)
+        return fit_to_contract(tokens.parse(text, verifier=verifier))
+    return fit_to_contract(_PARSERS[kind](text, today=today))

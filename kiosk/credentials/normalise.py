@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import unicodedata
 
-from .model import Refused
+from mqtt import contract
+
+from .model import Credential, Refused
 
 #: A CCCD QR is about 150 bytes and a BHYT QR about 600; anything much larger is not one of ours.
 MAX_PAYLOAD_BYTES = 1536
@@ -118,3 +121,60 @@ def birth_in_future(birth_date: str | None, today: datetime.date) -> bool:
     if len(birth_date) == 4:
         return int(birth_date) > today.year
     return birth_date > today.isoformat()
+
+
+def fit_to_contract(credential: Credential) -> Credential:
+    """``credential`` as the event contract carries it, so the centre takes every event the kiosk
+    records (the rules are :mod:`mqtt.contract`'s, the ones the collector applies).
+
+    What can be fitted is fitted and said in ``warnings``: a name longer than
+    :data:`mqtt.contract.MAX_NAME_CHARS` is shortened at a word boundary (``name_shortened``: the
+    person is identified by ``kind:id``, not by the name); a birth date, sex or phone the contract
+    cannot carry is left out (``birth_date_dropped``, ``sex_dropped``, ``phone_dropped``). A kind or
+    id it cannot carry, or a name with control characters, is refused (``malformed_<kind>``, or
+    ``malformed_token`` for a slip or card): nobody could be traced by it.
+    """
+    refusal = _FIT_REFUSALS.get(credential.kind, "malformed_token")
+    if "via" in credential.details:
+        refusal = "malformed_token"
+    if credential.kind not in contract.PERSON_KINDS:
+        raise Refused(refusal, "not a kind of person the event contract knows")
+    if not (isinstance(credential.id, str) and contract.PERSON_ID.fullmatch(credential.id)):
+        raise Refused(refusal, "the id is not 1-64 ASCII letters, digits, '*' or '-'")
+    warnings = list(credential.warnings)
+    changes: dict = {}
+    name = credential.name
+    if name is not None:
+        if not isinstance(name, str) or contract.has_controls(name):
+            raise Refused(refusal, "the name is not text without control characters")
+        name = collapse(name) or None
+        if name and len(name) > contract.MAX_NAME_CHARS:
+            name = _shorten(name, contract.MAX_NAME_CHARS)
+            warnings.append("name_shortened")
+        if name != credential.name:
+            changes["name"] = name
+    for key, dropped in (("birth_date", "birth_date_dropped"), ("sex", "sex_dropped"), ("phone", "phone_dropped")):
+        value = getattr(credential, key)
+        if value is None:
+            continue
+        try:
+            contract.check_person({**_PLACEHOLDER, key: value})
+        except contract.InvalidEvent:
+            changes[key] = None
+            warnings.append(dropped)
+    if not changes:
+        return credential
+    return dataclasses.replace(credential, **changes, warnings=tuple(warnings))
+
+
+_FIT_REFUSALS = {"cccd": "malformed_cccd", "bhyt": "malformed_bhyt", "national_qr": "malformed_national_qr"}
+#: A valid person, to check one field at a time against the contract.
+_PLACEHOLDER = {"kind": "cccd", "id": "0", "name": None, "birth_date": None, "sex": None, "phone": None}
+
+
+def _shorten(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` characters, at the last space if there is one."""
+    cut = name[:limit]
+    if name[limit:limit + 1] != " " and not cut.endswith(" ") and " " in cut:
+        cut = cut[:cut.rindex(" ")]     # the word the limit falls in is left out whole
+    return cut.strip()
