@@ -8,12 +8,18 @@ Token text, ASCII in the QR alphanumeric set so the code stays small::
 
     CK1.<T>.<BODY>.<SIG>         T: S (slip) or C (card); BODY, SIG: unpadded base32 (A-Z2-7)
 
-    slip BODY = venue tag (4) | visit id (16, the UUID's bytes) | issued, minutes since 1970 (4)
+    slip BODY = venue tag (4) | visit reference (16) | issued, minutes since 1970 (4)
     card BODY = venue tag (4) | person id (10, ASCII) | issued, days since 1970 (2)
     SIG       = HMAC-SHA256(venue key, "CK1." T "." BODY)[:10]
 
 The venue tag (4 bytes of SHA-256 of the venue id) is in clear so a code from another venue is
 told apart from a forged one. 80 bits of MAC are far beyond what guessing at a door can reach.
+
+The visit reference is the visit id (the UUID's 16 bytes) encrypted with AES-128 under a key
+derived from the venue key (HMAC-SHA256(venue key, "CK1 slip visit id")[:16]; one block, a
+permutation of a random UUID): a photographed or scanned slip does not show the visit id, so
+it cannot be used to address the visit anywhere else (e.g. in an event published to the centre).
+Only a holder of the venue's key (its kiosks, the centre's ``kiosk-collector token``) reads it.
 
 >>> key = VenueKey.create(path)
 >>> token = sign_slip(key, "cho-phanrang", visit_id, issued=now)
@@ -34,6 +40,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 PREFIX = "CK1."
 KEY_BYTES = 32
@@ -98,6 +106,20 @@ class VenueKey:
     def mac(self, letter: str, body: str) -> bytes:
         return hmac.new(self.secret, f"{PREFIX}{letter}.{body}".encode("ascii"), hashlib.sha256).digest()[:MAC_BYTES]
 
+    def _visit_cipher(self) -> Cipher:
+        key = hmac.new(self.secret, b"CK1 slip visit id", hashlib.sha256).digest()[:16]
+        return Cipher(algorithms.AES(key), modes.ECB())   # one 16-byte block: no chaining involved
+
+    def hide_visit(self, visit_id: str) -> bytes:
+        """The slip's visit reference: the visit id's 16 bytes, encrypted."""
+        enc = self._visit_cipher().encryptor()
+        return enc.update(uuid.UUID(visit_id).bytes) + enc.finalize()
+
+    def reveal_visit(self, reference: bytes) -> str:
+        """The visit id a slip's reference stands for (:meth:`hide_visit` undone)."""
+        dec = self._visit_cipher().decryptor()
+        return str(uuid.UUID(bytes=dec.update(reference) + dec.finalize()))
+
 
 @dataclass(frozen=True)
 class SlipClaims:
@@ -117,7 +139,7 @@ def venue_tag(venue_id: str) -> bytes:
 
 def sign_slip(key: VenueKey, venue_id: str, visit_id: str, *, issued: datetime) -> str:
     minutes = int((issued - _EPOCH).total_seconds() // 60)
-    return _seal(key, "slip", _SLIP.pack(venue_tag(venue_id), uuid.UUID(visit_id).bytes, minutes))
+    return _seal(key, "slip", _SLIP.pack(venue_tag(venue_id), key.hide_visit(visit_id), minutes))
 
 
 def sign_card(key: VenueKey, venue_id: str, person_id: str, *, issued: datetime) -> str:
@@ -156,7 +178,7 @@ def open_parts(key: VenueKey, venue_id: str, kind: str, body: str, signature: st
     if not hmac.compare_digest(mac, key.mac(LETTERS[kind], body)):
         raise TokenRefused("token_forged", "the signature does not match")
     if kind == "slip":
-        return SlipClaims(str(uuid.UUID(bytes=fields[1])), _EPOCH + timedelta(minutes=fields[2]))
+        return SlipClaims(key.reveal_visit(fields[1]), _EPOCH + timedelta(minutes=fields[2]))
     try:
         person_id = fields[1].decode("ascii")
     except UnicodeDecodeError:

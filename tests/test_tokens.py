@@ -4,6 +4,8 @@ the venue."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 import segno
@@ -68,6 +70,35 @@ def test_tokens_are_short_ascii_in_the_qr_alphanumeric_set(key, clock):
     # Small codes scan at arm's length: a slip fits QR version 4, a card version 3 (error correction M).
     assert segno.make(slip, error="m", micro=False, boost_error=False).version <= 4
     assert segno.make(card, error="m", micro=False, boost_error=False).version <= 3
+
+
+def reveals(token: str, visit_id: str) -> bool:
+    """Whether a code shows the visit id in any spelling: as text, hex, or its 16 bytes in the body."""
+    raw = uuid.UUID(visit_id).bytes
+    body = decode_b32(token.split(".")[2])
+    return (visit_id in token.lower() or raw.hex() in token.lower() or raw in body
+            or encode_b32(raw) in token or any(raw[i:i + 6] in body for i in range(11)))
+
+
+def test_a_slip_does_not_show_its_visit_id_and_still_checks_it_out(tokens, key, camera_desk, clock, tmp_path):
+    """Field fix 4: what a slip carries cannot be used to address its visit at the centre (an
+    event with that visit id); only the venue's key turns it back into the visit."""
+    visit = camera_desk.present(recognise(cccd_payload(6)))
+    slip = tokens.slip(visit.visit_id, issued=clock.now())
+    assert not reveals(slip, visit.visit_id)
+    other = sign_slip(VenueKey.create(tmp_path / "other.key"), VENUE, visit.visit_id, issued=clock.now())
+    assert other.split(".")[2] != slip.split(".")[2]               # another key, another reference
+    assert open_token(key, VENUE, slip).visit_id == visit.visit_id
+    assert recognise(slip.encode(), verifier=tokens).details["via"] == "slip"
+    assert camera_desk.present(recognise(slip.encode(), verifier=tokens), method="slip").kind == "check_out"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.uuids(version=4))
+def test_any_visit_id_round_trips_through_a_slip_without_showing(visit):
+    key = VenueKey(b"k" * 32)
+    slip = sign_slip(key, VENUE, str(visit), issued=datetime(2026, 11, 1, tzinfo=UTC))
+    assert open_token(key, VENUE, slip).visit_id == str(visit) and not reveals(slip, str(visit))
 
 
 def test_a_slip_checks_out_its_visit_once(tokens, camera_desk, clock, store):

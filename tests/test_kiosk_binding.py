@@ -1,0 +1,205 @@
+"""Field fix 4: a kiosk files events only for its own visits, at its own venue.
+
+End to end on the production broker config (TLS with the fleet's certificates, the ACL) and the
+collector.toml / fleet registry that ``kiosk-provision`` writes: kiosk A, with its own valid
+certificate and on its own topic, sends events carrying kiosk B's visit id, or for a venue it is
+not provisioned for; both are dead-lettered, not acked, and B's visit and trace stay intact. A
+kiosk missing from the registry the collector has is held back until the registry lists it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from broker import free_port
+from fleet_support import fleet_central
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_broker_security import Client
+from test_collector_ingest import wait_for
+from test_collector_store import make_event, person
+
+from mqtt import contract
+from mqtt.collector import queries
+from mqtt.collector.config import ConfigError, parse_config
+from mqtt.collector.registry import Registry, parse_registry, render_registry
+from provisioning.fleet import Fleet
+
+VENUE, OTHER_VENUE = "cho-thu", "cho-khac"
+A, B, LATE = "cho-thu-a", "cho-thu-b", "cho-thu-c"
+
+
+# -- the registry file --------------------------------------------------------------------------
+
+ids = st.from_regex(r"[a-z0-9][a-z0-9-]{0,62}", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(ids, ids, max_size=20))
+def test_a_registry_reads_back_what_was_written(kiosks):
+    assert parse_registry(render_registry(kiosks)) == kiosks
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200) | st.builds(lambda k, v: f'[kiosks]\n"{k}" = {v}\n', st.text(max_size=70),
+                                         st.text(max_size=70)))
+def test_any_registry_text_is_read_or_refused_with_a_message_naming_the_file(text):
+    try:
+        kiosks = parse_registry(text, "kiosks.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("kiosks.toml: ")
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in kiosks.items())
+
+
+def test_registry_refusals_name_the_key():
+    for text, words in (('[kiosk]\n"a" = "b"\n', "unknown key 'kiosk'"),
+                        ('[kiosks]\n"K-01" = "cho-thu"\n', "'K-01': not a kiosk id"),
+                        ('[kiosks]\n"k-01" = 3\n', "k-01 = 3: must be a venue id"),
+                        ('kiosks = "x"\n', "must be a [kiosks] table"), ("[kiosks\n", "not valid TOML")):
+        with pytest.raises(ConfigError, match="kiosks.toml: .*" + words.replace("[", r"\[")):
+            parse_registry(text, "kiosks.toml")
+
+
+def test_a_registry_changed_on_disk_is_read_again_and_a_broken_one_keeps_the_last(tmp_path):
+    path = tmp_path / "kiosks.toml"
+    path.write_text(render_registry({A: VENUE}))
+    clock = SimpleNamespace(t=0.0)
+    registry = Registry(path, monotonic=lambda: clock.t)
+    event = make_event(kiosk=B, venue=VENUE)
+    assert registry.refusal(event)[0] == "unknown_kiosk"
+    path.write_text(render_registry({A: VENUE, B: OTHER_VENUE}))
+    clock.t += 2
+    assert registry.refusal(event) == ("venue_mismatch", "the kiosk is provisioned for venue cho-khac, not cho-thu")
+    path.write_text("[kiosks\n")                                  # a half-copied file
+    clock.t += 2
+    assert registry.refusal(event)[0] == "venue_mismatch"         # the last good one
+    path.write_text(render_registry({B: VENUE}))
+    clock.t += 2
+    assert registry.refusal(event) is None
+
+
+# -- provisioning writes it, the collector's config points at it --------------------------------
+
+def test_kiosk_new_records_the_kiosks_venue_for_the_collector(tmp_path):
+    fleet = Fleet.init(tmp_path / "fleet", broker_host="127.0.0.1")
+    assert parse_registry(fleet.registry_file.read_text()) == {}
+    fleet.add_venue(VENUE, "Chợ Thử")
+    fleet.add_venue(OTHER_VENUE, "Chợ Khác")
+    fleet.new_kiosk(A, VENUE)
+    fleet.new_kiosk(B, OTHER_VENUE)
+    assert fleet.registry() == {A: VENUE, B: OTHER_VENUE}
+    config = parse_config((fleet.collector_dir / "collector.toml").read_text())
+    assert config.fleet.kiosks == "/etc/checkin-collector/kiosks.toml"
+    assert config.collector.status_file == "/run/checkin-collector/status.json"
+    # A fleet made before the registry existed gets one at its next kiosk.
+    fleet.registry_file.unlink()
+    fleet.new_kiosk(LATE, VENUE)
+    assert fleet.registry() == {LATE: VENUE}
+
+
+def test_without_a_registry_any_kiosk_may_file_at_any_venue():
+    """The loopback development setup (no [fleet] kiosks) works as before."""
+    assert parse_config('[store]\nurl = "sqlite:///tmp/x.db"\n').fleet.kiosks == ""
+
+
+# -- the attack, end to end ---------------------------------------------------------------------
+
+def at(minutes_ago: float) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes_ago)
+
+
+class FleetKiosk(Client):
+    """A kiosk's MQTT identity from its provisioned folder: TLS with its own certificate."""
+
+    def __init__(self, fleet: Fleet, kiosk_id: str):
+        etc = fleet.kiosk_etc(kiosk_id)
+        super().__init__(int(fleet.settings["broker_port"]), SimpleNamespace(cert=etc / "kiosk.pem", key=etc / "kiosk.key"),
+                         ca=etc / "ca.pem", client_id=kiosk_id)
+        self.kiosk_id = kiosk_id
+        self.start()
+        assert self.subscribe(contract.acks_topic(kiosk_id)) == [1]
+
+    def send(self, event: dict) -> None:
+        assert self.publish(contract.events_topic(self.kiosk_id), contract.encode_event(event)) == 0
+
+    def acked(self) -> list[str]:
+        return [i for payload in self.received(contract.acks_topic(self.kiosk_id)) for i in contract.decode_ack(payload)]
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    fleet = Fleet.init(tmp_path / "fleet", broker_host="127.0.0.1", broker_port=free_port())
+    fleet.add_venue(VENUE, "Chợ Thử")
+    fleet.add_venue(OTHER_VENUE, "Chợ Khác")
+    for kiosk_id in (A, B, LATE):
+        fleet.new_kiosk(kiosk_id, VENUE)
+    return fleet
+
+
+def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue(fleet, tmp_path):
+    registry = fleet.registry_file.read_text()
+    # The technician has not yet copied the registry with the newest kiosk to the collector.
+    fleet.registry_file.write_text(render_registry({A: VENUE, B: VENUE}))
+    with fleet_central(fleet, tmp_path / "central") as (_broker, collector):
+        kiosk_a, kiosk_b = FleetKiosk(fleet, A), FleetKiosk(fleet, B)
+        try:
+            visitor, neighbour, intruder = person(1, "Nguyễn Thị Mẫu"), person(2, "Lê Văn Bên"), person(3, "Trần Văn Lạ")
+            b_visit = make_event(kiosk=B, seq=1, visit=str(uuid.uuid4()), at=at(60), who=visitor)
+            a_visit = make_event(kiosk=A, seq=1, visit=str(uuid.uuid4()), at=at(50), who=neighbour)
+            kiosk_b.send(b_visit)
+            kiosk_a.send(a_visit)
+            wait_for(lambda: kiosk_b.acked() == [b_visit["event_id"]] and kiosk_a.acked() == [a_visit["event_id"]],
+                     what="both check-ins acked")
+
+            # A, with its own certificate on its own topic, uses B's visit id (as printed on old slips).
+            takeover = make_event(kiosk=A, seq=2, type="check_out", visit=b_visit["visit_id"], at=at(55), who=intruder)
+            reopen = make_event(kiosk=A, seq=3, visit=b_visit["visit_id"], at=at(70), who=intruder)
+            elsewhere = make_event(kiosk=A, seq=4, visit=str(uuid.uuid4()), at=at(40), who=intruder, venue=OTHER_VENUE)
+            own = make_event(kiosk=A, seq=5, type="check_out", visit=a_visit["visit_id"], at=at(10), who=neighbour)
+            for e in (takeover, reopen, elsewhere, own):
+                kiosk_a.send(e)
+            wait_for(lambda: own["event_id"] in kiosk_a.acked(), what="A's own check-out acked")
+            letters = wait_for(lambda: len(collector.store.dead_letter_rows()) == 3 and collector.store.dead_letter_rows(),
+                               what="three dead letters")
+            assert sorted((r["reason"], r["event_id"]) for r in letters) == sorted([
+                ("visit_of_other_kiosk", takeover["event_id"]), ("visit_of_other_kiosk", reopen["event_id"]),
+                ("venue_mismatch", elsewhere["event_id"])])
+            assert all(r["kiosk_id"] == A for r in letters)
+            assert kiosk_a.acked() == [a_visit["event_id"], own["event_id"]]    # the refused are not acked
+
+            [visit] = [v for v in queries.visits(collector.store) if v["visit_id"] == b_visit["visit_id"]]
+            assert (visit["kiosk_id"], visit["venue_id"], visit["person"], visit["check_out_at"]) == \
+                (B, VENUE, visitor, None)
+            assert not [v for v in queries.visits(collector.store) if v["venue_id"] == OTHER_VENUE]
+            contacts = queries.trace(collector.store, "cccd", neighbour["id"], days=1)
+            assert visitor in [r["person"] for r in contacts] and intruder not in [r["person"] for r in contacts]
+            assert queries.trace(collector.store, "cccd", intruder["id"], days=1) == []
+            assert collector.store.seq_state(A) == (1, [[5, 5]])      # the refused leave a visible gap
+
+            kiosk_a.send(takeover)                                  # re-sent: refused again, kept once
+            kiosk_a.send(own)                                       # barrier: handled in order
+            wait_for(lambda: kiosk_a.acked().count(own["event_id"]) == 2, what="the barrier's ack")
+            assert len(collector.store.dead_letter_rows()) == 3
+
+            # A kiosk the collector's registry does not list yet: held back, then taken once it does.
+            late = FleetKiosk(fleet, LATE)
+            try:
+                first = make_event(kiosk=LATE, seq=1, visit=str(uuid.uuid4()), at=at(5), who=person(4))
+                late.send(first)
+                wait_for(lambda: [r for r in collector.store.dead_letter_rows() if r["reason"] == "unknown_kiosk"],
+                         what="unknown_kiosk")
+                assert late.acked() == [] and collector.store.seq_state(LATE) == (0, [])
+                fleet.registry_file.write_text(registry)            # the technician copies the registry
+                wait_for(lambda: (late.send(first), late.acked())[1] == [first["event_id"]], timeout=20,
+                         what="the kiosk's re-sent event acked once the registry lists it")
+            finally:
+                late.stop()
+        finally:
+            kiosk_a.stop()
+            kiosk_b.stop()
+    assert json.loads(letters[0]["payload"])["kiosk_id"] == A
