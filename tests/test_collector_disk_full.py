@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fault_support import SmallDisk
@@ -162,3 +165,81 @@ def test_a_collector_stopped_while_its_disk_is_full_leaves_everything_with_the_b
         finally:
             second.stop()
             kiosk.close()
+
+
+def test_a_full_disk_under_postgresql_is_a_store_down_too(mosquitto, tmp_path):
+    """PostgreSQL on a small tmpfs, filled: its ERROR 53100 (could not extend file) holds the batch
+    like SQLite's full disk does, and the same collector stores everything once space is back."""
+    from bench.pgserver import FAST_OPTIONS, PgServer
+    # Not under tmp_path: its folders are root's 0700, and the server runs as postgres.
+    mount = Path(tempfile.mkdtemp(prefix="checkin-pgdisk-"))
+    mount.chmod(0o755)
+    with SmallDisk(mount / "disk", size=96 * 2**20) as disk:
+        (disk.path / "pg").mkdir()
+        server = PgServer(disk.path / "pg", options=FAST_OPTIONS).start()
+        try:
+            config = load_config(write_config(tmp_path, "/unused.db", mosquitto.url, "collector-pgfull"))
+            config = config.replace("store", url=server.new_database())
+            kiosk = Kiosk(mosquitto.url)
+            collector = ingest.Collector(config)
+            collector.start()
+            try:
+                assert collector.wait_ready(10)
+                disk.fill()
+                events, health, report = publish_everything(kiosk)
+                wait_for(lambda: collector.store_down_since is not None and collector.waiting() == 6, timeout=30,
+                         what="the collector holding all six messages, store down")
+                assert "DiskFull 53100" in collector.store_error and kiosk.acked("kiosk-a") == []
+                disk.free()
+                wait_for(lambda: len(kiosk.acked("kiosk-a")) == 4, timeout=30, what="the held messages' acks")
+                assert collector.store_down_since is None
+                assert collector.store.counts()["events"] == 3 and collector.store.dead_letter_rows() == []
+                assert collector.store.fleet_rows()[0]["health"] == health
+            finally:
+                collector.stop()
+                kiosk.close()
+        finally:
+            server.stop()
+    shutil.rmtree(mount)
+
+
+@pytest.mark.parametrize(("sqlstate", "down"), [
+    ("53100", True), ("53200", True), ("53300", True), ("53400", True),     # insufficient resources
+    ("08000", True), ("08001", True), ("08006", True),                        # connection
+    ("57P01", True), ("57014", True), ("58030", True),                        # shutdown, cancelled, I/O
+    ("55P03", True), ("25006", True), ("40001", True), ("40P01", True),       # transient
+    ("22008", False), ("22P05", False), ("23505", False), ("54000", False),   # what one message holds
+    ("42P01", False), ("XX000", False)])
+def test_postgresql_errors_are_told_apart_store_down_or_one_bad_message(sqlstate, down):
+    import psycopg
+
+    from mqtt.collector.store_postgres import store_down
+    assert store_down(psycopg.errors.lookup(sqlstate)("synthetic")) is down
+    assert store_down(psycopg.OperationalError("server closed the connection unexpectedly")) is True
+    assert store_down(ConnectionResetError()) is True and store_down(ValueError("year 0")) is False
+
+
+def test_sqlite_errors_are_told_apart_store_down_or_one_bad_message(tmp_path):
+    from mqtt.collector.store_sqlite import store_down
+    db = tmp_path / "x.db"
+    one = sqlite3.connect(db, timeout=0, isolation_level=None)
+    one.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    one.execute("INSERT INTO t VALUES ('a')")
+    with pytest.raises(sqlite3.IntegrityError) as constraint:
+        one.execute("INSERT INTO t VALUES ('a')")
+    assert store_down(constraint.value) is False
+    with pytest.raises(sqlite3.OperationalError) as syntax:
+        one.execute("INSERT INTO nowhere VALUES (1)")
+    assert store_down(syntax.value) is False
+    one.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(db, timeout=0, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        other.execute("BEGIN IMMEDIATE")
+    assert store_down(locked.value) is True                  # SQLITE_BUSY
+    one.execute("ROLLBACK")
+    one.close()
+    other.close()
+    db.write_bytes(b"not a database, whatever it holds" * 200)
+    with pytest.raises(sqlite3.DatabaseError) as garbage:
+        sqlite3.connect(db).execute("SELECT * FROM t")
+    assert store_down(garbage.value) is True                 # SQLITE_NOTADB
