@@ -192,6 +192,7 @@ def test_a_full_disk_under_postgresql_is_a_store_down_too(mosquitto, tmp_path):
                 assert "DiskFull 53100" in collector.store_error and kiosk.acked("kiosk-a") == []
                 disk.free()
                 wait_for(lambda: len(kiosk.acked("kiosk-a")) == 4, timeout=30, what="the held messages' acks")
+                assert sorted(kiosk.acked("kiosk-a")) == sorted([e["event_id"] for e in events] + [report["report_id"]])
                 assert collector.store_down_since is None
                 assert collector.store.counts()["events"] == 3 and collector.store.dead_letter_rows() == []
                 assert collector.store.fleet_rows()[0]["health"] == health
