@@ -4,7 +4,8 @@
 >>> sample.frame.shape, sample.expected["kind"]
 ((480, 640), 'cccd')
 
-Payloads follow formats.md §1.5, §2.4 and §3.1; every person, number and address is made up
+Payloads follow formats.md §1.5, §2.4 and §3.1 (and the layouts seen in the field that §1.3 and
+§3.1 describe); every person, number and address is made up
 ("Mẫu" = sample, "Thử" = test). Everything is seeded: the same (kind, distortion, index) always
 gives the same payload and the same frame.
 """
@@ -101,20 +102,26 @@ def random_date(rng: random.Random, first: datetime.date, last: datetime.date) -
 
 # -- payload builders: (rng, person) -> (payload, expected) -----------------------------------
 
-def build_cccd(rng: random.Random, p: Person) -> tuple[str, dict]:
-    """CCCD / Căn cước QR: 7 fields, sometimes no old ID, sometimes Căn cước extras, sometimes upper case."""
+def _cccd_fields(rng: random.Random, p: Person, first_issue: datetime.date,
+                 last_issue: datetime.date) -> tuple[list[str], str]:
+    """The 7 fields of a citizen-ID QR (title-case name, as cards carry it) and the number."""
     number = cccd_number(rng, p)
     old_id = "" if rng.random() < 0.35 or p.birth.year >= 2010 else digits(rng, 9)
-    name = p.name.upper() if rng.random() < 0.3 else p.name
-    issued = random_date(rng, max(p.birth + datetime.timedelta(days=30), datetime.date(2021, 1, 1)),
-                         datetime.date(2025, 5, 1))
-    fields = [number, old_id, name, ddmmyyyy(p.birth), "Nam" if p.sex == "male" else "Nữ", p.address,
-              ddmmyyyy(issued)]
-    if issued >= datetime.date(2024, 7, 1) and rng.random() < 0.6:
-        fields.append(cccd_number(rng, p))  # a cancelled personal ID number
-        if p.birth.year >= 2018:
-            fields += PARENTS
-    return "|".join(fields), expected("cccd", number, name, p.birth.isoformat(), p.sex)
+    issued = random_date(rng, max(p.birth + datetime.timedelta(days=30), first_issue), last_issue)
+    return [number, old_id, p.name, ddmmyyyy(p.birth), "Nam" if p.sex == "male" else "Nữ", p.address,
+            ddmmyyyy(issued)], number
+
+
+def build_cccd(rng: random.Random, p: Person) -> tuple[str, dict]:
+    """Chip CCCD QR (2021 - June 2024): 7 fields, sometimes no old ID."""
+    fields, number = _cccd_fields(rng, p, datetime.date(2021, 1, 1), datetime.date(2024, 6, 30))
+    return "|".join(fields), expected("cccd", number, p.name, p.birth.isoformat(), p.sex)
+
+
+def build_can_cuoc(rng: random.Random, p: Person) -> tuple[str, dict]:
+    """Căn cước QR (from July 2024): the same 7 fields, then 4 empty ones (formats.md §1.3)."""
+    fields, number = _cccd_fields(rng, p, datetime.date(2024, 7, 1), datetime.date(2025, 5, 1))
+    return "|".join(fields + [""] * 4), expected("cccd", number, p.name, p.birth.isoformat(), p.sex)
 
 
 def _bhyt_common(rng: random.Random, p: Person) -> tuple[str, str, str]:
@@ -126,7 +133,8 @@ def _bhyt_common(rng: random.Random, p: Person) -> tuple[str, str, str]:
 
 
 def _check_value(rng: random.Random) -> str:
-    return "".join(rng.choice("0123456789abcdef") for _ in range(16)) + "-" + \
+    """16 hex digits, or 15 as on some cards, then "-" and 4 more."""
+    return "".join(rng.choice("0123456789abcdef") for _ in range(rng.choice((15, 16, 16)))) + "-" + \
         "".join(rng.choice("0123456789abcdef") for _ in range(4))
 
 
@@ -136,7 +144,8 @@ def build_bhyt_old(rng: random.Random, p: Person) -> tuple[str, dict]:
     group, level = rng.choice((("GD", "4"), ("HT", "3"), ("DN", "4"), ("TE", "1"), ("CN", "3")))
     card = f"{group}{level}{bhxh[:2]}{bhxh}"
     province = bhxh[:2]
-    guardian = hexutf8(PARENTS[0]) if group == "TE" else "-"
+    # A child's card names a guardian: in hex like the name, or plain (a name, or a phone number).
+    guardian = rng.choice((hexutf8(PARENTS[0]), PARENTS[1], mobile(rng))) if group == "TE" else "-"
     tokens = [card, hexutf8(p.name), birth, "1" if p.sex == "male" else "2", hexutf8(p.address),
               f"{province} - {digits(rng, 3)}", "01/01/2025", "31/12/2035", "15/12/2024",
               province + digits(rng, 2) + bhxh, guardian, rng.choice("4445"), "01/01/2029",
@@ -154,19 +163,25 @@ def build_bhyt_new(rng: random.Random, p: Person) -> tuple[str, dict]:
     return "|".join(tokens), expected("bhyt", bhxh, p.name, birth_expected, p.sex)
 
 
-def _national(rng: random.Random, p: Person, masked: bool) -> tuple[str, dict]:
+def _national(rng: random.Random, p: Person, masked: bool, layout: str = "published") -> tuple[str, dict]:
+    """layout: "published" (EXT = proxy<sex<BHYT<phone, QĐ 1405's order) or "pccovid" (as several
+    public scanner projects captured it: proxy<sex<00<<phone or proxy<sex<00<phone)."""
     number, qid, phone = cccd_number(rng, p), digits(rng, 18), mobile(rng)
     proxy = rng.random() < 0.25
     sex_code = "0" if rng.random() < 0.2 else {"male": "1", "female": "2"}[p.sex]  # 0 = not declared
     bhyt_no = f"GD4{number[1:3]}{digits(rng, 10)}"
     phone_field, phone_expected = phone, phone
     if masked:
-        number = "******" + number[6:]
+        number = "******" + number[6:] if layout == "published" or rng.random() < 0.5 else number[:9] + "***"
         bhyt_no = bhyt_no[:6] + "*" * 7 + bhyt_no[13:]
         if rng.random() < 0.4:
-            phone_field, phone_expected = phone[:4] + "******", None
+            phone_field, phone_expected = rng.choice((phone[:4] + "******", phone[:7] + "***")), None
     birth = f"{p.birth.year}-**-**" if masked else p.birth.isoformat()
-    ext = f"{digits(rng, 18) if proxy else ''}<{sex_code}<{bhyt_no}<{phone_field}"
+    head = f"{digits(rng, 18) if proxy else ''}<{sex_code}<"
+    if layout == "published":
+        ext = f"{head}{bhyt_no}<{phone_field}"
+    else:
+        ext = f"{head}00<{rng.choice(('<', ''))}{phone_field}"
     payload = "|".join([number, ascii_upper(p.name), birth, "1" if proxy else "0", qid, ext])
     sex = {"1": "male", "2": "female", "0": None}[sex_code]
     return payload, expected("national_qr", qid, ascii_upper(p.name), birth[:4] if masked else birth,
@@ -183,12 +198,19 @@ def build_national_full(rng: random.Random, p: Person) -> tuple[str, dict]:
     return _national(rng, p, masked=False)
 
 
+def build_national_pccovid(rng: random.Random, p: Person) -> tuple[str, dict]:
+    """National personal QR with EXT as PC-Covid wrote it, in either display mode."""
+    return _national(rng, p, masked=rng.random() < 0.5, layout="pccovid")
+
+
 BUILDERS: dict[str, Callable[[random.Random, Person], tuple[str, dict]]] = {
     "cccd": build_cccd,
     "bhyt_old": build_bhyt_old,
     "bhyt_new": build_bhyt_new,
     "national_masked": build_national_masked,
     "national_full": build_national_full,
+    "can_cuoc": build_can_cuoc,
+    "national_pccovid": build_national_pccovid,
 }
 
 
@@ -225,6 +247,7 @@ def lookalikes() -> list[tuple[str, str, str, str]]:
     cccd_11 = "07919000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1 Đường Thử Nghiệm, Phường Mẫu|15072021"
     return [
         ("vietqr", vietqr_payload(), "qr_code", "payment_qr"),
+        ("momo", "2|99|0912345678|Nguyen Thi Mau||0|0|50000|Thu mau|transfer_myqr", "qr_code", "payment_qr"),
         ("url", "https://example.invalid/checkin?venue=cho-mau-01", "qr_code", "url"),
         ("hc1", "HC1:NCF" + "".join(rng.choice(b45) for _ in range(240)), "qr_code", "vaccine_passport"),
         ("random_text", "Xin chào! Đây là mã QR thử nghiệm, không phải giấy tờ tùy thân.", "qr_code",

@@ -40,15 +40,19 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 MEASURED = """
                       clean rot10 rot30 keystone15 blur1.0 blur1.5 noise10 noise20 low_contrast small_modules glare jpeg30 realistic realistic_mild
 zxing cccd                6     6     6          6       6       6       6       6            6             6     1      6         0              4
-zxing bhyt_old            6     6     6          6       6       6       6       6            5             6     6      6         0              5
+zxing bhyt_old            6     6     6          6       6       5       6       6            5             6     6      6         0              5
 zxing bhyt_new            6     6     6          6       6       5       6       6            6             6     4      6         0              5
 zxing national_masked     6     6     6          6       6       5       6       6            6             6     0      6         0              5
 zxing national_full       6     6     6          6       6       6       6       6            6             6     1      6         0              6
+zxing can_cuoc            6     6     6          6       6       6       6       6            6             6     1      6         0              2
+zxing national_pccovid    6     6     6          6       6       6       6       6            6             6     0      6         0              4
 zbar  cccd                6     6     6          6       6       5       6       5            6             6     0      6         0              0
-zbar  bhyt_old            6     6     6          2       6       1       6       4            6             6     2      6         0              2
-zbar  bhyt_new            6     6     6          5       6       3       6       6            6             6     1      6         0              2
+zbar  bhyt_old            6     6     6          2       6       2       6       4            6             6     2      6         0              2
+zbar  bhyt_new            6     6     6          5       6       3       6       6            6             6     2      6         0              1
 zbar  national_masked     6     6     6          6       6       0       6       6            6             6     0      6         0              0
 zbar  national_full       6     6     6          6       6       4       6       6            6             6     0      6         0              1
+zbar  can_cuoc            6     6     6          6       6       4       6       6            6             6     0      6         0              0
+zbar  national_pccovid    6     6     6          6       6       2       6       6            6             6     0      6         0              3
 """
 
 
@@ -215,6 +219,58 @@ def test_zbar_fallback_repairs_mojibake():
         frame = corpus.render_frame(corpus.qr_segno(payload), corpus.DISTORTIONS["clean"],
                                     np.random.default_rng(i))
         assert [s.data for s in decoder.decode(frame)] == [payload.encode("utf-8")]
+
+
+# -- layouts seen in the field (formats.md §1.3, §2.2, §3.1), rendered and decoded for real -----
+
+_MAU = corpus.PEOPLE[0]  # Nguyễn Thị Mẫu, 01/01/1990, female
+_THU = corpus.PEOPLE[1]  # Trần Văn Thử, 02/02/1995, male
+_NQR = "******000001|NGUYEN THI MAU|1990-**-**|0|100000000000000001|"
+_BHYT_TE = ("TE1799999999901|" + corpus.hexutf8(_MAU.name) + "|01/01/1990|2|" + corpus.hexutf8(_MAU.address)
+            + "|79 - 999|01/01/2025|31/12/2035|15/12/2024|79999999999901|{guardian}|4|01/01/2029|{check}|$")
+FIELD_LAYOUTS = {
+    # Căn cước 2024: the chip card's 7 fields and 4 empty ones.
+    "can_cuoc_11_fields": (
+        f"001095000002||{_THU.name}|02021995|Nam|{_THU.address}|10102024||||",
+        corpus.expected("cccd", "001095000002", _THU.name, "1995-02-02", "male"),
+        {"layout": "can_cuoc_2024", "extras": []}),
+    # PC-Covid's EXT: "00" for no BHYT number, an empty part, then the phone.
+    "pccovid_ext": (_NQR + "<2<00<<0912345678",
+                    corpus.expected("national_qr", "100000000000000001", "NGUYEN THI MAU", "1990", "female",
+                                    "0912345678"),
+                    {"bhyt_number": None, "signature": None}),
+    "pccovid_ext_short": (_NQR + "<1<00<0912345678",
+                          corpus.expected("national_qr", "100000000000000001", "NGUYEN THI MAU", "1990", "male",
+                                          "0912345678"),
+                          {"bhyt_number": None, "signature": None}),
+    "pccovid_phone_masked_at_end": (_NQR + "<2<00<<0912345***",
+                                    corpus.expected("national_qr", "100000000000000001", "NGUYEN THI MAU", "1990",
+                                                    "female"),
+                                    {"phone_masked": "0912345***", "signature": None}),
+    # BHYT: a guardian written plain (a phone number), a check value with 15 hex digits.
+    "bhyt_plain_guardian": (_BHYT_TE.format(guardian="0912345678", check="0123456789abcdef-0000"),
+                            corpus.expected("bhyt", "TE1799999999901", _MAU.name, "1990-01-01", "female"),
+                            {"guardian": "0912345678"}),
+    "bhyt_check_15_hex": (_BHYT_TE.format(guardian=_THU.name, check="123456789abcdef-7102"),
+                          corpus.expected("bhyt", "TE1799999999901", _MAU.name, "1990-01-01", "female"),
+                          {"guardian": _THU.name, "check": "123456789abcdef-7102"}),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("renderer", sorted(corpus.RENDERERS))
+@pytest.mark.parametrize("name", FIELD_LAYOUTS)
+def test_field_layouts_decode_from_rendered_images(decoders, backend, renderer, name):
+    payload, want, details = FIELD_LAYOUTS[name]
+    modules = corpus.RENDERERS[renderer](payload)
+    for distortion in ("clean", "rot10", "blur1.0"):
+        frame = corpus.render_frame(modules, corpus.DISTORTIONS[distortion],
+                                    np.random.default_rng(corpus.seed_for("field", name, renderer, distortion)))
+        symbols = decoders[backend].decode(frame)
+        assert [s.data for s in symbols] == [payload.encode("utf-8")], distortion
+        credential = recognise(symbols[0].data, today=corpus.TODAY)
+        assert fields(credential) == want and credential.warnings == ()
+        assert {k: credential.details[k] for k in details} == details
 
 
 # -- look-alikes and garbage ------------------------------------------------------------------
