@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from .clock import Clock, Stamp, iso
+from .clock import Clock, Stamp, iso, within_unsynced_range
 from .events import build_event
 from .store import OpenVisit, VisitStore
 
@@ -85,6 +85,8 @@ class AutoCheckout:
         end_uptime = visit.check_in_uptime + (ended - datetime.fromisoformat(visit.check_in_at)).total_seconds()
         if stamp.synced and not visit.check_in_synced:
             ended = stamp.at - timedelta(seconds=stamp.uptime_s - end_uptime)
+        elif not stamp.synced:
+            ended = within_unsynced_range(ended)    # 12 h after a reading of 2099 is still a reading
         return Stamp(ended, stamp.synced, stamp.boot_id, end_uptime)
 
     def _first_closing_after(self, moment: datetime) -> datetime:

@@ -124,6 +124,13 @@ class Clock:
         return Stamp(datetime.fromtimestamp(wall, self.tz), synced, self.boot_id, self._monotonic())
 
 
+def within_unsynced_range(at: datetime) -> datetime:
+    """An unsynced time (a reading, or one reckoned from a reading) moved into the contract's range
+    for unsynced times, like :meth:`Clock.stamp` does with its readings."""
+    wall = min(max(at.timestamp(), _UNSYNCED_LOW), _UNSYNCED_HIGH)
+    return at if wall == at.timestamp() else datetime.fromtimestamp(wall, at.tzinfo)
+
+
 def iso(at: datetime) -> str:
     """The event contract's time format: local time with offset, milliseconds."""
     return at.isoformat(timespec="milliseconds")

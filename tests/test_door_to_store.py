@@ -1,0 +1,78 @@
+"""From the kiosk's door to the central store on real parts (issue 10, items 1 and 5): a code is
+decoded from a camera frame by zxing-cpp, recorded by the real scan loop and desk in a real kiosk
+database, sent by the real uplink through a real Mosquitto, and stored by the real collector."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from codes import ManualTime, qr_frame
+from fault_support import delivered, in_process_uplink, outbox_states, wait_for
+from test_collector_ingest import collector_config
+from test_scanloop import FramesFromMemory, RecordingScreen
+
+from hardware.decoders import open_decoder
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
+from kiosk.cooldown import Cooldown
+from kiosk.scanloop import ScanLoop
+from mqtt import contract
+from mqtt.collector.ingest import Collector
+
+KIOSK_ID = "k-door-01"
+
+
+def bhyt_payload(name: str) -> str:
+    """A synthetic new-layout BHYT card QR (formats.md §2.2) with this name."""
+    return "|".join(["7999999901", name.encode().hex(), "02/02/1995", "1", "-", "01 - 999", "01/01/2024", "-",
+                     "15/01/2024", "01997999999901", "-", "4", " 01/01/2029", "fedcba9876543210-0000", "4",
+                     "4de1baab75", "$"])
+
+
+@pytest.fixture
+def central(mosquitto, tmp_path):
+    c = Collector(collector_config(mosquitto.url, f"sqlite://{tmp_path}/central.db",
+                                   client_id=f"collector-{uuid.uuid4().hex[:6]}"))
+    c.start()
+    assert c.wait_ready(10)
+    yield c
+    c.stop()
+
+
+def present_at_the_door(store, signals, payload: str):
+    """The kiosk's scan loop shown one camera frame of ``payload`` (NTP-synced clock, now)."""
+    desk = CheckinDesk(store, Clock("Asia/Ho_Chi_Minh", synced=lambda wall: True), kiosk_id=KIOSK_ID,
+                       venue_id="cho-thu")
+    screen = RecordingScreen()
+    loop = ScanLoop(camera=FramesFromMemory([qr_frame(payload, size=(960, 720))]), decoder=open_decoder("zxing"),
+                    desk=desk, signals=signals, screen=screen, cooldown=Cooldown(10.0, clock=ManualTime(100.0)))
+    return loop.step()
+
+
+def test_an_over_long_bhyt_name_is_checked_in_and_the_event_reaches_the_central_store(
+        store, signals, central, mosquitto):
+    # 320 characters: the collector's limit is 200 (before the fix: checked in at the door, then
+    # dead-lettered centrally, never acked, re-sent every two minutes, a permanent seq gap).
+    name = "Nguyễn " + " ".join(["Thị Mẫu Thử"] * 28)
+    assert len(name) > contract.MAX_NAME_CHARS
+    [outcome] = present_at_the_door(store, signals, bhyt_payload(name))
+    assert outcome.kind == "check_in"
+    shortened = outcome.credential.name
+    assert len(shortened) <= contract.MAX_NAME_CHARS and name.startswith(shortened)
+    assert "name_shortened" in outcome.credential.warnings
+    assert store.visits()[0]["person"]["name"] == shortened          # the kiosk's own record agrees
+
+    uplink = in_process_uplink(store.path, mosquitto.url, kiosk_id=KIOSK_ID)
+    uplink.start()
+    try:
+        wait_for(lambda: delivered(store.path) == 1, 30, "the event acked by the collector")
+    finally:
+        uplink.stop()
+    [visit] = central.store.visit_rows()
+    assert visit["person"] == {"kind": "bhyt", "id": "7999999901", "name": shortened, "birth_date": "1995-02-02",
+                               "sex": "male", "phone": None}
+    assert visit["visit_id"] == outcome.visit_id and visit["check_out_at"] is None
+    assert central.store.dead_letter_rows() == []
+    assert central.store.seq_state(KIOSK_ID) == (1, [])               # no seq gap
+    assert outbox_states(store.path) == {"delivered": 1}
