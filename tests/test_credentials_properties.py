@@ -4,6 +4,7 @@ characters ever accepted; synthetic valid payloads round-trip to exactly their f
 import datetime
 import unicodedata
 
+from event_support import KioskAtTheDoor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -445,3 +446,82 @@ def test_to_text_output_is_clean_or_refused(text):
         return
     assert out and out == out.strip() and unicodedata.is_normalized("NFC", out)
     assert not any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in out)
+
+
+# --- every event the kiosk makes of an accepted credential validates centrally (issue 10, item 1) -----
+
+DOOR = KioskAtTheDoor()
+
+
+@st.composite
+def long_bhyt_names(draw):
+    """A BHYT card whose name (hex in the QR) is longer than the contract's 200 characters."""
+    payload, _ = draw(bhyt_cases())
+    words = st.text(VN_LETTERS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12)
+    name = " ".join(draw(st.lists(words, min_size=20, max_size=120)))
+    assume(len(name) > 150)
+    fields = payload.split("|")
+    fields[1] = name.encode().hex()
+    text = "|".join(fields)
+    assume(len(text.encode()) <= MAX_PAYLOAD_BYTES)
+    return text
+
+
+claim_text = st.one_of(st.none(), st.text(max_size=80), st.text("0123456789+ ", max_size=14),
+                       st.text(VN_LETTERS + " ", min_size=150, max_size=260))
+token_claims = st.one_of(
+    st.fixed_dictionaries({"id": st.text(min_size=1, max_size=64), "name": claim_text, "phone": claim_text}),
+    st.fixed_dictionaries({"id": st.text(min_size=1, max_size=64), "person": st.fixed_dictionaries({
+        "kind": st.sampled_from([*KINDS, "passport"]), "id": st.text(min_size=1, max_size=64) | qids,
+        "name": claim_text, "birth_date": st.one_of(st.none(), dates.map(str), st.text(max_size=10)),
+        "sex": st.sampled_from([None, "male", "female", "m", ""]), "phone": claim_text | mobiles})}),
+)
+
+
+class ClaimsVerifier:
+    """Accepts every well-formed token with the drawn claims (what a kiosk's verifier could return)."""
+
+    def __init__(self, claims):
+        self.claims = claims
+
+    def verify(self, kind, body, signature):
+        return self.claims
+
+
+payloads_accepted_or_not = st.one_of(cccd_cases().map(lambda c: c[0]), bhyt_cases().map(lambda c: c[0]),
+                                     national_cases().map(lambda c: c[0]), long_bhyt_names(), spoiled,
+                                     near_valid)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=payloads_accepted_or_not, clock=st.sampled_from(KioskAtTheDoor.CLOCKS),
+       end=st.sampled_from(KioskAtTheDoor.ENDS))
+def test_every_event_the_kiosk_makes_of_an_accepted_code_validates_centrally(payload, clock, end):
+    try:
+        credential = recognise(payload, today=TODAY)
+    except Refused:
+        return                                     # refused at the door: no event at all
+    DOOR.visit_and_check(credential, clock=clock, end=end)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims=token_claims, kind=st.sampled_from(["S", "C"]), clock=st.sampled_from(KioskAtTheDoor.CLOCKS),
+       end=st.sampled_from(KioskAtTheDoor.ENDS))
+def test_every_event_the_kiosk_makes_of_an_accepted_slip_or_card_validates_centrally(claims, kind, clock, end):
+    try:
+        credential = recognise(f"CK1.{kind}.AAAA.AAAA", verifier=ClaimsVerifier(claims))
+    except Refused:
+        return
+    DOOR.visit_and_check(credential, clock=clock, end=end)
+
+
+@FAST
+@given(name=st.text(VN_LETTERS + " ", min_size=201, max_size=400).map(lambda n: " ".join(n.split()))
+       .filter(lambda n: len(n) > 200))
+def test_a_name_longer_than_the_contract_is_shortened_at_a_word_and_said_so(name):
+    payload = "|".join(["7999999901", name.encode().hex(), "02/02/1995", "1", "-", "01 - 999", "01/01/2024", "-",
+                        "15/01/2024", "01997999999901", "-", "4", " 01/01/2029", "fedcba9876543210-0000", "$"])
+    assume(len(payload.encode()) <= MAX_PAYLOAD_BYTES)
+    c = recognise(payload, today=TODAY)
+    assert len(c.name) <= 200 and name.startswith(c.name) and "name_shortened" in c.warnings
+    assert name[len(c.name)] == " " or " " not in name[:200]      # cut between words
