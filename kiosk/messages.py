@@ -106,9 +106,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "pin_too_simple": {"vi": "Mã PIN quá dễ đoán (một chữ số lặp lại hoặc dãy liên tiếp).",
                        "en": "This PIN is too easy to guess (one digit repeated, or a run)."},
     "pin_mismatch": {"vi": "Hai mã PIN không giống nhau.", "en": "The two PINs are not the same."},
-    "bad_login": {"vi": "Tên hoặc mã PIN không đúng.", "en": "Wrong name or PIN."},
-    "staff_locked": {"vi": "Tài khoản tạm khóa vì nhập sai nhiều lần. Thử lại sau {minutes} phút.",
-               "en": "Too many wrong PINs: the account is locked. Try again in {minutes} minutes."},
+    "pin_same": {"vi": "Hãy chọn mã PIN mới, khác mã đang dùng (không giữ lại mã dùng một lần).",
+                 "en": "Choose a new PIN, not the current one (the one-time PIN cannot be kept)."},
+    # One answer for an unknown name, a wrong PIN and a locked account (they must not be told apart).
+    "bad_login": {"vi": "Tên hoặc mã PIN không đúng. Sau nhiều lần sai, tài khoản bị tạm khóa khi đăng nhập "
+                        "qua mạng: đăng nhập trên màn hình của kiosk sẽ mở khóa.",
+                  "en": "Wrong name or PIN. After too many wrong PINs an account is locked for logins over the "
+                        "network: logging in on the kiosk's own screen unlocks it."},
+    "login_throttled": {"vi": "Thiết bị này đã đăng nhập sai nhiều lần. Thử lại sau {seconds} giây.",
+                        "en": "Too many failed logins from this device. Try again in {seconds} s."},
+    "login_busy": {"vi": "Máy đang bận. Thử lại sau {seconds} giây.", "en": "The kiosk is busy. Try again in {seconds} s."},
+    "staff_none_yet": {"vi": "Kiosk này chưa có tài khoản nhân viên. Thêm bằng lệnh: kiosk staff add TÊN",
+                       "en": "This kiosk has no staff account yet. Add one with: kiosk staff add NAME"},
     "session_ended": {"vi": "Phiên làm việc đã kết thúc. Vui lòng đăng nhập lại.",
                       "en": "Your session has ended. Please log in again."},
     # Phone numbers (staff check-in)

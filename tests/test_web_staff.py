@@ -45,8 +45,10 @@ def csrf(client, path="/staff/login") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
-def post(client, path, data, *, token=None, from_page="/staff/"):
-    return client.post(path, data={"csrf_token": token or csrf(client, from_page), **data})
+def post(client, path, data, *, token=None, from_page="/staff/", remote=None):
+    """remote: the client's address (default 127.0.0.1, the kiosk's own screen)."""
+    return client.post(path, data={"csrf_token": token or csrf(client, from_page), **data},
+                       **({"environ_base": {"REMOTE_ADDR": remote}} if remote else {}))
 
 
 def login(client, services, name="Lan", pin=None, new_pin="480215"):
@@ -93,6 +95,85 @@ def test_a_one_time_pin_must_be_replaced_before_anything_else(client, services):
     assert client.get("/staff/inside").status_code == 200
 
 
+def test_the_one_time_pin_cannot_be_kept_and_every_staff_page_stays_closed_until_it_is_replaced(app, client,
+                                                                                                 services):
+    pin = services.accounts.add("Lan")
+    post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login")
+    r = post(client, "/staff/pin", {"pin": pin, "pin_again": pin}, from_page="/staff/pin")
+    assert r.status_code == 400 and "không giữ lại mã dùng một lần" in r.get_data(as_text=True)
+    # Every staff page and action (whoever adds one) sends a one-time PIN back to the PIN page.
+    token = csrf(client, "/staff/pin")
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("staff.")
+             and rule.endpoint not in ("staff.login", "staff.logout", "staff.change_pin")]
+    assert len(rules) >= 7
+    for rule in rules:
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            r = client.open(rule.rule, method=method, data={"csrf_token": token} if method == "POST" else None)
+            assert r.status_code == 303 and r.headers["Location"].endswith("/staff/pin"), (method, rule.rule)
+    assert services.store.events() == [] and services.accounts.login("Lan", pin).must_change
+    r = post(client, "/staff/pin", {"pin": "480215", "pin_again": "480215"}, from_page="/staff/pin")
+    assert r.status_code == 303 and client.get("/staff/inside").status_code == 200
+
+
+def answer(response, name: str) -> tuple[int, str]:
+    """A login answer with what may differ from one request to the next taken out: the form's
+    CSRF token (signed with a time stamp) and the name the person typed (shown back)."""
+    html = re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value=""', response.get_data(as_text=True))
+    return response.status_code, html.replace(f'value="{name}"', 'value="NAME"')
+
+
+def test_unknown_names_wrong_pins_and_locked_accounts_get_one_answer(client, services):
+    pin = services.accounts.add("Lan")
+    services.accounts.add("Minh")
+    for i in range(5):
+        post(client, "/staff/login", {"name": "Minh", "pin": "000000"}, from_page="/staff/login",
+             remote=f"192.168.1.{40 + i}")
+    assert [a["locked"] for a in services.accounts.list()] == [False, True]
+    minh_pin = services.accounts.reset("Minh")                       # the right PIN of a locked account…
+    for i in range(5):
+        post(client, "/staff/login", {"name": "Minh", "pin": "000000"}, from_page="/staff/login",
+             remote=f"192.168.1.{50 + i}")
+    answers = {}
+    for what, name, typed, device in [("unknown", "Hùng", "000000", "192.168.1.60"),
+                                      ("wrong PIN", "Lan", "000000", "192.168.1.61"),
+                                      ("locked", "Minh", "000000", "192.168.1.62"),
+                                      ("locked, right PIN", "Minh", minh_pin, "192.168.1.63")]:
+        r = post(client, "/staff/login", {"name": name, "pin": typed}, from_page="/staff/login", remote=device)
+        answers[what] = answer(r, name)
+    assert len(set(answers.values())) == 1, answers.keys()
+    status, html = answers["unknown"]
+    assert status == 401 and "Tên hoặc mã PIN không đúng" in html
+    assert post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login",
+                remote="192.168.1.64").status_code == 303
+
+
+def test_a_device_that_keeps_failing_is_told_to_wait_and_other_devices_are_not(client, services, wall):
+    pin = services.accounts.add("Lan")
+    phone, other = "192.168.1.77", "192.168.1.78"
+
+    def attempt(device, typed="000000"):
+        return post(client, "/staff/login", {"name": "Lan", "pin": typed}, from_page="/staff/login", remote=device)
+
+    assert [attempt(phone).status_code for _ in range(3)] == [401, 401, 401]
+    r = attempt(phone, pin)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    assert "Thử lại sau 1 giây" in r.get_data(as_text=True)
+    assert attempt(other, pin).status_code == 303                    # another device logs in
+    wall.advance(1)
+    assert attempt(phone).status_code == 401                         # checked again, once
+    r = attempt(phone)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2"  # and the wait has doubled
+
+
+def test_a_kiosk_without_staff_accounts_says_so_on_its_own_screen_only(client, services):
+    html = client.get("/staff/login").get_data(as_text=True)
+    assert 'id="no-staff"' in html and "kiosk staff add" in html
+    r = client.get("/staff/login", environ_base={"REMOTE_ADDR": "192.168.1.5"})
+    assert 'id="no-staff"' not in r.get_data(as_text=True)
+    services.accounts.add("Lan")
+    assert 'id="no-staff"' not in client.get("/staff/login").get_data(as_text=True)
+
+
 def test_a_post_without_its_csrf_token_is_refused(client, services):
     login(client, services)
     r = client.post("/staff/phone", data={"phone": PHONE})
@@ -104,17 +185,25 @@ def test_a_post_without_its_csrf_token_is_refused(client, services):
 
 
 def test_repeated_wrong_pins_lock_the_account(client, services):
+    """Five wrong PINs in a row lock the account against logins over the LAN. Issue 10: the locked
+    answer told a real name from a fake one, so it is now the wrong-PIN answer; and the owner
+    still logs in on the kiosk's own screen, which ends the lockout."""
     pin = login(client, services)
     post(client, "/staff/logout", {})
-    for _ in range(4):
-        r = post(client, "/staff/login", {"name": "Lan", "pin": "000000"}, from_page="/staff/login")
+    for i in range(5):              # five devices: a single one is held up by its throttle first
+        r = post(client, "/staff/login", {"name": "Lan", "pin": "000000"}, from_page="/staff/login",
+                 remote=f"192.168.1.{20 + i}")
         assert r.status_code == 401 and "không đúng" in r.get_data(as_text=True)
-    r = post(client, "/staff/login", {"name": "Lan", "pin": "000000"}, from_page="/staff/login")
-    assert r.status_code == 401 and "tạm khóa" in r.get_data(as_text=True)
-    r = post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login")
-    assert r.status_code == 401 and "tạm khóa" in r.get_data(as_text=True)
-    actions = [a["action"] for a in services.audit.recent()]
-    assert actions[:2] == ["locked_out", "locked_out"] and actions.count("login_failed") == 4
+    assert services.accounts.list()[0]["locked"]
+    r = post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login", remote="192.168.1.30")
+    assert r.status_code == 401 and "không đúng" in r.get_data(as_text=True)
+    rows = services.audit.recent()
+    assert [a["action"] for a in rows].count("locked_out") == 1
+    assert sorted(a["subject"] for a in rows if a["action"] == "login_failed") == [
+        f"192.168.1.{n}" for n in (20, 21, 22, 23, 24, 30)]
+    r = post(client, "/staff/login", {"name": "Lan", "pin": pin}, from_page="/staff/login")   # on the kiosk
+    assert r.status_code == 303 and not services.accounts.list()[0]["locked"]
+    assert services.audit.recent()[0]["action"] == "login" and services.audit.recent()[1]["action"] == "unlocked"
 
 
 def test_a_staff_member_cannot_act_after_logout_even_with_the_old_cookie(client, services):

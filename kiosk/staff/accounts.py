@@ -1,13 +1,30 @@
-"""Staff accounts: PINs (argon2), lockout after repeated failures, login sessions.
+"""Staff accounts: PINs (argon2), login throttling and lockout, login sessions.
 
 A new account gets a one-time PIN (printed once by ``kiosk staff add``); the first login with it
-must choose the staff member's own PIN. Five wrong PINs in a row lock the account for 15
-minutes. Sessions are random tokens; only their SHA-256 is stored, so a copy of the database
-logs nobody in, and logging out (or removing the account) ends them at once.
+must choose the staff member's own PIN, a different one (the staff pages stay closed until then).
+Sessions are random tokens; only their SHA-256 is stored, so a copy of the database logs nobody
+in, and logging out (or removing the account) ends them at once.
+
+Logging in from the web (``client`` = the request's address) is guarded twice:
+
+- per client device (:class:`~kiosk.staff.throttle.LoginThrottle`): a few attempts are free, then
+  each waits a delay that doubles (up to 15 minutes); a client that must wait is answered at
+  once, before any name is looked up or PIN hashed;
+- per account: five wrong PINs in a row (from anywhere) lock it for 15 minutes against logins
+  over the LAN. The account's owner still logs in on the kiosk's own screen (loopback), which
+  ends the lockout, and so does ``kiosk staff reset NAME``; open sessions are not ended by it.
+  So a lockout stops guessing over the LAN without locking the venue's staff out: the screen
+  at the door is as close as the staff's own phones, and guessing there is throttled too.
+
+An unknown name, a wrong PIN and a locked account give the same answer after the same work:
+one argon2 verification (of a dummy hash for an unknown name) and one write transaction (the
+failed-login tally of the audit trail, see :mod:`kiosk.staff.audit`). The verification runs
+outside the lock that serialises the staff pages' database work, and at most two run at once
+(19 MiB each); a third is answered "busy, try again in 1 s".
 
 >>> accounts = StaffAccounts(store)
 >>> pin = accounts.add("Lan")                 # '480215'
->>> result = accounts.login("lan", pin)
+>>> result = accounts.login("lan", pin, client="192.168.1.50")
 >>> result.ok, result.must_change
 (True, True)
 """
@@ -15,6 +32,7 @@ logs nobody in, and logging out (or removing the account) ends them at once.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import sqlite3
@@ -22,13 +40,17 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..store import VisitStore
+from ..store import staff as records
 from ..store.database import raise_unavailable
+from .audit import Audit
+from .throttle import LOOPBACK, LoginThrottle, client_key
 
 #: OWASP's argon2id minimum (19 MiB, 2 passes): about 60 ms on a Raspberry Pi 4.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -38,6 +60,10 @@ _DUMMY_HASH = _HASHER.hash("not a pin")
 ONE_TIME_PIN_DIGITS = 6
 PIN_RE = re.compile(r"[0-9]{6,12}")
 NAME_MAX = 40
+#: argon2 verifications at once (each takes 19 MiB and most of a core).
+VERIFY_SLOTS = 2
+#: A session's last use is written at most this often (a write per page view costs an fsync).
+SESSION_TOUCH_S = 60
 
 
 class AccountError(ValueError):
@@ -57,12 +83,21 @@ class Staff:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """ok with ``staff``; or refused with ``reason`` ``bad_login`` (wrong name or PIN; the two
-    are not told apart) or ``locked`` (``locked_for_s`` seconds left)."""
+    """ok with ``staff`` (``unlocked``: it ended a lockout, on the kiosk's screen); or refused
+    with ``reason``:
+
+    - ``bad_login`` (unknown name or wrong PIN) or ``locked`` (the account is locked:
+      ``locked_for_s`` seconds left). For the person at the other end these are one answer:
+      the reason is for the caller's own records and tests, never to be shown;
+    - ``throttled``: this client must wait ``retry_after_s`` seconds (nothing was checked);
+    - ``busy``: verifications are running for others; try again in ``retry_after_s``.
+    """
 
     staff: Staff | None = None
     reason: str | None = None
     locked_for_s: int = 0
+    retry_after_s: int = 0
+    unlocked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -71,6 +106,11 @@ class LoginResult:
     @property
     def must_change(self) -> bool:
         return bool(self.staff and self.staff.must_change)
+
+
+def name_key(name: str) -> str:
+    """What a login name is looked up by: NFC, trimmed, case-folded ("  LAN " is "lan")."""
+    return unicodedata.normalize("NFC", (name or "").strip()).casefold()
 
 
 def check_name(name: str) -> str:
@@ -86,35 +126,44 @@ def check_new_pin(pin: str) -> str:
     """6-12 digits, not one digit repeated and not a run (123456, 987654)."""
     if not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
         raise AccountError("pin_format")
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:])}
+    steps = {int(b) - int(a) for a, b in pairwise(pin)}
     if steps in ({0}, {1}, {-1}):
         raise AccountError("pin_too_simple")
     return pin
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+
+
 class StaffAccounts:
-    """Accounts and sessions in the kiosk store. Thread-safe (one lock around the connection).
+    """Accounts and sessions in the kiosk store. Thread-safe: ``lock`` serialises the store's
+    connection (shared with the other staff services); argon2 runs outside it.
 
     max_failures: wrong PINs in a row before the lockout; lockout_s: how long it lasts;
-    session_idle_s: a session unused this long has ended; clock: seconds since the epoch.
+    session_idle_s: a session unused this long has ended; clock: seconds since the epoch;
+    audit: where lockouts and failed logins are recorded; throttle: per-client delays.
     """
 
     def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None, max_failures: int = 5,
-                 lockout_s: float = 900, session_idle_s: float = 2 * 3600, clock=time.time):
+                 lockout_s: float = 900, session_idle_s: float = 2 * 3600, clock=time.time,
+                 audit: Audit | None = None, throttle: LoginThrottle | None = None,
+                 verify_slots: threading.Semaphore | None = None):
         self.store = store
         self.lock = lock or threading.RLock()
         self.max_failures = max_failures
         self.lockout_s = lockout_s
         self.session_idle_s = session_idle_s
         self.clock = clock
+        self.audit = audit or Audit(store, lock=self.lock, clock=clock)
+        self.throttle = throttle or LoginThrottle(clock=clock)
+        self.verify_slots = verify_slots or threading.BoundedSemaphore(VERIFY_SLOTS)
 
     # -- accounts (the ``kiosk staff`` command) --------------------------------------------------
 
@@ -122,47 +171,47 @@ class StaffAccounts:
         """Create an account; returns its one-time PIN (shown once, never stored)."""
         name = check_name(name)
         pin = self._one_time_pin()
-        staff_id = "s-" + secrets.token_hex(4)
+        pin_hash = _HASHER.hash(pin)
         with self.lock, self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM staff WHERE name_key = ?", [name.casefold()]).fetchone():
+            if records.name_taken(tx, name.casefold()):
                 raise AccountError("staff_exists")
-            tx.execute("INSERT INTO staff (staff_id, name, name_key, pin_hash, must_change, created_at) "
-                           "VALUES (?, ?, ?, ?, 1, ?)", [staff_id, name, name.casefold(), _HASHER.hash(pin), _now_iso()])
+            records.insert_account(tx, staff_id="s-" + secrets.token_hex(4), name=name, name_key=name.casefold(),
+                                   pin_hash=pin_hash, created_at=_now_iso())
         return pin
 
     def reset(self, name: str) -> str:
-        """A new one-time PIN for a forgotten PIN or a lockout; ends the account's sessions."""
+        """A new one-time PIN for a forgotten PIN or a lockout (which it ends); ends the account's sessions."""
         pin = self._one_time_pin()
+        pin_hash = _HASHER.hash(pin)
         with self.lock, self.store.transaction() as tx:
             staff_id = self._id_of(tx, name)
-            tx.execute("UPDATE staff SET pin_hash = ?, must_change = 1, failures = 0, locked_until = NULL "
-                           "WHERE staff_id = ?", [_HASHER.hash(pin), staff_id])
-            tx.execute("DELETE FROM staff_sessions WHERE staff_id = ?", [staff_id])
+            records.set_one_time_pin(tx, staff_id, pin_hash)
+            self.audit.write(tx, None, "pin_reset", subject=staff_id)
         return pin
 
     def remove(self, name: str) -> None:
         """The account can no longer log in; its id stays, so the audit trail still names it."""
         with self.lock, self.store.transaction() as tx:
-            staff_id = self._id_of(tx, name)
-            tx.execute("UPDATE staff SET removed_at = ?, name_key = name_key || '#' || staff_id "
-                           "WHERE staff_id = ?", [_now_iso(), staff_id])
-            tx.execute("DELETE FROM staff_sessions WHERE staff_id = ?", [staff_id])
+            records.remove_account(tx, self._id_of(tx, name), _now_iso())
 
     def list(self) -> list[dict]:
         now = self.clock()
         with self.lock:
-            rows = self.store.db.execute("SELECT staff_id, name, must_change, locked_until, created_at FROM staff "
-                                         "WHERE removed_at IS NULL ORDER BY name_key").fetchall()
+            rows = records.list_accounts(self.store.db)
         return [{"staff_id": r[0], "name": r[1], "pin_set": not r[2], "locked": bool(r[3] and r[3] > now),
                  "created_at": r[4]} for r in rows]
 
+    def count(self) -> int:
+        """Live accounts (0: nobody can use the staff pages yet)."""
+        with self.lock:
+            return records.count_accounts(self.store.db)
+
     @staticmethod
     def _id_of(db, name: str) -> str:
-        row = db.execute("SELECT staff_id FROM staff WHERE name_key = ? AND removed_at IS NULL",
-                         [check_name(name).casefold()]).fetchone()
-        if not row:
+        staff_id = records.account_id(db, check_name(name).casefold())
+        if staff_id is None:
             raise AccountError("staff_unknown")
-        return row[0]
+        return staff_id
 
     @staticmethod
     def _one_time_pin() -> str:
@@ -175,37 +224,64 @@ class StaffAccounts:
 
     # -- logging in ---------------------------------------------------------------------------
 
-    def login(self, name: str, pin: str) -> LoginResult:
-        key = unicodedata.normalize("NFC", (name or "").strip()).casefold()
-        now = self.clock()
-        with self.lock:
-            row = self.store.db.execute("SELECT staff_id, name, pin_hash, must_change, failures, locked_until "
-                                        "FROM staff WHERE name_key = ? AND removed_at IS NULL", [key]).fetchone()
-            if row is None:
-                self._verify(_DUMMY_HASH, pin or "")
-                return LoginResult(reason="bad_login")
-            staff_id, display, pin_hash, must_change, failures, locked_until = row
-            if locked_until and locked_until > now:
-                return LoginResult(reason="locked", locked_for_s=int(locked_until - now) + 1)
-            if not self._verify(pin_hash, pin or ""):
-                failures += 1
-                lock = now + self.lockout_s if failures >= self.max_failures else None
-                with self.store.transaction() as tx:
-                    tx.execute("UPDATE staff SET failures = ?, locked_until = ? WHERE staff_id = ?",
-                                   [0 if lock else failures, lock, staff_id])
-                if lock:
-                    return LoginResult(reason="locked", locked_for_s=int(self.lockout_s))
-                return LoginResult(reason="bad_login")
-            with self.store.transaction() as tx:
-                tx.execute("UPDATE staff SET failures = 0, locked_until = NULL WHERE staff_id = ?", [staff_id])
-            return LoginResult(Staff(staff_id, display, bool(must_change)))
+    def login(self, name: str, pin: str, *, client: str | None = None) -> LoginResult:
+        """Check a login. ``client``: the web request's address (throttled per device; loopback
+        is the kiosk's own screen); None for a caller that is not a web client (no throttle)."""
+        who = client_key(client) if client is not None else None
+        if not self.verify_slots.acquire(blocking=False):
+            return LoginResult(reason="busy", retry_after_s=1)
+        try:
+            if who is not None:
+                wait = self.throttle.admit(who)
+                if wait > 0:
+                    self.audit.login_throttled(who)
+                    return LoginResult(reason="throttled", retry_after_s=max(1, math.ceil(wait)))
+            now = self.clock()
+            with self.lock:
+                row = records.account_for_login(self.store.db, name_key(name))
+            # The same work whether the name exists or not: one verification.
+            right = self._verify(row.pin_hash if row else _DUMMY_HASH, pin if isinstance(pin, str) else "")
+        finally:
+            self.verify_slots.release()
+        locked = row is not None and row.locked_until is not None and row.locked_until > now
+        if row is not None and right and (not locked or who == LOOPBACK):
+            with self.lock, self.store.transaction() as tx:
+                records.clear_failures(tx, row.staff_id)
+                if locked:
+                    self.audit.write(tx, row.staff_id, "unlocked", subject=row.staff_id)
+            if who is not None:
+                self.throttle.succeeded(who)
+            return LoginResult(Staff(row.staff_id, row.name, row.must_change), unlocked=locked)
+        # Refused: one transaction whatever the reason (the tally, and the account's count if any).
+        newly_locked = False
+        with self.lock, self.store.transaction() as tx:
+            if row is not None and not locked and records.add_failure(tx, row.staff_id) >= self.max_failures:
+                records.lock_account(tx, row.staff_id, now + self.lockout_s)
+                self.audit.write(tx, None, "locked_out", subject=row.staff_id)
+                newly_locked = True
+            if who is not None:
+                self.audit.login_failed(tx, who)
+        if newly_locked:
+            return LoginResult(reason="locked", locked_for_s=int(self.lockout_s))
+        if locked:
+            return LoginResult(reason="locked", locked_for_s=int(row.locked_until - now) + 1)
+        return LoginResult(reason="bad_login")
 
     def change_pin(self, staff_id: str, new_pin: str) -> None:
-        """Set the staff member's own PIN (after logging in with the current one)."""
-        pin_hash = _HASHER.hash(check_new_pin(new_pin))
+        """Set the staff member's own PIN (after logging in with the current one). The current PIN
+        (the one-time PIN at the first login) is refused: AccountError ``pin_same``."""
+        check_new_pin(new_pin)
+        with self.lock:
+            current = records.pin_hash_of(self.store.db, staff_id)
+        if current is not None and self._verify(current, new_pin):
+            raise AccountError("pin_same")
+        pin_hash = _HASHER.hash(new_pin)
         with self.lock, self.store.transaction() as tx:
-            tx.execute("UPDATE staff SET pin_hash = ?, must_change = 0 WHERE staff_id = ? AND removed_at IS NULL",
-                           [pin_hash, staff_id])
+            records.set_own_pin(tx, staff_id, pin_hash)
+
+    def flush(self) -> None:
+        """Write the failed-login counts not written yet (the kiosk stops)."""
+        self.audit.flush()
 
     @staticmethod
     def _verify(pin_hash: str, pin: str) -> bool:
@@ -221,9 +297,8 @@ class StaffAccounts:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with self.lock, self.store.transaction() as tx:
-            tx.execute("DELETE FROM staff_sessions WHERE last_seen < ?", [now - self.session_idle_s])
-            tx.execute("INSERT INTO staff_sessions (token_hash, staff_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
-                           [_token_hash(token), staff_id, now, now])
+            records.delete_idle_sessions(tx, now - self.session_idle_s)
+            records.insert_session(tx, _token_hash(token), staff_id, now)
         return token
 
     def session(self, token: str | None) -> Staff | None:
@@ -231,22 +306,20 @@ class StaffAccounts:
         if not token:
             return None
         now = self.clock()
+        token_hash = _token_hash(token)
         with self.lock:
-            row = self.store.db.execute(
-                "SELECT s.staff_id, s.name, s.must_change, x.last_seen FROM staff_sessions x "
-                "JOIN staff s ON s.staff_id = x.staff_id WHERE x.token_hash = ? AND s.removed_at IS NULL",
-                [_token_hash(token)]).fetchone()
+            row = records.session_row(self.store.db, token_hash)
             if row is None or row[3] < now - self.session_idle_s:
                 return None
-            try:
-                self.store.db.execute("UPDATE staff_sessions SET last_seen = ? WHERE token_hash = ?",
-                                      [now, _token_hash(token)])
-            except sqlite3.Error as exc:
-                raise_unavailable(exc)
+            if now - row[3] >= SESSION_TOUCH_S:
+                try:
+                    records.touch_session(self.store.db, token_hash, now)
+                except sqlite3.Error as exc:
+                    raise_unavailable(exc)
         return Staff(row[0], row[1], bool(row[2]))
 
     def close_session(self, token: str | None) -> None:
         if not token:
             return
         with self.lock, self.store.transaction() as tx:
-            tx.execute("DELETE FROM staff_sessions WHERE token_hash = ?", [_token_hash(token)])
+            records.delete_session(tx, _token_hash(token))

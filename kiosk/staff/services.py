@@ -15,7 +15,7 @@ from ..checkin import CheckinDesk
 from ..clock import Clock
 from ..config import Config
 from ..printqueue import PrintQueue
-from ..store import VisitStore
+from ..store import StoreUnavailable, VisitStore
 from .accounts import StaffAccounts
 from .audit import Audit
 from .desk import StaffDesk
@@ -35,9 +35,12 @@ class StaffServices:
         store = VisitStore.open(config.db_path)
         lock = threading.RLock()
         s = config.staff
+        def epoch() -> float:
+            return clock.now().timestamp()
+
+        audit = Audit(store, lock=lock, clock=epoch)
         accounts = StaffAccounts(store, lock=lock, max_failures=s.max_failures, lockout_s=s.lockout_min * 60,
-                                 session_idle_s=s.session_idle_min * 60)
-        audit = Audit(store, lock=lock)
+                                 session_idle_s=s.session_idle_min * 60, clock=epoch, audit=audit)
         desk = StaffDesk(
             CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
@@ -46,4 +49,8 @@ class StaffServices:
         return cls(store, accounts, audit, desk)
 
     def close(self) -> None:
+        try:
+            self.accounts.flush()           # the failed-login counts not written yet
+        except StoreUnavailable:
+            pass                            # a full disk: the counts are all that is lost
         self.store.close()

@@ -23,6 +23,7 @@ from mqtt.masking import mask_name
 from ..credentials.phone import PhoneError, mask_phone, normalise_phone
 from ..staff.accounts import AccountError
 from ..staff.people import DeclarationError, PhoneFull, parse_declaration
+from ..staff.throttle import is_kiosk_screen
 from .context import web_context
 from .i18n import t
 
@@ -68,24 +69,30 @@ def login_required(view):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """One answer (401, the same page) for an unknown name, a wrong PIN and a locked account; a
+    device that tried too often is told at once how long to wait (429, Retry-After)."""
     error = t("session_ended") if request.args.get("ended") else None
     if request.method == "POST":
-        s = services()
-        result = s.accounts.login(request.form.get("name", ""), request.form.get("pin", ""))
+        s, name = services(), request.form.get("name", "")
+        result = s.accounts.login(name, request.form.get("pin", ""), client=request.remote_addr)
         if result.ok:
             session.clear()
             session[SESSION_KEY] = s.accounts.open_session(result.staff.staff_id)
             s.audit.record(result.staff.staff_id, "login")
             target = "staff.change_pin" if result.must_change else "staff.home"
             return redirect(url_for(target), code=303)
-        if result.reason == "locked":
-            error = t("staff_locked", minutes=max(1, (result.locked_for_s + 59) // 60))
-            s.audit.record(None, "locked_out")
-        else:
-            error = t("bad_login")
-            s.audit.record(None, "login_failed")
-        return render_template("staff_login.html", error=error, name=request.form.get("name", "")), 401
-    return render_template("staff_login.html", error=error, name="")
+        if result.retry_after_s:
+            code = "login_busy" if result.reason == "busy" else "login_throttled"
+            return (_login_page(t(code, seconds=result.retry_after_s), name), 429,
+                    {"Retry-After": str(result.retry_after_s)})
+        return _login_page(t("bad_login"), name), 401
+    return _login_page(error, "")
+
+
+def _login_page(error: str | None, name: str) -> str:
+    # On the kiosk's own screen only: say that nobody can log in yet, and how to change that.
+    none_yet = is_kiosk_screen(request.remote_addr) and services().accounts.count() == 0
+    return render_template("staff_login.html", error=error, name=name, none_yet=none_yet)
 
 
 @bp.post("/logout")
