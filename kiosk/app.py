@@ -22,7 +22,7 @@ from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
 from .config import DB_NAME  # noqa: F401 - re-exported: the self-test and the bench import it from here
-from .config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, listen_addresses
+from .config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config
 from .cooldown import Cooldown
 from .health import HealthReport
 from .outbox import KioskOutbox
@@ -37,7 +37,7 @@ from .store import VisitStore
 from .tokens import KEY_FILE, KioskTokens, venue_key
 from .web import WebContext, create_app
 from .web.live import LiveFeed, Watch, WebScreen
-from .web.server import WebServer, resolve_listen
+from .web.server import WebServer, web_server
 
 log = logging.getLogger(__name__)
 #: How often the screen's status marks and occupancy are read, and the mock GPIO devices (simulation).
@@ -254,7 +254,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
                      camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff,
                      printer=printer_state)
-    web = WebServer(create_app(ctx), resolve_listen(listen_addresses(config.web.listen)), feed=feed)
+    web = web_server(create_app(ctx), config, feed=feed)
     return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff, printing)
 
 

@@ -203,13 +203,41 @@ class PrinterSection:
                 raise ConfigError(f"[printer] profile = {self.profile!r}: {exc}") from None
 
 
+def _loopback_listen(v):
+    problem = _listen(v)
+    if problem:
+        return problem
+    for (host, _), entry in zip(listen_addresses(v), [v] if isinstance(v, str) else v):
+        if host != "localhost" and (host == "lan" or not ipaddress.ip_address(host).is_loopback):
+            # Staff type PINs, names, phone and ID numbers on these pages: never in clear on the LAN.
+            return (f"{entry!r} is not a loopback address: plain HTTP is only for the kiosk's own screen; "
+                    'serve the LAN over HTTPS with [web] tls_listen (e.g. "lan:8443"), tls_cert and tls_key')
+
+
+def _tls_listen(v):
+    if v == []:
+        return None
+    return _listen(v)
+
+
 @dataclass(frozen=True)
 class WebSection:
-    #: Where the screen (and staff) pages are served: "HOST:PORT" or a list of them. Default: the
-    #: kiosk's own Chromium on loopback, and the venue LAN (for staff phones).
-    listen: str | list[str] = key(_listen, default_factory=lambda: ["127.0.0.1:8080", "lan:8080"])
+    #: Where the screen (and staff) pages are served over plain HTTP: loopback only (the kiosk's own
+    #: Chromium). "HOST:PORT" or a list of them.
+    listen: str | list[str] = key(_loopback_listen, default="127.0.0.1:8080")
+    #: Where the pages are served over HTTPS (staff phones on the venue LAN): "lan:8443", a list, or
+    #: [] (none, the default without a certificate). Needs tls_cert and tls_key.
+    tls_listen: str | list[str] = key(_tls_listen, default_factory=list)
+    #: The kiosk's web certificate (PEM, issued by the fleet CA for <id>.local) and its private key.
+    tls_cert: str = key(default="")
+    tls_key: str = key(default="")
     #: The visitor screen is for the kiosk's own display: other machines get it only when this is true.
     screen_from_lan: bool = key(default=False)
+
+    def __post_init__(self):
+        if self.tls_listen and not (self.tls_cert and self.tls_key):
+            raise ConfigError("[web] tls_listen: needs tls_cert and tls_key (the kiosk's web certificate "
+                              "from kiosk-provision, e.g. /etc/checkin-kiosk/web.pem and web.key)")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "web_too_large": {"vi": "Tệp quá lớn (tối đa {mb} MB).", "en": "The file is too large (at most {mb} MB)."},
     "web_body_too_large": {"vi": "Yêu cầu quá lớn (tối đa {kb} KB); không có gì được lưu.",
                            "en": "The request is too large (at most {kb} KB); nothing was saved."},
+    "web_https_only": {"vi": "Trang này chỉ mở qua HTTPS: gõ https:// trước địa chỉ của máy kiosk.",
+                       "en": "This page opens over HTTPS only: type https:// before the kiosk's address."},
     # The simulator's panel on the screen
     "sim_title": {"vi": "Mô phỏng", "en": "Simulation"},
     "sim_green": {"vi": "Đèn xanh", "en": "Green light"},

@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
 from kiosk.enrolment.bundle import FILES, PLACES, place_under
+from kiosk.web.tls import STAFF_HTTPS_PORT, web_names
 from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.collector.registry import parse_registry, render_registry
@@ -293,7 +294,14 @@ class Fleet:
             f"url = {_toml_str(url)}\n"
             f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
             f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
-            f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n")
+            f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n"
+            "\n[web]\n"
+            '# plain HTTP for the kiosk\'s own screen; HTTPS (the fleet CA\'s certificate for '
+            f'{kiosk_id}.local) for staff phones\n'
+            f'listen = "127.0.0.1:8080"\n'
+            f'tls_listen = "lan:{STAFF_HTTPS_PORT}"\n'
+            f"tls_cert = {_toml_str(str(ETC / 'web.pem'))}\n"
+            f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
 
     def _register(self, kiosk_id: str, venue_id: str) -> None:
         """Record the kiosk's venue in the fleet registry (made if this fleet predates it)."""
@@ -375,6 +383,11 @@ class Fleet:
                 shutil.copyfile(self.ca_cert, etc / "ca.pem")
                 write_secret_bytes(etc / "venue-token.key", self.venue_key(venue_id).read_bytes())
                 (etc / "kiosk.toml").write_text(text, encoding="utf-8")
+                # The staff pages' HTTPS certificate: the names a staff phone reaches the kiosk by.
+                web_cert, web_key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]),
+                                             server_names=web_names(kiosk_id))
+                write_cert(etc / "web.pem", web_cert)
+                write_private_key(etc / "web.key", web_key)
                 db_path = data / "kiosk.db"
                 store = VisitStore.open(db_path)
                 try:

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AS_IS = Owners(None, None)
 #: As write-boot's cloud-init installs them too (kiosk.enrolment.bundle.FILES is the one list).
 MODES = {"kiosk.toml": 0o640, "kiosk.pem": 0o640, "ca.pem": 0o640, "kiosk.key": 0o640,
-         "venue-token.key": 0o640, "kiosk.db": 0o600}
+         "venue-token.key": 0o640, "web.pem": 0o640, "web.key": 0o640, "kiosk.db": 0o600}
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
@@ -298,6 +298,21 @@ def test_an_invalid_identity_is_not_installed(fleet, targets):
 @pytest.mark.parametrize("data, message", [
     (CCCD_MAU.encode(), "enrol_not_enrolment_code"),
     (b"https://example.invalid/enrol", "enrol_not_enrolment_code"),
+@pytest.mark.parametrize("swap, detail", [
+    (("web.key", "kiosk.key"), "web.key does not belong to web.pem"),
+    (("web.pem", "kiosk.pem"), "web.key does not belong to web.pem"),
+])
+def test_the_staff_pages_certificate_is_checked_with_the_identity(fleet, swap, detail):
+    """web.pem/web.key travel with the identity (write-boot and enrolment: one list of files) and
+    are checked like kiosk.pem/kiosk.key before anything is installed."""
+    from kiosk.enrolment.identity import check_identity
+    files = fleet_bytes(fleet)
+    assert check_identity(files) == KIOSK_ID
+    files[swap[0]] = files[swap[1]]
+    with pytest.raises(BundleError, match=detail):
+        check_identity(files)
+
+
     (b"\xff\xfe\x00garbage", "enrol_not_enrolment_code"),
     (b"", "enrol_not_enrolment_code"),
     (b"CKE1.", "enrol_code_damaged"),

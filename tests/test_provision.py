@@ -111,6 +111,28 @@ def test_kiosk_toml_parses_and_points_at_written_files(fleet_run):
     assert "user collector-1" in fleet.broker_acl.read_text()
 
 
+def test_kiosk_new_issues_the_staff_pages_https_certificate_for_its_mdns_name(fleet_run, tmp_path):
+    """web.pem: serverAuth from the fleet CA for <id>.local and <id> (no IP: not known yet);
+    web.key 0600; kiosk.toml serves HTTPS on the LAN with it and plain HTTP on loopback only; and
+    the kiosk's own TLS listener loads the pair."""
+    from kiosk.web.tls import server_context
+    fleet, _ = fleet_run
+    ca = x509.load_pem_x509_certificate(fleet.ca_cert.read_bytes())
+    web = x509.load_pem_x509_certificate((etc(fleet) / "web.pem").read_bytes())
+    verify(ca, web)
+    san = web.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [f"{KIOSK}.local", KIOSK]
+    assert san.get_values_for_type(x509.IPAddress) == []
+    eku = web.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    assert stat.S_IMODE((etc(fleet) / "web.key").stat().st_mode) == 0o600
+    cfg = load_config(etc(fleet) / "kiosk.toml")
+    assert (cfg.web.listen, cfg.web.tls_listen) == ("127.0.0.1:8080", "lan:8443")
+    card = fleet.kiosk_dir(KIOSK)
+    assert [(card / p.lstrip("/")).is_file() for p in (cfg.web.tls_cert, cfg.web.tls_key)] == [True, True]
+    server_context(str(card / cfg.web.tls_cert.lstrip("/")), str(card / cfg.web.tls_key.lstrip("/")))
+
+
 def test_pin_printed_once_and_logs_in(fleet_run):
     fleet, out = fleet_run
     pins = PIN_LINE.findall(out)

@@ -386,15 +386,19 @@ def test_the_config_can_open_the_screen_to_the_lan(tmp_path, desk, signals):
 
 @pytest.mark.parametrize("toml, pairs", [
     ('listen = "127.0.0.1:8080"', [("127.0.0.1", 8080)]),
-    ('listen = ["127.0.0.1:8080", "lan:8080"]', [("127.0.0.1", 8080), ("lan", 8080)]),
-    ('listen = ["localhost:0", "[::1]:9000", "0.0.0.0:80"]', [("localhost", 0), ("::1", 9000), ("0.0.0.0", 80)]),
+    ('listen = ["127.0.0.1:8080", "127.0.0.2:8080"]', [("127.0.0.1", 8080), ("127.0.0.2", 8080)]),
+    ('listen = ["localhost:0", "[::1]:9000", "127.0.0.1:80"]', [("localhost", 0), ("::1", 9000), ("127.0.0.1", 80)]),
+    ('tls_listen = ["lan:8443", "0.0.0.0:443"]', [("lan", 8443), ("0.0.0.0", 443)]),
 ])
 def test_listen_takes_a_string_or_a_list(toml, pairs):
-    assert listen_addresses(parse_config(f"[web]\n{toml}\n").web.listen) == pairs
+    # Plain HTTP is for loopback only (field fix 13): the LAN and "every address" are HTTPS's.
+    web = parse_config(f'[web]\n{toml}\ntls_cert = "web.pem"\ntls_key = "web.key"\n').web
+    assert listen_addresses(web.tls_listen if toml.startswith("tls_") else web.listen) == pairs
 
 
-def test_listen_defaults_to_loopback_and_the_lan():
-    assert listen_addresses(parse_config("").web.listen) == [("127.0.0.1", 8080), ("lan", 8080)]
+def test_listen_defaults_to_loopback_only():
+    web = parse_config("").web
+    assert listen_addresses(web.listen) == [("127.0.0.1", 8080)] and web.tls_listen == []
 
 
 @pytest.mark.parametrize("value", ['"8080"', '"kiosk.local:8080"', '["127.0.0.1:8080", "wan:80"]', '"::1:80"',
@@ -405,7 +409,7 @@ def test_bad_listen_values_are_config_errors_naming_the_key(value):
 
 
 def test_unknown_web_keys_stay_errors():
-    with pytest.raises(ConfigError, match=r"\[web\] screen_from_wan: unknown key \(known: listen, screen_from_lan"):
+    with pytest.raises(ConfigError, match=r"\[web\] screen_from_wan: unknown key \(known: listen, tls_listen, tls_cert, tls_key, screen_from_lan"):
         parse_config("[web]\nscreen_from_wan = true\n")
 
 

@@ -66,6 +66,8 @@ FILES = (
     FileSpec("kiosk.pem", "etc", "root:kiosk", 0o640, False),
     FileSpec("kiosk.key", "etc", "root:kiosk", 0o640, True),
     FileSpec("venue-token.key", "etc", "root:kiosk", 0o640, True),
+    FileSpec("web.pem", "etc", "root:kiosk", 0o640, False),     # the staff pages' HTTPS certificate
+    FileSpec("web.key", "etc", "root:kiosk", 0o640, True),
     FileSpec("kiosk.toml", "etc", "root:kiosk", 0o640, False),
 )
 NAMES = tuple(f.name for f in FILES)

@@ -16,10 +16,13 @@ from .bundle import BundleError
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: What is wrong, for the log, by :func:`kiosk.identity_check.identity_problem`'s codes.
 PROBLEMS = {
-    "wrong_cn": "kiosk.pem is not this kiosk's certificate",
-    "wrong_ca": "kiosk.pem is not issued by ca.pem",
-    "wrong_key": "kiosk.key does not belong to kiosk.pem",
+    "wrong_cn": "{cert} is not this kiosk's certificate",
+    "wrong_ca": "{cert} is not issued by ca.pem",
+    "wrong_key": "{key} does not belong to {cert}",
 }
+#: The certificates of an identity and their keys: the broker's client certificate, and the staff
+#: pages' HTTPS certificate.
+PAIRS = (("kiosk.pem", "kiosk.key"), ("web.pem", "web.key"))
 
 
 def check_identity(files: dict[str, bytes]) -> str:
@@ -31,16 +34,21 @@ def check_identity(files: dict[str, bytes]) -> str:
         raise BundleError("enrol_bundle_invalid", f"kiosk.toml: {exc}") from None
     kiosk_id = config.kiosk.id
     try:
-        cert, ca = load_pem("cert", files["kiosk.pem"]), load_pem("ca", files["ca.pem"])
+        ca = load_pem("ca", files["ca.pem"])
     except ValueError:
-        raise BundleError("enrol_bundle_invalid", "kiosk.pem or ca.pem is not a PEM certificate") from None
-    try:
-        key = load_pem("key", files["kiosk.key"])
-    except (ValueError, TypeError):
-        raise BundleError("enrol_bundle_invalid", "kiosk.key is not an unencrypted PEM private key") from None
-    problem = identity_problem(ca, cert, key, kiosk_id)
-    if problem:
-        raise BundleError("enrol_bundle_invalid", PROBLEMS[problem])
+        raise BundleError("enrol_bundle_invalid", "ca.pem is not a PEM certificate") from None
+    for cert_name, key_name in PAIRS:
+        try:
+            cert = load_pem("cert", files[cert_name])
+        except ValueError:
+            raise BundleError("enrol_bundle_invalid", f"{cert_name} is not a PEM certificate") from None
+        try:
+            key = load_pem("key", files[key_name])
+        except (ValueError, TypeError):
+            raise BundleError("enrol_bundle_invalid", f"{key_name} is not an unencrypted PEM private key") from None
+        problem = identity_problem(ca, cert, key, kiosk_id)
+        if problem:
+            raise BundleError("enrol_bundle_invalid", PROBLEMS[problem].format(cert=cert_name, key=key_name))
     try:
         VenueKey.parse(files["venue-token.key"].decode("ascii"))
     except ValueError:           # UnicodeDecodeError included

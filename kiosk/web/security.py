@@ -60,10 +60,16 @@ def secure(app: Flask, data_dir: Path) -> None:
         SECRET_KEY=secret_key(data_dir / SECRET_FILE),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        # Secure: the LAN is served over HTTPS only, and browsers count http://127.0.0.1 (the kiosk's
+        # own screen) as a secure origin, so the cookie works there too.
+        SESSION_COOKIE_SECURE=True,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         MAX_FORM_MEMORY_SIZE=LIST_FORM_BYTES,
         # The kiosk's screen stays open for weeks: a token lives as long as the browser's session.
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send no referrer (the policy above), so Flask-WTF's HTTPS-only referrer comparison
+        # would refuse every POST over HTTPS; the token (bound to the SameSite=Strict session) stays.
+        WTF_CSRF_SSL_STRICT=False,
     )
     # Before the CSRF check, which reads the form: a body over its route's bound is never parsed.
     app.before_request(_bound_body)

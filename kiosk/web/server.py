@@ -21,16 +21,21 @@ import fcntl
 import ipaddress
 import logging
 import socket
+import ssl
 import struct
 import threading
 from pathlib import Path
 
-from waitress.server import create_server
-from waitress.trigger import trigger
 from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+from waitress.trigger import trigger
 
+from .. import messages
 from .live import MAX_SUBSCRIBERS, LiveFeed
 from .security import largest_body
+from .tls import TlsBridge, TlsWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -94,36 +99,51 @@ class WebServer:
     worker thread until it ends).
     """
 
-    def __init__(self, app, addresses: list[tuple[str, int]], *, feed: LiveFeed | None = None, threads: int = THREADS):
+    def __init__(self, app, addresses: list[tuple[str, int]], *, feed: LiveFeed | None = None, threads: int = THREADS,
+                 tls_addresses: list[tuple[str, int]] = (), tls_context: ssl.SSLContext | None = None,
+                 language: str = "vi"):
         self.app = app
         self.addresses = addresses
+        self.tls_addresses = list(tls_addresses) if tls_context is not None else []
+        self.tls_context = tls_context
+        self.language = language
         self.feed = feed
         self.threads = threads
         self.bound: list[tuple[str, int]] = []
+        self.tls_bound: list[tuple[str, int]] = []
         self._map: dict = {}
-        self._server = None
+        self._dispatcher: ThreadedTaskDispatcher | None = None
+        self._bridge: TlsBridge | None = None
         self._thread: threading.Thread | None = None
         self._triggers: list[trigger] = []
         self._stopping = threading.Event()
 
     def start(self) -> list[tuple[str, int]]:
-        """Bind and serve; returns the bound (host, port) pairs. Raises OSError when none could be bound."""
-        sockets = []
-        for host, port in self.addresses:
-            try:
-                sockets.append(_bind(host, port))
-            except OSError as exc:
-                log.error("web: cannot listen on %s: %s", _netloc(host, port), exc.strerror or exc)
-        if not sockets:
-            raise OSError("the web server could not listen on any address of [web] listen")
+        """Bind and serve; returns the bound plain-HTTP (host, port) pairs (the HTTPS ones are in
+        :attr:`tls_bound`). Raises OSError when no address could be bound."""
+        plain, secure = _bind_all(self.addresses), _bind_all(self.tls_addresses)
+        if not plain and not secure:
+            raise OSError("the web server could not listen on any address of [web] listen or tls_listen")
         # No access log (waitress writes none): URLs and addresses stay out of the journal.
         # Bodies: waitress answers 413 from the headers alone, before reading a byte of the body,
         # above the largest bound of any route of this app (plus headroom: a body a little over its
         # route's bound is read, into a file past 512 KB, and refused by the app with its message).
-        self._server = create_server(self.app, map=self._map, sockets=sockets, threads=self.threads, ident="",
-                                     connection_limit=50,
-                                     max_request_body_size=largest_body(self.app) + BODY_HEADROOM)
-        self.bound = [s.getsockname()[:2] for s in sockets]     # listening now
+        options = {"threads": self.threads, "ident": "", "connection_limit": 50,
+                   "max_request_body_size": largest_body(self.app) + BODY_HEADROOM}
+        self._dispatcher = ThreadedTaskDispatcher()
+        self._dispatcher.set_thread_count(self.threads)
+        adj = Adjustments(**options)
+        for sock in plain:
+            TcpWSGIServer(self.app, self._map, _start=True, _sock=sock, dispatcher=self._dispatcher, adj=adj,
+                          bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+        if secure:
+            self._bridge = TlsBridge(self.tls_context, plain_http_answer(self.language))
+            tls_adj = Adjustments(url_scheme="https", **options)
+            for sock in secure:
+                TlsWSGIServer(self.app, self._map, sock, dispatcher=self._dispatcher, adj=tls_adj, bridge=self._bridge)
+            self._bridge.start()
+        self.bound = [s.getsockname()[:2] for s in plain]         # listening now
+        self.tls_bound = [s.getsockname()[:2] for s in secure]
         # Taken now, before the loop runs: the map is the loop thread's from here on.
         self._triggers = [obj for obj in self._map.values() if isinstance(obj, trigger)]
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
@@ -156,6 +176,8 @@ class WebServer:
                 pass                        # the loop saw the flag already and closed it
         self._thread.join(timeout)
         self._thread = None
+        if self._bridge is not None:
+            self._bridge.stop(timeout)
 
     def _serve(self) -> None:
         # The loop runs in this thread only; stop() asks it to end, and it closes its own sockets.
@@ -163,8 +185,26 @@ class WebServer:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=1.0, map=self._map, count=1)
         finally:
-            self._server.task_dispatcher.shutdown(timeout=2)
+            self._dispatcher.shutdown(timeout=2)
             wasyncore.close_all(self._map)
+
+
+def _bind_all(addresses: list[tuple[str, int]]) -> list[socket.socket]:
+    """A listening socket for each address that can be bound (the others are logged)."""
+    sockets = []
+    for host, port in addresses:
+        try:
+            sockets.append(_bind(host, port))
+        except OSError as exc:
+            log.error("web: cannot listen on %s: %s", _netloc(host, port), exc.strerror or exc)
+    return sockets
+
+
+def plain_http_answer(language: str) -> bytes:
+    """What a browser gets for plain HTTP sent to the HTTPS port: the reason, and nothing else."""
+    body = (messages.text("web_https_only", language) + "\n").encode("utf-8")
+    return (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -183,3 +223,23 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def web_server(app, config, *, feed: LiveFeed | None = None) -> WebServer:
+    """The kiosk's server from ``[web]``: plain HTTP on loopback (the config refuses anything else),
+    HTTPS on ``tls_listen`` with the kiosk's web certificate. A certificate that cannot be used
+    costs only the HTTPS listeners (logged): the door and its own screen keep working."""
+    from ..config import listen_addresses
+    from .tls import TlsConfigError, server_context
+
+    web = config.web
+    context, tls_addresses = None, []
+    if web.tls_listen:
+        try:
+            context = server_context(web.tls_cert, web.tls_key)
+        except TlsConfigError as exc:
+            log.error("web: no HTTPS for staff phones: %s", exc)
+        else:
+            tls_addresses = resolve_listen(listen_addresses(web.tls_listen))
+    return WebServer(app, resolve_listen(listen_addresses(web.listen)), feed=feed, tls_addresses=tls_addresses,
+                     tls_context=context, language=config.kiosk.language)

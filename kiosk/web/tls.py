@@ -1,0 +1,368 @@
+"""HTTPS for the kiosk's LAN listener: the standard library's TLS in front of waitress, in the
+kiosk's own process.
+
+waitress speaks no TLS (its documentation sends TLS to a proxy in front of it), and an
+``ssl``-wrapped socket handed to it would do each handshake inside its one event loop (a client
+that connects and says nothing stalls every page) and loses bytes OpenSSL holds back from
+``select``. So:
+
+- waitress's loop accepts the connection on the TLS port (:class:`TlsWSGIServer`, so waitress's
+  connection limit counts it) and hands it to :class:`TlsBridge`;
+- the bridge, one thread for every TLS connection, does the handshake and the encryption with
+  ``ssl.MemoryBIO`` (it alone reads and writes the client's socket, so OpenSSL's buffers and the
+  selector never disagree) and passes the plain bytes through a socket pair to an ordinary waitress
+  channel that carries the client's real address (``REMOTE_ADDR``: the screen's loopback rule
+  still sees a phone as a phone) and ``wsgi.url_scheme = "https"``;
+- a handshake not finished within :data:`HANDSHAKE_S` is dropped; plain HTTP sent to the TLS port
+  gets a short plain answer saying to use ``https://``, never a page.
+
+>>> context = server_context("/etc/checkin-kiosk/web.pem", "/etc/checkin-kiosk/web.key")
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+
+from waitress.server import TcpWSGIServer
+
+log = logging.getLogger(__name__)
+
+#: A client has this long to finish its TLS handshake.
+HANDSHAKE_S = 10.0
+#: Handshakes under way at once; more connections are closed at once (waitress's own limit counts
+#: the connections past their handshake).
+MAX_HANDSHAKES = 32
+#: Bytes read at a time, and the most held for one direction before reading stops (backpressure).
+CHUNK = 64 * 1024
+HIGH_WATER = 256 * 1024
+#: The first byte of a TLS connection (a handshake record).
+TLS_HANDSHAKE_RECORD = 0x16
+
+
+#: The staff pages' HTTPS port on the venue LAN (``[web] tls_listen = "lan:8443"`` as provisioned).
+STAFF_HTTPS_PORT = 8443
+
+
+def web_names(kiosk_id: str) -> list[str]:
+    """The names the kiosk's web certificate is for: ``<id>.local``, how a staff phone on the venue
+    LAN reaches it (mDNS: the kiosk's hostname is its id), and the bare id (a venue router's DNS).
+    No IP address: the kiosk's LAN address is not known when it is provisioned, and it changes."""
+    return [f"{kiosk_id}.local", kiosk_id]
+
+
+class TlsConfigError(Exception):
+    """The certificate or key cannot be used; the message names the ``[web]`` key."""
+
+
+def server_context(cert_path: str, key_path: str) -> ssl.SSLContext:
+    """A TLS 1.2+ server context for the certificate (PEM, the kiosk's web certificate, optionally
+    followed by its chain) and its private key. Raises :class:`TlsConfigError`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for key, path in (("tls_cert", cert_path), ("tls_key", key_path)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise TlsConfigError(f"[web] {key} = {path!r}: {exc.strerror or exc}") from None
+    try:
+        context.load_cert_chain(cert_path, key_path)
+    except (ssl.SSLError, ValueError) as exc:
+        raise TlsConfigError(f"[web] tls_cert = {cert_path!r}, tls_key = {key_path!r}: not a certificate and "
+                             f"its private key ({exc})") from None
+    return context
+
+
+class TlsWSGIServer(TcpWSGIServer):
+    """A waitress server on a TLS listening socket: what it accepts goes to ``bridge``, and comes
+    back (on the loop's thread) as a plain channel through :meth:`open_channel`."""
+
+    def __init__(self, application, map, sock, *, dispatcher, adj, bridge: "TlsBridge"):
+        self.bridge = bridge
+        super().__init__(application, map, _start=True, _sock=sock, dispatcher=dispatcher, adj=adj,
+                         bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+
+    def handle_accept(self):
+        try:
+            pair = self.accept()
+            if pair is None:
+                return
+            conn, addr = pair
+            self.set_socket_options(conn)
+        except OSError:
+            return
+        self.bridge.add(conn, self.fix_addr(addr), self)
+
+    def open_channel(self, inner: socket.socket, addr) -> None:
+        """Runs in waitress's loop: the decrypted connection becomes an ordinary channel."""
+        self.channel_class(self, inner, addr, self.adj, map=self._map)
+
+
+class _Connection:
+    """One client: its TCP socket, the TLS state in memory, and our end of the pair to waitress."""
+
+    def __init__(self, raw: socket.socket, addr, server: TlsWSGIServer, context: ssl.SSLContext):
+        raw.setblocking(False)
+        self.raw, self.addr, self.server = raw, addr, server
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.inner: socket.socket | None = None
+        self.to_client = bytearray()      # encrypted, for the client
+        self.to_app = bytearray()         # plain, for waitress
+        self.deadline = time.monotonic() + HANDSHAKE_S
+        self.started = False              # the first byte was seen
+        self.handshaken = False
+        self.client_done = False          # the client closed (TCP end, or TLS close_notify)
+        self.app_done = False             # waitress closed its end
+        self.app_shut = False             # waitress was told the client is done
+        self.closed = False
+
+
+class TlsBridge:
+    """The thread that does TLS for every connection of the TLS listeners.
+
+    plain_answer: the bytes (a whole HTTP response) for a client that speaks plain HTTP to the port.
+    """
+
+    def __init__(self, context: ssl.SSLContext, plain_answer: bytes):
+        self.context = context
+        self.plain_answer = plain_answer
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._new: list[_Connection] = []
+        self._connections: set[_Connection] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- from other threads -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="web-tls", daemon=True)
+        self._thread.start()
+
+    def add(self, raw: socket.socket, addr, server: TlsWSGIServer) -> None:
+        with self._lock:
+            pending = len(self._new) + sum(1 for c in self._connections if not c.handshaken)
+            if pending >= MAX_HANDSHAKES or self._stopping.is_set():
+                raw.close()
+                return
+            self._new.append(_Connection(raw, addr, server, self.context))
+        self._wake()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass                        # already woken, or stopped
+
+    # -- the bridge's thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                for key, _ in self._selector.select(timeout=1.0):
+                    if key.data is None:
+                        self._drain_wake()
+                    else:
+                        self._pump(key.data)
+                with self._lock:
+                    new, self._new = self._new, []
+                for conn in new:
+                    self._connections.add(conn)
+                    self._pump(conn)
+                now = time.monotonic()
+                for conn in [c for c in self._connections if not c.handshaken and now > c.deadline]:
+                    self._close(conn)       # a handshake that never finishes holds nothing
+        finally:
+            for conn in list(self._connections):
+                self._close(conn)
+            with self._lock:
+                for conn in self._new:
+                    conn.raw.close()
+                self._new = []
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _pump(self, conn: _Connection) -> None:
+        """Move every byte that can move now, then wait for what the connection needs next."""
+        if conn.closed:
+            return
+        try:
+            while self._step(conn):
+                pass
+        except (OSError, ssl.SSLError):
+            self._close(conn)           # a reset, a refused handshake, a broken record
+            return
+        if conn.closed:
+            return
+        if (conn.app_done or (conn.client_done and not conn.handshaken)) and not conn.to_client:
+            self._close(conn)
+            return
+        self._watch(conn)
+
+    def _step(self, conn: _Connection) -> bool:
+        """One round of every direction; True when something moved."""
+        moved = False
+        # The client's bytes into TLS.
+        if not conn.client_done and len(conn.to_app) < HIGH_WATER:
+            data = _recv(conn.raw)
+            if data == b"":
+                conn.client_done = True
+                conn.incoming.write_eof()
+                moved = True
+            elif data:
+                if not conn.started:
+                    conn.started = True
+                    if data[0] != TLS_HANDSHAKE_RECORD:
+                        self._answer_plain(conn)
+                        return False
+                conn.incoming.write(data)
+                moved = True
+        if not conn.handshaken:
+            try:
+                conn.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            else:
+                conn.handshaken = True
+                self._open_app_side(conn)
+                moved = True
+        if conn.handshaken:
+            # Decrypted bytes towards waitress.
+            while len(conn.to_app) < HIGH_WATER:
+                try:
+                    chunk = conn.tls.read(CHUNK)
+                except ssl.SSLWantReadError:
+                    break
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    conn.client_done = True
+                    break
+                if not chunk:
+                    conn.client_done = True
+                    break
+                conn.to_app += chunk
+                moved = True
+            # waitress's answer into TLS.
+            if not conn.app_done and len(conn.to_client) < HIGH_WATER:
+                data = _recv(conn.inner)
+                if data == b"":
+                    conn.app_done = True
+                    try:
+                        conn.tls.unwrap()       # close_notify: the client knows the answer is whole
+                    except ssl.SSLError:
+                        pass
+                    moved = True
+                elif data:
+                    conn.tls.write(data)
+                    moved = True
+        pending = conn.outgoing.read()
+        if pending:
+            conn.to_client += pending
+            moved = True
+        if conn.to_client:
+            sent = _send(conn.raw, conn.to_client)
+            if sent:
+                del conn.to_client[:sent]
+                moved = True
+        if conn.to_app and conn.inner is not None:
+            sent = _send(conn.inner, conn.to_app)
+            if sent:
+                del conn.to_app[:sent]
+                moved = True
+        if conn.client_done and conn.handshaken and not conn.to_app and not conn.app_shut:
+            conn.app_shut = True
+            try:
+                conn.inner.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        return moved
+
+    def _open_app_side(self, conn: _Connection) -> None:
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        conn.inner = ours
+        server = conn.server
+        server.trigger.pull_trigger(lambda: server.open_channel(theirs, conn.addr))
+
+    def _answer_plain(self, conn: _Connection) -> None:
+        """Plain HTTP on the TLS port: say so in plain words, then close (nothing of the app)."""
+        try:
+            conn.raw.send(self.plain_answer)
+        except OSError:
+            pass
+        self._close(conn)
+
+    def _watch(self, conn: _Connection) -> None:
+        raw_events = ((selectors.EVENT_READ if not conn.client_done and len(conn.to_app) < HIGH_WATER else 0)
+                      | (selectors.EVENT_WRITE if conn.to_client else 0))
+        _watch(self._selector, conn.raw, raw_events, conn)
+        if conn.inner is not None:
+            inner_events = ((selectors.EVENT_READ if not conn.app_done and len(conn.to_client) < HIGH_WATER else 0)
+                            | (selectors.EVENT_WRITE if conn.to_app else 0))
+            _watch(self._selector, conn.inner, inner_events, conn)
+
+    def _close(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        self._connections.discard(conn)
+        for sock in (conn.raw, conn.inner):
+            if sock is None:
+                continue
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+
+
+def _recv(sock: socket.socket) -> bytes | None:
+    """Bytes, b"" at the end, None when nothing is there now."""
+    try:
+        return sock.recv(CHUNK)
+    except (BlockingIOError, InterruptedError):
+        return None
+
+
+def _send(sock: socket.socket, data: bytearray) -> int:
+    try:
+        return sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        return 0
+
+
+def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int, conn: _Connection) -> None:
+    try:
+        registered = selector.get_key(sock).events
+    except KeyError:
+        registered = 0
+    if events == registered:
+        return
+    if not events:
+        selector.unregister(sock)
+    elif registered:
+        selector.modify(sock, events, conn)
+    else:
+        selector.register(sock, events, conn)
