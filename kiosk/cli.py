@@ -18,6 +18,7 @@ from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_
 from .credentials import Refused, recognise
 from mqtt.logs import setup_logging, use_timezone
 from mqtt.masking import mask_id, mask_name
+from mqtt.terminal import echo
 
 log = logging.getLogger("kiosk")
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         if args.command == "selftest":
             return args.func(args, exc)      # an invalid config is the self-test's first finding
-        print(f"kiosk: {exc}", file=sys.stderr)
+        echo(f"kiosk: {exc}", file=sys.stderr)
         return 2
     use_timezone(config.kiosk.timezone)
     return args.func(args, config)
@@ -112,14 +113,14 @@ def _run(args, config: Config) -> int:
     try:
         kiosk = build_kiosk(config, simulate=args.simulate)
     except StoreUnavailable as exc:
-        print(f"kiosk: cannot open the data directory {config.kiosk.data_dir}: {exc}", file=sys.stderr)
+        echo(f"kiosk: cannot open the data directory {config.kiosk.data_dir}: {exc}", file=sys.stderr)
         return 1
     try:
         with single_instance(kiosk.config.data_path):
             kiosk.run()
     except AlreadyRunning as exc:
         kiosk.close()
-        print(f"kiosk: {exc}", file=sys.stderr)
+        echo(f"kiosk: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -143,7 +144,10 @@ def _decode(args, config: Config) -> int:
     for path in args.images:
         for result in decode_image(path, decoder):
             all_ok &= "credential" in result
-            print(json.dumps(result, ensure_ascii=False) if args.json else _human(result), flush=True)
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                echo(_human(result))
     decoder.close()
     return 0 if all_ok else 1
 
@@ -188,7 +192,7 @@ def _samples(args, config: Config) -> int:
     from .samples import write_samples
 
     for path in write_samples(args.folder):
-        print(path)
+        echo(path)
     return 0
 
 
@@ -208,13 +212,13 @@ def _visits(args, config: Config) -> int:
 
     db = _data_dir(args, config) / DB_NAME
     if not db.exists():
-        print(f"kiosk: no visits yet ({db} does not exist)", file=sys.stderr)
+        echo(f"kiosk: no visits yet ({db} does not exist)", file=sys.stderr)
         return 1
     try:
         store = VisitStore.open(db)
         visits = store.visits(open_only=args.open, limit=args.limit)
     except StoreUnavailable as exc:
-        print(f"kiosk: cannot read {db}: {exc}", file=sys.stderr)
+        echo(f"kiosk: cannot read {db}: {exc}", file=sys.stderr)
         return 1
     for v in visits:
         if args.json:
@@ -223,7 +227,7 @@ def _visits(args, config: Config) -> int:
             out = v["check_out_at"] or "(inside)"
             est = " (estimated)" if v["check_out_estimated"] else ""
             p = v["person"]
-            print(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  {p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
+            echo(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  {p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
     store.close()
     return 0
 
@@ -236,33 +240,33 @@ def _staff(args, config: Config) -> int:
     from .store import StoreUnavailable, VisitStore
 
     if args.action != "list" and not args.name:
-        print(f"kiosk: staff {args.action} needs a NAME", file=sys.stderr)
+        echo(f"kiosk: staff {args.action} needs a NAME", file=sys.stderr)
         return 2
     try:
         store = VisitStore.open(_data_dir(args, config) / DB_NAME)
     except StoreUnavailable as exc:
-        print(f"kiosk: cannot open the kiosk database: {exc}", file=sys.stderr)
+        echo(f"kiosk: cannot open the kiosk database: {exc}", file=sys.stderr)
         return 1
     accounts = StaffAccounts(store)
     try:
         if args.action == "list":
             for a in accounts.list():
                 state = ("locked" if a["locked"] else "") or ("PIN set" if a["pin_set"] else "one-time PIN not used yet")
-                print(f"{a['staff_id']}  {a['name']}  ({state})")
+                echo(f"{a['staff_id']}  {a['name']}  ({state})")
         elif args.action == "remove":
             accounts.remove(args.name)
-            print(f"{args.name}: removed")
+            echo(f"{args.name}: removed")
         else:
             pin = accounts.add(args.name) if args.action == "add" else accounts.reset(args.name)
             # The one secret this command ever prints: shown once, never stored or logged.
-            print(f"{args.name}: one-time PIN {pin}")
-            print("  Log in with it once at the staff page and choose your own PIN. / "
+            echo(f"{args.name}: one-time PIN {pin}")
+            echo("  Log in with it once at the staff page and choose your own PIN. / "
                   "Đăng nhập một lần bằng mã này rồi đặt mã PIN riêng.")
     except AccountError as exc:
-        print(f"kiosk: {messages.text(exc.code, 'en')}", file=sys.stderr)
+        echo(f"kiosk: {messages.text(exc.code, 'en')}", file=sys.stderr)
         return 1
     except StoreUnavailable as exc:
-        print(f"kiosk: cannot write the kiosk database: {exc}", file=sys.stderr)
+        echo(f"kiosk: cannot write the kiosk database: {exc}", file=sys.stderr)
         return 1
     finally:
         store.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hardware.frames import CameraError, open_source
+from mqtt.terminal import echo
 
 from ..config import Config, listen_addresses
 from ..web.server import WebServer, resolve_listen
@@ -56,7 +57,7 @@ def enrol(config: Config, *, simulate: bool = False, etc_dir: Path | None = None
         # A simulation installs for the developer running it, whoever that is: no chown.
         owners = Owners(None, None) if simulate else Owners.for_this_process()
     except InstallError as exc:
-        print(f"kiosk: enrol: {exc.detail}", file=sys.stderr)
+        echo(f"kiosk: enrol: {exc.detail}", file=sys.stderr)
         return 2
     settings = camera_settings(config)
     spec = config.camera.source

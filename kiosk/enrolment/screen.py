@@ -13,6 +13,8 @@ import threading
 import time
 from typing import TextIO
 
+from mqtt.terminal import echo
+
 from .. import messages
 
 #: state of each message: waiting for a code, working on one, refused one, done.
@@ -36,7 +38,7 @@ class EnrolScreen:
             self._code, self._values, self._seq = code, dict(values), self._seq + 1
             self._since = time.monotonic()
         vi, en = messages.text(code, "vi", **values), messages.text(code, "en", **values)
-        print(f"{vi} / {en}", file=self.out, flush=True)
+        echo(f"{vi} / {en}", file=self.out)
 
     @property
     def code(self) -> str:

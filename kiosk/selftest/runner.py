@@ -1,7 +1,7 @@
 """``kiosk selftest``: check every part of a kiosk in the order a technician would, print the
 report, and send it to the central side.
 
-    configuration → certificates → storage → clock → printer (test page with a test code)
+    configuration → certificates → storage → staff accounts → clock → printer (test page with a test code)
     → lights/buzzer/relay → camera (frame rate) → the test code read by the camera
     → broker (the report sent with the kiosk's identity, acked by the collector)
 
@@ -24,6 +24,7 @@ from PIL import Image
 
 from hardware.feedback import Signals
 from hardware.frames import open_source
+from mqtt.terminal import echo
 from mqtt.uplink import Uplink
 
 from .. import __version__
@@ -62,7 +63,7 @@ def run_selftest(config: Config | ConfigError, *, simulate: bool = False, langua
         lang = language or "vi"
         results = [Result("config", "fail", "config_bad", {"error": str(config)})]
         results += [Result(n, "skip", "needs_config") for n in NAMES if n != "config"]
-        print(text_report(results, kiosk_id="?", venue="?", at=datetime.now().astimezone(), language=lang), file=out)
+        _report(text_report(results, kiosk_id="?", venue="?", at=datetime.now().astimezone(), language=lang), out)
         return 1
     if simulate:
         config = simulation_config(config)
@@ -78,11 +79,17 @@ def run_selftest(config: Config | ConfigError, *, simulate: bool = False, langua
             results.append(_send(config, results, clock, broker_timeout_s) if publish
                            else Result("broker", "skip", "broker_skipped"))
     except AlreadyRunning as exc:
-        print(f"kiosk selftest: {exc}", file=sys.stderr)
+        echo(f"kiosk selftest: {exc}", file=sys.stderr)
         return 2
-    print(text_report(results, kiosk_id=config.kiosk.id, venue=config.kiosk.venue_name, at=clock.now(),
-                      language=lang), file=out)
+    _report(text_report(results, kiosk_id=config.kiosk.id, venue=config.kiosk.venue_name, at=clock.now(),
+                        language=lang), out)
     return 0 if passed(results) else 1
+
+
+def _report(text: str, out) -> None:
+    """The report, line by line, escaped for the terminal (its details quote brokers, files, devices)."""
+    for line in text.splitlines():
+        echo(line, file=out)
 
 
 def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, out, lang: str) -> list[Result]:
@@ -90,6 +97,7 @@ def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, 
                       {"path": config.source})]
     results.append(checks.certificates(config, now=datetime.now(timezone.utc), kiosk_hardware=not simulate))
     results.append(checks.storage(config.data_path))
+    results.append(checks.staff(config.data_path))
     results.append(checks.clock(clock.stamp(), simulated=simulate))
     token = f"CKTEST.{secrets.token_hex(5).upper()}"
     results.append(checks.printer(config, lambda width: _test_page(config, clock, token, width)))

@@ -24,6 +24,7 @@ from .. import contract
 from . import queries
 from ..logs import setup_logging, use_timezone
 from ..masking import mask_id, mask_name
+from ..terminal import echo
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import StoreError, open_store
 
@@ -38,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config or default_config_path())
     except ConfigError as exc:
-        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        echo(f"kiosk-collector: {exc}", file=sys.stderr)
         return 2
     use_timezone(config.report.timezone)
     try:
         return args.func(args, config)
     except StoreError as exc:
-        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        echo(f"kiosk-collector: {exc}", file=sys.stderr)
         return 1
 
 
@@ -126,16 +127,18 @@ def _visits(args, config: Config) -> int:
     for r in rows:
         out = _local(r["check_out_at"], zone, "%H:%M") if r["check_out_at"] else "(inside)"
         flag = " estimated" if r["check_out_estimated"] else ""
-        print(f"{_local(r['check_in_at'], zone)} → {out:8} {r['venue_id']:24} {_who(r['person'])}"
+        echo(f"{_local(r['check_in_at'], zone)} → {out:8} {r['venue_id']:24} {_who(r['person'])}"
               f"  {r['check_out_type'] or ''}{flag}")
-    print(f"{len(rows)} visit(s)", file=sys.stderr)
+    # The count ends the table on stdout, as psql's "(N rows)" does: it stays with the rows when
+    # the output is paged or saved, and the shell's next prompt starts on a line of its own.
+    echo(f"{len(rows)} visit(s)")
     return 0
 
 
 def _trace(args, config: Config) -> int:
     kind, sep, pid = args.person.partition(":")
     if not sep or kind not in contract.PERSON_KINDS or not pid:
-        print(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(contract.PERSON_KINDS)}",
+        echo(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(contract.PERSON_KINDS)}",
               file=sys.stderr)
         return 2
     with open_store(config.store.url) as store:
@@ -144,10 +147,10 @@ def _trace(args, config: Config) -> int:
         _print_json(rows)
         return 0
     zone = ZoneInfo(config.report.timezone)
-    print(f"{len(rows)} overlapping visit(s) with {kind}:{mask_id(pid)} in the last {args.days} day(s)")
+    echo(f"{len(rows)} overlapping visit(s) with {kind}:{mask_id(pid)} in the last {args.days} day(s)")
     for r in rows:
         flags = "".join(f" [{f}]" for f in ("estimated", "open") if r[f])
-        print(f"{r['venue_id']:24} {_who(r['person'])}  {_local(r['overlap_start'], zone)} → "
+        echo(f"{r['venue_id']:24} {_who(r['person'])}  {_local(r['overlap_start'], zone)} → "
               f"{_local(r['overlap_end'], zone, '%H:%M')} ({r['overlap_minutes']:.0f} min){flags}")
     return 0
 
@@ -159,7 +162,7 @@ def _stats(args, config: Config) -> int:
         _print_json(rows)
         return 0
     for r in rows:
-        print(f"{r['venue_id']:24} {r[args.by]:14} {r['check_ins']:6}")
+        echo(f"{r['venue_id']:24} {r[args.by]:14} {r['check_ins']:6}")
     return 0
 
 
@@ -179,7 +182,7 @@ def _fleet(args, config: Config) -> int:
         tested = "" if test is None else "  selftest {} {}{}".format(
             "passed" if test["passed"] else "FAILED", test["at"],
             f" ({', '.join(test['failed'])})" if test["failed"] else "")
-        print(f"{r['kiosk_id']:32} {r['status'] or '?':8} seen {_local(r['last_seen'], zone)}  "
+        echo(f"{r['kiosk_id']:32} {r['status'] or '?':8} seen {_local(r['last_seen'], zone)}  "
               f"outbox {depth}{oldest}  seq {r['seq_high_water']}/{r['seq_max']} gaps {gaps}{tested}")
     return 0
 
@@ -192,7 +195,7 @@ def _collector_line(config: Config, zone: ZoneInfo) -> None:
         return
     state = read_status(Path(config.collector.status_file), datetime.now().astimezone())
     if state is None:
-        print(f"collector {config.mqtt.client_id}: no status at {config.collector.status_file} (not running here?)")
+        echo(f"collector {config.mqtt.client_id}: no status at {config.collector.status_file} (not running here?)")
         return
     since = state.get("store_down_since")
     if state.get("stopped"):
@@ -203,17 +206,17 @@ def _collector_line(config: Config, zone: ZoneInfo) -> None:
     else:
         what = f"store up, {'connected' if state.get('connected') else 'waiting for the broker'}"
     stale = f" (status from {_local(state['at'], zone)}: not running?)" if state["stale"] and not state.get("stopped") else ""
-    print(f"collector {state.get('client_id')}: {what}{stale}")
+    echo(f"collector {state.get('client_id')}: {what}{stale}")
 
 
 def _purge(args, config: Config) -> int:
     days = args.days if args.days is not None else config.store.retention_days
     if days < 1:
-        print("kiosk-collector: --days must be at least 1", file=sys.stderr)
+        echo("kiosk-collector: --days must be at least 1", file=sys.stderr)
         return 2
     with open_store(config.store.url) as store:
         counts = store.purge(days)
-    print(f"purged (older than {days} days): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    echo(f"purged (older than {days} days): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 
@@ -223,7 +226,7 @@ def _token(args, config: Config) -> int:
     try:
         key = VenueKey.load(args.key)
     except (OSError, ValueError) as exc:
-        print(f"kiosk-collector: {exc}", file=sys.stderr)
+        echo(f"kiosk-collector: {exc}", file=sys.stderr)
         return 2
     try:
         claims = open_token(key, args.venue, args.code.strip())
@@ -236,9 +239,9 @@ def _token(args, config: Config) -> int:
     if args.json:
         _print_json([out])
     elif out["valid"]:
-        print(f"valid {out['kind']}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k not in ("valid", "kind")))
+        echo(f"valid {out['kind']}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k not in ("valid", "kind")))
     else:
-        print(f"not valid: {out['reason']} ({out['detail']})")
+        echo(f"not valid: {out['reason']} ({out['detail']})")
     return 0 if out["valid"] else 1
 
 
@@ -251,6 +254,6 @@ def _dead_letters(args, config: Config) -> int:
     zone = ZoneInfo(config.report.timezone)
     for r in rows:
         # Reason and size only: the payload may hold personal data.
-        print(f"{r['id']:6} {_local(r['received_at'], zone)} {r['kiosk_id'] or '?':32} {r['reason']:14} "
+        echo(f"{r['id']:6} {_local(r['received_at'], zone)} {r['kiosk_id'] or '?':32} {r['reason']:14} "
               f"{r['detail'][:80]} ({r['payload_size']} B)")
     return 0
