@@ -13,6 +13,7 @@ from hardware.feedback import PATTERNS
 
 from . import messages
 from mqtt.masking import mask_name
+from mqtt.terminal import echo
 from .outcome import Outcome
 
 _MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}
@@ -78,4 +79,4 @@ class ConsoleScreen:
         return " · ".join(parts)
 
     def _print(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        echo(line, file=self.out)
