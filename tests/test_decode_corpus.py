@@ -308,12 +308,15 @@ def save_sample(path: Path, kind: str, index: int, **save_options) -> dict:
 
 @pytest.fixture(scope="module")
 def cli_files(tmp_path_factory):
-    """Three good images (PNG, PNG, JPEG), a payment QR, a non-image and a missing path."""
+    """Five good images (PNGs and a JPEG; the field layouts of Căn cước and PC-Covid among them), a
+    payment QR, a non-image and a missing path."""
     d = tmp_path_factory.mktemp("decode")
     good = {
         d / "cccd.png": save_sample(d / "cccd.png", "cccd", 0),
         d / "bhyt.png": save_sample(d / "bhyt.png", "bhyt_old", 1),
         d / "national.jpg": save_sample(d / "national.jpg", "national_full", 2, quality=90),
+        d / "can_cuoc.png": save_sample(d / "can_cuoc.png", "can_cuoc", 3),
+        d / "pccovid.png": save_sample(d / "pccovid.png", "national_pccovid", 4),
     }
     payment = d / "payment.png"
     name, payload, symbology, _ = LOOKALIKES[0]
