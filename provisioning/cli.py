@@ -12,7 +12,8 @@
 FLEET_DIR for ``venue``, ``kiosk``, ``bundle`` and ``write-boot``: ``--fleet``, else
 $KIOSK_FLEET_DIR, else the current directory. Refusals (missing fleet, unknown venue, existing
 kiosk, bad ids, an image without a FAT partition, no ssh key...) exit with status 2.
-The staff member's one-time PIN is printed once on stdout and written nowhere.
+The staff member's one-time PIN is printed once on stdout and written nowhere. Without
+``--staff`` the kiosk gets no staff account (there is no default one), and ``kiosk new`` says so.
 
 ``bundle`` makes the kiosks' offline wheelhouse (aarch64, default FLEET_DIR/bundle).
 ``write-boot`` writes a provisioned kiosk onto a flashed Raspberry Pi OS card or image as a
@@ -36,6 +37,9 @@ from .args import fleet_arg
 from .bootmedia import open_media
 from .fleet import Fleet, FleetError
 
+#: The kiosk command where the kiosk has it (cloud-init installs it there).
+KIOSK_COMMAND = "/opt/checkin-kiosk/.venv/bin/kiosk"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-provision", description="Provision check-in kiosks.")
@@ -58,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
     p.add_argument("--venue", required=True, metavar="VENUE_ID")
     p.add_argument("--mode", default="toggle", choices=MODES)
-    p.add_argument("--staff", default="admin", metavar="NAME", help="the first staff account (default admin)")
+    p.add_argument("--staff", metavar="NAME",
+                   help="the first staff account (prints its one-time PIN); without it the kiosk has none")
     fleet_arg(p)
     p = kiosk.add_parser("revoke", help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
@@ -162,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  fleet registry: {fleet.registry_file} now has {args.kiosk_id} = {args.venue}; copy it to "
                   "/etc/checkin-collector/ on the collector (its events are refused until then)")
             print(f"  copy {fleet.kiosk_etc(args.kiosk_id)}/ and {fleet.kiosk_data(args.kiosk_id)}/ onto the SD card")
-            print(f"staff {args.staff!r} one-time PIN: {pin}  (shown once; to be changed at first login)")
+            if pin is None:
+                print(f"staff: NO staff account on this kiosk (no --staff NAME): nobody can log in to its staff "
+                      f"pages until one is added; on the kiosk: sudo -u kiosk {KIOSK_COMMAND} staff add NAME")
+            else:
+                print(f"staff {args.staff!r} one-time PIN: {pin}  (shown once; to be changed at first login)")
         elif args.command == "bundle":
             _bundle(args)
         elif args.command == "write-boot":

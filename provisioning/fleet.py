@@ -14,7 +14,7 @@ Layout (directories 0700, private keys and other secrets 0600)::
     FLEET/collector/kiosks.toml               the fleet registry: kiosk id = venue id (kiosk new)
     FLEET/venues/<venue>/venue-token.key      the venue's slip/card signing key
     FLEET/kiosks/<id>/etc/checkin-kiosk/kiosk.toml, kiosk.pem, kiosk.key, ca.pem, venue-token.key
-    FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          first staff account
+    FLEET/kiosks/<id>/var/lib/checkin-kiosk/kiosk.db          the first staff account (--staff), if any
     FLEET/revoked.toml                        revoked kiosk certificates (kiosk revoke); their
     FLEET/kiosks/.revoked/<id>-<time>/        folders, kept aside so the id can be issued again
 
@@ -347,8 +347,11 @@ class Fleet:
             os.rename(folder, aside)
         return f"{serial:x}", aside
 
-    def new_kiosk(self, kiosk_id: str, venue_id: str, *, mode: str = "toggle", staff: str = "admin") -> tuple[Path, str]:
-        """Everything for one kiosk under kiosks/<id>/; returns (that folder, the staff's one-time PIN)."""
+    def new_kiosk(self, kiosk_id: str, venue_id: str, *, mode: str = "toggle",
+                  staff: str | None = None) -> tuple[Path, str | None]:
+        """Everything for one kiosk under kiosks/<id>/; returns (that folder, the one-time PIN of the
+        staff account ``staff``, or None: no account, nobody can use the staff pages until one is
+        added with ``kiosk staff add NAME`` on the kiosk)."""
         from kiosk.staff.accounts import AccountError, StaffAccounts, check_name
         from kiosk.store import VisitStore
 
@@ -357,7 +360,7 @@ class Fleet:
         if mode not in MODES:
             raise FleetError(f"mode {mode!r}: one of {', '.join(MODES)}")
         try:
-            staff = check_name(staff)
+            staff = check_name(staff) if staff is not None else None
         except AccountError:
             raise FleetError(f"staff name {staff!r}: 1-40 printable characters") from None
         with self.lock():
@@ -391,7 +394,7 @@ class Fleet:
                 db_path = data / "kiosk.db"
                 store = VisitStore.open(db_path)
                 try:
-                    pin = StaffAccounts(store).add(staff)
+                    pin = StaffAccounts(store).add(staff) if staff is not None else None
                     store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 finally:
                     store.db.conn.close()

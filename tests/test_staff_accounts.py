@@ -376,3 +376,40 @@ def test_the_throttle_forgets_quiet_clients_and_keeps_a_bounded_table():
     for i in range(1000):
         throttle.admit(f"10.0.{i // 256}.{i % 256}")
     assert len(throttle) <= 100 + 1
+
+
+# -- no silent default account (issue 10, item 12) ------------------------------------------------
+
+def test_provisioning_makes_no_staff_account_unless_asked_and_says_so(tmp_path, capsys):
+    """`kiosk-provision kiosk new` made an `admin` account on every kiosk without a word; now it makes
+    the one --staff names, or none and says so, and the kiosk's self-test warns about it."""
+    from kiosk.selftest import checks
+    from kiosk.store import VisitStore
+    from provisioning.cli import main as provision
+    from provisioning.fleet import Fleet
+
+    root = str(tmp_path / "fleet")
+    assert provision(["init", root, "--broker-host", "127.0.0.1"]) == 0
+    assert provision(["venue", "add", "cho-thu", "--name", "Chợ Thử", "--fleet", root]) == 0
+    capsys.readouterr()
+
+    def accounts_of(kiosk_id):
+        store = VisitStore.open(Fleet.open(root).kiosk_data(kiosk_id) / "kiosk.db")
+        try:
+            return [a["name"] for a in StaffAccounts(store).list()]
+        finally:
+            store.close()
+
+    assert provision(["kiosk", "new", "tinh-cho-thu-01", "--venue", "cho-thu", "--fleet", root]) == 0
+    out = capsys.readouterr().out
+    assert "NO staff account" in out and "kiosk staff add NAME" in out and "PIN" not in out
+    assert accounts_of("tinh-cho-thu-01") == []
+    check = checks.staff(Fleet.open(root).kiosk_data("tinh-cho-thu-01"))
+    assert (check.status, check.key) == ("warn", "staff_none")
+
+    assert provision(["kiosk", "new", "tinh-cho-thu-02", "--venue", "cho-thu", "--staff", "Lan", "--fleet", root]) == 0
+    out = capsys.readouterr().out
+    assert "'Lan' one-time PIN" in out and "NO staff account" not in out
+    assert accounts_of("tinh-cho-thu-02") == ["Lan"]
+    check = checks.staff(Fleet.open(root).kiosk_data("tinh-cho-thu-02"))
+    assert (check.status, check.figures) == ("pass", {"accounts": 1, "locked": 0})

@@ -110,6 +110,26 @@ def storage(data_dir: Path) -> Result:
     return Result("storage", "pass", "storage_ok", values, figures)
 
 
+def staff(data_dir: Path) -> Result:
+    """The kiosk has a staff account (a kiosk is provisioned without one unless asked: then nobody
+    can use its staff pages), and how many are locked out."""
+    from ..staff.accounts import StaffAccounts
+
+    try:
+        store = VisitStore.open(data_dir / "kiosk.db")
+        try:
+            accounts = StaffAccounts(store).list()
+        finally:
+            store.close()
+    except (StoreUnavailable, OSError, sqlite3.Error):
+        return Result("staff", "skip", "staff_unreadable")
+    locked = sum(a["locked"] for a in accounts)
+    figures = {"accounts": len(accounts), "locked": locked}
+    if not accounts:
+        return Result("staff", "warn", "staff_none", figures=figures)
+    return Result("staff", "pass", "staff_ok", {"n": len(accounts), "locked": locked}, figures)
+
+
 def clock(stamp, *, simulated: bool) -> Result:
     """Wall time is NTP-synchronised (events carry it; an unsynced clock is corrected centrally,
     but only from a later synced event of the same boot)."""

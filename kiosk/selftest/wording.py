@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import messages
 
 #: The checks' names, in the order they run and are shown.
-NAMES = ("config", "certificates", "storage", "clock", "printer", "signals", "camera", "test_code", "broker")
+NAMES = ("config", "certificates", "storage", "staff", "clock", "printer", "signals", "camera", "test_code", "broker")
 
 
 def devices(labels: list[str], language: str) -> str:
