@@ -216,6 +216,19 @@ def check_event(event: dict, *, now: datetime | None = None) -> None:
     validate_event(encode_event(event), topic_kiosk_id=event.get("kiosk_id"), now=now)
 
 
+def event_id_of(payload: bytes) -> str | None:
+    """The ``event_id`` a refused message claims, if it has one that is a lower-case UUID (so the
+    collector can tell the kiosk which of its events it refused); else None."""
+    if len(payload) > MAX_EVENT_BYTES:
+        return None
+    try:
+        event = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    event_id = event.get("event_id") if isinstance(event, dict) else None
+    return event_id if isinstance(event_id, str) and _UUID.fullmatch(event_id) else None
+
+
 def check_person(person: Any) -> None:
     """Raise :class:`InvalidEvent` unless ``person`` is a valid event ``person`` object."""
     _person(person)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -50,6 +51,7 @@ class Kiosk:
 
     def __init__(self, url: str):
         self.acks: dict[str, list[str]] = {}
+        self.refusals: dict[str, list[tuple[str, str]]] = {}      # an ack's "refused" entries
         self._lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:8]}",
                                   protocol=MQTTProtocolVersion.MQTTv5)
@@ -66,10 +68,15 @@ class Kiosk:
         kiosk_id = contract.parse_topic(msg.topic)[0]
         with self._lock:
             self.acks.setdefault(kiosk_id, []).extend(contract.decode_ack(msg.payload))
+            self.refusals.setdefault(kiosk_id, []).extend(contract.decode_refusals(msg.payload))
 
     def acked(self, kiosk_id: str) -> list[str]:
         with self._lock:
             return list(self.acks.get(kiosk_id, []))
+
+    def refused(self, kiosk_id: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self.refusals.get(kiosk_id, []))
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
@@ -162,6 +169,25 @@ def test_an_event_the_store_cannot_hold_becomes_a_dead_letter_and_the_batch_goes
     later = make_event(seq=3)
     kiosk.send(later)
     wait_for(lambda: later["event_id"] in kiosk.acked("kiosk-a"), what="the collector still running")
+
+
+def test_implausible_times_are_dead_lettered_and_their_kiosk_told_not_to_send_them_again(collector, kiosk):
+    """Field fix 5: a synced time in year 9999 (it would sort first for ever and never be purged),
+    or two days ahead of the collector's clock, or before the product existed, is refused as
+    implausible_time; the kiosk is told in an ack's "refused" (so it sets the event aside instead
+    of re-sending it every two minutes). An unsynced clock's 1970 is taken: it is corrected later."""
+    ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="milliseconds")
+    bad = [make_event(seq=1, at="9999-12-31T23:59:59.999+07:00"), make_event(seq=2, at=ahead),
+           make_event(seq=3, at="2024-06-01T08:00:00.000+07:00")]
+    unsynced = make_event(seq=4, at="1970-01-01T00:00:10.000+00:00", synced=False, boot="boot-new")
+    for e in bad + [unsynced]:
+        kiosk.send(e)
+    wait_for(lambda: len(kiosk.refused("kiosk-a")) == 3 and kiosk.acked("kiosk-a"), what="the refusals and the ack")
+    assert sorted(kiosk.refused("kiosk-a")) == sorted((e["event_id"], "implausible_time") for e in bad)
+    assert kiosk.acked("kiosk-a") == [unsynced["event_id"]]
+    letters = collector.store.dead_letter_rows()
+    assert sorted(r["reason"] for r in letters) == ["implausible_time"] * 3
+    assert [r["event_id"] for r in collector.store.event_rows()] == [unsynced["event_id"]]
 
 
 def test_status_and_health_update_the_fleet(collector, kiosk):

@@ -227,3 +227,11 @@ def test_any_refusals_field_is_read_or_refused_never_a_crash(value):
     except ValueError:
         return
     assert all(len(event_id) == 36 and reason for event_id, reason in refused)
+
+
+def test_the_event_id_of_a_refused_message_is_read_only_when_it_is_one():
+    event_id = str(uuid.uuid4())
+    assert contract.event_id_of(encode({**BASE, "event_id": event_id, "at": "9999-01-01T00:00:00+00:00"})) == event_id
+    for junk in (b"nope", b"[1]", encode({"event_id": event_id.upper()}), encode({"event_id": 7}),
+                 b'{"event_id": "' + event_id.encode() + b'"' + b" " * contract.MAX_EVENT_BYTES + b"}"):
+        assert contract.event_id_of(junk) is None

@@ -78,6 +78,9 @@ class _Message:
     #: What :meth:`Collector._classify` made of it: an event, a fleet update, a dead letter, or
     #: None (nothing to keep).
     content: dict | FleetUpdate | DeadLetter | None = None
+    #: The id of an event the contract refused (dead-lettered): its kiosk is told (an ack's
+    #: ``refused``), so that it sets the event aside instead of sending it again for ever.
+    refused_id: str | None = None
 
 
 @dataclass
@@ -273,6 +276,7 @@ class Collector:
                 # The plausible time window is reckoned from when the message arrived.
                 event = contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
             except contract.InvalidEvent as exc:
+                msg.refused_id = contract.event_id_of(msg.payload)
                 return dead(exc.reason, exc.detail)
             refusal = self.registry.refusal(event) if self.registry is not None else None
             if refusal:
@@ -449,6 +453,12 @@ class Collector:
             per_kiosk[kiosk_of[held_id]].append(held_id)
         acks = [(contract.acks_topic(kiosk_id), contract.encode_ack(ids[i:i + contract.MAX_ACK_IDS]))
                 for kiosk_id, ids in per_kiosk.items() for i in range(0, len(ids), contract.MAX_ACK_IDS)]
+        refused: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for m in batch:           # dead letters now held: the refusal is final, the kiosk is told
+            if m.refused_id and isinstance(m.content, DeadLetter) and m.content.kiosk_id:
+                refused[m.content.kiosk_id].append((m.refused_id, m.content.reason))
+        acks += [(contract.acks_topic(kiosk_id), contract.encode_ack([], r[i:i + contract.MAX_ACK_IDS]))
+                 for kiosk_id, r in refused.items() for i in range(0, len(r), contract.MAX_ACK_IDS)]
         if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
             self.counters.acks_published += len(acks)
 
