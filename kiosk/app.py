@@ -220,7 +220,8 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         camera = open_source(config.camera.source, camera_settings(config))
     settings = camera_settings(config)
 
-    store = VisitStore.open(config.db_path)
+    # Opened when first used (and again after a failed open): a kiosk starts on a full disk.
+    store = VisitStore.deferred(config.db_path)
     clock = Clock(config.kiosk.timezone)
     desk = CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                        mode=config.kiosk.mode, capacity=config.rules.capacity)

@@ -36,6 +36,16 @@ class Cooldown:
             self._prune(now)
         return last is None or now - last >= self.seconds
 
+    def seed(self, key: Hashable, age_s: float) -> None:
+        """Remember ``key`` as last seen ``age_s`` seconds ago (an event recorded before a restart)."""
+        now = self._clock()
+        self._seen[key] = max(self._seen.get(key, now - age_s), now - age_s)
+
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key`` was seen within the cooldown (without renewing it)."""
+        last = self._seen.get(key)
+        return last is not None and self._clock() - last < self.seconds
+
     def forget(self, key: Hashable) -> None:
         """Let the next sighting count as new (after a presentation that could not be recorded)."""
         self._seen.pop(key, None)

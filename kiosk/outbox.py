@@ -14,8 +14,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import sqlite_utils
+
 from .retention import purge as purge_store
-from .store import open_database
+from .store import StoreConnection
 from .store.database import raise_unavailable
 
 
@@ -28,9 +30,14 @@ class KioskOutbox:
     """
 
     def __init__(self, path: Path, *, retention_days: float = 21.0, clock=None):
-        self.db = open_database(path)
+        # Opened when first needed (and again after a failed open): see StoreConnection.
+        self._connection = StoreConnection(path)
         self.retention_days = retention_days
         self._clock = clock
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self._connection.get()
 
     def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of pending rows after ``after_seq``, lowest seq first."""
@@ -83,7 +90,7 @@ class KioskOutbox:
             raise_unavailable(exc)
 
     def close(self) -> None:
-        self.db.close()
+        self._connection.close()
 
     def _read(self, sql: str, params: list) -> list[tuple]:
         try:

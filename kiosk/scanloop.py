@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hardware.decoders import Decoder
 from hardware.feedback import Signals
@@ -23,12 +24,14 @@ from .clock import iso
 from .cooldown import Cooldown
 from .credentials import Refused, recognise
 from .outcome import Outcome
-from .store import StoreUnavailable
+from .store import RecordedEvent, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 #: How a credential kind reached the kiosk, in the event's ``method``.
 METHOD_BY_KIND = {"slip": "slip", "kiosk_card": "kiosk_card"}
+#: The methods of events that a code shown to the camera made (not staff's, not auto check-out).
+CAMERA_METHODS = frozenset({"camera", *METHOD_BY_KIND.values()})
 AUTO_CHECKOUT_EVERY_S = 60.0
 PURGE_EVERY_S = 3600.0
 PROBE_EVERY_S = 2.0
@@ -76,6 +79,13 @@ class ScanLoop:
         self.camera_error: str | None = None
         self._next_autocheckout = 0.0
         self._next_probe = 0.0
+        #: Whether a probe has proved that check-ins can be recorded (the first housekeeping
+        #: probes: a kiosk started on a full disk says so before anyone shows a code).
+        self._store_proven = False
+        #: Cooldown keys of presentations that could not be recorded: forgotten once the store
+        #: works again, so the visitor's next showing counts.
+        self._unrecorded: set = set()
+        self._cooldown_seeded = False
         self._camera_retry = 0
         self._next_camera_try = 0.0
 
@@ -84,8 +94,8 @@ class ScanLoop:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
+                self.housekeeping()         # first: the store is probed before the first frame
                 self.step()
-                self.housekeeping()
                 if self.heartbeat is not None:
                     self.heartbeat()
             except Exception:  # noqa: BLE001 - a bug in one step must not shut the door for good
@@ -128,7 +138,9 @@ class ScanLoop:
             credential = recognise(symbol.data, verifier=self.verifier)
         except Refused as refusal:
             return self._tell(Outcome("refused", reason=refusal.code), count_refusal=True)
-        # The same person by another code of theirs (e.g. masked and full national QR) too.
+        # The same person by another code of theirs (e.g. masked and full national QR) too, and
+        # after a restart, the person of an event recorded within the cooldown (still in view).
+        self._seed_cooldown()
         if not self.cooldown.fresh(credential.key):
             return None
         # 3. Rules and one transaction (visit change + event + outbox row).
@@ -136,14 +148,37 @@ class ScanLoop:
             method = credential.details.get("via") or METHOD_BY_KIND.get(credential.kind, "camera")
             outcome = self.desk.present(credential, method=method)
         except StoreUnavailable as exc:
-            # Let the visitor try again at once.
-            self.cooldown.forget(symbol.data)
-            self.cooldown.forget(credential.key)
+            # One presentation, one "not recorded": the code stays in the cooldown while it is in
+            # view (every frame of it renews it); once the store works again, the next showing counts.
+            self._unrecorded = {key for key in self._unrecorded if key in self.cooldown}
+            self._unrecorded.update((symbol.data, credential.key))
             self._store_failed(exc)
             return self._tell(Outcome("error", credential, reason=exc.reason))
-        self._store_ok()
+        if self.store_error:
+            # This one fitted (perhaps into room a failed write left behind); only the probe says
+            # recording works again, and it is asked at once.
+            self._next_probe = 0.0
         # 4. Tell the visitor, only now that it is on disk.
         return self._tell(outcome, count_refusal=outcome.kind == "refused")
+
+    def _seed_cooldown(self) -> None:
+        """Once, from the store: the people of the events recorded within the cooldown before this
+        process started are still in their presentation (a kiosk restarted with a code in view
+        must not check that visitor straight back out). Tried again at the next code while the
+        store cannot be read."""
+        if self._cooldown_seeded:
+            return
+        try:
+            stamp = self.desk.clock.stamp()
+            for event in self.desk.store.latest_events():
+                age = _age_s(event, stamp)
+                if age is None or not 0 <= age < self.cooldown.seconds:
+                    break
+                if event.method in CAMERA_METHODS:
+                    self.cooldown.seed(event.person_key, age)
+        except StoreUnavailable:
+            return
+        self._cooldown_seeded = True
 
     def _tell(self, outcome: Outcome, count_refusal: bool = False) -> Outcome:
         self.signals.show(outcome.kind)
@@ -160,13 +195,14 @@ class ScanLoop:
 
     def housekeeping(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        if self.store_error and now >= self._next_probe:
+        if (self.store_error or not self._store_proven) and now >= self._next_probe:
             self._next_probe = now + PROBE_EVERY_S
             try:
                 self.desk.store.probe()
             except StoreUnavailable as exc:
                 self._store_failed(exc)
             else:
+                self._store_proven = True
                 self._store_ok()
         if self.autocheckout and not self.store_error and now >= self._next_autocheckout:
             self._next_autocheckout = now + AUTO_CHECKOUT_EVERY_S
@@ -198,6 +234,9 @@ class ScanLoop:
         if self.store_error:
             log.warning("store available again: recording resumed")
             self.store_error = None
+            for key in self._unrecorded:
+                self.cooldown.forget(key)
+            self._unrecorded.clear()
             self._update_error_state()
 
     def _camera_failed(self, exc: CameraError) -> None:
@@ -233,3 +272,14 @@ class ScanLoop:
         failing = self.store_error or ("camera_error" if self.camera_error else None)
         self.signals.set_error(bool(failing))
         self.screen.status(failing)
+
+
+def _age_s(event: RecordedEvent, stamp) -> float | None:
+    """Seconds from ``event`` to ``stamp``: by the uptime within one boot (wall time may have been
+    set meanwhile), by wall time across boots; None when the event's time cannot be read."""
+    try:
+        if event.boot_id == stamp.boot_id and event.uptime_s is not None:
+            return stamp.uptime_s - float(event.uptime_s)
+        return (stamp.at - datetime.fromisoformat(event.at)).total_seconds()
+    except (TypeError, ValueError):
+        return None

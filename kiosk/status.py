@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .store import StoreUnavailable, Transaction, open_database
+from .store import StoreConnection, StoreUnavailable, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ class KioskStatus:
         self.uplink = uplink
         self.loop = loop
         self.printer_state = printer_state
-        self._db = open_database(db_path, migrate=False)
+        self._db = StoreConnection(db_path, migrate=False)     # opened when first read (see StoreConnection)
         self._lock = threading.Lock()
+        self._failing: str | None = None
 
     def __call__(self) -> dict:
         """``broker_connected``; ``outbox``: events not yet acknowledged by the central store (None:
@@ -50,18 +51,25 @@ class KioskStatus:
 
     def occupancy(self) -> int | None:
         # Transaction's reads are single SELECTs: on this connection each is its own read snapshot.
-        return self._read(lambda: Transaction(self._db).occupancy(self.venue_id))
+        return self._read(lambda: Transaction(self._db.get()).occupancy(self.venue_id))
 
     def close(self) -> None:
         self._db.close()
 
     def _outbox(self) -> int:
-        return self._db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0]
+        return self._db.get().execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0]
 
     def _read(self, query: Callable[[], int]) -> int | None:
         with self._lock:
             try:
-                return query()
+                value = query()
             except (sqlite3.Error, StoreUnavailable) as exc:
-                log.warning("screen status: cannot read the kiosk database (%s)", exc)
+                # Said once per outage: the screen reads every second, and a full disk lasts.
+                if self._failing is None:
+                    log.warning("screen status: cannot read the kiosk database (%s)", exc)
+                self._failing = str(exc)
                 return None
+            if self._failing is not None:
+                log.info("screen status: the kiosk database reads again")
+                self._failing = None
+            return value

@@ -11,11 +11,17 @@ import pytest
 
 from hardware.decoders import open_decoder
 from hardware.frames import CameraError
+from hardware.symbols import Symbol
 from kiosk.autocheckout import AutoCheckout
+from kiosk.checkin import CheckinDesk
+from kiosk.clock import Clock
 from kiosk.cooldown import Cooldown
-from kiosk.scanloop import ScanLoop
+from kiosk.credentials import recognise
+from kiosk.scanloop import PROBE_EVERY_S, ScanLoop
+from kiosk.store import StoreUnavailable, VisitStore
 
 from codes import CCCD_MAU, ManualTime, cccd_payload, qr_frame
+from fault_support import SmallDisk
 
 
 class FramesFromMemory:
@@ -133,7 +139,6 @@ def test_disk_full_gives_an_error_state_loses_nothing_recorded_and_recovers(make
 
 
 def _symbol_of(outcome):
-    from hardware.symbols import Symbol
     return Symbol.from_bytes("qr_code", cccd_payload(int(outcome.credential.id[6:])).encode())
 
 
@@ -184,7 +189,6 @@ def test_the_loop_survives_a_camera_failure_and_reopens_it(desk, signals, monoto
 
 
 def test_auto_check_out_runs_from_housekeeping(store, clock, desk, signals, wall, uptime, monotonic):
-    from kiosk.credentials import recognise
     desk.present(recognise(CCCD_MAU))
     auto = AutoCheckout(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", max_stay_h=12)
     loop = ScanLoop(camera=FramesFromMemory([]), decoder=open_decoder("zxing"), desk=desk, signals=signals,
@@ -235,3 +239,88 @@ def test_an_unexpected_error_in_one_step_does_not_stop_the_loop(make_loop, caplo
     stop.set()
     t.join(5)
     assert len(calls) > 1 and "scan step failed" in caplog.text
+
+
+# -- a full disk (a real tmpfs, filled) ---------------------------------------------------------
+
+@pytest.fixture
+def full_disk_loop(tmp_path, clock, signals, monotonic):
+    """A scan loop whose store is on a 4 MB tmpfs; one visit recorded before the disk is filled."""
+    with SmallDisk(tmp_path / "disk", size=4 * 2**20) as disk:
+        store = VisitStore.open(disk.path / "kiosk.db")
+        desk = CheckinDesk(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu")
+        frames = [qr_frame(cccd_payload(1))] + [qr_frame(cccd_payload(2))] * 8
+        screen = RecordingScreen()
+        loop = ScanLoop(camera=FramesFromMemory(frames), decoder=open_decoder("zxing"), desk=desk, signals=signals,
+                        screen=screen, cooldown=Cooldown(10.0, clock=monotonic))
+        loop.housekeeping(now=0.0)
+        assert [o.kind for o in loop.step()] == ["check_in"]
+        disk.fill()
+        try:
+            yield loop, screen, disk
+        finally:
+            loop.decoder.close()
+            store.close()
+
+
+def test_the_probe_fails_while_the_disk_is_full_even_where_a_small_commit_fits(full_disk_loop):
+    loop, _, disk = full_disk_loop
+    store = loop.desk.store
+    with pytest.raises(StoreUnavailable) as failed:     # a check-in does not fit ...
+        loop.desk.present(recognise(cccd_payload(3)))
+    assert failed.value.reason == "disk_full"
+    with store.transaction() as tx:                      # ... while a one-row change still commits
+        tx.execute("UPDATE counters SET value = value + 0 WHERE name = 'next_seq'")
+    with pytest.raises(StoreUnavailable) as probed:      # so the probe must not say "recording works"
+        store.probe()
+    assert probed.value.reason == "disk_full"
+    disk.free()
+    store.probe()
+
+
+def test_one_presentation_on_a_full_disk_is_one_outcome_and_the_error_holds(full_disk_loop, signals, monotonic):
+    loop, screen, disk = full_disk_loop
+    outcomes = []
+    for _ in range(8):                                   # one code in view for eight frames, probes between
+        outcomes += loop.step()
+        monotonic.advance(0.5)
+        loop.housekeeping(now=time.monotonic() + PROBE_EVERY_S * (len(outcomes) + 2))
+    assert [(o.kind, o.reason) for o in outcomes] == [("error", "disk_full")]
+    assert loop.store_error == "disk_full" and signals.in_error and None not in screen.statuses
+    disk.free()                                          # space comes back: the probe says so
+    loop.housekeeping(now=time.monotonic() + 1e6)
+    assert loop.store_error is None and not signals.in_error and screen.statuses[-1] is None
+    # The visitor still holding the code up is recorded now, once.
+    assert loop.handle(Symbol.from_bytes("qr_code", cccd_payload(2).encode())).kind == "check_in"
+    assert loop.handle(Symbol.from_bytes("qr_code", cccd_payload(2).encode())) is None
+    assert len(loop.desk.store.visits()) == 2
+
+
+# -- a restart within the cooldown --------------------------------------------------------------
+
+@pytest.mark.parametrize("boot", ["same boot", "after a reboot"])
+def test_a_restarted_loop_takes_a_code_recorded_within_the_cooldown_as_the_same_presentation(
+        store, desk, signals, wall, uptime, monotonic, boot):
+    frame = qr_frame(CCCD_MAU)
+
+    def started_loop(desk):
+        """A new process: a new scan loop with an empty cooldown, over the same database."""
+        return ScanLoop(camera=FramesFromMemory([frame]), decoder=open_decoder("zxing"), desk=desk, signals=signals,
+                        screen=RecordingScreen(), cooldown=Cooldown(10.0, clock=monotonic))
+
+    assert [o.kind for o in started_loop(desk).step()] == ["check_in"]
+    wall.advance(4)
+    uptime.advance(4)
+    if boot == "same boot":
+        wall.advance(3600)          # NTP set the clock meanwhile: within one boot the uptime tells
+        later_uptime = uptime
+    else:                           # another boot: its uptime starts again, the wall clock tells
+        later_uptime = ManualTime(20.0)
+        clock = Clock("Asia/Ho_Chi_Minh", wall=wall, monotonic=later_uptime, synced=lambda w: True)
+        clock.boot_id = "another-boot"
+        desk = CheckinDesk(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", mode="toggle")
+    assert started_loop(desk).step() == []               # still in view: no check-out
+    wall.advance(7)                                      # 11 s after the check-in
+    later_uptime.advance(7)
+    assert [o.kind for o in started_loop(desk).step()] == ["check_out"]
+    assert [e["type"] for e in store.events()] == ["check_in", "check_out"]

@@ -32,7 +32,7 @@ class StaffServices:
     @classmethod
     def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> "StaffServices":
         """on_outcome: see :class:`StaffDesk`; on_queued: a print job was queued."""
-        store = VisitStore.open(config.db_path)
+        store = VisitStore.deferred(config.db_path)     # a kiosk starts on a full disk
         lock = threading.RLock()
         s = config.staff
         def epoch() -> float:

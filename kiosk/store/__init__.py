@@ -5,7 +5,8 @@
 ...     tx.open_visit("cho-phanrang", "cccd:079190000001")
 """
 
-from .database import StoreUnavailable, open_database
-from .visits import OpenVisit, Transaction, VisitStore
+from .database import StoreConnection, StoreUnavailable, open_database
+from .visits import OpenVisit, RecordedEvent, Transaction, VisitStore
 
-__all__ = ["OpenVisit", "StoreUnavailable", "Transaction", "VisitStore", "open_database"]
+__all__ = ["OpenVisit", "RecordedEvent", "StoreConnection", "StoreUnavailable", "Transaction", "VisitStore",
+           "open_database"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import typing
 from pathlib import Path
 
 import sqlite_utils
 
+from .room import out_of_room
 from .schema import migrations
 
 #: How long a writer waits for another writer (staff pages, uplink) before giving up.
@@ -49,8 +51,16 @@ def raise_unavailable(exc: sqlite3.Error) -> typing.NoReturn:
 
 
 def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the kiosk database with its pragmas, and bring its schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating if needed) the kiosk database with its pragmas, and bring its schema up to date.
+
+    Raises :class:`StoreUnavailable` when the file cannot be opened for writing: on a full disk the
+    WAL index (``-shm``) cannot be created ("disk I/O error", named ``disk_full`` here when the disk
+    has no room) and a pending migration cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable("io_error", f"cannot create {path.parent}: {exc.strerror}") from exc
+    conn = None
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in the store);
         # sqlite-utils' atomic() also works with it for the migrations.
@@ -62,10 +72,56 @@ def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if migrate:
-            migrations.apply(db)
+            with _MIGRATING:            # the kiosk's connections open side by side after a failed start
+                migrations.apply(db)
     except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()                # a kiosk retrying every few seconds must not leak a file per try
         unavailable = classify_error(exc)
+        if unavailable and unavailable.reason == "io_error" and out_of_room(path.parent):
+            unavailable = StoreUnavailable("disk_full", str(exc))
         if unavailable:
             raise unavailable from exc
         raise
     return db
+
+
+_MIGRATING = threading.Lock()
+
+
+class StoreConnection:
+    """One connection to the kiosk database, opened when first needed rather than at start.
+
+    >>> connection = StoreConnection(Path("./var/kiosk.db"))
+    >>> connection.get().execute("SELECT count(*) FROM visits").fetchone()
+
+    A kiosk (re)started on a full or failing disk cannot open the file, and must still start, say
+    "not recorded" with its red light and recover by itself: so :meth:`get` opens the database on
+    first use and, after an open that failed, again at the next use, raising
+    :class:`StoreUnavailable` until one succeeds. migrate: bring the schema up to date on opening.
+    """
+
+    def __init__(self, path: Path, *, migrate: bool = True):
+        self.path = path
+        self.migrate = migrate
+        self._db: sqlite_utils.Database | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite_utils.Database:
+        db = self._db
+        if db is None:
+            with self._lock:
+                if self._db is None:
+                    self._db = open_database(self.path, migrate=self.migrate)
+                db = self._db
+        return db
+
+    @property
+    def opened(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from .database import StoreUnavailable, open_database, raise_unavailable
+from .database import StoreConnection, StoreUnavailable, raise_unavailable
+from .room import NO_ROOM, prove_room
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,18 @@ class Transaction:
         return event
 
 
+@dataclass(frozen=True)
+class RecordedEvent:
+    """When one of the kiosk's events happened, and whose it was (the cooldown after a restart)."""
+
+    seq: int
+    person_key: str
+    method: str | None
+    at: str                 # ISO wall time, as in the event
+    boot_id: str
+    uptime_s: float
+
+
 def _open_visit(row) -> OpenVisit:
     return OpenVisit(visit_id=row[0], person_key=row[1], person=json.loads(row[2]), check_in_at=row[3],
                      check_in_boot=row[4], check_in_uptime=row[5], check_in_synced=bool(row[6]),
@@ -114,16 +127,27 @@ class VisitStore:
     past the busy timeout, or the file cannot be written; nothing is half-written then.
     """
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
-        self.db = db
-        self.path = path
+    def __init__(self, connection: StoreConnection):
+        self._connection = connection
+        self.path = connection.path
 
     @classmethod
     def open(cls, path: Path) -> "VisitStore":
-        try:
-            return cls(open_database(path), path)
-        except OSError as exc:
-            raise StoreUnavailable("io_error", f"cannot create {path.parent}: {exc.strerror}") from exc
+        """The store, opened now: raises :class:`StoreUnavailable` (the CLI's commands)."""
+        connection = StoreConnection(path)
+        connection.get()
+        return cls(connection)
+
+    @classmethod
+    def deferred(cls, path: Path) -> VisitStore:
+        """The running kiosk's store: opened at its first use, and again at the next use after an
+        open that failed (see :class:`StoreConnection`), so a kiosk starts on a full disk."""
+        return cls(StoreConnection(path))
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The open database; raises :class:`StoreUnavailable` while it cannot be opened."""
+        return self._connection.get()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -157,9 +181,46 @@ class VisitStore:
         return dict(self.db.execute("SELECT reason, count(*) FROM refusals GROUP BY reason").fetchall())
 
     def probe(self) -> None:
-        """A write that changes nothing: raises :class:`StoreUnavailable` while the disk cannot take writes."""
+        """Prove that a check-in can be recorded now, by durable writes of what one needs; raises
+        :class:`StoreUnavailable` while it cannot.
+
+        1. Room (:mod:`kiosk.store.room`): a new file of ``ROOM_BYTES`` beside the database, written,
+           fsynced and deleted. A commit alone cannot prove room: it fits into room SQLite already
+           holds (a WAL tail that a failed commit extended, free pages) while a check-in, several
+           times larger, does not; and a rolled-back transaction writes nothing at all.
+        2. The database: a committed change of a row (synchronous=FULL: the WAL is fsynced), through
+           this connection (opened now if it was not): the file, its lock and its WAL work. (A
+           write that changes nothing, such as ``SET value = value``, is skipped by SQLite and
+           commits nothing: it succeeds on any disk.)
+        """
+        folder = self.path.parent
+        try:
+            prove_room(folder)
+        except OSError as exc:
+            reason = "disk_full" if exc.errno in NO_ROOM else "io_error"
+            raise StoreUnavailable(reason, f"{folder}: {exc.strerror}") from exc
         with self.transaction() as tx:
-            tx.execute("UPDATE counters SET value = value WHERE name = 'next_seq'")
+            tx.execute("INSERT INTO counters (name, value) VALUES ('store_probe', 1) "
+                       "ON CONFLICT (name) DO UPDATE SET value = value + 1")
+
+    def latest_events(self, batch: int = 100) -> Iterator[RecordedEvent]:
+        """The kiosk's events, newest first, with whose visit each was; read in batches, so the
+        caller may stop early without leaving a statement open. Raises :class:`StoreUnavailable`."""
+        before = None
+        while True:
+            try:
+                rows = self.db.execute(
+                    "SELECT e.seq, v.person_key, json_extract(e.body, '$.method'), e.at, "
+                    "json_extract(e.body, '$.clock.boot_id'), json_extract(e.body, '$.clock.uptime_s') "
+                    "FROM events e JOIN visits v ON v.visit_id = e.visit_id "
+                    "WHERE ? IS NULL OR e.seq < ? ORDER BY e.seq DESC LIMIT ?", [before, before, batch]).fetchall()
+            except sqlite3.Error as exc:
+                raise_unavailable(exc)
+            if not rows:
+                return
+            for row in rows:
+                yield RecordedEvent(*row)
+            before = rows[-1][0]
 
     def purge(self, *, clock, days: float) -> dict[str, int]:
         """The retention purge (see :mod:`kiosk.retention`); raises StoreUnavailable."""
@@ -187,7 +248,7 @@ class VisitStore:
         return [json.loads(b) for (b,) in self.db.execute("SELECT body FROM events ORDER BY seq").fetchall()]
 
     def close(self) -> None:
-        self.db.close()
+        self._connection.close()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
