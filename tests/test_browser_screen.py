@@ -165,3 +165,38 @@ def test_the_kiosks_own_display_in_and_full(page, display, width, height, name):
         box = page.locator(selector).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, selector
     assert page.errors == []
+
+
+# -- Field fix 15: the shared screen goes back to the venue's language by itself -------------------
+
+def test_a_visitors_language_lasts_only_a_while_after_their_last_result(page, kiosk):
+    """The page's own clock (Playwright's fake timers) stands in for the wait: the venue's language
+    is back within 30 s of the last result, and not before the kiosk's SCREEN_LANGUAGE_S."""
+    limit_s = 30
+    wait_s = kiosk.web.app.config.get("SCREEN_LANGUAGE_S", limit_s)
+    assert 0 < wait_s <= limit_s
+    page.clock.install()
+    open_screen(page, kiosk)
+    page.get_by_role("button", name="English").click()
+    expect(page.locator(".idle-text")).to_have_text(re.compile("^Hold the QR code"))
+    expect(page.locator("body")).to_have_attribute("data-stream", "open")
+    page.clock.run_for(int((wait_s - 5) * 1000))        # a visitor finds their card...
+    write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
+    expect(page.locator("#result-text")).to_have_text(re.compile(r"^Welcome Nguyễn T\. M\. — checked in at"),
+                                                      timeout=1000)
+    # The page has not moved: this document, and no navigation begun (the Navigation API's event
+    # comes at once, inside the timer that would have fired).
+    page.evaluate("window.stillHere = true; navigation.addEventListener('navigate', () => { window.left = true; })")
+    page.clock.run_for(int((wait_s - 1) * 1000))        # ... and is still answered in English
+    assert page.evaluate("window.stillHere === true && window.left === undefined")
+    expect(page.locator(".idle-text")).to_have_text(re.compile("^Hold the QR code"))
+    page.clock.run_for(int((limit_s - wait_s + 1) * 1000))   # the last result was 30 s ago
+    expect(page.locator(".idle-text")).to_have_text(re.compile("^Đưa mã QR"))
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    assert "lang=" not in page.url
+    # Nothing in the browser keeps the visitor's language: a new page is Vietnamese too.
+    assert [c["name"] for c in page.context.cookies() if c["name"] == "lang"] == []
+    page.goto(kiosk.web.url)
+    expect(page.locator(".idle-text")).to_have_text(re.compile("^Đưa mã QR"))
+    screenshot(page, "screen-language-back-to-vi")
+    assert page.errors == []

@@ -57,18 +57,41 @@ def png_bytes(payload: str = CCCD_THU) -> bytes:
 def test_the_page_is_vietnamese_by_default_and_english_after_the_switch(web):
     html = web.client.get("/").get_data(as_text=True)
     assert '<html lang="vi">' in html and "Đưa mã QR trên CCCD" in html and "Chợ Thử" in html
-    assert "Đang có 0 người" in html and ">English</button>" in html
+    assert "Đang có 0 người" in html and 'value="en">English</button>' in html
 
-    r = web.client.post("/lang", data={"language": "en", "next": "/", "csrf_token": web.csrf_token()})
-    assert r.status_code == 303 and r.headers["Location"] == "/"
-    cookie = r.headers["Set-Cookie"]
-    assert cookie.startswith("lang=en;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    html = web.client.get("/").get_data(as_text=True)
+    # The shared screen's switch is this one page in English (a GET form), not a cookie.
+    r = web.client.get("/?lang=en")
+    assert r.status_code == 200 and "lang=" not in r.headers.get("Set-Cookie", "")
+    html = r.get_data(as_text=True)
     assert '<html lang="en">' in html and "Hold the QR code" in html and "0 inside" in html
-    assert ">Tiếng Việt</button>" in html
-
-    web.client.post("/lang", data={"language": "vi", "next": "/", "csrf_token": web.csrf_token()})
+    assert 'value="vi">Tiếng Việt</button>' in html
     assert "Đưa mã QR" in web.client.get("/").get_data(as_text=True)
+
+
+def test_the_screen_never_keeps_a_language_for_the_next_visitor(web):
+    """Field fix 15: the staff pages' switch (a cookie, for a staff member's own phone) does not
+    turn the shared screen English, and the screen's page goes back to the venue's language by itself."""
+    r = web.client.post("/lang", data={"language": "en", "next": "/staff/", "csrf_token": web.csrf_token()})
+    assert r.status_code == 303 and "lang=en" in r.headers["Set-Cookie"]
+    html = web.client.get("/").get_data(as_text=True)
+    assert '<html lang="vi">' in html and "Đưa mã QR" in html
+    data = json.loads(re.search(r'<script type="application/json" id="screen-data">(.*?)</script>', html, re.DOTALL)[1])
+    assert (data["language"], data["default_language"]) == ("vi", "vi")
+    data = json.loads(re.search(r'id="screen-data">(.*?)</script>',
+                                web.client.get("/?lang=en").get_data(as_text=True), re.DOTALL)[1])
+    assert (data["language"], data["default_language"]) == ("en", "vi")
+    assert data["messages"]["idle"].startswith("Hold the QR code")
+    # Back within 30 s of the last result, whatever is on screen meanwhile.
+    assert 0 < data["language_ms"] <= 30_000 and data["result_ms"] < data["language_ms"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.sampled_from(["vi", "en", "EN", "en-US", "fr", ""]), st.text(max_size=30)))
+def test_any_language_asked_of_the_screen_gives_a_page_in_one_it_speaks(web, asked):
+    r = web.client.get("/", query_string={"lang": asked})
+    assert r.status_code == 200
+    expected = asked if asked in ("vi", "en") else "vi"
+    assert f'<html lang="{expected}">' in r.get_data(as_text=True)
 
 
 def test_the_switch_never_sends_anyone_to_another_site(web):

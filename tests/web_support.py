@@ -63,7 +63,8 @@ class KioskWeb:
 
     def csrf_token(self, path: str = "/") -> str:
         html = self.client.get(path).get_data(as_text=True)
-        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        # A form's field, or the screen's <body data-csrf> (its scripts send it in a header).
+        return re.search(r'(?:name="csrf_token" value|data-csrf)="([^"]+)"', html).group(1)
 
     def close(self) -> None:
         self.feed.close()

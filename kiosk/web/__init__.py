@@ -4,7 +4,8 @@
 >>> WebServer(app, [("127.0.0.1", 8080)], feed=feed).start()
 
 Flask, served by waitress (:mod:`kiosk.web.server`); one blueprint per part:
-``screen`` (``/``, ``/events``), ``lang`` (``/lang``), ``sim`` (``/sim/present``, simulation only).
+``screen`` (``/``, ``/?lang=en``, ``/events``), ``lang`` (``/lang``: the staff pages' switch), ``sim``
+(``/sim/present``, simulation only), ``staff`` (``/staff/…``).
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ __all__ = ["WebContext", "create_app"]
 SSE_HEARTBEAT_S = 15.0
 #: How long an outcome stays on the screen before the idle screen returns.
 SCREEN_RESULT_S = 5.0
+#: A visitor's language on the shared screen lasts this long after their last result (or after the
+#: switch, when no result came): then the screen is in the venue's language again.
+SCREEN_LANGUAGE_S = 25.0
 
 
 def create_app(ctx: WebContext) -> Flask:
     app = Flask(__name__)
-    app.config.update(SSE_HEARTBEAT_S=SSE_HEARTBEAT_S, SCREEN_RESULT_S=SCREEN_RESULT_S)
+    app.config.update(SSE_HEARTBEAT_S=SSE_HEARTBEAT_S, SCREEN_RESULT_S=SCREEN_RESULT_S,
+                      SCREEN_LANGUAGE_S=SCREEN_LANGUAGE_S)
     app.extensions[EXTENSION] = ctx
     secure(app, ctx.data_path)
     app.jinja_env.globals.update(t=i18n.t, current_language=i18n.current_language)

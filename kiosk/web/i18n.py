@@ -1,5 +1,11 @@
-"""The pages' language: the kiosk's ``[kiosk] language`` (Vietnamese by default), or the one a
-visitor or staff member chose with the switch (``POST /lang``), remembered in a cookie.
+"""The pages' language: the kiosk's ``[kiosk] language`` (Vietnamese by default), or the one chosen
+with the switch.
+
+- Staff pages: the switch is ``POST /lang``, remembered in a cookie (a staff member's own phone).
+- The door screen (and the simulator's panel on it) is shared by every visitor: a visitor's choice
+  is ``?lang=`` on that one page (``GET /?lang=en``), never a cookie, and the page goes back to the
+  venue's language by itself (:data:`kiosk.web.SCREEN_LANGUAGE_S` after the last result). Nothing
+  on the server or in the browser keeps one visitor's language for the next.
 
 Every sentence comes from the one catalogue, :mod:`kiosk.messages`; templates call ``t(code, **values)``.
 """
@@ -19,12 +25,23 @@ LANGUAGES = ("vi", "en")
 COOKIE = "lang"
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
+#: The door screen's query parameter, and the blueprints that make up the screen.
+SCREEN_ARG = "lang"
+SCREEN_BLUEPRINTS = ("screen", "sim")
+
 bp = Blueprint("lang", __name__)
 
 
+def default_language() -> str:
+    return web_context().config.kiosk.language
+
+
 def current_language() -> str:
-    chosen = request.cookies.get(COOKIE)
-    return chosen if chosen in LANGUAGES else web_context().config.kiosk.language
+    if request.blueprint in SCREEN_BLUEPRINTS:
+        chosen = request.args.get(SCREEN_ARG)
+    else:
+        chosen = request.cookies.get(COOKIE)
+    return chosen if chosen in LANGUAGES else default_language()
 
 
 def t(code: str, **values) -> str:

@@ -1,6 +1,7 @@
 """The visitor screen: the full-screen page on the kiosk's display, and its live event stream.
 
-``GET /`` is the page; ``GET /events`` the Server-Sent Events it listens to (see
+``GET /`` is the page (``GET /?lang=en``: in English, until the page goes back to the venue's
+language by itself, see :mod:`kiosk.web.i18n`); ``GET /events`` the Server-Sent Events it listens to (see
 :mod:`kiosk.web.live` for the events). Both are for the kiosk's own Chromium: other machines get
 403 unless ``[web] screen_from_lan`` is true.
 """
@@ -15,7 +16,7 @@ import time
 from flask import Blueprint, Response, current_app, render_template, request
 
 from .context import web_context
-from .i18n import catalogue
+from .i18n import SCREEN_ARG, catalogue, current_language, default_language
 from .live import StreamUnavailable
 from .security import MAX_UPLOAD_BYTES, refuse
 
@@ -49,7 +50,10 @@ def page():
     capacity = ctx.config.rules.capacity
     # What the page's scripts need, in a JSON block (the policy allows no inline script).
     page_data = {"messages": catalogue(), "capacity": capacity, "max_upload_bytes": MAX_UPLOAD_BYTES,
-                 "result_ms": int(current_app.config["SCREEN_RESULT_S"] * 1000)}
+                 "result_ms": int(current_app.config["SCREEN_RESULT_S"] * 1000),
+                 # A visitor's language: back to the venue's this long after the last result.
+                 "language": current_language(), "default_language": default_language(),
+                 "language_arg": SCREEN_ARG, "language_ms": int(current_app.config["SCREEN_LANGUAGE_S"] * 1000)}
     return render_template("screen.html", venue=ctx.config.kiosk.venue_name, occupancy=ctx.occupancy(),
                            capacity=capacity, simulated=ctx.simulated, page_data=page_data)
 

@@ -1,6 +1,7 @@
 // The visitor screen: listens to /events and shows each outcome, then the idle screen again.
 // Sentences come from the page's catalogue (kiosk/messages.py, in the page's language);
-// everything from the stream is put in as text, never as HTML.
+// everything from the stream is put in as text, never as HTML. A visitor's language (/?lang=en)
+// lasts until data.language_ms after the last result, then the page is the venue's language again.
 "use strict";
 
 (function () {
@@ -17,6 +18,7 @@
   let status = {};
   let connected = true;
   let idleTimer = null;
+  let languageTimer = null;
 
   function template(code) {
     return messages[code] !== undefined ? messages[code] : messages.unknown_format;
@@ -59,6 +61,15 @@
     showOccupancy(outcome.occupancy, outcome.capacity);
     clearTimeout(idleTimer);
     idleTimer = setTimeout(showIdle, data.result_ms);
+    keepLanguage();
+  }
+
+  // The shared screen is not one visitor's: another language than the venue's lasts from the
+  // switch or the last result for data.language_ms, then the page is reloaded without ?lang=.
+  function keepLanguage() {
+    if (data.language === data.default_language) return;
+    clearTimeout(languageTimer);
+    languageTimer = setTimeout(() => location.replace(location.pathname), data.language_ms);
   }
 
   function showIdle() {
@@ -113,4 +124,5 @@
 
   // After every deferred script (the simulator's panel listens to signals too).
   document.addEventListener("DOMContentLoaded", listen);
+  keepLanguage();
 })();

@@ -30,7 +30,8 @@
     }
     const form = new FormData();
     form.append("image", file, file.name || "image");
-    fetch("/sim/present", {
+    // The answer in the page's language (the screen's language is the page's, never a cookie).
+    fetch("/sim/present?" + new URLSearchParams({ [data.language_arg]: data.language }), {
       method: "POST",
       body: form,
       credentials: "same-origin",
