@@ -43,11 +43,28 @@ class ConsoleScreen:
             name = mask_name(outcome.credential.name if outcome.credential else None)
             hhmm = datetime.fromisoformat(outcome.at).strftime("%H:%M")
             text = messages.text(outcome.kind, self.language, name=name, time=hhmm)
-            extra = f"  visit {outcome.visit_id[:8]} · {outcome.occupancy} {'người' if self.language == 'vi' else 'inside'}"
+            extra = self._visit(outcome)
         else:
             text = messages.text(outcome.reason or "unknown_format", self.language)
             extra = ""
         self._print(f"{now} {_MARK[outcome.kind]}  {text}  [{self._signals(outcome.kind)}]{extra}")
+
+    def show_staff(self, outcome: Outcome) -> None:
+        """A check-in or check-out staff made on their page: said as theirs, with no lights or
+        beeps (the door's signals are for visitors at the camera, and staff actions give none).
+
+        08:40:11 ✔ VÀO  Nhân viên — Đã cho Trần T. B. vào lúc 08:40.  visit 5b1e0c2a · 3 người
+        """
+        now = datetime.now(self.tz).strftime("%H:%M:%S")
+        name = mask_name(outcome.credential.name if outcome.credential else None)
+        hhmm = datetime.fromisoformat(outcome.at).strftime("%H:%M")
+        done = messages.text(f"staff_did_{outcome.kind}", self.language, name=name, time=hhmm)
+        text = messages.text("console_staff", self.language, text=done)
+        self._print(f"{now} {_MARK[outcome.kind]}  {text}{self._visit(outcome)}")
+
+    def _visit(self, outcome: Outcome) -> str:
+        inside = messages.text("console_inside", self.language, n=str(outcome.occupancy))
+        return f"  visit {outcome.visit_id[:8]} · {inside}"
 
     def status(self, code: str | None) -> None:
         if code == self._status:

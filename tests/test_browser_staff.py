@@ -3,13 +3,16 @@ one-time PIN, check a household of three in by phone number, see them inside, ch
 
 from __future__ import annotations
 
+import itertools
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
 from kiosk.staff.people import parse_declaration
 
-from browser import screenshot
+from browser import ARTIFACTS, screenshot
+from codes import CCCD_MAU, write_qr
 from uplink_support import wait_until
 from web_support import running_kiosk as kiosk  # noqa: F401 - fixture
 
@@ -54,7 +57,7 @@ def test_staff_check_a_household_in_by_phone_see_them_inside_and_check_them_out(
     results = page.locator(".results li.ok")
     expect(results).to_have_count(3)
     for name in HOUSEHOLD:
-        expect(page.locator(".results")).to_contain_text(f"Xin chào {name}")
+        expect(page.locator(".results")).to_contain_text(f"Đã cho {name} vào lúc")
     expect(page.locator(".state.in")).to_have_count(3)
     screenshot(page, "staff-checked-in")
 
@@ -70,7 +73,7 @@ def test_staff_check_a_household_in_by_phone_see_them_inside_and_check_them_out(
     expect(page.locator("h1")).to_have_text("Đang ở trong (0)")
 
     page.click("text=Hôm nay")
-    expect(page.locator("h2").first).to_have_text("Lượt vào theo giờ: 3")
+    expect(page.locator("#today-check-ins")).to_have_text("Lượt vào hôm nay: 3")
     screenshot(page, "staff-today")
 
     events = kiosk.store.events()
@@ -103,7 +106,7 @@ def test_staff_pages_work_on_a_360_px_phone_and_declare_someone(browser, kiosk):
         expect(page.locator("#d-name")).to_have_value("Nguyễn Văn Khách")
         page.fill("#d-id", "079048000001")
         page.click("#declare")
-        expect(page.locator(".results li.ok")).to_contain_text("Xin chào Nguyễn Văn Khách")
+        expect(page.locator(".results li.ok")).to_contain_text("Đã cho Nguyễn Văn Khách vào lúc")
         screenshot(page, "staff-declared-360")
         page.click("#print-card")
         expect(page.locator(".results li.ok")).to_contain_text("Nguyễn V. K.")
@@ -112,6 +115,102 @@ def test_staff_pages_work_on_a_360_px_phone_and_declare_someone(browser, kiosk):
         # The simulated kiosk's file printer prints at once: the check-in's slip, then the card.
         wait_until(lambda: kiosk.staff.desk.prints.counts() == {"printed": 2}, timeout=10)
         assert kiosk.store.db.execute("SELECT kind FROM print_jobs ORDER BY id").fetchall() == [("slip",), ("card",)]
+        assert errors == []
+    finally:
+        context.close()
+
+
+# -- Field fixes 16 and 17 ----------------------------------------------------------------------
+
+def test_select_all_nobody_ticked_and_a_mistake_stay_on_the_staff_page(browser, kiosk):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN", is_mobile=True,
+                                  has_touch=True)
+    page, door = context.new_page(), context.new_page()
+    errors = []
+    for p in (page, door):      # script errors only: "nobody ticked" answers 400 by design
+        p.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        register_household(kiosk)
+        # The door screen, open beside the staff page: it records every sentence it shows.
+        door.goto(kiosk.web.url)
+        expect(door.locator("body")).to_have_attribute("data-stream", "open")
+        door.evaluate("""window.shown = [];
+            new MutationObserver(() => window.shown.push(document.getElementById('result-text').textContent))
+              .observe(document.getElementById('result-text'), {childList: true, subtree: true});""")
+
+        log_in(page, kiosk)
+        page.fill("#phone", PHONE)
+        page.click("#find")
+        page.click("#check-in")                              # nobody ticked
+        expect(page.locator(".error")).to_have_text("Chưa chọn ai: hãy đánh dấu người cần chọn rồi bấm lại.")
+        assert kiosk.store.events() == []
+        page.click("#check-out")                             # a staff mistake: nobody is inside
+        page.locator('input[name="person"]').first.check()
+        page.click("#check-out")
+        expect(page.locator(".results li.note")).to_have_text(
+            f"{HOUSEHOLD[0]} không ở trong: không có lượt vào nào để cho ra.")
+        screenshot(page, "staff-mistake-390")
+
+        page.check("#select-all")
+        expect(page.locator('input[name="person"]:checked')).to_have_count(3)
+        page.click("#check-in")
+        expect(page.locator(".results li.ok")).to_have_count(3)
+        page.locator('input[name="person"]').first.check()   # the household again: one was ticked
+        expect(page.locator("#select-all")).to_have_js_property("indeterminate", True)
+        page.check("#select-all")
+        page.click("#check-in")
+        expect(page.locator(".results li.note")).to_have_count(3)
+        for name in HOUSEHOLD:
+            expect(page.locator(".results")).to_contain_text(re.compile(rf"{name} đang ở trong rồi \(vào lúc \d\d:\d\d\)"))
+        screenshot(page, "staff-already-inside-390")
+        assert [e["type"] for e in kiosk.store.events()] == ["check_in"] * 3
+
+        # Then a visitor at the camera: the first and only thing the door screen showed.
+        write_qr(Path(kiosk.config.camera.source.removeprefix("dir:")) / "mau.png", CCCD_MAU)
+        expect(door.locator("#result-text")).to_have_text(re.compile(r"^Xin chào Nguyễn T\. M\."), timeout=2000)
+        assert {text for text in door.evaluate("window.shown") if text} == {door.locator("#result-text").inner_text()}
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_today_page_reads_well_on_a_phone(browser, kiosk):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN", is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        register_household(kiosk)
+        staff = kiosk.staff.accounts
+        log_in(page, kiosk)
+        lan = staff.login("Lan", "480215").staff
+        members = [m.person.person_id for m in kiosk.staff.desk.household(PHONE)]
+        kiosk.staff.desk.check_in(lan, PHONE, members)
+        kiosk.staff.desk.check_out(lan, PHONE, members[:1])
+        page.click("text=Hôm nay")
+        expect(page.locator("h1")).to_have_text(re.compile(r"^Hôm nay \(\d\d/\d\d/\d{4}\)$"))
+        expect(page.locator("#today-check-ins")).to_have_text("Lượt vào hôm nay: 3")
+        expect(page.locator("#today-check-outs")).to_have_text("Lượt ra hôm nay: 1")
+        expect(page.locator("#today-inside")).to_have_text("Đang ở trong: 2")
+        expect(page.locator("#today-delivery")).to_have_text("Lượt khách hôm nay đã gửi đủ về trung tâm: 0/3")
+        expect(page.locator("#today-waiting")).to_contain_text("Đang chờ gửi: 4 lượt vào/ra")
+        screenshot(page, "staff-today-390")
+        page.screenshot(path=str(ARTIFACTS / "staff-today-390-full.png"), full_page=True)
+        # The chart's figures and hour labels: legible (≥ 12 CSS px), inside the screen, not overlapping.
+        labels = page.locator("#chart .label:not(:empty), #chart .n:not(:empty)")
+        assert labels.count() >= 7
+        for i in range(labels.count()):
+            label = labels.nth(i)
+            size = float(label.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px"))
+            box = label.bounding_box()
+            assert size >= 12 and box["height"] >= 12 and 0 <= box["x"] and box["x"] + box["width"] <= 390, i
+        hours = [page.locator("#chart .label:not(:empty)").nth(i).bounding_box()
+                 for i in range(page.locator("#chart .label:not(:empty)").count())]
+        assert all(a["x"] + a["width"] < b["x"] for a, b in itertools.pairwise(hours))
+        busy = page.locator("#chart .hour.busy rect")
+        assert busy.count() == 1 and float(busy.get_attribute("height")) == 100
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
         assert errors == []
     finally:
         context.close()

@@ -141,12 +141,13 @@ def test_a_household_checks_in_together_then_out(staff_desk, store):
     members = staff_desk.household("0912345678")
     ids = [m.person.person_id for m in members]
     results = staff_desk.check_in(LAN, "0912345678", ids)
-    assert [o.kind for _, o in results] == ["check_in"] * 3
+    assert [r.code for r in results] == ["check_in"] * 3
     assert all(m.inside for m in staff_desk.household("0912345678"))
-    # Pressing "check in" again does not make second visits.
-    assert staff_desk.check_in(LAN, "0912345678", ids) == []
+    # Pressing "check in" again does not make second visits: each is said to be inside already.
+    again = staff_desk.check_in(LAN, "0912345678", ids)
+    assert [(r.code, r.at) for r in again] == [("already_inside", r.at) for r in results]
     out = staff_desk.check_out(LAN, "0912345678", ids[:2])
-    assert [o.kind for _, o in out] == ["check_out"] * 2
+    assert [r.code for r in out] == ["check_out"] * 2
     events = store.events()
     assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 2
     assert {e["staff_id"] for e in events} == {LAN.staff_id}
@@ -163,8 +164,8 @@ def test_people_of_another_phone_cannot_be_checked_in_through_this_one(staff_des
 
 
 def test_declaring_registers_and_checks_in_and_a_cccd_joins_the_camera_identity(staff_desk, store):
-    person, new, outcome = staff_desk.declare(LAN, declare(id_number="079190000001"))
-    assert new and outcome.kind == "check_in"
+    person, new, result = staff_desk.declare(LAN, declare(id_number="079190000001"))
+    assert new and result.code == "check_in"
     [event] = store.events()
     assert event["method"] == "staff_form" and event["person"]["kind"] == "cccd"
     assert event["person"]["id"] == "079190000001"
@@ -205,3 +206,65 @@ def test_today_counts_check_ins_by_hour_refusals_and_delivery(staff_desk, desk, 
     assert today["check_ins"] == 2 and today["check_ins_by_hour"][hour] == 2
     assert today["refusals"] == {"payment_qr": 1}
     assert (today["delivered"], today["waiting"], today["inside"]) == (0, 2, 2)
+
+
+# -- Field fix 16/17: what staff do is said to staff, in staff wording, and the day's figures ----
+
+def test_checking_out_someone_outside_is_a_note_for_staff_not_a_refusal_at_the_door(staff_desk, store):
+    person, _ = staff_desk.people.register(declare(), staff_id=LAN.staff_id)
+    [result] = staff_desk.check_out(LAN, "0912345678", [person.person_id])
+    assert (result.code, result.done, result.outcome) == ("not_inside", False, None)
+    # Nothing recorded, nothing counted as a refused code, nobody told (the screen, the printer).
+    assert store.events() == [] and store.refusal_counts() == {} and staff_desk.seen == []
+
+
+def test_a_household_check_in_reports_who_was_inside_already_and_since_when(staff_desk, store, clock, wall):
+    for name in ("Bà Ngoại", "Mẹ", "Con"):
+        staff_desk.people.register(declare(name=f"Người {name}"), staff_id=LAN.staff_id)
+    ids = [m.person.person_id for m in staff_desk.household("0912345678")]
+    [first] = staff_desk.check_in(LAN, "0912345678", ids[:1])
+    wall.advance(600)
+    results = staff_desk.check_in(LAN, "0912345678", ids)
+    assert [r.code for r in results] == ["already_inside", "check_in", "check_in"]
+    assert results[0].at == first.at and results[0].person.person_id == ids[0]
+    assert len(store.events()) == 3 and len(staff_desk.seen) == 3      # told of what was done only
+
+
+def test_a_staff_check_in_at_a_full_venue_says_so(store, clock):
+    import threading
+    lock = threading.RLock()
+    full = StaffDesk(CheckinDesk(store, clock, kiosk_id="k-01", venue_id="cho-thu", capacity=1),
+                     People(store, lock=lock), Audit(store, lock=lock), PrintQueue(store, lock=lock), lock=lock)
+    for name in ("Người Một", "Người Hai"):
+        full.people.register(declare(name=name), staff_id=LAN.staff_id)
+    ids = [m.person.person_id for m in full.household("0912345678")]
+    results = full.check_in(LAN, "0912345678", ids)
+    assert [r.code for r in results] == ["check_in", "venue_full"]
+    assert results[1].outcome.capacity == 1
+
+
+def test_today_counts_check_outs_and_the_visits_the_centre_holds_in_full(staff_desk, desk, store, clock, wall):
+    from kiosk.outbox import KioskOutbox
+    day_start = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    wall.now = day_start.timestamp() - 3600                 # 23:00 yesterday: a visit begins
+    desk.present(recognise(cccd_payload(1)))
+    wall.now = day_start.timestamp() + 8 * 3600 + 60        # 08:01 today
+    desk.present(recognise(cccd_payload(1)))                # ... and ends today
+    desk.present(recognise(cccd_payload(2)))
+    desk.present(recognise(cccd_payload(3)))
+    desk.present(recognise(cccd_payload(2)))                # in and out today
+    wall.advance(3600)                                      # 09:01
+    staff_desk.check_out_everyone(LAN)                      # closing: number 3 goes, estimated
+    events = store.events()
+    outbox = KioskOutbox(store.path)
+    try:        # the centre holds both events of number 2's visit, and number 3's check-in
+        outbox.mark_delivered([e["event_id"] for e in events if e["person"]["id"].endswith("2")] +
+                              [e["event_id"] for e in events if e["person"]["id"].endswith("3")][:1])
+    finally:
+        outbox.close()
+    f = staff_desk.today()
+    assert f["date"] == day_start.date()
+    assert (f["check_ins"], f["check_ins_by_hour"][8], f["check_ins_by_hour"][23]) == (2, 2, 0)
+    assert (f["check_outs"], f["check_outs_estimated"], f["inside"]) == (3, 1, 0)
+    assert f["visits_sent"] == 1                            # number 3's check-out is still waiting
+    assert f["waiting"] == len(events) - 3

@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.config import parse_config
 from kiosk.credentials import recognise
+from kiosk.staff.people import parse_declaration
 from kiosk.staff.services import StaffServices
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed
+from kiosk.web.staff import hour_chart
 from codes import cccd_payload
+from web_support import kiosk_running
 
 PHONE = "0912345678"
 
@@ -228,9 +233,11 @@ def test_household_by_phone_check_in_together_then_out(client, services):
     ids = re.findall(r'name="person" value="([^"]+)"', html)
     # Declaring checked them in; check two out, then the whole household in again.
     r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": ids[:2]})
-    assert r.get_data(as_text=True).count("Tạm biệt") == 2
+    assert len(re.findall(r'class="ok">Đã cho [^<]+ ra lúc \d\d:\d\d\.<', r.get_data(as_text=True))) == 2
     r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_in", "person": ids})
-    assert r.get_data(as_text=True).count("Xin chào") == 2            # the third was inside already
+    html = r.get_data(as_text=True)
+    assert len(re.findall(r'class="ok">Đã cho [^<]+ vào lúc \d\d:\d\d\.<', html)) == 2
+    assert "Con Thử đang ở trong rồi (vào lúc 21:13)" in html                    # the third was inside already
     events = services.store.events()
     assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 2 + ["check_in"] * 2
     staff_id = services.accounts.list()[0]["staff_id"]
@@ -276,7 +283,7 @@ def test_declaring_registers_checks_in_and_queues_a_card(client, services):
     login(client, services)
     r = declare(client, name="Trần Văn Thử", id_number="079 050 000 001")
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "Xin chào Trần Văn Thử" in html
+    assert r.status_code == 200 and "Đã cho Trần Văn Thử vào lúc 21:13." in html
     [event] = services.store.events()
     assert (event["person"]["kind"], event["person"]["id"], event["method"]) == ("cccd", "079050000001", "staff_form")
     person_id = re.search(r'name="person_id" value="([^"]+)"', html)[1]
@@ -306,8 +313,8 @@ def test_today_shows_the_chart_refusals_and_delivery(client, services, clock):
     services.desk.desk.present(recognise(cccd_payload(1)))
     services.store.count_refusal(clock.stamp().at.isoformat(), "payment_qr")
     html = client.get("/staff/today").get_data(as_text=True)
-    assert "<svg" in html and html.count('class="bar"') >= 18
-    assert "mã thanh toán" in html and "đang chờ gửi: 1" in html and "Lượt vào theo giờ: 1" in html
+    assert "<svg" in html and html.count('class="column"') >= 18
+    assert "mã thanh toán" in html and "Đang chờ gửi: 1 lượt vào/ra" in html and "Lượt vào hôm nay: 1" in html
 
 
 def test_english_by_the_switch(client, services):
@@ -350,3 +357,110 @@ def test_staff_print_slips_for_chosen_visits_on_request(client, services):
     r = post(client, "/staff/inside", {"action": "print", "visit": visits + ["not-a-visit"]}, from_page="/staff/inside")
     assert "Đã gửi lệnh in 1 phiếu" in r.get_data(as_text=True)
     assert [(j["kind"], j["subject"]) for j in services.desk.prints.queued()] == [("slip", visits[0])]
+
+
+# -- Field fix 16/17: staff outcomes on the staff page, in staff wording; an honest "Today" page ----
+
+def test_a_staff_mistake_is_said_on_the_staff_page_in_staff_wording(client, services):
+    login(client, services)
+    declare(client, name="Bà Ngoại Thử")
+    [person] = re.findall(r'name="person" value="([^"]+)"', post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True))
+    post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [person]})
+    html = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [person]}).get_data(as_text=True)
+    assert 'class="note">Bà Ngoại Thử không ở trong: không có lượt vào nào để cho ra.<' in html
+    assert "Không tìm thấy lượt vào của bạn" not in html and "Vui lòng gặp nhân viên" not in html
+    assert [e["type"] for e in services.store.events()] == ["check_in", "check_out"]
+    assert services.store.refusal_counts() == {}                # not a refused code at the door
+
+
+def test_actions_with_nobody_ticked_say_so_and_do_nothing(client, services):
+    login(client, services)
+    declare(client, name="Người Một")
+    audited = len(services.audit.recent())
+    for action in ("check_in", "check_out", "revoke"):
+        r = post(client, "/staff/phone", {"phone": PHONE, "action": action})
+        html = r.get_data(as_text=True)
+        assert r.status_code == 400 and "Chưa chọn ai" in html and "Người Một" in html, action
+    for action in ("chosen", "print"):
+        r = post(client, "/staff/inside", {"action": action}, from_page="/staff/inside")
+        assert r.status_code == 400 and "Chưa chọn ai" in r.get_data(as_text=True), action
+    assert len(services.store.events()) == 1 and len(services.audit.recent()) == audited
+    assert services.desk.prints.queued() == [] and len(services.desk.people.by_phone(PHONE)) == 1
+
+
+def test_checking_out_people_who_left_meanwhile_says_how_many(client, services):
+    login(client, services)
+    declare(client, name="Người Một")
+    declare(client, name="Người Hai")
+    visits = re.findall(r'name="visit" value="([^"]+)"', client.get("/staff/inside").get_data(as_text=True))
+    services.desk.desk.check_out_visits(visits[:1], method="staff_phone", staff_id=None)   # someone else was quicker
+    html = post(client, "/staff/inside", {"action": "chosen", "visit": visits}, from_page="/staff/inside").get_data(as_text=True)
+    assert "Đã cho ra 1 người." in html and "1 người đã chọn không còn ở trong" in html
+
+
+def test_today_gives_the_days_totals_check_outs_visits_sent_and_dates_as_on_the_slips(client, services, clock):
+    login(client, services)
+    declare(client, name="Bà Ngoại Thử", birth="5/3/1950")
+    declare(client, name="Mẹ Thử")
+    services.desk.check_out_everyone(services.accounts.login("Lan", "480215").staff)
+    html = client.get("/staff/today").get_data(as_text=True)
+    assert "Hôm nay (21/09/2026)" in html and "2026-09-21" not in html
+    assert "Lượt vào hôm nay: 2" in html and "Lượt vào theo giờ: " not in html
+    assert "Lượt ra hôm nay: 2 (có 2 lượt ước tính" in html and "Đang ở trong: 0" in html
+    assert "Lượt khách hôm nay đã gửi đủ về trung tâm: 0/2" in html and "Đang chờ gửi: 4 lượt vào/ra" in html
+    # The hour columns: their figures and labels are page text, not SVG text the phone shrinks.
+    assert "<text" not in html and '<span class="n">2</span>' in html and '<span class="label">21h</span>' in html
+    page = post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True)
+    assert "05/03/1950" in page and "1950-03-05" not in page
+    post(client, "/lang", {"language": "en", "next": "/staff/today"})
+    html = client.get("/staff/today").get_data(as_text=True)
+    assert "Today (21/09/2026)" in html and "Check-ins today: 2" in html and "Check-outs today: 2" in html
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5000), min_size=24, max_size=24))
+def test_the_hour_chart_shows_every_busy_hour_and_the_busiest_full_height(per_hour):
+    columns = hour_chart(per_hour)
+    hours = [c["hour"] for c in columns]
+    assert hours == list(range(hours[0], hours[-1] + 1)) and hours[0] <= 5 and hours[-1] >= 22
+    assert all(c["n"] == per_hour[c["hour"]] for c in columns) and sum(c["n"] for c in columns) == sum(per_hour)
+    assert all(0 <= c["pct"] <= 100 for c in columns)
+    assert max(c["pct"] for c in columns) == (100 if any(per_hour) else 0)
+    assert all(c["label"] == (c["hour"] % 3 == 0) for c in columns)
+
+
+def test_staff_actions_reach_neither_the_visitor_screen_nor_the_lights(tmp_path):
+    """The real assembly (build_kiosk): a staff check-in is said on the staff page and as a staff
+    line on the simulator's terminal; a staff mistake nowhere but the staff page."""
+    with kiosk_running(tmp_path) as kiosk:
+        s = kiosk.staff
+        pin = s.accounts.add("Lan")
+        staff = s.accounts.login("Lan", pin).staff
+        person, _ = s.desk.people.register(parse_declaration({"name": "Trần Văn Thử", "phone": PHONE}), staff_id=None)
+        screen = kiosk.web.feed.subscribe()
+        try:
+            [mistake] = s.desk.check_out(staff, PHONE, [person.person_id])
+            [done] = s.desk.check_in(staff, PHONE, [person.person_id])
+            # Both calls are over: anything they told the screen is in its buffer already.
+            told = []
+            while (message := screen.next(0)) is not None:
+                told.append(message.event)
+        finally:
+            screen.close()
+        assert (mistake.code, done.code) == ("not_inside", "check_in")
+        assert "outcome" not in told
+        signals = kiosk.loop.signals
+        assert not signals.green.value and not signals.red.value and not signals.buzzer.value
+        lines = [line for line in kiosk.console.out.getvalue().splitlines() if "Trần" in line]
+        assert len(lines) == 1 and "Nhân viên — Đã cho Trần V. T. vào lúc" in lines[0]
+        assert "đèn" not in lines[0] and "bíp" not in lines[0] and "Trần Văn Thử" not in lines[0]
+
+
+def test_every_sentence_has_vietnamese_and_english_with_the_same_values():
+    import string
+
+    from kiosk.messages import CATALOGUE
+    fields = {code: {language: {f for _, f, _, _ in string.Formatter().parse(text) if f}
+                     for language, text in entry.items()} for code, entry in CATALOGUE.items()}
+    assert [code for code, entry in CATALOGUE.items() if set(entry) != {"vi", "en"}] == []
+    assert [code for code, f in fields.items() if f["vi"] != f["en"]] == []

@@ -17,7 +17,8 @@ from mqtt.masking import mask_name
 from ..checkin import CheckinDesk
 from ..outcome import Outcome
 from ..printqueue import PrintQueue
-from ..store import Transaction
+from ..store import StoreUnavailable, Transaction
+from ..store.figures import day_rows
 from .accounts import Staff
 from .audit import Audit
 from .people import Declaration, People, Person
@@ -36,9 +37,35 @@ class Member:
         return self.visit_id is not None
 
 
+#: What a staff check-in or check-out came to for one person (:attr:`StaffResult.code`).
+DONE = ("check_in", "check_out")
+
+
+@dataclass(frozen=True)
+class StaffResult:
+    """What a staff action came to for one person, for the staff page (never the visitor screen).
+
+    code: ``check_in`` / ``check_out`` (done at ``at``); ``already_inside`` (nothing to do: inside
+    since ``at``); ``not_inside`` (nothing to check out); ``venue_full``; ``not_recorded`` (the
+    store could not be written: ``reason`` says why).
+    outcome: the check-in desk's outcome, when it was asked.
+    """
+
+    person: Person
+    code: str
+    at: str | None = None
+    outcome: Outcome | None = None
+    reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.code in DONE
+
+
 class StaffDesk:
-    """desk: a :class:`CheckinDesk` on the staff connection; on_outcome: told of each person's
-    outcome (the kiosk screen shows it)."""
+    """desk: a :class:`CheckinDesk` on the staff connection; on_outcome: told of each check-in or
+    check-out staff made (the slip policy, the simulator's terminal). Never the visitor screen, and
+    never the lights: the staff page says what happened, in staff wording."""
 
     def __init__(self, desk: CheckinDesk, people: People, audit: Audit, prints: PrintQueue, *,
                  lock: threading.RLock, on_outcome=None):
@@ -64,27 +91,41 @@ class StaffDesk:
                 out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None))
         return out
 
-    def check_in(self, staff: Staff, phone: str, person_ids: list[str], *, method: str = "staff_phone") -> list[tuple[Person, Outcome]]:
-        """Check in the chosen members of a household (a family arriving together)."""
+    def check_in(self, staff: Staff, phone: str, person_ids: list[str], *, method: str = "staff_phone") -> list[StaffResult]:
+        """Check in the chosen members of a household (a family arriving together): one result
+        per chosen member, those inside already included."""
         return self._present(staff, phone, person_ids, "entry", method)
 
-    def check_out(self, staff: Staff, phone: str, person_ids: list[str]) -> list[tuple[Person, Outcome]]:
+    def check_out(self, staff: Staff, phone: str, person_ids: list[str]) -> list[StaffResult]:
         return self._present(staff, phone, person_ids, "exit", "staff_phone")
 
-    def _present(self, staff: Staff, phone: str, person_ids: list[str], mode: str, method: str):
+    def _present(self, staff: Staff, phone: str, person_ids: list[str], mode: str, method: str) -> list[StaffResult]:
         with self.lock:
             members = {m.person.person_id: m for m in self.household(phone)}
-            chosen = [members[i].person for i in dict.fromkeys(person_ids) if i in members]
+            chosen = [members[i] for i in dict.fromkeys(person_ids) if i in members]
             results = []
-            for person in chosen:
-                if mode == "entry" and members[person.person_id].inside:
-                    continue       # already inside: nothing to do (not a second visit)
-                outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id, mode=mode)
-                results.append((person, outcome))
+            for member in chosen:
+                person = member.person
+                if mode == "entry" and member.inside:      # nothing to do (not a second visit)
+                    results.append(StaffResult(person, "already_inside", at=member.check_in_at))
+                    continue
+                if mode == "exit" and not member.inside:   # a staff mistake: the door is not told
+                    results.append(StaffResult(person, "not_inside"))
+                    continue
+                try:
+                    outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id,
+                                                mode=mode)
+                except StoreUnavailable as exc:
+                    results.append(StaffResult(person, "not_recorded", reason=exc.reason))
+                    continue
                 if outcome.accepted:
                     self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
-        for _, outcome in results:
-            self.on_outcome(outcome)
+                    results.append(StaffResult(person, outcome.kind, at=outcome.at, outcome=outcome))
+                else:   # changed meanwhile (someone left by the camera), or the venue is full
+                    results.append(StaffResult(person, outcome.reason or "not_recorded", outcome=outcome))
+        for r in results:
+            if r.done:
+                self.on_outcome(r.outcome)
         return results
 
     def revoke(self, staff: Staff, phone: str, person_ids: list[str]) -> int:
@@ -100,15 +141,15 @@ class StaffDesk:
 
     # -- declaring on someone's behalf ------------------------------------------------------------
 
-    def declare(self, staff: Staff, declaration: Declaration) -> tuple[Person, bool, Outcome | None]:
+    def declare(self, staff: Staff, declaration: Declaration) -> tuple[Person, bool, StaffResult]:
         """Register (or find) the person under the phone number and check them in.
         Raises :class:`~kiosk.staff.people.PhoneFull` when the number has its maximum already."""
         with self.lock:
             person, new = self.people.register(declaration, staff_id=staff.staff_id)
             if new:
                 self.audit.record(staff.staff_id, "register", subject=person.person_id)
-            results = self._present(staff, person.phone, [person.person_id], "entry", "staff_form")
-        return person, new, results[0][1] if results else None
+            [result] = self._present(staff, person.phone, [person.person_id], "entry", "staff_form")
+        return person, new, result
 
     def print_card(self, staff: Staff, person_id: str) -> tuple[int, Person] | None:
         """Queue a personal QR card for a registered person: the job id and the person; None if
@@ -161,22 +202,30 @@ class StaffDesk:
     # -- today ---------------------------------------------------------------------------------
 
     def today(self, now: datetime | None = None) -> dict:
-        """Check-ins per hour (local time), refusals by reason, events delivered vs waiting, print jobs."""
+        """The venue's day so far (local time): check-ins per hour and in all, check-outs (how many
+        estimated), who is inside, refusals by reason, today's visits held centrally (every event of
+        the visit delivered) against all of today's visits, check-ins/check-outs waiting to be sent
+        (any day) or refused centrally, print jobs."""
         tz = self.desk.clock.tz
         now = (now or self.desk.clock.now()).astimezone(tz)
         day = now.date()
+
+        def today(at: str | None) -> datetime | None:
+            local = datetime.fromisoformat(at).astimezone(tz) if at else None
+            return local if local and local.date() == day else None
+
         with self.lock:
-            check_ins = [r[0] for r in self.store.db.execute(
-                "SELECT check_in_at FROM visits WHERE venue_id = ? AND check_in_at >= ?",
-                [self.desk.venue_id, day.isoformat()]).fetchall()]
-            refusals = self.store.db.execute("SELECT at, reason FROM refusals WHERE at >= ?",
-                                             [day.isoformat()]).fetchall()
-            outbox = dict(self.store.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+            rows = day_rows(self.store.db, self.desk.venue_id, day.isoformat())
             inside = self._reader().occupancy(self.desk.venue_id)
-        hours = Counter(t.hour for t in (datetime.fromisoformat(x).astimezone(tz) for x in check_ins) if t.date() == day)
-        reasons = Counter(reason for at, reason in refusals if datetime.fromisoformat(at).astimezone(tz).date() == day)
-        return {"date": day.isoformat(), "check_ins_by_hour": [hours.get(h, 0) for h in range(24)],
-                "check_ins": sum(hours.values()), "inside": inside, "refusals": dict(reasons.most_common()),
-                "delivered": outbox.get("delivered", 0),
-                "waiting": outbox.get("pending", 0) + outbox.get("sent", 0),
-                "quarantined": outbox.get("quarantined", 0), "print_jobs": self.prints.counts()}
+        began = [v for v in rows.visits if today(v.check_in_at)]
+        ended = [v for v in rows.visits if today(v.check_out_at)]
+        hours = Counter(today(v.check_in_at).hour for v in began)
+        reasons = Counter(reason for at, reason in rows.refusals if today(at))
+        return {"date": day, "check_ins_by_hour": [hours.get(h, 0) for h in range(24)],
+                "check_ins": len(began), "check_outs": len(ended),
+                "check_outs_estimated": sum(v.estimated for v in ended), "inside": inside,
+                "refusals": dict(reasons.most_common()),
+                "visits_sent": sum(v.sent for v in began),
+                "delivered": rows.outbox.get("delivered", 0),
+                "waiting": rows.outbox.get("pending", 0) + rows.outbox.get("sent", 0),
+                "quarantined": rows.outbox.get("quarantined", 0), "print_jobs": self.prints.counts()}

@@ -13,7 +13,7 @@ Served to the venue's LAN as well as the kiosk itself, so:
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
@@ -142,23 +142,51 @@ def phone():
                                error=t(exc.code, **exc.values)), 400
     s, action = services(), request.form.get("action", "lookup")
     chosen = request.form.getlist("person")
-    results = None
-    if action in ("check_in", "check_out") and chosen:
+    results, error = None, None
+    if action in ("check_in", "check_out", "revoke") and not chosen:
+        error = t("staff_nobody_chosen")
+    elif action in ("check_in", "check_out"):
         done = (s.desk.check_in if action == "check_in" else s.desk.check_out)(g.staff, number, chosen)
-        results = [_result(person.name, outcome) for person, outcome in done]
-    elif action == "revoke" and chosen:
+        results = [_result(r) for r in done]
+    elif action == "revoke":
         results = [{"ok": True, "text": t("staff_revoked_n", n=s.desk.revoke(g.staff, number, chosen))}]
     members = s.desk.household(number)
-    return render_template("staff_phone.html", phone=number, members=members, results=results, error=None,
-                           masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
+    return render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
+                           masked_phone=mask_phone(number),
+                           full=len(members) >= s.desk.people.max_per_phone), 400 if error else 200
 
 
-def _result(name: str, outcome) -> dict:
-    """One line of "what happened" for the staff member (they see the full name: they just typed it)."""
-    if outcome.accepted:
-        at = datetime.fromisoformat(outcome.at).strftime("%H:%M")
-        return {"ok": True, "text": t(outcome.kind, name=name, time=at)}
-    return {"ok": False, "text": f"{name}: {t(outcome.reason or 'unknown_format')}"}
+#: A staff result's code -> its sentence (:mod:`kiosk.messages`); the tone: ok, note (nothing
+#: needed doing) or bad (not done).
+_RESULTS = {"check_in": ("staff_did_check_in", "ok"), "check_out": ("staff_did_check_out", "ok"),
+            "already_inside": ("staff_already_inside_since", "note"), "not_inside": ("staff_not_inside", "note"),
+            "venue_full": ("staff_venue_full", "bad"), "not_recorded": ("staff_not_recorded", "bad")}
+
+
+def _result(r) -> dict:
+    """One line of what a staff action did for one person, in staff wording (they see the full
+    name: they just typed it or chose it)."""
+    code, tone = _RESULTS.get(r.code, ("staff_not_done", "bad"))
+    capacity = r.outcome.capacity if r.outcome else 0
+    return {"ok": tone == "ok", "tone": tone, "text": t(code, name=r.person.name, time=_hhmm(r.at), capacity=capacity)}
+
+
+@bp.app_template_filter("hhmm")
+def _hhmm(at: str | None) -> str:
+    """An ISO time as the venue's local HH:MM."""
+    return datetime.fromisoformat(at).astimezone(services().desk.desk.clock.tz).strftime("%H:%M") if at else ""
+
+
+@bp.app_template_filter("day")
+def day(value: date | str | None) -> str:
+    """A date as the slips print it, dd/mm/yyyy (in both languages); a year alone stays a year."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        if len(value) == 4:
+            return value
+        value = date.fromisoformat(value)
+    return f"{value:%d/%m/%Y}"
 
 
 # -- declaring on someone's behalf ------------------------------------------------------------
@@ -171,16 +199,14 @@ def declare():
         return render_template("staff_declare.html", form=form, error=None, field=None)
     try:
         declaration = parse_declaration(form)
-        person, new, outcome = services().desk.declare(g.staff, declaration)
+        person, new, result = services().desk.declare(g.staff, declaration)
     except DeclarationError as exc:
         return render_template("staff_declare.html", form=form, field=exc.field,
                                error=t(exc.code, **exc.values)), 400
     except PhoneFull as exc:
         return render_template("staff_declare.html", form=form, field="phone",
                                error=t("phone_full", limit=exc.limit)), 409
-    result = _result(person.name, outcome) if outcome else {"ok": True, "text": t("staff_already_inside",
-                                                                                 name=person.name)}
-    return render_template("staff_declared.html", person=person, new=new, result=result, printed=False)
+    return render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False)
 
 
 @bp.post("/card")
@@ -199,26 +225,31 @@ def card():
 @bp.get("/inside")
 @login_required
 def inside():
-    return render_template("staff_inside.html", visits=_inside(), done=None)
+    return render_template("staff_inside.html", visits=_inside(), done=None, error=None)
 
 
 def _inside() -> list[dict]:
-    tz = services().desk.desk.clock.tz
-    return [{**v, "time": datetime.fromisoformat(v["check_in_at"]).astimezone(tz).strftime("%H:%M")}
-            for v in services().desk.inside()]
+    return [{**v, "time": _hhmm(v["check_in_at"])} for v in services().desk.inside()]
 
 
 @bp.post("/inside")
 @login_required
 def inside_check_out():
-    s, action, chosen = services(), request.form.get("action"), request.form.getlist("visit")
+    s, action, chosen = services(), request.form.get("action"), list(dict.fromkeys(request.form.getlist("visit")))
+    done = []
+    if action != "everyone" and not chosen:
+        return render_template("staff_inside.html", visits=_inside(), done=None,
+                               error=t("staff_nobody_chosen")), 400
     if action == "print":
-        done = t("staff_slips_queued_n", n=s.desk.print_slips(g.staff, chosen))
+        done.append(t("staff_slips_queued_n", n=s.desk.print_slips(g.staff, chosen)))
     elif action == "everyone":
-        done = t("staff_checked_out_n", n=s.desk.check_out_everyone(g.staff))
+        done.append(t("staff_checked_out_n", n=s.desk.check_out_everyone(g.staff)))
     else:
-        done = t("staff_checked_out_n", n=s.desk.check_out_visits(g.staff, chosen))
-    return render_template("staff_inside.html", visits=_inside(), done=done)
+        n = s.desk.check_out_visits(g.staff, chosen)
+        done.append(t("staff_checked_out_n", n=n))
+        if n < len(chosen):     # another staff member or the camera was quicker
+            done.append(t("staff_checked_out_gone", n=len(chosen) - n))
+    return render_template("staff_inside.html", visits=_inside(), done=done, error=None)
 
 
 # -- today ------------------------------------------------------------------------------------
@@ -231,15 +262,12 @@ def today():
                            reasons=[(t(code), n) for code, n in figures["refusals"].items()])
 
 
-def hour_chart(per_hour: list[int], *, first: int = 5, last: int = 22) -> dict:
-    """Bars for an inline SVG (no script, no inline style): the opening hours, widened to any
-    hour that had check-ins."""
+def hour_chart(per_hour: list[int], *, first: int = 5, last: int = 22) -> list[dict]:
+    """One column per hour for the page (no script, no inline style: each bar is an SVG rect whose
+    height is a percentage of the busiest hour): the opening hours, widened to any hour that had
+    check-ins; every third hour labelled."""
     busy = [h for h, n in enumerate(per_hour) if n]
     lo, hi = min([first, *busy]), max([last, *busy])
     top = max(per_hour[lo:hi + 1] + [1])
-    width, height, gap = 20, 120, 4
-    bars = []
-    for i, hour in enumerate(range(lo, hi + 1)):
-        h = round(height * per_hour[hour] / top)
-        bars.append({"x": i * (width + gap), "y": height - h, "h": h, "hour": hour, "n": per_hour[hour]})
-    return {"bars": bars, "width": len(bars) * (width + gap), "height": height, "bar": width, "top": top}
+    return [{"hour": hour, "n": per_hour[hour], "pct": round(100 * per_hour[hour] / top, 1),
+             "label": hour % 3 == 0} for hour in range(lo, hi + 1)]
