@@ -464,3 +464,11 @@ def test_every_sentence_has_vietnamese_and_english_with_the_same_values():
                      for language, text in entry.items()} for code, entry in CATALOGUE.items()}
     assert [code for code, entry in CATALOGUE.items() if set(entry) != {"vi", "en"}] == []
     assert [code for code, f in fields.items() if f["vi"] != f["en"]] == []
+
+
+def test_declaring_someone_inside_already_is_a_note_with_the_time(client, services):
+    login(client, services)
+    declare(client, name="Trần Văn Thử")
+    html = declare(client, name="Trần Văn Thử").get_data(as_text=True)
+    assert 'class="note">Trần Văn Thử đang ở trong rồi (vào lúc 21:13): không cần cho vào lại.<' in html
+    assert len(services.store.events()) == 1
