@@ -2,7 +2,7 @@
 threads), serialised by one lock: accounts, the audit trail, the people registry, the print
 queue and the staff desk.
 
->>> services = StaffServices.open(config, clock, on_outcome=screen.show)
+>>> services = StaffServices.open(config, clock, on_outcome=slips.show)   # never the visitor screen
 >>> services.accounts.login("Lan", "480215")
 """
 
