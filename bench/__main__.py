@@ -24,7 +24,7 @@ TARGET_RSS_MB = 120
 TARGET_MQTT_RATIO = 0.50
 TARGET_TRACE_RATIO = 2.0
 TARGET_SCREEN_MS = 300
-SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol")
+SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol", "login")
 
 
 def _args(argv):
@@ -55,11 +55,11 @@ def _settings(quick: bool) -> dict:
         return {"seconds": 0.3, "min_frames": 30, "repeats": 2, "stage_seconds": 0.5, "stage_frames": 40,
                 "commit_calls": 200, "stamp_calls": 50, "mqtt_events": 500, "mqtt_repeats": 1,
                 "trace_sizes": [100_000, 1_000_000], "trace_persons": 50, "screen_presentations": 50,
-                "print_repeats": 5}
+                "print_repeats": 5, "login_requests": 40}
     return {"seconds": 3.0, "min_frames": 300, "repeats": 5, "stage_seconds": 3.0, "stage_frames": 300,
             "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 3,
             "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50, "screen_presentations": 200,
-            "print_repeats": 50}
+            "print_repeats": 50, "login_requests": 400}
 
 
 def _machine() -> dict:
@@ -115,6 +115,8 @@ def _run(args) -> int:
     if "enrol" in args.only:
         from . import enrol
         enrol.section(out, quick=args.quick, log=_progress)
+    if "login" in args.only:
+        _login_section(s, out)
 
     if args.json or args.out:
         text = json.dumps(out, ensure_ascii=False, indent=2)
@@ -330,6 +332,33 @@ def _print_section(s: dict, out: dict) -> None:
                      f"bytes x 10 bits at {printing.SERIAL_BAUD} baud; the printer's own speed comes on top"
                      "\n   ours = render_slip/render_card + job_bytes (python-escpos encodes the job); raw = "
                      "python-escpos's Dummy printing the same finished image directly; ratio = ours / raw"))
+
+
+def _login_section(s: dict, out: dict) -> None:
+    # 9. A logged-in staff page while failed logins flood the kiosk ------------------------------
+    from . import login
+
+    n = s["login_requests"]
+    _progress(f"login flood: {n} staff page requests quiet, under a one-device flood, under many devices …")
+    r = out["login"] = login.run(make_tempdir("login"), n)
+    rows = [["ours: quiet", *(r["ours_quiet"][k] for k in ("p50_ms", "p99_ms", "max_ms")), ""],
+            [f"ours: one device floods failed logins ({r['flood_threads']} connections)",
+             *(r["ours_flood"][k] for k in ("p50_ms", "p99_ms", "max_ms")), r["flood_per_s"]],
+            [f"ours: many devices, every attempt an argon2 check ({r['argon_threads']} threads)",
+             *(r["ours_many_devices"][k] for k in ("p50_ms", "p99_ms", "max_ms")), r["many_devices_logins_per_s"]],
+            ["raw Flask + waitress: quiet", *(r["raw_quiet"][k] for k in ("p50_ms", "p99_ms", "max_ms")), ""],
+            ["raw Flask + waitress: the same flood (POST answered 401)",
+             *(r["raw_flood"][k] for k in ("p50_ms", "p99_ms", "max_ms")), r["raw_flood_per_s"]]]
+    answers = ", ".join(f"{n} × {code}" for code, n in sorted(r["flood_answers"].items()))
+    print(table(f"9. A logged-in staff page (GET /staff/inside) while failed logins flood the kiosk — ms, "
+                f"{n} requests one at a time, loopback",
+                ["", "p50 ms", "p99 ms", "max ms", "logins/s"], rows,
+                note=f"   under the one-device flood, ours / raw p50: {r['ratio_flood_p50']:.2f} (quiet: "
+                     f"{r['ratio_quiet_p50']:.2f}); the flood's answers: {answers} (429 = throttled at once, "
+                     f"no argon2)"
+                     f"\n   audit: {r['audit_login_failed_rows']} login_failed rows for "
+                     f"{sum(r['flood_answers'].values()) + r['many_devices_attempts']:,} failed attempts (one per "
+                     f"device per 10 minutes, with counts)"))
 
 
 def _trace_section(s: dict, out: dict) -> None:

@@ -33,3 +33,6 @@ def test_bench_quick_reports_every_figure(tmp_path):
         assert cell["bytes"] == cell["height"] * cell["width"] // 8 + 16       # ESC @, GS v 0 header, feed, cut
         assert cell["usb_ms"] > 0 and cell["ours_ms"] > 0 and cell["raw_ms"] > 0 and cell["ratio"] > 0
     assert "7. Print jobs" in r.stdout
+    login = figures["login"]
+    assert login["ours_flood"]["p50_ms"] > 0 and login["raw_flood"]["p50_ms"] > 0 and login["flood_per_s"] > 0
+    assert "429" in login["flood_answers"] and "9. A logged-in staff page" in r.stdout
