@@ -214,3 +214,54 @@ def test_the_today_page_reads_well_on_a_phone(browser, kiosk):
         assert errors == []
     finally:
         context.close()
+
+
+def test_on_the_kiosk_screen_guessing_waits_the_owner_opens_a_lockout_and_the_one_time_pin_cannot_be_kept(page,
+                                                                                                           kiosk):
+    """Issue 10, items 11 and 12, in Chromium on the kiosk's own screen (loopback)."""
+    accounts = kiosk.staff.accounts
+    pin = accounts.add("Hoa")
+    for i in range(5):                                   # locked by wrong PINs from five LAN devices
+        accounts.login("Hoa", "000000", client=f"192.168.1.{100 + i}")
+    assert [a["locked"] for a in accounts.list()] == [True]
+
+    page.goto(kiosk.web.url + "staff/login")
+    error = page.locator(".error")
+    # Guessing on the screen: a few wrong answers, then "try again in N s" at once (the wait
+    # doubles with each further try, so it is soon longer than the time between two tries).
+    for attempt in itertools.count(1):
+        page.fill("#name", "Ai Đó")
+        page.fill("#pin", "000000")
+        page.click("#login")
+        expect(error).to_contain_text(re.compile("không đúng|Thử lại sau"))
+        if "Thử lại sau" in error.inner_text():
+            break
+        assert attempt < 10
+    assert attempt >= 4                                  # three are always let through
+    screenshot(page, "staff-login-throttled")
+    wait_until(lambda: accounts.throttle.wait("loopback") == 0, timeout=120)
+
+    # The owner logs in on the kiosk's own screen with the right PIN: the lockout ends.
+    page.fill("#name", "Hoa")
+    page.fill("#pin", pin)
+    page.click("#login")
+    expect(page).to_have_url(re.compile(r"/staff/pin$"))
+    assert [a["locked"] for a in accounts.list()] == [False]
+
+    # The one-time PIN, typed twice, is refused; the staff pages stay closed until a new one is chosen.
+    page.fill("#new-pin", pin)
+    page.fill("#new-pin-again", pin)
+    page.click("#save-pin")
+    expect(error).to_contain_text("không giữ lại mã dùng một lần")
+    expect(page).to_have_url(re.compile(r"/staff/pin$"))
+    screenshot(page, "staff-pin-kept-refused")
+    page.goto(kiosk.web.url + "staff/inside")
+    expect(page).to_have_url(re.compile(r"/staff/pin$"))
+    page.fill("#new-pin", "480215")
+    page.fill("#new-pin-again", "480215")
+    page.click("#save-pin")
+    expect(page).to_have_url(re.compile(r"/staff/$"))
+    page.goto(kiosk.web.url + "staff/inside")
+    expect(page).to_have_url(re.compile(r"/staff/inside$"))
+    # Only the refused forms' own 4xx answers reach the console: no script error, no CSP violation.
+    assert [e for e in page.errors if "status of 4" not in e] == []
