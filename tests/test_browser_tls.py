@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from browser import ARGS, CHROMIUM, screenshot
 
-from test_web_tls import HOST, tls_kiosk, fleet_ca  # noqa: F401 - fixtures
+from test_web_tls import HOST, fleet_ca, tls_kiosk  # noqa: F401 - fixtures
 
 CERTUTIL = shutil.which("certutil")
 

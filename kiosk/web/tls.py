@@ -82,7 +82,7 @@ class TlsWSGIServer(TcpWSGIServer):
     """A waitress server on a TLS listening socket: what it accepts goes to ``bridge``, and comes
     back (on the loop's thread) as a plain channel through :meth:`open_channel`."""
 
-    def __init__(self, application, map, sock, *, dispatcher, adj, bridge: "TlsBridge"):
+    def __init__(self, application, map, sock, *, dispatcher, adj, bridge: TlsBridge):
         self.bridge = bridge
         super().__init__(application, map, _start=True, _sock=sock, dispatcher=dispatcher, adj=adj,
                          bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
