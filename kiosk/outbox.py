@@ -63,6 +63,13 @@ class KioskOutbox:
         self._write_many("UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE seq = ?",
                          [(reason, _now(), seq)])
 
+    def quarantine_refused(self, refused: list[tuple[str, str]]) -> int:
+        """Rows the collector refused for good (an ack's ``refused``: event id, reason) set aside."""
+        return self._write_many(
+            "UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE state IN ('pending', 'sent') "
+            "AND seq IN (SELECT seq FROM events WHERE event_id = ?)",
+            [(f"refused centrally: {reason}", _now(), event_id) for event_id, reason in refused])
+
     def resend_unacknowledged(self, older_than_s: float) -> int:
         """Sent rows the collector has not acked for a while go back to pending (the broker or
         the collector may have lost them; the collector de-duplicates a second copy)."""

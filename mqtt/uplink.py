@@ -42,6 +42,7 @@ class Outbox(Protocol):
     def mark_sent(self, seqs: list[int]) -> None: ...
     def mark_delivered(self, event_ids: list[str]) -> int: ...
     def quarantine(self, seq: int, reason: str) -> None: ...
+    def quarantine_refused(self, refused: list[tuple[str, str]]) -> int: ...
     def resend_unacknowledged(self, older_than_s: float) -> int: ...
     def depth(self) -> dict: ...
     def purge(self) -> dict: ...
@@ -94,6 +95,7 @@ class Uplink:
         self._inflight: dict[int, tuple[int, float]] = {}   # mid -> (seq, published at)
         self._sent: list[int] = []
         self._delivered: list[str] = []
+        self._refused: list[tuple[str, str]] = []          # (event_id, reason) the collector refused
         self._to_confirm: list[tuple[int, int]] = []        # (mid, qos) of ack messages
         self._replies: list[dict] = []
         self._posts: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
@@ -284,6 +286,7 @@ class Uplink:
         if leaf == "acks":
             try:
                 ids = contract.decode_ack(message.payload)
+                self._refused.extend(contract.decode_refusals(message.payload))
                 self._delivered.extend(ids)
                 for acked in [self._awaiting.pop(i) for i in ids if i in self._awaiting]:
                     acked.set()
@@ -307,6 +310,15 @@ class Uplink:
         if self._delivered:
             self.outbox.mark_delivered(self._delivered)
             self._delivered = []
+        if self._refused:
+            # Refused for good by the collector (it holds them as dead letters): set aside, not
+            # re-sent every few minutes for ever; kept for a technician.
+            kept = self.outbox.quarantine_refused(self._refused)
+            self._refused = []
+            if kept:
+                self.quarantined += kept
+                self._alert(f"the collector refused {kept} event(s) (kiosk-collector dead-letters says why); "
+                            "they are kept aside (quarantined)")
         if self._to_confirm:
             confirm, self._to_confirm = self._to_confirm, []
             for mid, qos in confirm:

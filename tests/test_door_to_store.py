@@ -4,10 +4,11 @@ database, sent by the real uplink through a real Mosquitto, and stored by the re
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
-from codes import ManualTime, qr_frame
+from codes import CCCD_MAU, ManualTime, qr_frame
 from fault_support import delivered, in_process_uplink, outbox_states, wait_for
 from test_collector_ingest import collector_config
 from test_scanloop import FramesFromMemory, RecordingScreen
@@ -16,6 +17,7 @@ from hardware.decoders import open_decoder
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.cooldown import Cooldown
+from kiosk.credentials import recognise
 from kiosk.scanloop import ScanLoop
 from mqtt import contract
 from mqtt.collector.ingest import Collector
@@ -76,3 +78,26 @@ def test_an_over_long_bhyt_name_is_checked_in_and_the_event_reaches_the_central_
     assert central.store.dead_letter_rows() == []
     assert central.store.seq_state(KIOSK_ID) == (1, [])               # no seq gap
     assert outbox_states(store.path) == {"delivered": 1}
+
+
+def test_an_event_the_centre_refuses_is_set_aside_at_the_kiosk_not_sent_again(store, signals, central, mosquitto):
+    """Field fix 5: a kiosk whose clock claims to be synced but runs three days ahead (a broken
+    NTP source) makes events the collector refuses as implausible_time. The collector names them
+    in an ack's "refused"; the kiosk keeps them aside (quarantined, nothing lost, shown in its
+    health), instead of re-sending them every two minutes for ever."""
+    ahead = Clock("Asia/Ho_Chi_Minh", wall=lambda: time.time() + 3 * 86400, synced=lambda wall: True)
+    desk = CheckinDesk(store, ahead, kiosk_id=KIOSK_ID, venue_id="cho-thu")
+    assert desk.present(recognise(CCCD_MAU)).kind == "check_in"
+    uplink = in_process_uplink(store.path, mosquitto.url, kiosk_id=KIOSK_ID)
+    uplink.start()
+    try:
+        wait_for(lambda: outbox_states(store.path) == {"quarantined": 1}, 30, "the refused event set aside")
+        assert uplink.quarantined == 1
+    finally:
+        uplink.stop()
+    [letter] = central.store.dead_letter_rows()
+    assert letter["reason"] == "implausible_time" and letter["kiosk_id"] == KIOSK_ID
+    assert central.store.counts()["events"] == 0
+    assert uplink.outbox.resend_unacknowledged(0) == 0        # nothing left to send again
+    [visit] = store.visits()                                   # the kiosk's own record is kept
+    assert visit["person"]["id"] == "079190000001"
