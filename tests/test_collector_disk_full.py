@@ -244,3 +244,34 @@ def test_sqlite_errors_are_told_apart_store_down_or_one_bad_message(tmp_path):
     with pytest.raises(sqlite3.DatabaseError) as garbage:
         sqlite3.connect(db).execute("SELECT * FROM t")
     assert store_down(garbage.value) is True                 # SQLITE_NOTADB
+
+
+def test_a_collector_started_on_a_full_disk_waits_for_its_store_and_then_takes_everything(mosquitto, tmp_path,
+                                                                                          notify):
+    """No crash loop under systemd: READY with "STORE DOWN", the watchdog fed, nothing taken from
+    the broker; the store is created once space returns and the queued messages are stored."""
+    with SmallDisk(tmp_path / "disk", size=4 * 2**20) as disk:
+        disk.fill()
+        db = disk.path / "central.db"
+        cfg = write_config(tmp_path, db, mosquitto.url, "collector-fullstart")
+        kiosk = Kiosk(mosquitto.url)
+        stop, result = threading.Event(), []
+        runner = threading.Thread(target=lambda: result.append(ingest.run(load_config(cfg), stop)), daemon=True)
+        runner.start()
+        try:
+            ready = notify.receive(lambda m: m.get("READY") == "1", timeout=20)
+            assert ready["STATUS"].startswith("STORE DOWN") and "cannot open the central store" in ready["STATUS"]
+            state = json.loads((tmp_path / "run" / "status.json").read_text())
+            assert state["store"] == "down" and not state["connected"]
+            disk.free()
+            notify.receive(lambda m: m.get("STATUS", "").startswith("connected"), timeout=30)
+            events, _, report = publish_everything(kiosk)
+            wait_for(lambda: len(kiosk.acked("kiosk-a")) == 4, what="acks once the store opened")
+            assert sorted(kiosk.acked("kiosk-a")) == sorted([e["event_id"] for e in events] + [report["report_id"]])
+            with open_store(f"sqlite://{db}") as reader:
+                assert reader.counts()["events"] == 3 and reader.dead_letter_rows() == []
+        finally:
+            stop.set()
+            runner.join(30)
+            kiosk.close()
+    assert result == [0]

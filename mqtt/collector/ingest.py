@@ -484,14 +484,20 @@ def run(config: Config, stop: threading.Event) -> int:
     restart would not help, and holding READY back would only get the start timed out and
     retried); WATCHDOG=1 only while the writer thread goes round its loop (or is deliberately
     retrying a central store that is down), so a hung writer gets the collector restarted;
-    STOPPING=1 on the way out."""
+    STOPPING=1 on the way out. A store that cannot be opened (a new one on a full disk, a
+    migration that cannot write, PostgreSQL unreachable) is waited for the same way, READY=1 and
+    status "STORE DOWN …" meanwhile: a restart would not help either."""
     from .. import sdnotify
 
-    collector = Collector(config)
-    collector.start()
     interval = sdnotify.watchdog_interval()
     pinger = sdnotify.Watchdog(interval)
     status_file = Path(config.collector.status_file) if config.collector.status_file else None
+    store = _open_store(config, stop, pinger, status_file)
+    if store is None:
+        sdnotify.stopping("stopping")
+        return 0
+    collector = Collector(config, store=store)
+    collector.start()
     started, ready, shown, next_status = time.monotonic(), False, None, 0.0
     written, next_write, warned = None, 0.0, False
     try:
@@ -522,10 +528,47 @@ def run(config: Config, stop: threading.Event) -> int:
     finally:
         sdnotify.stopping("stopping")
         collector.stop()
+        store.close()
         if status_file is not None:
             write_status(status_file, {**collector.state(), "connected": False, "stopped": True,
                                        "line": "stopped"})
     return 0
+
+
+def _open_store(config: Config, stop: threading.Event, pinger, status_file: Path | None) -> Store | None:
+    """The central store, opened as soon as it can be (None when stopped first). Until then the
+    broker keeps the collector's session: nothing is taken from it, so nothing is lost."""
+    from .. import sdnotify
+
+    delay, since = 0.5, None
+    while True:
+        try:
+            store = open_store(config.store.url)
+        except StoreError as exc:
+            first = since is None
+            since = since or datetime.now(UTC)
+            line = (f"STORE DOWN since {since:%H:%M:%S} UTC ({str(exc)[:300]}); not taking messages until "
+                    "it opens")
+            (log.error if first else log.warning)("collector: CENTRAL STORE DOWN: %s; the broker keeps the "
+                                                  "messages; retrying in %.1f s", exc, delay)
+            if status_file is not None:
+                write_status(status_file, {"client_id": config.mqtt.client_id, "pid": os.getpid(),
+                                           "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                           "connected": False, "store": "down",
+                                           "store_down_since": since.isoformat(timespec="seconds"),
+                                           "store_error": str(exc)[:300], "waiting": 0, "stored": 0,
+                                           "dead_letters": 0, "line": line})
+            (sdnotify.ready if first else sdnotify.status)(line)
+            end = time.monotonic() + delay
+            while (left := end - time.monotonic()) > 0:
+                pinger.tick()                  # deliberately waiting, not hung
+                if stop.wait(min(0.5, left)):
+                    return None
+            delay = min(delay * 2, MAX_RETRY_S)
+            continue
+        if since is not None:
+            log.warning("collector: central store opened after %.0f s", (datetime.now(UTC) - since).total_seconds())
+        return store
 
 
 def _report_ids(updates: list[FleetUpdate]) -> list[str]:
