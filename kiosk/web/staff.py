@@ -24,6 +24,7 @@ from ..credentials.phone import PhoneError, mask_phone, normalise_phone
 from ..staff.accounts import AccountError
 from ..staff.people import DeclarationError, PhoneFull, parse_declaration
 from ..staff.throttle import is_kiosk_screen
+from ..store import StoreUnavailable
 from .context import web_context
 from .i18n import t
 
@@ -91,7 +92,10 @@ def login():
 
 def _login_page(error: str | None, name: str) -> str:
     # On the kiosk's own screen only: say that nobody can log in yet, and how to change that.
-    none_yet = is_kiosk_screen(request.remote_addr) and services().accounts.count() == 0
+    try:
+        none_yet = is_kiosk_screen(request.remote_addr) and services().accounts.count() == 0
+    except StoreUnavailable:
+        none_yet = False                    # the page still shows (the storage problem is said elsewhere)
     return render_template("staff_login.html", error=error, name=name, none_yet=none_yet)
 
 
