@@ -102,6 +102,15 @@ def test_kiosk_new_records_the_kiosks_venue_for_the_collector(tmp_path):
     assert fleet.registry() == {LATE: VENUE}
 
 
+def test_a_configured_registry_that_is_missing_stops_the_collector_with_its_name(tmp_path, capsys):
+    from mqtt.collector.cli import main
+    cfg = tmp_path / "collector.toml"
+    cfg.write_text(f'[mqtt]\nurl = "mqtt://127.0.0.1:{free_port()}"\n[store]\nurl = "sqlite://{tmp_path}/c.db"\n'
+                   f'[fleet]\nkiosks = "{tmp_path}/kiosks.toml"\n')
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert f"{tmp_path}/kiosks.toml: config file not found" in capsys.readouterr().err
+
+
 def test_without_a_registry_any_kiosk_may_file_at_any_venue():
     """The loopback development setup (no [fleet] kiosks) works as before."""
     assert parse_config('[store]\nurl = "sqlite:///tmp/x.db"\n').fleet.kiosks == ""

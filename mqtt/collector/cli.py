@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         echo(f"kiosk-collector: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:         # e.g. [fleet] kiosks names a registry that is missing or bad
+        echo(f"kiosk-collector: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
