@@ -18,11 +18,13 @@ import sqlite_utils
 
 from .retention import purge as purge_store
 from .store import StoreConnection
+from .store import outbox as rows_sql
 from .store.database import raise_unavailable
 
 
 class KioskOutbox:
-    """The uplink's interface to the kiosk store (see ``mqtt.uplink.Outbox``).
+    """The uplink's interface to the kiosk store (see ``mqtt.uplink.Outbox``); its SQL is in
+    :mod:`kiosk.store.outbox`.
 
     >>> outbox = KioskOutbox(Path("/var/lib/checkin-kiosk/kiosk.db"))
     >>> outbox.pending(after_seq=0, limit=100)
@@ -41,50 +43,45 @@ class KioskOutbox:
 
     def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of pending rows after ``after_seq``, lowest seq first."""
-        rows = self._read(
-            "SELECT o.seq, e.event_id, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
-            "WHERE o.state = 'pending' AND o.seq > ? ORDER BY o.seq LIMIT ?", [after_seq, limit])
+        rows = self._read(rows_sql.pending, after_seq, limit)
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def mark_sent(self, seqs: list[int]) -> None:
-        for chunk in _chunks(seqs):
-            self._write_many("UPDATE outbox SET state = 'sent', attempts = attempts + 1, updated_at = ? "
-                             f"WHERE state = 'pending' AND seq IN ({', '.join('?' * len(chunk))})",
-                             [(_now(), *chunk)])
+        self._write(rows_sql.mark_sent, seqs)
 
     def mark_delivered(self, event_ids: list[str]) -> int:
         """Rows the collector holds; returns how many changed state (acks may repeat)."""
-        return sum(self._write_many(
-            "UPDATE outbox SET state = 'delivered', updated_at = ? WHERE state IN ('pending', 'sent') "
-            f"AND seq IN (SELECT seq FROM events WHERE event_id IN ({', '.join('?' * len(chunk))}))",
-            [(_now(), *chunk)]) for chunk in _chunks(event_ids))
+        return self._write(rows_sql.mark_delivered, event_ids)
 
     def quarantine(self, seq: int, reason: str) -> None:
-        self._write_many("UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE seq = ?",
-                         [(reason, _now(), seq)])
+        self._write(rows_sql.quarantine, [seq], reason)
 
     def quarantine_refused(self, refused: list[tuple[str, str]]) -> int:
         """Rows the collector refused for good (an ack's ``refused``: event id, reason) set aside."""
-        return self._write_many(
-            "UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE state IN ('pending', 'sent') "
-            "AND seq IN (SELECT seq FROM events WHERE event_id = ?)",
-            [(f"refused centrally: {reason}", _now(), event_id) for event_id, reason in refused])
+        return self._write(rows_sql.quarantine_refused, refused)
+
+    def quarantine_pending(self, reason: str) -> int:
+        """Every pending row set aside at once (the broker refuses the kiosk's events topic)."""
+        return self._write(rows_sql.quarantine_pending, reason)
+
+    def requeue_sent(self) -> int:
+        """Every sent row (PUBACKed by the broker, not acked by the collector) back to pending: the
+        broker came back without our session, so what it held for the collector may be gone."""
+        return self._write(rows_sql.requeue_sent)
 
     def resend_unacknowledged(self, older_than_s: float) -> int:
         """Sent rows the collector has not acked for a while go back to pending (the broker or
         the collector may have lost them; the collector de-duplicates a second copy)."""
         cutoff = datetime.fromtimestamp(time.time() - older_than_s).astimezone().isoformat()
-        return self._write_many("UPDATE outbox SET state = 'pending', updated_at = ? "
-                                "WHERE state = 'sent' AND updated_at < ?", [(_now(), cutoff)])
+        return self._write(rows_sql.requeue_sent, updated_before=cutoff)
 
     def depth(self) -> dict:
         """Counts by state and the age in seconds of the oldest undelivered event (health report)."""
-        counts = dict(self._read("SELECT state, count(*) FROM outbox GROUP BY state", []))
-        oldest = self._read("SELECT min(o.seq), min(e.at) FROM outbox o JOIN events e ON e.seq = o.seq "
-                            "WHERE o.state IN ('pending', 'sent')", [])[0]
+        counts = self._read(rows_sql.counts)
+        oldest = self._read(rows_sql.oldest_undelivered_at)
         age = None
-        if oldest[1]:
-            age = max(0.0, time.time() - datetime.fromisoformat(oldest[1]).timestamp())
+        if oldest:
+            age = max(0.0, time.time() - datetime.fromisoformat(oldest).timestamp())
         return {"pending": counts.get("pending", 0), "sent": counts.get("sent", 0),
                 "delivered": counts.get("delivered", 0), "quarantined": counts.get("quarantined", 0),
                 "oldest_undelivered_s": round(age, 1) if age is not None else None}
@@ -99,30 +96,24 @@ class KioskOutbox:
     def close(self) -> None:
         self._connection.close()
 
-    def _read(self, sql: str, params: list) -> list[tuple]:
+    def _read(self, query, *args):
         try:
-            return self.db.execute(sql, params).fetchall()
+            return query(self.db, *args)
         except sqlite3.Error as exc:
             raise_unavailable(exc)
 
-    def _write_many(self, sql: str, rows: list[tuple]) -> int:
-        if not rows:
-            return 0
+    def _write(self, statement, *args, **kw) -> int:
+        """``statement(conn, *args, now, **kw)`` in one write transaction; rows changed."""
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            changed = sum(conn.execute(sql, row).rowcount for row in rows)
+            changed = statement(conn, *args, _now(), **kw)
             conn.execute("COMMIT")
             return changed
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise_unavailable(exc)
-
-
-def _chunks(items: list, size: int = 500) -> list[list]:
-    """Below SQLite's 999-parameter limit of older builds."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _now() -> str:

@@ -10,6 +10,7 @@ only writes outbox rows, and this thread reads them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -17,8 +18,9 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -29,8 +31,17 @@ from . import contract, endpoint
 
 log = logging.getLogger(__name__)
 
-#: PUBACK reason codes: 16 "no matching subscribers" is success; 135 "not authorized" is final.
+#: PUBACK reason codes. 16 "no matching subscribers": the broker took the event but holds it for
+#: nobody (no collector session exists), so it stays pending; 135 "not authorized" is final.
+NO_MATCHING_SUBSCRIBERS = 16
 NOT_AUTHORIZED = 135
+#: A connection that ends this soon after an event was published, before its PUBACK, or after a
+#: refusal, is taken as the broker's answer to that event (Mosquitto 2.0 may close the connection
+#: after a denied PUBLISH instead of, or just after, answering PUBACK 135).
+ANSWER_WITHIN_S = 5.0
+#: An event published alone this many times, each time followed by the broker closing the
+#: connection, is set aside (quarantined): one such close may be a coincidence, two are not.
+STRIKES = 2
 MAX_COMMAND_BYTES = 1024
 COMMANDS = ("ping", "purge")
 
@@ -42,7 +53,9 @@ class Outbox(Protocol):
     def mark_sent(self, seqs: list[int]) -> None: ...
     def mark_delivered(self, event_ids: list[str]) -> int: ...
     def quarantine(self, seq: int, reason: str) -> None: ...
+    def quarantine_pending(self, reason: str) -> int: ...
     def quarantine_refused(self, refused: list[tuple[str, str]]) -> int: ...
+    def requeue_sent(self) -> int: ...
     def resend_unacknowledged(self, older_than_s: float) -> int: ...
     def depth(self) -> dict: ...
     def purge(self) -> dict: ...
@@ -55,7 +68,12 @@ class UplinkSettings:
     window: PUBLISHes awaiting PUBACK at once; health_interval_s: retained health period;
     resend_after_s: a sent event the collector has not acked by then is published again;
     session_expiry_s: how long the broker keeps the session (acks, commands) while offline;
-    backoff_s: reconnect delay range, doubled per failure, with ±50 % jitter.
+    backoff_s: reconnect delay range, doubled per failure, with ±50 % jitter (the upper end keeps
+    a kiosk back within about 20 s of a broker's return);
+    idle_retry_s: when nothing holds the events (PUBACK 16: no collector session at all), publishing
+    pauses this long, doubling up to the upper end, and one event tries again;
+    denied_retry_s: when the broker refuses the kiosk's events topic, the events are set aside and
+    one new event tries again after this long, doubling up to the upper end.
     """
 
     url: str
@@ -68,7 +86,9 @@ class UplinkSettings:
     resend_after_s: float = 120.0
     session_expiry_s: int = 7 * 24 * 3600
     keepalive_s: int = 30
-    backoff_s: tuple[float, float] = (1.0, 60.0)
+    backoff_s: tuple[float, float] = (1.0, 15.0)
+    idle_retry_s: tuple[float, float] = (0.5, 5.0)
+    denied_retry_s: tuple[float, float] = (60.0, 3600.0)
 
 
 class Uplink:
@@ -77,6 +97,24 @@ class Uplink:
     outbox: see :class:`Outbox`; health: returns the kiosk's health figures (camera fps, decode
     ms, printer, clock, disk, …) for the retained health message; on_alert: called with a
     sentence when the broker refuses the kiosk's events (not authorised).
+
+    What the broker's answers teach it:
+
+    - CONNACK without a session (``session_present`` false) while rows are ``sent``: the broker
+      lost what it held for the collector, and the acks it held for us (a broker killed between
+      autosaves comes back empty). Every sent row goes back to pending and is published at once.
+    - PUBACK 16 (no subscriber): nothing holds the event; it stays pending and publishing pauses
+      briefly (``idle_retry_s``) before one event tries again, so a collector that subscribes
+      after us gets the events within seconds, not at the re-send timer.
+    - A connection lost with events in flight: the next connection publishes one event at a time
+      until one is accepted, so a broker that closes the connection after a refused event shows
+      which one. Each connection uses a fresh paho client: paho would otherwise re-send every
+      event in flight by itself, and the suspect could never be published alone.
+    - PUBACK 135, or an event published alone twice and each time followed by the broker closing
+      the connection: the event is quarantined. Two events refused in a row, each costing the
+      connection: the broker refuses the whole events topic, so every pending event is quarantined
+      at once and one new event tries again only after ``denied_retry_s`` (a fixed number of
+      reconnects for any number of refused events, not one each).
     """
 
     def __init__(self, outbox: Outbox, settings: UplinkSettings, *, health: Callable[[], dict],
@@ -90,9 +128,12 @@ class Uplink:
         #: How many times the broker accepted the connection (CONNACK success) in this run.
         self.accepted = 0
         self.quarantined = 0
+        #: Events published in this run (each attempt counts).
+        self.published = 0
         self.last_error: str | None = None
         self._started = time.monotonic()
         self._inflight: dict[int, tuple[int, float]] = {}   # mid -> (seq, published at)
+        self._posts_inflight: dict[int, tuple[str, bytes]] = {}  # mid -> post, until PUBACKed
         self._sent: list[int] = []
         self._delivered: list[str] = []
         self._refused: list[tuple[str, str]] = []          # (event_id, reason) the collector refused
@@ -105,9 +146,20 @@ class Uplink:
         self._next_health = 0.0
         self._next_resend = 0.0
         self._connack_deadline = 0.0
+        self._requeue_sent = False                          # the broker came back without our session
+        self._one_at_a_time = False                         # one event in flight until one is accepted
+        self._idle_until = 0.0                              # no event published before (PUBACK 16)
+        self._idle_delay = self.s.idle_retry_s[0]
+        self._strikes: dict[int, int] = {}                  # seq -> closes with it alone in flight
+        self._refusals: list[tuple[int, float]] = []        # (seq, at) refused on this connection
+        self._costly: list[int] = []                        # refused, each closing the connection
+        self.topic_denied = False                           # the broker refuses our events topic
+        self._denied_until = 0.0
+        self._denied_delay = self.s.denied_retry_s[0]
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._client = self._make_client()
+        self._client_used = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -134,7 +186,7 @@ class Uplink:
             while not stop.is_set():
                 try:
                     self.step()
-                except Exception as exc:  # noqa: BLE001 - the uplink must outlive any one failure
+                except Exception as exc:  # the uplink must outlive any one failure
                     log.exception("uplink step failed; carrying on")
                     self.last_error = type(exc).__name__
                     stop.wait(1.0)
@@ -155,9 +207,17 @@ class Uplink:
             return
         self._record()
         if self._client.is_connected():
-            self._fill_window()
+            if self._requeue_sent:
+                again = self.outbox.requeue_sent()
+                self._requeue_sent = False
+                if again:
+                    log.warning("uplink: the broker came back without this kiosk's session: %d event(s) it "
+                                "had taken but the collector has not acked are published again", again)
+            # Events last: a refused event is then the last thing the broker reads, so its answer
+            # (PUBACK 135, or closing the connection) is not lost in a reset of unread data.
             self._send_posts()
             self._housekeeping()
+            self._fill_window()
         elif time.monotonic() > self._connack_deadline:
             self._lost("the broker did not answer CONNECT")
 
@@ -181,6 +241,14 @@ class Uplink:
         return client
 
     def _connect(self) -> None:
+        if self._client_used:
+            # A fresh client per connection: the old one would re-send its events in flight itself.
+            try:
+                self._client = self._make_client()
+            except ValueError as exc:                     # endpoint.TlsSetupError: files gone meanwhile
+                self._lost(str(exc))
+                return
+        self._client_used = True
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.s.session_expiry_s
         try:
@@ -204,6 +272,9 @@ class Uplink:
         self.accepted += 1
         log.info("uplink connected to %s:%s (session %s)", self.host, self.port,
                  "resumed" if flags.session_present else "new")
+        # A new session: whatever the broker held for us and for the collector may be gone.
+        self._requeue_sent = not flags.session_present
+        self._idle_until = 0.0
         client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
                           (contract.cmd_topic(self.s.kiosk_id, "#"), 1)])
         client.publish(contract.status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
@@ -216,16 +287,56 @@ class Uplink:
     def _lost(self, why: str) -> None:
         if self.connected or self._failures == 0:
             log.warning("uplink: %s", why)
+        was_connected = self.connected
         self.connected = False
         self.last_error = why
         self._failures += 1
         low, high = self.s.backoff_s
         delay = min(high, low * 2 ** min(self._failures - 1, 16)) * random.uniform(0.5, 1.5)
         self._next_connect = time.monotonic() + delay
-        try:
-            self._client.disconnect()
-        except Exception:  # noqa: BLE001 - the socket may already be gone
-            pass
+        if was_connected:
+            self._learn_from_close(why)
+        client = self._client
+        client.on_disconnect = None                       # this client is done with
+        with contextlib.suppress(Exception):           # the socket may already be gone
+            client.disconnect()
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
+
+    def _learn_from_close(self, why: str) -> None:
+        """The connection ended: what the events in flight and the refusals just before say."""
+        now = time.monotonic()
+        outstanding = sorted(self._inflight.values())
+        self._inflight.clear()
+        # Messages of this connection: the broker redelivers un-PUBACKed acks in the resumed
+        # session, under new packet ids; self-test reports not PUBACKed are published again.
+        self._to_confirm.clear()
+        for post in self._posts_inflight.values():
+            self._posts.put(post)
+        self._posts_inflight.clear()
+        refused = [seq for seq, at in self._refusals if now - at <= ANSWER_WITHIN_S]
+        self._refusals.clear()
+        closed_on = None        # an event published alone, answered by closing the connection
+        if refused:
+            # The broker closes the connection after a refusal: each refusal costs a connection.
+            self._costly.extend(seq for seq in refused if seq not in self._costly)
+        elif len(outstanding) == 1 and self._one_at_a_time and now - outstanding[0][1] <= ANSWER_WITHIN_S:
+            closed_on = outstanding[0][0]
+            strikes = self._strikes[closed_on] = self._strikes.get(closed_on, 0) + 1
+            if strikes >= STRIKES or self.topic_denied:
+                self._refuse(closed_on, "refused (not authorised?): the broker closed the connection each time "
+                                        f"this event was published alone ({strikes} times; last: {why})")
+                self._costly.append(closed_on)
+            else:
+                closed_on = None
+        if outstanding:
+            self._one_at_a_time = True
+        if self.topic_denied:
+            if closed_on is not None:
+                self._deny_topic()            # the event that tried again was refused too
+        elif len(self._costly) >= 2:
+            self._deny_topic()
 
     def _goodbye(self) -> None:
         """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
@@ -246,7 +357,9 @@ class Uplink:
         for mid, (_seq, at) in list(self._inflight.items()):
             if now - at > 30:
                 del self._inflight[mid]
-        room = self.s.window - len(self._inflight)
+        if now < self._idle_until or now < self._denied_until:
+            return
+        room = (1 if self._one_at_a_time else self.s.window) - len(self._inflight)
         if room <= 0:
             return
         busy = {seq for seq, _ in self._inflight.values()}
@@ -258,27 +371,77 @@ class Uplink:
             if info.rc != paho.MQTT_ERR_SUCCESS:
                 break
             self._inflight[info.mid] = (seq, now)
+            self.published += 1
             room -= 1
             if room == 0:
                 break
 
     def _send_posts(self) -> None:
         while not self._posts.empty():
-            self._client.publish(*self._posts.get(), qos=1)
+            post = self._posts.get()
+            info = self._client.publish(*post, qos=1)
+            self._posts_inflight[info.mid] = post
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         entry = self._inflight.pop(mid, None)
         if entry is None:
-            return  # status or health
+            self._posts_inflight.pop(mid, None)
+            return  # status, health or a post
         seq = entry[0]
-        if not reason_code.is_failure:          # includes 16, "no matching subscribers"
-            self._sent.append(seq)
-        elif reason_code.value == NOT_AUTHORIZED:
-            self.outbox.quarantine(seq, f"PUBACK {reason_code.value} {reason_code}")
-            self.quarantined += 1
-            self._alert("the broker refused an event as not authorised; it is kept aside (quarantined)")
-        else:
+        if reason_code.value == NOT_AUTHORIZED:
+            self._refuse(seq, f"PUBACK {reason_code.value} {reason_code}")
+            now = time.monotonic()
+            self._refusals = [r for r in self._refusals if now - r[1] <= ANSWER_WITHIN_S] + [(seq, now)]
+            if self.topic_denied:
+                self._deny_topic()
+            return
+        if reason_code.is_failure and reason_code.value != NO_MATCHING_SUBSCRIBERS:
             log.warning("uplink: event seq %d refused (%s); will retry", seq, reason_code)
+            self._pause_events()
+            return
+        # The broker accepts the topic: refusals so far were about those events alone.
+        self._strikes.pop(seq, None)
+        self._costly.clear()
+        if self.topic_denied:
+            log.info("uplink: the broker accepts this kiosk's events again")
+            self.topic_denied = False
+            self._denied_delay = self.s.denied_retry_s[0]
+        if reason_code.value == NO_MATCHING_SUBSCRIBERS:
+            self._pause_events()                  # nothing holds it: it stays pending
+            return
+        self._sent.append(seq)
+        self._one_at_a_time = False
+        self._idle_delay = self.s.idle_retry_s[0]
+
+    def _pause_events(self) -> None:
+        """Publish no event for a while, then one (the rest of the window answers alike meanwhile)."""
+        now = time.monotonic()
+        self._one_at_a_time = True
+        if now >= self._idle_until:
+            self._idle_until = now + self._idle_delay
+            self._idle_delay = min(self.s.idle_retry_s[1], self._idle_delay * 2)
+
+    def _refuse(self, seq: int, reason: str) -> None:
+        self.outbox.quarantine(seq, reason)
+        self._strikes.pop(seq, None)
+        self.quarantined += 1
+        self._alert(f"the broker refused event seq {seq} as not authorised; it is kept aside (quarantined)")
+
+    def _deny_topic(self) -> None:
+        """The broker refuses the kiosk's events topic: every pending event is set aside at once,
+        and one new event tries again after ``denied_retry_s``."""
+        refused = ", ".join(map(str, self._costly[-2:])) or "the last tried"
+        n = self.outbox.quarantine_pending(f"refused (not authorised): the broker refuses this kiosk's events topic "
+                                           f"(events {refused} were refused, each closing the connection); "
+                                           "set aside without publishing")
+        self.quarantined += n
+        if not self.topic_denied:
+            self._alert("the broker refuses all of this kiosk's events (not authorised): they are kept aside "
+                        "(quarantined); check the broker's ACL for this kiosk")
+        self.topic_denied = True
+        self._one_at_a_time = True
+        self._denied_until = time.monotonic() + self._denied_delay
+        self._denied_delay = min(self.s.denied_retry_s[1], self._denied_delay * 2)
 
     def _on_message(self, client, userdata, message) -> None:
         parsed = contract.parse_topic(message.topic)

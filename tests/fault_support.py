@@ -319,13 +319,12 @@ class CollectorProcess:
         return text[self._log_offset:]
 
     def wait_connected(self, timeout: float = 30.0) -> None:
-        """Connected to the broker; it subscribes in the same callback, so give it a moment."""
+        """Connected to the broker and subscribed (the broker answered its SUBSCRIBE)."""
         def up():
             if self.proc.poll() is not None:
                 raise AssertionError(f"the collector exited ({self.proc.returncode}):\n{self.this_run_log()[-2000:]}")
-            return "collector connected" in self.this_run_log()
-        wait_for(up, timeout, "the collector to connect", interval=0.02)
-        time.sleep(0.3)
+            return "collector subscribed" in self.this_run_log()
+        wait_for(up, timeout, "the collector to connect and subscribe", interval=0.02)
 
     def kill(self) -> None:
         """SIGKILL: no flush, no PUBACK, no DISCONNECT."""

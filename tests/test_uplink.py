@@ -8,13 +8,18 @@ import sys
 import time
 
 import pytest
-
 from broker import Mosquitto
+from uplink_support import (
+    RawClient,
+    acking_collector,
+    publish_packet_size,
+    record_check_ins,
+    wait_until,
+)
+
 from kiosk.outbox import KioskOutbox
 from mqtt import contract
 from mqtt.uplink import Uplink, UplinkSettings
-
-from uplink_support import RawClient, acking_collector, record_check_ins, wait_until
 
 
 @pytest.fixture
@@ -48,14 +53,38 @@ def test_drains_in_seq_order_and_rows_end_delivered(mosquitto, store, kiosk_db):
 
 def test_puback_without_collector_ack_leaves_rows_sent_then_resends(mosquitto, store, kiosk_db):
     record_check_ins(store, 20)
+    # A subscriber that never acks (a collector that lost the events after the broker gave them to
+    # it): the broker holds the events for it, PUBACK 0.
+    holder = RawClient(mosquitto.url, "holder", subscribe=["kiosks/k-001/events"])
     uplink = make_uplink(mosquitto.url, kiosk_db, resend_after_s=1.0)
     uplink.start()
     try:
-        wait_until(lambda: uplink.outbox.depth()["sent"] == 20)       # PUBACK 16: no subscriber, still success
+        wait_until(lambda: uplink.outbox.depth()["sent"] == 20)
         assert uplink.outbox.depth()["delivered"] == 0
         acker = acking_collector(mosquitto.url)                       # the collector comes back
         wait_until(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=30)
         acker.close()
+    finally:
+        uplink.stop()
+        holder.close()
+
+
+def test_events_nobody_holds_stay_pending_and_reach_a_late_collector_at_once(mosquitto, store, kiosk_db):
+    """PUBACK 16 (no matching subscribers): the broker took the event and gave it to nobody, as after
+    a broker restart that lost the collector's session, before the collector subscribes again. The
+    event stays pending; the uplink pauses and tries one event again (not a flood), so the events
+    reach a collector that subscribes later within seconds, not at the re-send timer (here 10 min)."""
+    record_check_ins(store, 20)
+    uplink = make_uplink(mosquitto.url, kiosk_db, resend_after_s=600.0)
+    uplink.start()
+    try:
+        wait_until(lambda: uplink.published >= 21)                   # the window, then a retry
+        assert uplink.outbox.depth()["pending"] == 20, uplink.outbox.depth()
+        assert uplink.published <= 20 + 3, f"{uplink.published} publishes: retries without a pause"
+        acker = acking_collector(mosquitto.url)                       # the collector subscribes
+        wait_until(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=15)
+        acker.close()
+        assert uplink.outbox.depth()["pending"] == 0
     finally:
         uplink.stop()
 
@@ -119,27 +148,82 @@ def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kio
         uplink.stop()
 
 
-def test_not_authorised_events_are_quarantined_not_retried(tmp_path, store, kiosk_db):
+#: Connections a kiosk may need to learn that its events topic is refused, whatever the number of
+#: events: the first (a full window), at most two more per event for two events (each published
+#: alone, twice when the broker's PUBACK 135 is lost in the closing connection), the one that stays,
+#: and one after the later try of a new event. A kiosk that reconnected once per event would need
+#: more than EVENTS.
+MAX_CONNECTIONS = 7
+EVENTS = 30
+
+
+@pytest.mark.parametrize("queue_limit", [10000, 0], ids=["puback-135", "closes-after-denial"])
+def test_not_authorised_events_are_quarantined_not_retried(tmp_path, store, kiosk_db, queue_limit):
+    """The broker refuses the kiosk's events topic (its ACL): all events are quarantined at once,
+    in a fixed number of connections, and the kiosk stops publishing into the refusal.
+
+    The two brokers differ only in ``max_queued_messages``: with the production config's limit,
+    Mosquitto answers each refused event with PUBACK 135 and keeps the connection; with no limit
+    (0), Mosquitto 2.0.11 (Debian 12, this machine: see ``mosquitto -h``) sends PUBACK 135 and then
+    closes the connection, often before the kiosk can read the PUBACK."""
     acl = tmp_path / "acl"
     # Anonymous clients may say status/health but not publish events: PUBACK 135 for events.
     acl.write_text("topic write kiosks/k-001/status\ntopic write kiosks/k-001/health\ntopic read kiosks/k-001/#\n")
     broker = Mosquitto(tmp_path / "b", config=None)
-    broker.conf.write_text(broker.conf.read_text() + f"acl_file {acl}\n")
+    broker.conf.write_text(broker.conf.read_text() + f"max_queued_messages {queue_limit}\nacl_file {acl}\n")
     broker.start()
-    record_check_ins(store, 5)
+    record_check_ins(store, EVENTS)
     alerts = []
-    uplink = make_uplink(broker.url, kiosk_db)
+    # The later try of a new event after 0.5 s here (production: a minute, doubling to an hour).
+    uplink = make_uplink(broker.url, kiosk_db, denied_retry_s=(0.5, 0.5))
     uplink.on_alert = alerts.append
     uplink.start()
     try:
-        wait_until(lambda: uplink.outbox.depth()["quarantined"] == 5)
-        time.sleep(0.5)
-        assert uplink.outbox.depth()["pending"] == 0 and uplink.quarantined == 5
-        assert alerts and "not authorised" in alerts[0]
-        reason = store.db.execute("SELECT DISTINCT last_error FROM outbox").fetchall()
-        assert reason == [("PUBACK 135 Not authorized",)]
+        wait_until(lambda: uplink.quarantined == EVENTS)           # counted once written
+        assert uplink.outbox.depth()["pending"] == 0 and uplink.outbox.depth()["quarantined"] == EVENTS
+        record_check_ins(store, 3, start=EVENTS)                   # the door goes on recording
+        wait_until(lambda: uplink.quarantined == EVENTS + 3)
+        assert uplink.outbox.depth()["quarantined"] == EVENTS + 3
+        wait_until(lambda: uplink.connected and uplink._client.is_connected())
+        assert uplink.accepted <= MAX_CONNECTIONS, f"{uplink.accepted} connections for {EVENTS + 3} refused events"
+        assert alerts and all("not authorised" in a for a in alerts), alerts
+        reasons = [r for (r,) in store.db.execute("SELECT DISTINCT last_error FROM outbox")]
+        assert all(r == "PUBACK 135 Not authorized" or r.startswith("refused (not authorised") for r in reasons), reasons
+        if queue_limit:
+            assert uplink.accepted == 1 and reasons == ["PUBACK 135 Not authorized"]
     finally:
         uplink.stop()
+        broker.stop()
+
+
+def test_an_event_the_broker_closes_the_connection_for_is_quarantined_alone(tmp_path, store, kiosk_db):
+    """One event makes the broker close the connection each time it is published (here it is larger
+    than the broker's max_packet_size); the others are fine. The uplink learns which one from the
+    close that follows it when published alone, quarantines it and delivers the rest."""
+    record_check_ins(store, 4, start=1)                          # short names (one word)
+    record_check_ins(store, 1, start=111111)                     # seq 5: six words, a larger event
+    record_check_ins(store, 5, start=5)
+    sizes = {seq: publish_packet_size(contract.events_topic("k-001"), payload)
+             for seq, _id, payload in KioskOutbox(kiosk_db).pending(limit=100)}
+    largest_other = max(size for seq, size in sizes.items() if seq != 5)
+    assert sizes[5] - largest_other >= 8, sizes
+    limit = (sizes[5] + largest_other) // 2                      # between them, whoever counts the header
+    broker = Mosquitto(tmp_path / "b", config=None)
+    broker.conf.write_text(broker.conf.read_text() + f"max_packet_size {limit}\n")
+    broker.start()
+    acker = acking_collector(broker.url)
+    uplink = make_uplink(broker.url, kiosk_db)
+    uplink.start()
+    try:
+        wait_until(lambda: uplink.outbox.depth()["delivered"] == 9)
+        states = dict(store.db.execute("SELECT seq, state FROM outbox").fetchall())
+        assert states == {**{seq: "delivered" for seq in sizes if seq != 5}, 5: "quarantined"}
+        (reason,) = store.db.execute("SELECT last_error FROM outbox WHERE seq = 5").fetchone()
+        assert "closed the connection each time this event was published alone" in reason
+        assert uplink.accepted <= 4 + 1 + 2, uplink.accepted    # events before it, then it alone twice
+    finally:
+        uplink.stop()
+        acker.close()
         broker.stop()
 
 

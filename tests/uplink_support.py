@@ -7,14 +7,13 @@ import threading
 import time
 
 import paho.mqtt.client as paho
+from codes import cccd_payload
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from mqtt import contract
-
-from codes import cccd_payload
 
 
 def record_check_ins(store, n: int, *, start: int = 0, kiosk_id: str = "k-001", clock=None) -> None:
@@ -61,6 +60,13 @@ def acking_collector(url: str, client_id: str = "test-acker") -> RawClient:
             event = json.loads(message.payload)
             client.publish(contract.acks_topic(event["kiosk_id"]), contract.encode_ack([event["event_id"]]), qos=1)
     return RawClient(url, client_id, subscribe=["kiosks/+/events"], on_message=ack)
+
+
+def publish_packet_size(topic: str, payload: bytes) -> int:
+    """Bytes of an MQTT 5 QoS 1 PUBLISH of ``payload`` on ``topic``, without properties."""
+    remaining = 2 + len(topic.encode("utf-8")) + 2 + 1 + len(payload)
+    length_bytes = 1 if remaining < 128 else 2 if remaining < 16384 else 3
+    return 1 + length_bytes + remaining
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):

@@ -30,8 +30,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -47,6 +47,9 @@ log = logging.getLogger("mqtt.collector")
 
 #: The sender waits this long after the first message of a burst, to pass on the rest with it.
 GATHER_S = 0.001
+#: Longest wait between reconnection tries. One collector (or a few) trying every 5 s costs the
+#: broker nothing, and the events queued while it was gone reach the store soon after its return.
+RECONNECT_MAX_S = 5
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ class Receiver:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         self._host, self._port = endpoint.prepare(client, m.url, tls_ca=m.tls_ca, tls_cert=m.tls_cert,
                                                   tls_key=m.tls_key)
         return client
@@ -187,8 +190,11 @@ class Receiver:
             self._connected = True
         log.info("collector connected (session %s)", "resumed" if flags.session_present else "new")
         opts = SubscribeOptions(qos=1)
-        # Status, health and self-test reports are never shared: every collector keeps the whole
-        # fleet (each stores a report and acks it; the kiosk takes the first ack).
+        # On every connection, not only the first: a broker that lost its state (killed between
+        # autosaves) comes back without our session and its subscriptions, and a resumed session
+        # keeps them anyway. Status, health and self-test reports are never shared: every
+        # collector keeps the whole fleet (each stores a report and acks it; the kiosk takes the
+        # first ack).
         client.subscribe([(self.s.events_filter, opts), (contract.STATUS_FILTER, opts),
                           (contract.HEALTH_FILTER, opts), (contract.SELFTEST_FILTER, opts)])
 
@@ -197,6 +203,7 @@ class Receiver:
         if failed:
             log.error("collector: subscription refused: %s", ", ".join(failed))
             return
+        log.info("collector subscribed to %s", self.s.events_filter)
         self._out.put(("up",))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
