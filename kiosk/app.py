@@ -166,7 +166,12 @@ class Kiosk:
             return None
         for watch in self.watches:
             watch.start()
-        log.info("screen: %s", self.web.url)
+        if not self.console:            # in simulation the console says it, once
+            log.info("screen: %s", self.web.url)
+        for _, port in self.web.tls_bound[:1]:
+            # The name its certificate carries (mDNS): what a staff phone bookmarks.
+            log.info("staff pages for phones on the venue network: https://%s.local:%d/staff/",
+                     self.config.kiosk.id, port)
         return self.web.url
 
     def close(self) -> None:

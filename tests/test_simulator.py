@@ -54,6 +54,10 @@ def test_drop_codes_check_in_then_check_out(tmp_path):
     assert by_kind["national_qr"]["person"]["id"] == "100000000000000001"
     assert sorted((tmp_path / "camera" / "done").iterdir())
     assert not any("Mẫu" in line or "079190000001" in line for line in kiosk.stderr)  # nothing personal logged
+    # the screen's address is said once, by the console (not again in the log), and log lines
+    # carry the venue's local time with its offset
+    assert not any("http://127.0.0.1:" in line for line in kiosk.stderr)
+    assert any(line[:29].endswith("+07:00") for line in kiosk.stderr), kiosk.stderr[:3]
 
 
 def test_visits_open_filter_and_human_output(tmp_path):
