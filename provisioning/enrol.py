@@ -35,6 +35,7 @@ from kiosk.enrolment.bundle import pack, seal
 from kiosk.enrolment.payload import KEY_BYTES, EnrolCode
 from kiosk.web.server import resolve_listen
 
+from . import cards
 from .args import fleet_arg
 from .fleet import Fleet, FleetError
 
@@ -261,6 +262,9 @@ def run(args, *, stop: threading.Event | None = None, out=None) -> int:
     server.stop()
     if outcome == "fetched":
         print(f"Kiosk {args.kiosk_id}: identity fetched by {offer.taken_by}; the offer is closed.", file=out)
+        warn = cards.given(fleet.kiosk_dir(args.kiosk_id), args.kiosk_id, f"QR enrolment by {offer.taken_by}")
+        if warn:
+            print(f"kiosk-provision: {warn}", file=sys.stderr)
         return 0
     print(f"Kiosk {args.kiosk_id}: the offer {'expired' if outcome == 'expired' else 'was withdrawn'} unused; "
           "nothing was sent.", file=out)

@@ -164,6 +164,9 @@ def test_round_trip_cli_to_cli_through_the_camera(fleet, tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == MODES[spec.name], spec.name
     assert sorted(p.name for p in targets.etc.iterdir()) == sorted(s.name for s in FILES if s.place == "etc")
     assert load_config(targets.etc / "kiosk.toml").kiosk.id == KIOSK_ID
+    # the fleet remembers which card took the identity (a second one is warned of)
+    assert (fleet.kiosk_dir(KIOSK_ID) / "cards.log").read_text().splitlines()[-1].endswith(
+        "\tQR enrolment by 127.0.0.1")
     # no key material on either side's output
     key_text = (targets.etc / "kiosk.key").read_text()
     for text in (stdout, stderr, laptop_out.getvalue()):
