@@ -173,7 +173,7 @@ listen = "127.0.0.1:0"
         for w in workers:
             w.join(10)
         argon_per_s = verified[0] / (time.perf_counter() - started)
-        audit_rows = sum(1 for a in accounts.audit.recent(100_000) if a["action"] == "login_failed")
+        audit_rows = sum(1 for a in kiosk.staff.audit.recent(100_000) if a["action"] == "login_failed")
     finally:
         staff.close()
         kiosk.close()
@@ -185,6 +185,7 @@ listen = "127.0.0.1:0"
 def raw(html: str, n: int) -> dict:
     """Flask + waitress alone, with the web server's settings: the same page's HTML from memory."""
     from flask import Flask
+    from waitress import wasyncore
     from waitress.server import create_server
 
     from kiosk.web.server import THREADS
@@ -199,8 +200,16 @@ def raw(html: str, n: int) -> dict:
     def login():
         return "wrong", 401
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=THREADS, ident="", connection_limit=50)
-    thread = threading.Thread(target=server.run, daemon=True)
+    sockets: dict = {}
+    server = create_server(app, map=sockets, host="127.0.0.1", port=0, threads=THREADS, ident="",
+                           connection_limit=50)
+    stop = threading.Event()
+
+    def serve() -> None:                  # waitress's loop, until asked to stop (as kiosk.web.server does)
+        while not stop.is_set():
+            wasyncore.loop(timeout=0.2, map=sockets, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     browser = Browser("127.0.0.1", server.effective_port)
     try:
@@ -210,7 +219,10 @@ def raw(html: str, n: int) -> dict:
             flooded = _time_page(browser, n)
     finally:
         browser.close()
-        server.close()
+        stop.set()
+        thread.join(5)
+        server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(sockets)
     return {"quiet": quiet, "flood": flooded, "flood_per_s": flood.per_s}
 
 
