@@ -9,6 +9,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from mqtt.private_file import owner_only
+
 from .room import out_of_room
 from .schema import migrations
 
@@ -60,6 +62,11 @@ def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreUnavailable("io_error", f"cannot create {path.parent}: {exc.strerror}") from exc
+    try:
+        owner_only(path)                # visitors' names and ids: 0600, and so its -wal and -shm
+    except OSError as exc:
+        reason = "disk_full" if out_of_room(path.parent) else "io_error"
+        raise StoreUnavailable(reason, f"cannot open {path.name}: {exc.strerror}") from exc
     conn = None
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in the store);

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from ..private_file import owner_only
 from .store import UTC, SqlStore, StoreError, dumps, iso
 
 BUSY_TIMEOUT_MS = 5000
@@ -146,6 +147,7 @@ class SqliteStore(SqlStore):
         self._mutex = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            owner_only(self.path)       # the people who visited: 0600, and so its -wal and -shm
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
