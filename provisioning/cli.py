@@ -2,6 +2,8 @@
 
     kiosk-provision init FLEET_DIR [--broker-host HOST] [--broker-port N] [--days N]
     kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--fleet FLEET_DIR]
+    kiosk-provision venue list [--fleet FLEET_DIR]
+    kiosk-provision kiosk list [--venue VENUE_ID] [--fleet FLEET_DIR]
     kiosk-provision kiosk new KIOSK_ID --venue VENUE_ID [--mode toggle] [--staff NAME] [--fleet FLEET_DIR]
     kiosk-provision kiosk revoke KIOSK_ID --reason TEXT [--fleet FLEET_DIR]
     kiosk-provision bundle [OUT_DIR] [--python 3.13] [--fleet FLEET_DIR]
@@ -32,7 +34,9 @@ from pathlib import Path
 
 from kiosk.rules import MODES
 
-from . import bundle, cards, enrol, writeboot
+from mqtt.terminal import echo
+
+from . import bundle, cards, enrol, inventory, writeboot
 from .args import fleet_arg
 from .bootmedia import open_media
 from .fleet import Fleet, FleetError
@@ -56,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("venue_id", metavar="VENUE_ID")
     p.add_argument("--name", required=True, help="the venue's display name")
     fleet_arg(p)
+    fleet_arg(venue.add_parser("list", help="the venues, with how many kiosks each has"))
 
     kiosk = sub.add_parser("kiosk", help="kiosks").add_subparsers(dest="kiosk_command", required=True)
     p = kiosk.add_parser("new", help="issue a kiosk's certificate, kiosk.toml and first staff account")
@@ -64,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="toggle", choices=MODES)
     p.add_argument("--staff", metavar="NAME",
                    help="the first staff account (prints its one-time PIN); without it the kiosk has none")
+    fleet_arg(p)
+    p = kiosk.add_parser("list", help="the kiosks: venue, certificate validity, the cards their identity went to")
+    p.add_argument("--venue", metavar="VENUE_ID", help="only this venue's kiosks")
     fleet_arg(p)
     p = kiosk.add_parser("revoke", help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
@@ -139,6 +147,23 @@ def _write_boot(args) -> None:
           "less /var/log/cloud-init-output.log")
 
 
+def _venue_list(fleet: Fleet) -> None:
+    rows = inventory.venues(fleet)
+    for v in rows:
+        echo(f"{v.venue_id:<24} {v.kiosks:>3} kiosk(s)  {v.name}")
+    print(f"({len(rows)} venue(s) in {fleet.root})")
+
+
+def _kiosk_list(fleet: Fleet, venue: str | None) -> None:
+    now = inventory.now()
+    rows = [k for k in inventory.kiosks(fleet) if venue is None or k.venue_id == venue]
+    for k in rows:
+        last = k.cards[-1] if k.cards else None
+        card = (f"{len(k.cards)} card(s), last {last.media} {last.at}" if last else "not written to a card yet")
+        echo(f"{k.kiosk_id:<32} {k.venue_id or '?':<20} {k.state(now)}; {card}")
+    print(f"({len(rows)} kiosk(s){f' at {venue}' if venue else ''}; revoked ones are in {fleet.revoked_file.name})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -150,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  broker config:   {fleet.broker_dir}  -> /etc/mosquitto/ on {args.broker_host}")
             print(f"  broker drop-in:  {fleet.broker_dropin}  -> /etc/systemd/system/mosquitto.service.d/")
             print(f"  collector:       {fleet.collector_dir}  (with collector.toml) -> /etc/checkin-collector/")
+        elif args.command == "venue" and args.venue_command == "list":
+            _venue_list(Fleet.open(args.fleet))
+        elif args.command == "kiosk" and args.kiosk_command == "list":
+            _kiosk_list(Fleet.open(args.fleet), args.venue)
         elif args.command == "venue":
             fleet = Fleet.open(args.fleet)
             key = fleet.add_venue(args.venue_id, args.name)
@@ -166,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kiosk {args.kiosk_id} provisioned in {folder}")
             print(f"  fleet registry: {fleet.registry_file} now has {args.kiosk_id} = {args.venue}; copy it to "
                   "/etc/checkin-collector/ on the collector (its events are refused until then)")
-            print(f"  copy {fleet.kiosk_etc(args.kiosk_id)}/ and {fleet.kiosk_data(args.kiosk_id)}/ onto the SD card")
+            print(f"  next: kiosk-provision write-boot --image SD.img {args.kiosk_id} --ssh-key KEY.pub "
+                  f"(a flashed card), or kiosk-provision enroll-qr {args.kiosk_id} (a card written --unenrolled)")
             if pin is None:
                 print(f"staff: NO staff account on this kiosk (no --staff NAME): nobody can log in to its staff "
                       f"pages until one is added; on the kiosk: sudo -u kiosk {KIOSK_COMMAND} staff add NAME")

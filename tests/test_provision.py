@@ -351,3 +351,28 @@ def test_a_revoked_kiosk_is_refused_by_the_broker_and_its_id_can_be_issued_again
     # refusals
     assert run(capsys, "kiosk", "revoke", "k-chua-co", "--reason", "x", "--fleet", str(fleet.root))[0] == 2
     assert run(capsys, "kiosk", "revoke", KIOSK, "--reason", "\x07", "--fleet", str(fleet.root))[0] == 2
+
+
+def test_venue_list_and_kiosk_list(tmp_path, capsys):
+    """A technician sees what the fleet holds without reading its folders."""
+    root = tmp_path / "fleet"
+    assert main(["init", str(root), "--broker-host", "127.0.0.1", "--days", "20"]) == 0
+    for venue, name in ((VENUE, "Chợ Phan Rang"), ("benh-vien-tinh", "Bệnh viện \x1b]0;tỉnh\x07")):
+        assert main(["venue", "add", venue, "--name", name.replace("\x1b]0;", "").replace("\x07", ""),
+                     "--fleet", str(root)]) == 0
+    assert main(["kiosk", "new", KIOSK, "--venue", VENUE, "--staff", "Lan", "--fleet", str(root)]) == 0
+    assert main(["kiosk", "new", "ninhthuan-bvt-01", "--venue", "benh-vien-tinh", "--staff", "Hoa",
+                 "--fleet", str(root)]) == 0
+    capsys.readouterr()
+    assert main(["venue", "list", "--fleet", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["benh-vien-tinh", "1", "kiosk(s)"] and out[1].split()[:3] == [VENUE, "1", "kiosk(s)"]
+    assert out[-1].startswith("(2 venue(s) in ")
+    assert main(["kiosk", "list", "--fleet", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in out[:2]] == [["ninhthuan-bvt-01", "benh-vien-tinh"], [KIOSK, VENUE]]
+    assert "certificate valid 19 more day(s) (reissue soon); not written to a card yet" in out[0]
+    assert out[-1].startswith("(2 kiosk(s);")
+    assert main(["kiosk", "list", "--venue", VENUE, "--fleet", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith(KIOSK) and out[-1].startswith(f"(1 kiosk(s) at {VENUE};")
