@@ -1,4 +1,7 @@
-"""Synthetic sample codes to show the kiosk: one of each kind it reads, and a few it refuses.
+"""Synthetic sample codes to show the kiosk: one of each kind it reads, and a few it refuses
+(``refused-*``: ``kiosk decode`` exits 1 for those, on purpose). The kiosk's own slips and cards
+are not among them: they are signed with the venue's key for a visit or a registered person, so
+they come out of the kiosk's printer (``var/printer`` in simulation) and go back to its camera.
 
 >>> write_samples(Path("./samples"))
 [PosixPath('samples/cccd-nguyen-thi-mau.png'), ...]
@@ -15,7 +18,8 @@ import segno
 SAMPLES = {
     "cccd-nguyen-thi-mau": "079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|"
                            "Số 1 Đường Thử Nghiệm, Phường Mẫu, Tỉnh Giả Định|15072021",
-    "cccd-tran-van-thu": "001095000002||Trần Văn Thử|02021995|Nam|Phường Mẫu, Thành phố Hà Nội|10102024",
+    # A Căn cước card (2024): the chip card's 7 fields and 4 empty ones, as cards in the field carry.
+    "can-cuoc-tran-van-thu": "001095000002||Trần Văn Thử|02021995|Nam|Phường Mẫu, Thành phố Hà Nội|10102024||||",
     "bhyt-old-nguyen-thi-mau": (
         "GD4799999999901|4e677579e1bb856e205468e1bb8b204de1baab75|01/01/1990|2|"
         "53e1bb91203120c490c6b0e1bb9d6e67205468e1bbad204e676869e1bb876d2c205068c6b0e1bb9d6e67204de1baab752c20"
@@ -29,6 +33,8 @@ SAMPLES = {
     "refused-payment-qr": "00020101021238570010A000000727012700069704030113001101234567802"
                           "08QRIBFTTA53037045802VN6304ABCD",
     "refused-url": "https://example.com/khai-bao",
+    # An EU-style vaccine passport (HC1: prefix): signed health data, not an identity to check in with.
+    "refused-vaccine-passport": "HC1:NCF.SYNTHETIC.SAMPLE.NOT.A.REAL.CERTIFICATE",
 }
 
 
