@@ -3,17 +3,24 @@
 Raw: one paho client (MQTT v5, the uplink's in-flight window) publishes the events as fast as it
 can and waits for every PUBACK. Uplink: the kiosk's Uplink drains the same events from a real
 kiosk database (synchronous=FULL) until every row is marked sent (PUBACKed). Neither waits for a
-collector, so the figure is the kiosk side alone.
+collector, so the figure is the kiosk side alone: an offline collector session holds what each
+publishes (PUBACK 0), as the broker does for a collector that is away. With no subscriber at all
+the broker answers PUBACK 16 (nothing holds the event) and the uplink keeps such events pending.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
@@ -35,6 +42,32 @@ def kiosk_db_with_events(path: Path, n: int, kiosk_id: str) -> list[bytes]:
     payloads = [e.encode() for (e,) in store.db.execute("SELECT body FROM events ORDER BY seq").fetchall()]
     store.close()
     return payloads
+
+
+@contextmanager
+def offline_collector(url: str, topic: str, client_id: str) -> Iterator[None]:
+    """A persistent session subscribed to ``topic`` (QoS 1), offline while the block runs; removed after."""
+    host, port = url.removeprefix("mqtt://").split(":")
+
+    def session(expiry_s: int, subscribe: bool) -> None:
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+        done = threading.Event()
+        client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, 1) if subscribe else done.set()
+        client.on_subscribe = lambda c, u, mid, rcs, p: done.set()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = expiry_s
+        client.connect(host, int(port), clean_start=not subscribe, properties=props)
+        client.loop_start()
+        if not done.wait(10):
+            raise RuntimeError(f"the broker did not answer {client_id}")
+        client.disconnect()
+        client.loop_stop()
+
+    session(600, subscribe=True)
+    try:
+        yield
+    finally:
+        session(0, subscribe=False)          # a clean start with no expiry drops the session and its queue
 
 
 def raw_publish_rate(url: str, payloads: list[bytes], window: int) -> float:
@@ -86,8 +119,10 @@ def drain(broker_url: str, workdir: Path, n: int, repeats: int) -> dict:
         kiosk_id = f"bench-{r}"
         db = workdir / f"kiosk-{r}.db"
         payloads = kiosk_db_with_events(db, n, kiosk_id)
-        raw.append(raw_publish_rate(broker_url, payloads, window))
-        ours.append(uplink_drain_rate(broker_url, db, n, kiosk_id))
+        with offline_collector(broker_url, contract.events_topic("bench-raw"), f"bench-holder-raw-{r}"):
+            raw.append(raw_publish_rate(broker_url, payloads, window))
+        with offline_collector(broker_url, contract.events_topic(kiosk_id), f"bench-holder-{r}"):
+            ours.append(uplink_drain_rate(broker_url, db, n, kiosk_id))
     return {"events": n, "repeats": repeats, "window": window, "raw_msgs_per_s": median(raw),
             "uplink_msgs_per_s": median(ours), "ratio": median(ours) / median(raw)}
 
