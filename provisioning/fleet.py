@@ -383,14 +383,14 @@ class Fleet:
                 cert, key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]))
                 write_cert(etc / "kiosk.pem", cert)
                 write_private_key(etc / "kiosk.key", key)
-                shutil.copyfile(self.ca_cert, etc / "ca.pem")
-                write_secret_bytes(etc / "venue-token.key", self.venue_key(venue_id).read_bytes())
-                (etc / "kiosk.toml").write_text(text, encoding="utf-8")
                 # The staff pages' HTTPS certificate: the names a staff phone reaches the kiosk by.
                 web_cert, web_key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]),
                                              server_names=web_names(kiosk_id))
                 write_cert(etc / "web.pem", web_cert)
                 write_private_key(etc / "web.key", web_key)
+                shutil.copyfile(self.ca_cert, etc / "ca.pem")
+                write_secret_bytes(etc / "venue-token.key", self.venue_key(venue_id).read_bytes())
+                (etc / "kiosk.toml").write_text(text, encoding="utf-8")
                 db_path = data / "kiosk.db"
                 store = VisitStore.open(db_path)
                 try:

@@ -298,9 +298,6 @@ def test_an_invalid_identity_is_not_installed(fleet, targets):
     assert_nothing_installed(targets)
 
 
-@pytest.mark.parametrize("data, message", [
-    (CCCD_MAU.encode(), "enrol_not_enrolment_code"),
-    (b"https://example.invalid/enrol", "enrol_not_enrolment_code"),
 @pytest.mark.parametrize("swap, detail", [
     (("web.key", "kiosk.key"), "web.key does not belong to web.pem"),
     (("web.pem", "kiosk.pem"), "web.key does not belong to web.pem"),
@@ -316,6 +313,9 @@ def test_the_staff_pages_certificate_is_checked_with_the_identity(fleet, swap, d
         check_identity(files)
 
 
+@pytest.mark.parametrize("data, message", [
+    (CCCD_MAU.encode(), "enrol_not_enrolment_code"),
+    (b"https://example.invalid/enrol", "enrol_not_enrolment_code"),
     (b"\xff\xfe\x00garbage", "enrol_not_enrolment_code"),
     (b"", "enrol_not_enrolment_code"),
     (b"CKE1.", "enrol_code_damaged"),
