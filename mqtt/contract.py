@@ -234,6 +234,36 @@ def check_person(person: Any) -> None:
     _person(person)
 
 
+#: What people type between the digits of a phone number; and the country code's forms.
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+_PHONE_PREFIXES = ("+84", "0084", "84", "0")
+
+
+def canonical_phone(text: str) -> str:
+    """A phone number as staff type it (``+84 912 345 678``, ``84912345678``, ``0084…``,
+    ``0912 345 678``, ``+84 (0) 912…``) in the form an event's ``person.phone`` carries: ``0`` and 9
+    digits. That is the canonical form the kiosk's ``normalise_phone`` (kiosk/credentials/phone.py)
+    gives every phone it records, so the collector finds a visit by it. Only the form is checked
+    here, not the kiosk's rules for which numbers are mobiles: a number the kiosk would refuse is
+    simply on no visit. Raises ValueError saying what is wrong (without the number).
+
+    >>> canonical_phone("+84 (0) 912-345-678")
+    '0912345678'
+    """
+    compact = _PHONE_SEPARATORS.sub("", text) if isinstance(text, str) else ""
+    for prefix in _PHONE_PREFIXES:
+        if compact.startswith(prefix):
+            national = compact[len(prefix):]
+            if prefix != "0" and national.startswith("0"):
+                national = national[1:]       # "+84 (0) 912…": the national 0 kept after the country code
+            break
+    else:
+        raise ValueError("a phone number starts with 0, +84, 84 or 0084")
+    if not _PHONE.fullmatch("0" + national):
+        raise ValueError("a phone number has 0 and 9 more digits (spaces, dots, dashes and parentheses aside)")
+    return "0" + national
+
+
 def _clock(clock: Any) -> None:
     if not isinstance(clock, dict):
         raise InvalidEvent("field", "clock must be an object")

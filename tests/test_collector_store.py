@@ -111,6 +111,45 @@ def test_auto_check_out_is_estimated_and_a_real_check_out_wins(central):
     assert row["check_out_at"] == t("2021-08-15T14:00:00+00:00")
 
 
+# -- the phone a visit was checked in with (tracing by phone, field fix 22) --------------------------
+
+PHONE = "0912345678"
+
+
+def phone_visits(store) -> dict[str, str | None]:
+    return {r["visit_id"]: r["person_phone"] for r in store.visit_rows()}
+
+
+def test_a_visit_keeps_its_persons_phone_for_tracing(central):
+    staff, camera, late = vid("staff-phone"), vid("camera"), vid("out-first")
+    household = {**PERSON, "kind": "kiosk_card", "id": "KC0000000001", "phone": PHONE}
+    central.ingest([make_event(seq=1, visit=staff, who=household), make_event(seq=2, visit=camera),
+                    make_event(seq=4, type="check_out", visit=late, who={**PERSON, "phone": "0987654321"},
+                               at="2021-08-15T09:00:00.000+07:00")])
+    assert phone_visits(central) == {staff: PHONE, camera: None, late: "0987654321"}
+    # The visit's person (and so its phone) is its check-in's once that arrives.
+    central.ingest([make_event(seq=3, visit=late, who={**PERSON, "phone": PHONE})])
+    assert phone_visits(central)[late] == PHONE
+
+
+def test_migration_4_fills_the_phone_of_visits_stored_before_it(store_url):
+    sqlite = store_url.startswith("sqlite")
+    with open_store(store_url) as s:
+        staff, camera = vid("staff-phone"), vid("camera")
+        s.ingest([make_event(seq=1, visit=staff, who={**PERSON, "phone": PHONE}), make_event(seq=2, visit=camera)])
+        # Back to the schema before migration 4, as a store of the earlier version was.
+        s._exec("DROP INDEX visits_phone")
+        s._exec("ALTER TABLE visits DROP COLUMN person_phone")
+        s._exec("DELETE FROM _sqlite_migrations WHERE name = 'm004_visit_phone'" if sqlite
+                else "DELETE FROM schema_version WHERE version = 4")
+        assert "person_phone" not in s.visit_rows()[0]
+    with open_store(store_url) as s:
+        assert phone_visits(s) == {staff: PHONE, camera: None}
+        indexes = s._rows("SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite
+                          else "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'visits'")
+        assert "visits_phone" in {r["name"] for r in indexes}
+
+
 # -- seq tracking ---------------------------------------------------------------------------------
 
 def test_seq_gaps_and_late_arrivals_are_reported(central):

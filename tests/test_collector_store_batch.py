@@ -60,6 +60,8 @@ def event_stream(seed: int) -> list[dict]:
                     kind = rng.choice(["check_out", "check_out", "auto_check_out"])
                 else:
                     visit, who, kind = str(uuid.UUID(int=rng.getrandbits(128))), person(rng.randrange(9999)), "check_in"
+                    if int(who["id"]) % 3 == 0:          # checked in by staff with a phone
+                        who = {**who, "phone": f"09{int(who['id']) % 10**8:08d}"}
                     open_visits.append((visit, who))
                 events.append(make_event(kiosk=f"kiosk-{k}", seq=seq, type=kind, visit=visit, who=who, at=at,
                                          synced=synced, boot=f"boot-{b}", uptime=uptime, venue=f"venue-{k % 2}",
@@ -99,7 +101,8 @@ def derived_visit(events: list[dict]) -> dict:
             "check_out_estimated": inferred(check_out) if check_out else False,
             "check_in_corrected": bool(check_in and check_in["at_corrected"]),
             "check_out_corrected": bool(check_out and check_out["at_corrected"]),
-            "time_trusted": all(e["synced"] or e["at_corrected"] for e in (check_in, check_out) if e)}
+            "time_trusted": all(e["synced"] or e["at_corrected"] for e in (check_in, check_out) if e),
+            "person_phone": base["person"]["phone"]}
 
 
 def test_visits_are_what_their_events_say_however_they_arrive(store_url, request):

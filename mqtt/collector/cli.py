@@ -26,9 +26,11 @@ from ..logs import setup_logging, use_timezone
 from ..masking import mask_id, mask_name
 from ..terminal import echo
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
-from .store import StoreError, open_store
+from .store import TRACE_PHONE, StoreError, open_store
 
 log = logging.getLogger("mqtt.collector")
+#: What ``trace KIND:ID`` takes: a person kind, or ``phone`` (everyone checked in with it).
+_TRACE_KINDS = (*contract.PERSON_KINDS, TRACE_PHONE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     v = command("visits", _visits, "visits, newest first")
     v.add_argument("--venue", help="only this venue id")
     v.add_argument("--limit", type=int, default=None, help="at most this many")
-    t = command("trace", _trace, "everyone whose visit overlapped a visit of KIND:ID at the same venue")
+    t = command("trace", _trace, "the contacts of KIND:ID: everyone whose visit overlapped one of theirs at the "
+                "same venue, one line per person with the time shared")
     t.add_argument("person", metavar="KIND:ID",
-                   help=f"e.g. cccd:079190000001 (kinds: {', '.join(contract.PERSON_KINDS)})")
+                   help=f"e.g. cccd:079190000001 or phone:0912345678 (kinds: {', '.join(_TRACE_KINDS)})")
     t.add_argument("--days", type=int, default=queries.DEFAULT_TRACE_DAYS,
                    help=f"look back this many days (default {queries.DEFAULT_TRACE_DAYS})")
     s = command("stats", _stats, "check-ins per venue per day or hour")
@@ -140,22 +143,38 @@ def _visits(args, config: Config) -> int:
 
 def _trace(args, config: Config) -> int:
     kind, sep, pid = args.person.partition(":")
-    if not sep or kind not in contract.PERSON_KINDS or not pid:
-        echo(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(contract.PERSON_KINDS)}",
-              file=sys.stderr)
+    if not sep or kind not in _TRACE_KINDS or not pid:
+        echo(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(_TRACE_KINDS)}", file=sys.stderr)
         return 2
+    if kind == TRACE_PHONE:
+        try:
+            pid = contract.canonical_phone(pid)
+        except ValueError as exc:
+            echo(f"kiosk-collector: trace phone: {exc}", file=sys.stderr)
+            return 2
     with open_store(config.store.url) as store:
-        rows = queries.trace(store, kind, pid, args.days)
+        contacts = queries.trace(store, kind, pid, args.days)
     if args.json:
-        _print_json(rows)
+        _print_json(contacts)
         return 0
     zone = ZoneInfo(config.report.timezone)
-    echo(f"{len(rows)} overlapping visit(s) with {kind}:{mask_id(pid)} in the last {args.days} day(s)")
-    for r in rows:
-        flags = "".join(f" [{f}]" for f in ("estimated", "open") if r[f])
-        echo(f"{r['venue_id']:24} {_who(r['person'])}  {_local(r['overlap_start'], zone)} → "
-              f"{_local(r['overlap_end'], zone, '%H:%M')} ({r['overlap_minutes']:.0f} min){flags}")
+    echo(f"{len(contacts)} contact(s) of {kind}:{mask_id(pid)} in the last {args.days} day(s)")
+    for c in contacts:
+        first, last = (datetime.fromisoformat(c[k]).astimezone(zone) for k in ("first_overlap", "last_overlap"))
+        until = last.strftime("%H:%M" if last.date() == first.date() else "%Y-%m-%d %H:%M")
+        flags = "".join(f" [{f}]" for f in ("estimated", "open", "corrected") if c[f])
+        echo(f"{_who(c['person'])}  {_duration(c['overlap_s'])}  {first:%Y-%m-%d %H:%M} → {until}  "
+             f"{', '.join(c['venues'])}  {c['visits']} visit(s){flags}")
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``1 h 05 min``, ``42 min``, ``< 1 min``."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "< 1 min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def _stats(args, config: Config) -> int:

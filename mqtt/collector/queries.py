@@ -4,16 +4,17 @@ Each function returns plain dicts with ISO 8601 UTC times (``--json`` prints the
 the CLI masks them for the screen.
 
 >>> trace(store, "cccd", "079190000001", days=14)
-[{'person': {...}, 'venue_id': 'cho-thu', 'overlap_minutes': 42.0, 'estimated': False, ...}]
+[{'person': {...}, 'overlap_s': 2520.0, 'venues': ['cho-thu'], 'visits': 1, 'estimated': False, ...}]
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .store import UTC, Store, iso, seq_gaps
+from .. import contract
+from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
 
 DEFAULT_TRACE_DAYS = 14
 
@@ -32,34 +33,68 @@ def visits(store: Store, venue: str | None = None, limit: int | None = None) -> 
 
 def trace(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAYS, *,
           now: datetime | None = None) -> list[dict]:
-    """Everyone whose visit at the same venue overlapped a visit of ``kind:person_id`` that was
-    still going within the last ``days`` days: one dict per (co-visitor visit, index visit).
+    """The contacts of ``kind:person_id`` or, with ``kind`` ``"phone"``, of everyone checked in with
+    that phone number (typed in any form :func:`mqtt.contract.canonical_phone` reads): every other
+    person whose visit at the same venue overlapped an index visit still going within the last
+    ``days`` days. One dict per contact person (``kind:id``), longest shared time first:
 
-    Open visits count as lasting until ``now``; visits that only touch (one leaves the instant
-    the other arrives) do not overlap. ``estimated``: either check-out was inferred;
-    ``open``: either visit is still open.
+    - ``person``: the person of their latest overlapping visit (as in the event);
+    - ``overlap_s``: the seconds they shared with the index, the union of the overlaps of all their
+      visits with all the index visits (time shared twice, e.g. while the index was checked in at
+      two venues at once, counts once);
+    - ``first_overlap``, ``last_overlap``: when the first shared time began and the last ended;
+    - ``venues``: where they shared it (sorted ids); ``visits``: how many of their visits overlapped;
+    - ``estimated``: some shared time rests on an inferred check-out (theirs or the index's);
+    - ``open``: one of their overlapping visits is still open (they may still be there);
+    - ``corrected``: some shared time rests on a clock-corrected time (theirs or the index's).
+
+    Open visits count as lasting until ``now``; visits that only touch (one leaves the instant the
+    other arrives) do not overlap. Raises ValueError for a malformed phone number.
     """
+    if kind == TRACE_PHONE:
+        person_id = contract.canonical_phone(person_id)
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    return contacts(store.trace_rows(kind, person_id, now - timedelta(days=days), now), now)
+
+
+def contacts(pairs: list[dict], now: datetime) -> list[dict]:
+    """The (index visit, contact visit) pairs of :meth:`Store.trace_rows` as one entry per contact person."""
+    by_person: dict[tuple[str, str], list[tuple[dict, datetime, datetime]]] = defaultdict(list)
+    for r in pairs:
+        start = max(r["check_in_at"] or r["check_out_at"], r["index_check_in_at"] or r["index_check_out_at"])
+        end = min(r["check_out_at"] or now, r["index_check_out_at"] or now)
+        if end > start:
+            by_person[(r["person_kind"], r["person_id"])].append((r, start, end))
     out = []
-    for r in store.trace_rows(kind, person_id, now - timedelta(days=days), now):
-        start = r["check_in_at"] or r["check_out_at"]
-        end = r["check_out_at"] or now
-        index_start = r["index_check_in_at"] or r["index_check_out_at"]
-        index_end = r["index_check_out_at"] or now
-        overlap_start, overlap_end = max(start, index_start), min(end, index_end)
-        out.append({
-            "person": r["person"], "venue_id": r["venue_id"], "kiosk_id": r["kiosk_id"], "visit_id": r["visit_id"],
-            "check_in_at": iso(r["check_in_at"]), "check_out_at": iso(r["check_out_at"]),
-            "check_out_type": r["check_out_type"],
-            "index_visit_id": r["index_visit_id"],
-            "overlap_start": iso(overlap_start), "overlap_end": iso(overlap_end),
-            "overlap_minutes": round((overlap_end - overlap_start).total_seconds() / 60, 1),
-            "estimated": bool(r["check_out_estimated"] or r["index_estimated"]),
-            "open": r["check_out_at"] is None or r["index_check_out_at"] is None,
-            "corrected": bool(r["check_in_corrected"] or r["check_out_corrected"]),
-        })
-    out.sort(key=lambda t: (t["overlap_start"], t["venue_id"], t["visit_id"], t["index_visit_id"]))
-    return out
+    for key, shared in by_person.items():
+        rows = [r for r, _, _ in shared]
+        latest = max(rows, key=lambda r: (r["check_in_at"] or r["check_out_at"], r["visit_id"]))
+        out.append((key, {
+            "person": latest["person"],
+            "overlap_s": round(union_seconds([(s, e) for _, s, e in shared]), 3),
+            "first_overlap": iso(min(s for _, s, _ in shared)), "last_overlap": iso(max(e for _, _, e in shared)),
+            "venues": sorted({r["venue_id"] for r in rows}),
+            "visits": len({r["visit_id"] for r in rows}),
+            "estimated": any(r["check_out_estimated"] or r["index_estimated"] for r in rows),
+            "open": any(r["check_out_at"] is None for r in rows),
+            "corrected": any(r["check_in_corrected"] or r["check_out_corrected"] or r["index_in_corrected"]
+                             or r["index_out_corrected"] for r in rows),
+        }))
+    out.sort(key=lambda kc: (-kc[1]["overlap_s"], kc[1]["first_overlap"], kc[0]))
+    return [c for _, c in out]
+
+
+def union_seconds(spans: list[tuple[datetime, datetime]]) -> float:
+    """How long the union of the ``(start, end)`` intervals lasts, in seconds (overlaps counted once)."""
+    total, reached = timedelta(), None
+    for start, end in sorted(spans):
+        if reached is None or start > reached:
+            total += end - start
+            reached = end
+        elif end > reached:
+            total += end - reached
+            reached = end
+    return total.total_seconds()
 
 
 def stats(store: Store, venue: str | None = None, by: str = "day", tz: str = "Asia/Ho_Chi_Minh") -> list[dict]:

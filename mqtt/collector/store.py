@@ -30,8 +30,10 @@ EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", 
                  "person", "estimated", "received_at")
 VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
                  "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
-                 "check_out_corrected", "time_trusted", "updated_at")
+                 "check_out_corrected", "time_trusted", "updated_at", "person_phone")
 SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
+#: :meth:`Store.trace_rows`'s ``kind`` for tracing everyone checked in with a phone number.
+TRACE_PHONE = "phone"
 
 
 class StoreError(RuntimeError):
@@ -230,6 +232,9 @@ class SqlStore(Store):
     @abstractmethod
     def _hour_sql(self) -> str:
         """SQL for the UTC hour of ``check_in_at`` (grouping key for stats)."""
+    @abstractmethod
+    def _json_text_sql(self, expr: str, key: str) -> str:
+        """SQL for the text at ``key`` of the stored JSON object ``expr`` (NULL for JSON null)."""
 
     def _lock(self, keys: Iterable[str]) -> None:
         """Serialise writers of the same kiosks/visits (no-op where there is one writer)."""
@@ -374,7 +379,8 @@ class SqlStore(Store):
         """Visits are derived from their events, so arrival order never matters: each touched visit
         is rebuilt from all its stored events, in one statement (no event travels to Python).
 
-        The person and places come from the check-in, or from the check-out while there is none.
+        The person and places come from the check-in, or from the check-out while there is none;
+        the person's phone is kept beside it, for tracing by phone.
         A visit's time is trusted when each of its ends was synced or has been corrected."""
         if not visit_ids:
             return
@@ -402,7 +408,8 @@ class SqlStore(Store):
             SELECT v.visit_id, {base}, i.at_when, o.at_when, o.type, COALESCE(o.est, FALSE),
                    i.at_corrected IS NOT NULL, o.at_corrected IS NOT NULL,
                    (i.visit_id IS NULL OR i.synced OR i.at_corrected IS NOT NULL)
-                   AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?
+                   AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?,
+                   {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}
             FROM (SELECT DISTINCT visit_id FROM e) v
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
@@ -471,7 +478,7 @@ class SqlStore(Store):
             if key in out:
                 out[key] = self._dt(out[key])
         for key in ("check_out_estimated", "check_in_corrected", "check_out_corrected", "time_trusted",
-                    "index_estimated"):
+                    "index_estimated", "index_in_corrected", "index_out_corrected"):
             if key in out:
                 out[key] = bool(out[key])
         out["person"] = self._obj(out["person"])
@@ -485,29 +492,42 @@ class SqlStore(Store):
 
     def trace_rows(self, kind: str, person_id: str, since: datetime, now: datetime) -> list[dict]:
         """Pairs (index visit, co-visitor visit) at the same venue whose intervals overlap by more
-        than a touch. Open visits last until ``now``; a visit with no check-in (yet) starts at its
-        check-out. Closed co-visits are found through (venue_id, check_out_at), open ones through
-        the open-visit index, so the cost follows the window, not the table."""
+        than a touch. The index visits are those of ``kind:person_id`` still going at ``since`` or
+        later; with ``kind`` :data:`TRACE_PHONE`, those checked in with the phone ``person_id``
+        (canonical, ``0`` + 9 digits), and every person who ever was is the index, nobody's contact.
+        Open visits last until ``now``; a visit with no check-in (yet) starts at its check-out.
+        Index visits are found through the person or phone index, closed co-visits through
+        (venue_id, check_out_at), open ones through the open-visit index, so the cost follows the
+        window, not the table."""
         n, s = self._t(utc_ms(now)), self._t(utc_ms(since))
-        cols = ("v.visit_id, v.kiosk_id, v.venue_id, v.person, v.check_in_at, v.check_out_at, v.check_out_type, "
-                "v.check_out_estimated, v.check_in_corrected, v.check_out_corrected, "
-                "i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
-                "i.check_out_at AS index_check_out_at, i.check_out_estimated AS index_estimated")
+        if kind == TRACE_PHONE:
+            index, index_params = "person_phone = ?", [person_id]
+            other = ("(v.person_kind, v.person_id) NOT IN "
+                     "(SELECT person_kind, person_id FROM visits WHERE person_phone = ?)")
+            other_params = [person_id]
+        else:
+            index, index_params = "person_kind = ? AND person_id = ?", [kind, person_id]
+            other, other_params = "NOT (v.person_kind = ? AND v.person_id = ?)", [kind, person_id]
+        cols = ("v.visit_id, v.kiosk_id, v.venue_id, v.person_kind, v.person_id, v.person, v.check_in_at, "
+                "v.check_out_at, v.check_out_type, v.check_out_estimated, v.check_in_corrected, "
+                "v.check_out_corrected, i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
+                "i.check_out_at AS index_check_out_at, i.check_out_estimated AS index_estimated, "
+                "i.check_in_corrected AS index_in_corrected, i.check_out_corrected AS index_out_corrected")
         sql = f"""
             WITH idx AS (
-                SELECT visit_id, venue_id, check_in_at, check_out_at, check_out_estimated,
-                       COALESCE(check_in_at, check_out_at) AS s, COALESCE(check_out_at, ?) AS e
+                SELECT visit_id, venue_id, check_in_at, check_out_at, check_out_estimated, check_in_corrected,
+                       check_out_corrected, COALESCE(check_in_at, check_out_at) AS s, COALESCE(check_out_at, ?) AS e
                 FROM visits
-                WHERE person_kind = ? AND person_id = ? AND COALESCE(check_out_at, ?) >= ?
+                WHERE {index} AND COALESCE(check_out_at, ?) >= ?
             )
             SELECT {cols} FROM idx i JOIN visits v
               ON v.venue_id = i.venue_id AND v.check_out_at > i.s AND COALESCE(v.check_in_at, v.check_out_at) < i.e
-             WHERE NOT (v.person_kind = ? AND v.person_id = ?)
+             WHERE {other}
             UNION ALL
             SELECT {cols} FROM idx i JOIN visits v
               ON v.venue_id = i.venue_id AND v.check_out_at IS NULL AND v.check_in_at < i.e
-             WHERE ? > i.s AND NOT (v.person_kind = ? AND v.person_id = ?)"""
-        params = [n, kind, person_id, n, s, kind, person_id, n, kind, person_id]
+             WHERE ? > i.s AND {other}"""
+        params = [n, *index_params, n, s, *other_params, n, *other_params]
         return [self._visit_out(r) for r in self._rows(sql, params)]
 
     def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]:

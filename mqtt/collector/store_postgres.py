@@ -111,6 +111,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE dead_letters ADD COLUMN event_id TEXT;
         CREATE UNIQUE INDEX dead_letters_event ON dead_letters (event_id, reason);
     """),
+    # Tracing by phone (staff phone check-ins carry the household's phone): the visit's
+    # person.phone beside its JSON, indexed where there is one; filled here for the visits before.
+    (4, """
+        ALTER TABLE visits ADD COLUMN person_phone TEXT;
+        UPDATE visits SET person_phone = person->>'phone' WHERE person->>'phone' IS NOT NULL;
+        CREATE INDEX visits_phone ON visits (person_phone) WHERE person_phone IS NOT NULL;
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection
@@ -263,3 +270,6 @@ class PostgresStore(SqlStore):
 
     def _hour_sql(self) -> str:
         return "date_trunc('hour', check_in_at)"
+
+    def _json_text_sql(self, expr: str, key: str) -> str:
+        return f"({expr})->>'{key}'"

@@ -122,6 +122,16 @@ def m003_dead_letter_event(db):
     db.execute("CREATE UNIQUE INDEX dead_letters_event ON dead_letters (event_id, reason)")
 
 
+@migrations()
+def m004_visit_phone(db):
+    # Tracing by phone (staff phone check-ins carry the household's phone): the visit's
+    # person.phone beside its JSON, indexed where there is one; filled here for the visits before.
+    db.execute("ALTER TABLE visits ADD COLUMN person_phone TEXT")
+    db.execute("UPDATE visits SET person_phone = json_extract(person, '$.phone') "
+               "WHERE json_extract(person, '$.phone') IS NOT NULL")
+    db.execute("CREATE INDEX visits_phone ON visits (person_phone) WHERE person_phone IS NOT NULL")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
@@ -239,6 +249,9 @@ class SqliteStore(SqlStore):
 
     def _hour_sql(self) -> str:
         return "substr(check_in_at, 1, 13)"
+
+    def _json_text_sql(self, expr: str, key: str) -> str:
+        return f"json_extract({expr}, '$.{key}')"
 
     def _hour_value(self, value: Any) -> datetime:
         return datetime.fromisoformat(value + ":00:00+00:00")
