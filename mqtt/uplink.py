@@ -158,8 +158,12 @@ class Uplink:
         self._denied_delay = self.s.denied_retry_s[0]
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._client = self._make_client()
-        self._client_used = False
+        self.host, self.port = endpoint.address(self.s.url)
+        # The first connection makes its client: TLS files that are missing or unusable are then
+        # one more reason the broker is not reached (last_error names them), not a kiosk that
+        # cannot start and so cannot record anyone at the door.
+        self._client: paho.Client | None = None
+        self._client_used = True
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -182,14 +186,22 @@ class Uplink:
         return acked
 
     def run(self, stop: threading.Event) -> None:
+        failing_since = None        # a failure that repeats (the outbox on a full disk) is told once
         try:
             while not stop.is_set():
                 try:
                     self.step()
                 except Exception as exc:  # the uplink must outlive any one failure
-                    log.exception("uplink step failed; carrying on")
-                    self.last_error = type(exc).__name__
+                    if failing_since is None:
+                        log.exception("uplink step failed; carrying on (retried every second, said once)")
+                        failing_since = time.monotonic()
+                    self.last_error = type(exc).__name__     # (its text may quote an event)
                     stop.wait(1.0)
+                    continue
+                if failing_since is not None:
+                    log.warning("uplink: working again after %.0f s of failing steps",
+                                time.monotonic() - failing_since)
+                    failing_since = None
         finally:
             self._goodbye()
 
@@ -297,6 +309,8 @@ class Uplink:
         if was_connected:
             self._learn_from_close(why)
         client = self._client
+        if client is None:                                # never made (unusable TLS files)
+            return
         client.on_disconnect = None                       # this client is done with
         with contextlib.suppress(Exception):           # the socket may already be gone
             client.disconnect()

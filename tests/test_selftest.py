@@ -195,6 +195,17 @@ def test_broker_down(capsys, tmp_path):
     assert mark == "✗" and sentence.startswith(f"cannot connect to 127.0.0.1:{port}")
 
 
+def test_missing_tls_files_are_named(capsys, tmp_path):
+    """An mqtts:// kiosk whose CA file is gone: the sentence names the key and the file."""
+    config = kiosk_toml(tmp_path, "mqtts://127.0.0.1:8883")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'url = "mqtts://127.0.0.1:8883"\n',
+        f'url = "mqtts://127.0.0.1:8883"\ntls_ca = "{tmp_path}/gone/ca.pem"\n'), encoding="utf-8")
+    code, lines, _ = selftest(capsys, config, broker_s=2)
+    assert code == 1
+    assert f"[mqtt] tls_ca = {tmp_path}/gone/ca.pem: no such file" in lines["broker"][1]
+
+
 def test_broker_up_but_no_collector(capsys, tmp_path, mosquitto):
     code, lines, _ = selftest(capsys, kiosk_toml(tmp_path, mosquitto.url), broker_s=3)
     assert code == 1

@@ -248,3 +248,32 @@ def test_broker_down_then_up_the_door_never_waits(tmp_path, store, kiosk_db):
         uplink.stop()
         acker.close()
         broker.stop()
+
+
+def test_unusable_tls_files_leave_the_door_recording_and_say_which_file(tmp_path, store, kiosk_db):
+    """A kiosk whose CA file is gone still starts (it used to stop with a traceback): events wait in
+    the outbox and the uplink's last error names the config key and the file."""
+    uplink = make_uplink("mqtts://127.0.0.1:8883", kiosk_db, tls_ca=str(tmp_path / "gone.pem"))
+    uplink.start()
+    try:
+        record_check_ins(store, 3)
+        wait_until(lambda: uplink.last_error)
+        assert uplink.last_error == f"[mqtt] tls_ca = {tmp_path / 'gone.pem'}: no such file"
+        assert not uplink.connected and uplink.outbox.depth()["pending"] == 3
+    finally:
+        uplink.stop()
+
+
+def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tmp_path, caplog):
+    """An outbox that cannot be opened (its card gave way: here a folder where the database should
+    be) fails every step, a second apart: one traceback for the outage, not one a second."""
+    (tmp_path / "kiosk.db").mkdir()
+    uplink = make_uplink(mosquitto.url, tmp_path / "kiosk.db")
+    uplink.start()
+    try:
+        wait_until(lambda: uplink.last_error == "StoreUnavailable")
+        time.sleep(2.5)                                    # a few more failing steps
+    finally:
+        uplink.stop()
+    failures = [r for r in caplog.records if r.getMessage().startswith("uplink step failed")]
+    assert len(failures) == 1 and failures[0].exc_info
