@@ -304,13 +304,26 @@ class Fleet:
             f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
 
     def _register(self, kiosk_id: str, venue_id: str) -> None:
-        """Record the kiosk's venue in the fleet registry (made if this fleet predates it)."""
+        """Record the kiosk's venue in the fleet registry. A fleet that predates the registry gets
+        one listing its earlier kiosks too (from their kiosk.toml), so pointing the collector at it
+        never turns them away as unknown."""
         path = self.registry_file
-        kiosks = parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
+        kiosks = parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else self._provisioned()
         kiosks[kiosk_id] = venue_id
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(render_registry(kiosks), encoding="utf-8")
         os.replace(tmp, path)
+
+    def _provisioned(self) -> dict[str, str]:
+        """Kiosk id → venue id of the kiosks in kiosks/, read from their own kiosk.toml."""
+        found = {}
+        for d in sorted((self.root / "kiosks").glob("*/")):
+            try:
+                text = (self.kiosk_etc(d.name) / "kiosk.toml").read_text(encoding="utf-8")
+                found[d.name] = tomllib.loads(text)["kiosk"]["venue_id"]
+            except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+                continue            # not a kiosk folder (.revoked/, a half-made one)
+        return found
 
     def registry(self) -> dict[str, str]:
         """The fleet registry: kiosk id → venue id."""

@@ -376,3 +376,16 @@ def test_venue_list_and_kiosk_list(tmp_path, capsys):
     assert main(["kiosk", "list", "--venue", VENUE, "--fleet", str(root)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].startswith(KIOSK) and out[-1].startswith(f"(1 kiosk(s) at {VENUE};")
+
+
+def test_a_fleet_from_before_the_registry_gets_one_with_all_its_kiosks(tmp_path, capsys):
+    """A fleet made before the registry existed: its first `kiosk new` lists the earlier kiosks
+    too, so pointing the collector at the registry turns none of them away as unknown."""
+    root = tmp_path / "fleet"
+    assert main(["init", str(root), "--broker-host", "127.0.0.1", "--days", "20"]) == 0
+    assert main(["venue", "add", VENUE, "--name", "Chợ Phan Rang", "--fleet", str(root)]) == 0
+    assert main(["kiosk", "new", KIOSK, "--venue", VENUE, "--fleet", str(root)]) == 0
+    fleet = Fleet.open(root)
+    fleet.registry_file.unlink()                      # as a fleet of the previous version has it
+    assert main(["kiosk", "new", "ninhthuan-cho-phanrang-02", "--venue", VENUE, "--fleet", str(root)]) == 0
+    assert fleet.registry() == {KIOSK: VENUE, "ninhthuan-cho-phanrang-02": VENUE}
