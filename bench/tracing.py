@@ -10,8 +10,10 @@ migration wrote.
 
 Layout: a bigger store is a bigger deployment, not a denser one: per 1 M visits 200 venues and
 200 k persons (about 5 visits each in 21 days), 1-3 h per visit during 12 opening hours a day,
-10 % auto-checked-out, the ones still going at ``now`` open. So a typical person's trace has the
-same amount of answer at 1 M and at 10 M, and the time ratio shows what the extra data costs.
+10 % auto-checked-out, the ones still going at ``now`` open. One household in five (persons
+2h and 2h+1) was checked in by staff with its phone, so a phone trace has about twice a person's
+index visits. So a typical person's (or phone's) trace has the same amount of answer at 1 M and
+at 10 M, and the time ratio shows what the extra data costs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ NOW_OPEN_MS = 9 * HOUR_MS       # "now" is 9 h into the last day's opening hours
 VISITS_PER_VENUE = 5000         # in the 21 days
 VISITS_PER_PERSON = 5
 TRACE_DAYS = 14
+PHONE_HOUSEHOLDS = 5            # one household (2 persons) in this many has a phone on its visits
 LETTERS = "ABCDEGHIKLMNOPQRSTUVXY"
 
 
@@ -68,6 +71,11 @@ def _random_cte(lay: dict, series: str, rnd) -> str:
         w AS (SELECT *, s_ms + dur AS e_ms, s_ms + dur <= {lay['now_ms']} AS closed FROM r)"""
 
 
+def _phone_sql(p: str, digits: str) -> str:
+    """The household phone of person ``p`` (``09`` + 8 digits of ``p / 2``), or NULL."""
+    return f"CASE WHEN ({p} / 2) % {PHONE_HOUSEHOLDS} = 0 THEN '09' || {digits} END"
+
+
 def _name_sql(p: str, concat_digit) -> str:
     parts = [concat_digit(f"({p} / {10 ** (5 - i)}) % 10") for i in range(6)]
     return " || ".join(parts)
@@ -83,23 +91,25 @@ def _sqlite_insert_sql(lay: dict) -> str:
     def rnd(mod: str) -> str:
         return f"(abs(random()) % {mod})"
     name = _name_sql("p", lambda d: f"substr('{LETTERS}', 1 + 2 * ({d}), 1)")
+    phone = _phone_sql("p", "printf('%08d', p / 2)")
     cte = _random_cte(lay, "c", rnd)
     return f"""
         WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < {lay['n'] - 1}),
         {cte}
         INSERT INTO visits (visit_id, kiosk_id, venue_id, person_kind, person_id, person, check_in_at,
                             check_out_at, check_out_type, check_out_estimated, check_in_corrected,
-                            check_out_corrected, time_trusted, updated_at)
+                            check_out_corrected, time_trusted, updated_at, person_phone)
         SELECT printf('%08x-%04x-4%03x-%04x-%012x', u1, u2, u3, 32768 + u4, u5),
                printf('kiosk-%04d-%d', v, k), printf('cho-%04d', v), 'cccd', printf('079%09d', p),
                '{{"kind":"cccd","id":"' || printf('079%09d', p) || '","name":"Người Thử ' || {name}
                  || '","birth_date":"' || printf('%04d', 1940 + p % 60) || '-01-01","sex":"'
-                 || CASE p % 2 WHEN 0 THEN 'female' ELSE 'male' END || '","phone":null}}',
+                 || CASE p % 2 WHEN 0 THEN 'female' ELSE 'male' END || '","phone":'
+                 || COALESCE('"' || {phone} || '"', 'null') || '}}',
                {_sqlite_iso('s_ms')},
                CASE WHEN closed THEN {_sqlite_iso('e_ms')} END,
                CASE WHEN NOT closed THEN NULL WHEN auto THEN 'auto_check_out' ELSE 'check_out' END,
                closed AND auto, 0, 0, 1,
-               {_sqlite_iso('CASE WHEN closed THEN e_ms ELSE s_ms END + 1000')}
+               {_sqlite_iso('CASE WHEN closed THEN e_ms ELSE s_ms END + 1000')}, {phone}
         FROM w ORDER BY n"""
 
 
@@ -136,6 +146,7 @@ def _pg_insert_sql(lay: dict) -> str:
     def rnd(mod: str) -> str:
         return f"floor(random() * {mod})::bigint"
     name = _name_sql("p", lambda d: f"substr('{LETTERS}', (1 + 2 * ({d}))::int, 1)")
+    phone = _phone_sql("p", "lpad((p / 2)::text, 8, '0')")
     cte = _random_cte(lay, f"generate_series(0::bigint, {lay['n'] - 1}) AS g(n)", rnd)
 
     def ts(ms: str) -> str:
@@ -144,7 +155,7 @@ def _pg_insert_sql(lay: dict) -> str:
         WITH {cte}
         INSERT INTO visits (visit_id, kiosk_id, venue_id, person_kind, person_id, person, check_in_at,
                             check_out_at, check_out_type, check_out_estimated, check_in_corrected,
-                            check_out_corrected, time_trusted, updated_at)
+                            check_out_corrected, time_trusted, updated_at, person_phone)
         SELECT lpad(to_hex(u1), 8, '0') || '-' || lpad(to_hex(u2), 4, '0') || '-4' || lpad(to_hex(u3), 3, '0')
                  || '-' || to_hex(32768 + u4) || '-' || lpad(to_hex(u5), 12, '0'),
                format('kiosk-%s-%s', lpad(v::text, 4, '0'), k), format('cho-%s', lpad(v::text, 4, '0')),
@@ -152,12 +163,12 @@ def _pg_insert_sql(lay: dict) -> str:
                jsonb_build_object('kind', 'cccd', 'id', '079' || lpad(p::text, 9, '0'),
                                   'name', 'Người Thử ' || {name},
                                   'birth_date', (1940 + p % 60)::text || '-01-01',
-                                  'sex', CASE p % 2 WHEN 0 THEN 'female' ELSE 'male' END, 'phone', NULL),
+                                  'sex', CASE p % 2 WHEN 0 THEN 'female' ELSE 'male' END, 'phone', {phone}),
                {ts('s_ms')},
                CASE WHEN closed THEN {ts('e_ms')} END,
                CASE WHEN NOT closed THEN NULL WHEN auto THEN 'auto_check_out' ELSE 'check_out' END,
                closed AND auto, FALSE, FALSE, TRUE,
-               {ts('CASE WHEN closed THEN e_ms ELSE s_ms END + 1000')}
+               {ts('CASE WHEN closed THEN e_ms ELSE s_ms END + 1000')}, {phone}
         FROM w ORDER BY n"""
 
 
@@ -193,66 +204,76 @@ def pg_size(url: str) -> int:
 
 # -- timing ---------------------------------------------------------------------------------------
 
-def sample_persons(store, lay: dict, k: int, seed: int = 14) -> list[str]:
-    """``k`` persons drawn uniformly who have a visit within the trace window (a typical history)."""
+_WHO = {"cccd": "person_kind = 'cccd' AND person_id = ?", "phone": "person_phone = ?"}
+
+
+def sample_persons(store, lay: dict, k: int, seed: int = 14, kind: str = "cccd") -> list[str]:
+    """``k`` persons (or, ``kind`` ``"phone"``, household phones) drawn uniformly among those
+    with a visit within the trace window (a typical history)."""
     rng = random.Random(seed)
     now, since = lay["now"], lay["now"] - timedelta(days=TRACE_DAYS)
     picked: list[str] = []
     tried = 0
     while len(picked) < k and tried < 100 * k:
         tried += 1
-        pid = f"079{rng.randrange(lay['persons']):09d}"
+        if kind == "phone":
+            pid = f"09{PHONE_HOUSEHOLDS * rng.randrange(max(1, lay['persons'] // (2 * PHONE_HOUSEHOLDS))):08d}"
+        else:
+            pid = f"079{rng.randrange(lay['persons']):09d}"
         if pid in picked:
             continue
-        if _has_visit(store, pid, since, now):
+        if _index_visits(store, kind, pid, since, now):
             picked.append(pid)
     return picked
 
 
-def _has_visit(store, pid: str, since: datetime, now: datetime) -> bool:
-    rows = store._rows("SELECT count(*) AS n FROM visits WHERE person_kind = 'cccd' AND person_id = ? "
-                       "AND COALESCE(check_out_at, ?) >= ?", [pid, store._t(now), store._t(since)])
-    return rows[0]["n"] > 0
+def _index_visits(store, kind: str, pid: str, since: datetime, now: datetime) -> int:
+    return store._rows(f"SELECT count(*) AS n FROM visits WHERE {_WHO[kind]} AND COALESCE(check_out_at, ?) >= ?",
+                       [pid, store._t(now), store._t(since)])[0]["n"]
 
 
 def time_traces(url: str, lay: dict, k: int) -> dict:
     """``queries.trace`` for ``k`` typical persons: the first call per person (median, p95) and a
-    repeat (median), with the index visits and co-visits found, and the visits the query's
-    (venue_id, check_out_at > start) range walks for them (counted afterwards, not timed)."""
+    repeat (median), with the index visits and contacts found, and the visits the query's
+    (venue_id, check_out_at > start) range walks for them (counted afterwards, not timed); then
+    the same for ``k`` household phones (``trace phone:…``) under ``"phone"``."""
     store = open_store(url)
     try:
-        persons = sample_persons(store, lay, k + 5)
-        warm, persons = persons[:5], persons[5:]
-        for pid in warm:                                 # statement caches, not these persons' pages
-            queries.trace(store, "cccd", pid, days=TRACE_DAYS, now=lay["now"])
-        first, again, found, index_visits, scanned = [], [], [], [], []
-        since = lay["now"] - timedelta(days=TRACE_DAYS)
-        for pid in persons:
-            t = time.perf_counter()
-            out = queries.trace(store, "cccd", pid, days=TRACE_DAYS, now=lay["now"])
-            first.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            queries.trace(store, "cccd", pid, days=TRACE_DAYS, now=lay["now"])
-            again.append(time.perf_counter() - t)
-            found.append(len(out))
-            window = [pid, store._t(lay["now"]), store._t(since)]
-            index_visits.append(store._rows(
-                "SELECT count(*) AS n FROM visits WHERE person_kind = 'cccd' AND person_id = ? "
-                "AND COALESCE(check_out_at, ?) >= ?", window)[0]["n"])
-            # What the closed-visit half walks: every visit of the venue that ended after the index visit began.
-            scanned.append(store._rows(
-                "WITH idx AS (SELECT venue_id, COALESCE(check_in_at, check_out_at) AS s FROM visits "
-                "WHERE person_kind = 'cccd' AND person_id = ? AND COALESCE(check_out_at, ?) >= ?) "
-                "SELECT COALESCE(sum((SELECT count(*) FROM visits v WHERE v.venue_id = idx.venue_id "
-                "AND v.check_out_at > idx.s)), 0) AS n FROM idx", window)[0]["n"])
-        counts = store.counts()
+        out = _time_kind(store, lay, k, "cccd")
+        out["phone"] = _time_kind(store, lay, k, "phone")
+        out["visits_in_store"] = store.counts()["visits"]
     finally:
         store.close()
+    return out
+
+
+def _time_kind(store, lay: dict, k: int, kind: str) -> dict:
+    persons = sample_persons(store, lay, k + 5, kind=kind)
+    warm, persons = persons[:5], persons[5:]
+    for pid in warm:                                 # statement caches, not these persons' pages
+        queries.trace(store, kind, pid, days=TRACE_DAYS, now=lay["now"])
+    first, again, found, index_visits, scanned = [], [], [], [], []
+    since = lay["now"] - timedelta(days=TRACE_DAYS)
+    for pid in persons:
+        t = time.perf_counter()
+        out = queries.trace(store, kind, pid, days=TRACE_DAYS, now=lay["now"])
+        first.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        queries.trace(store, kind, pid, days=TRACE_DAYS, now=lay["now"])
+        again.append(time.perf_counter() - t)
+        found.append(len(out))
+        index_visits.append(_index_visits(store, kind, pid, since, lay["now"]))
+        # What the closed-visit half walks: every visit of the venue that ended after the index visit began.
+        scanned.append(store._rows(
+            f"WITH idx AS (SELECT venue_id, COALESCE(check_in_at, check_out_at) AS s FROM visits "
+            f"WHERE {_WHO[kind]} AND COALESCE(check_out_at, ?) >= ?) "
+            "SELECT COALESCE(sum((SELECT count(*) FROM visits v WHERE v.venue_id = idx.venue_id "
+            "AND v.check_out_at > idx.s)), 0) AS n FROM idx",
+            [pid, store._t(lay["now"]), store._t(since)])[0]["n"])
     return {"sampled": len(persons), "p50_ms": median(first) * 1000, "p95_ms": percentile(first, 95) * 1000,
             "max_ms": max(first) * 1000, "repeat_p50_ms": median(again) * 1000,
-            "co_visits_p50": median(found), "index_visits_p50": median(index_visits),
-            "scanned_p50": median([int(x) for x in scanned]),
-            "visits_in_store": counts["visits"], "samples_ms": [round(s * 1000, 3) for s in first]}
+            "contacts_p50": median(found), "index_visits_p50": median(index_visits),
+            "scanned_p50": median([int(x) for x in scanned]), "samples_ms": [round(s * 1000, 3) for s in first]}
 
 
 def free_bytes(path: Path) -> int:
@@ -273,7 +294,7 @@ def run(sizes: list[int], persons: int, scratch: Path, pg=None, log=print) -> di
     out: dict = {"sizes": sizes, "persons_sampled": persons, "trace_days": TRACE_DAYS,
                  "layout": {"visits_per_venue": VISITS_PER_VENUE, "visits_per_person": VISITS_PER_PERSON,
                             "days": DAYS, "open_hours_a_day": OPEN_MS // HOUR_MS, "visit_hours": "1-3",
-                            "auto_check_out_share": 0.1},
+                            "auto_check_out_share": 0.1, "phone_households": 1 / PHONE_HOUSEHOLDS},
                  "stores": {}}
     backends = ["sqlite"] + (["postgresql"] if pg is not None else [])
     for backend in backends:
@@ -312,5 +333,8 @@ def run(sizes: list[int], persons: int, scratch: Path, pg=None, log=print) -> di
             entry["ratio_p50"] = large["p50_ms"] / small["p50_ms"]
             entry["ratio_p95"] = large["p95_ms"] / small["p95_ms"]
             entry["ratio_repeat_p50"] = large["repeat_p50_ms"] / small["repeat_p50_ms"]
+            entry["phone_ratio_p50"] = large["phone"]["p50_ms"] / small["phone"]["p50_ms"]
+            entry["phone_ratio_p95"] = large["phone"]["p95_ms"] / small["phone"]["p95_ms"]
+            entry["phone_ratio_repeat_p50"] = large["phone"]["repeat_p50_ms"] / small["phone"]["repeat_p50_ms"]
         out["stores"][backend] = entry
     return out

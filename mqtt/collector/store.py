@@ -494,7 +494,8 @@ class SqlStore(Store):
         """Pairs (index visit, co-visitor visit) at the same venue whose intervals overlap by more
         than a touch. The index visits are those of ``kind:person_id`` still going at ``since`` or
         later; with ``kind`` :data:`TRACE_PHONE`, those checked in with the phone ``person_id``
-        (canonical, ``0`` + 9 digits), and every person who ever was is the index, nobody's contact.
+        (canonical, ``0`` + 9 digits), and every person ever checked in with it is the index, nobody's
+        contact.
         Open visits last until ``now``; a visit with no check-in (yet) starts at its check-out.
         Index visits are found through the person or phone index, closed co-visits through
         (venue_id, check_out_at), open ones through the open-visit index, so the cost follows the
