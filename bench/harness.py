@@ -6,6 +6,7 @@ real decoder, ScanLoop, CheckinDesk on a real SQLite file, Cooldown, Signals) ru
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -125,3 +126,29 @@ def close_loop(loop: ScanLoop) -> None:
     loop.signals.close()
     loop.desk.store.close()
 
+
+def served_kiosk(workdir: Path, kiosk_id: str):
+    """A simulated kiosk (``build_kiosk``) with its web server started on a loopback port of its
+    own and an unreachable broker (the web benches measure the pages, not the uplink); returns
+    (kiosk, (host, port)). The caller closes it (``kiosk.close()``)."""
+    from kiosk.app import build_kiosk
+    from kiosk.config import parse_config
+    from mqtt.broker.loopback import free_port
+
+    config = parse_config(f"""
+[kiosk]
+id = "{kiosk_id}"
+venue_id = "cho-bench"
+venue_name = "Chợ Bench"
+data_dir = "{workdir / 'data'}"
+[camera]
+source = "dir:{workdir / 'camera'}"
+[mqtt]
+url = "mqtt://127.0.0.1:{free_port()}"
+health_interval_s = 3600
+[web]
+listen = "127.0.0.1:0"
+""")
+    kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
+    kiosk.web.start()
+    return kiosk, kiosk.web.bound[0]

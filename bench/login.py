@@ -21,15 +21,14 @@ against raw under the same flood.
 from __future__ import annotations
 
 import http.client
-import io
 import re
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from mqtt.broker.loopback import free_port
 
+from .harness import served_kiosk
 from .report import latency_summary
 
 PAGE = "/staff/inside"
@@ -119,26 +118,7 @@ class Flood:
 
 
 def ours(workdir: Path, n: int) -> dict:
-    from kiosk.app import build_kiosk
-    from kiosk.config import parse_config
-
-    config = parse_config(f"""
-[kiosk]
-id = "bench-login"
-venue_id = "cho-bench"
-venue_name = "Chợ Bench"
-data_dir = "{workdir / 'data'}"
-[camera]
-source = "dir:{workdir / 'camera'}"
-[mqtt]
-url = "mqtt://127.0.0.1:{free_port()}"
-health_interval_s = 3600
-[web]
-listen = "127.0.0.1:0"
-""")
-    kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
-    kiosk.web.start()
-    host, port = kiosk.web.bound[0]
+    kiosk, (host, port) = served_kiosk(workdir, "bench-login")
     staff = Browser(host, port)
     try:
         pin = kiosk.staff.accounts.add("Lan")

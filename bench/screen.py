@@ -17,7 +17,6 @@ transfer: the bytes a browser fetches to show the kiosk page (HTML plus every fi
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import queue
 import re
@@ -25,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from mqtt.broker.loopback import free_port
 
+from .harness import served_kiosk
 from .report import percentile
 
 PRESENTATIONS = 200
@@ -77,26 +76,8 @@ class SseReader:
 
 def ours(workdir: Path, n: int = PRESENTATIONS) -> dict:
     from hardware.symbols import Symbol
-    from kiosk.app import build_kiosk
-    from kiosk.config import parse_config
 
-    config = parse_config(f"""
-[kiosk]
-id = "bench-screen"
-venue_id = "cho-bench"
-venue_name = "Chợ Bench"
-data_dir = "{workdir / 'data'}"
-[camera]
-source = "dir:{workdir / 'camera'}"
-[mqtt]
-url = "mqtt://127.0.0.1:{free_port()}"
-health_interval_s = 3600
-[web]
-listen = "127.0.0.1:0"
-""")
-    kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
-    kiosk.web.start()
-    host, port = kiosk.web.bound[0]
+    kiosk, (host, port) = served_kiosk(workdir, "bench-screen")
     reader = SseReader(host, port)
     latencies, handles, after = [], [], []
     try:

@@ -57,6 +57,7 @@ def test_drop_codes_check_in_then_check_out(tmp_path):
     # the screen's address is said once, by the console (not again in the log), and log lines
     # carry the venue's local time with its offset
     assert not any("http://127.0.0.1:" in line for line in kiosk.stderr)
+    assert not any("cannot read the kiosk database" in line for line in kiosk.stderr), kiosk.stderr
     assert any(line[:29].endswith("+07:00") for line in kiosk.stderr), kiosk.stderr[:3]
 
 

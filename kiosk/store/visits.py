@@ -140,9 +140,16 @@ class VisitStore:
 
     @classmethod
     def deferred(cls, path: Path) -> VisitStore:
-        """The running kiosk's store: opened at its first use, and again at the next use after an
-        open that failed (see :class:`StoreConnection`), so a kiosk starts on a full disk."""
-        return cls(StoreConnection(path))
+        """The running kiosk's store: opened (and its schema brought up to date) now if it can be,
+        so the readers that open without migrating find its tables; otherwise at its first use, and
+        again at the next use after an open that failed (see :class:`StoreConnection`), so a kiosk
+        starts on a full disk."""
+        connection = StoreConnection(path)
+        try:
+            connection.get()
+        except StoreUnavailable:
+            pass                        # said by the scan loop's first store check, red light on
+        return cls(connection)
 
     @property
     def db(self) -> sqlite_utils.Database:
