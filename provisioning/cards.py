@@ -3,10 +3,10 @@
 Two cards with one identity are two kiosks with one certificate: the broker takes each one's
 connection for the other's and drops it (``use_username_as_clientid``), the centre sees one kiosk
 whose sequence numbers run twice. ``write-boot`` and ``enroll-qr`` record every card they give an
-identity to and warn when it already went to another one, so a technician re-flashing a spare card
-for the same door learns it before both are in service.
+identity to and warn when it was given before, so a technician writing a spare card for the same
+door learns it before both are in service.
 
->>> given(fleet.kiosk_dir("ninhthuan-cho-01"), "ninhthuan-cho-01", "image /tmp/sd.img")   # None: a first card
+>>> given(fleet.kiosk_dir("ninhthuan-cho-01"), "ninhthuan-cho-01", "image /tmp/sd.img")   # None: the first card
 """
 
 from __future__ import annotations
@@ -54,13 +54,16 @@ def read(path: Path) -> list[Card]:
 
 
 def warning(kiosk_id: str, earlier: list[Card], media: str) -> str | None:
-    """The technician's warning when the identity already went to another card, else None."""
-    others = [c for c in earlier if c.media != " ".join(media.split())]
-    if not others:
+    """The technician's warning when the identity was given to a card before, else None.
+
+    Every earlier write counts: a path says nothing of which card is behind it (the same
+    ``--boot /media/…/bootfs`` or ``--image SD.img`` serves card after card), so the warning says
+    what to do in both cases instead of guessing."""
+    if not earlier:
         return None
-    last = others[-1]
-    return (f"warning: kiosk {kiosk_id}'s identity was already given to another card "
-            f"({last.media}, {last.at}{f', and {len(others) - 1} more' if len(others) > 1 else ''}). "
-            "Two cards with one identity knock each other off the broker. If this card replaces "
-            "that one, wipe the old card; for a second kiosk, make a new one: "
-            f"kiosk-provision kiosk new <new id> --venue …")
+    last = earlier[-1]
+    more = f", and {len(earlier) - 1} time(s) before that" if len(earlier) > 1 else ""
+    return (f"warning: kiosk {kiosk_id}'s identity was already written at {last.at} ({last.media}{more}). "
+            "If that was this same card, ignore this. Two cards with one identity knock each other off "
+            "the broker: wipe the other card, or for a second kiosk make a new one: "
+            "kiosk-provision kiosk new <new id> --venue …")

@@ -303,16 +303,25 @@ class Fleet:
             f"tls_cert = {_toml_str(str(ETC / 'web.pem'))}\n"
             f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
 
-    def _register(self, kiosk_id: str, venue_id: str) -> None:
-        """Record the kiosk's venue in the fleet registry. A fleet that predates the registry gets
-        one listing its earlier kiosks too (from their kiosk.toml), so pointing the collector at it
-        never turns them away as unknown."""
+    def _registry_to_extend(self) -> dict[str, str]:
+        """The registry a new kiosk is added to. A fleet that predates the registry gets one listing
+        its earlier kiosks too (from their kiosk.toml), so pointing the collector at it never turns
+        them away as unknown."""
+        return self.registry() if self.registry_file.is_file() else self._provisioned()
+
+    def _write_registry(self, kiosks: dict[str, str]) -> None:
         path = self.registry_file
-        kiosks = parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else self._provisioned()
-        kiosks[kiosk_id] = venue_id
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(render_registry(kiosks), encoding="utf-8")
         os.replace(tmp, path)
+
+    def registry(self) -> dict[str, str]:
+        """The fleet registry: kiosk id → venue id (FleetError when the file is not a registry)."""
+        path = self.registry_file
+        try:
+            return parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
+        except ConfigError as exc:
+            raise FleetError(f"{exc}; fix or restore it (kiosk id = venue id under [kiosks])") from None
 
     def _provisioned(self) -> dict[str, str]:
         """Kiosk id → venue id of the kiosks in kiosks/, read from their own kiosk.toml."""
@@ -325,10 +334,6 @@ class Fleet:
                 continue            # not a kiosk folder (.revoked/, a half-made one)
         return found
 
-    def registry(self) -> dict[str, str]:
-        """The fleet registry: kiosk id → venue id."""
-        path = self.registry_file
-        return parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
 
     def revoked(self) -> list[dict]:
         return tomllib.loads(self.revoked_file.read_text(encoding="utf-8")).get("revoked", [])
@@ -388,6 +393,7 @@ class Fleet:
                 parse_config(text)
             except ConfigError as exc:
                 raise FleetError(f"the generated kiosk.toml is not valid: {exc}") from None
+            registered = self._registry_to_extend()     # a bad registry is refused before anything is made
             work = _mkdir(self.root / "kiosks" / f".{kiosk_id}.partial")
             try:
                 etc = _mkdir(place_under(work, "etc"))
@@ -417,5 +423,5 @@ class Fleet:
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
-            self._register(kiosk_id, venue_id)
+            self._write_registry({**registered, kiosk_id: venue_id})
         return final, pin

@@ -96,10 +96,11 @@ def test_kiosk_new_records_the_kiosks_venue_for_the_collector(tmp_path):
     config = parse_config((fleet.collector_dir / "collector.toml").read_text())
     assert config.fleet.kiosks == "/etc/checkin-collector/kiosks.toml"
     assert config.collector.status_file == "/run/checkin-collector/status.json"
-    # A fleet made before the registry existed gets one at its next kiosk.
+    # A fleet made before the registry existed gets one at its next kiosk, listing its earlier
+    # kiosks too (from their kiosk.toml): the collector pointed at it turns none of them away.
     fleet.registry_file.unlink()
     fleet.new_kiosk(LATE, VENUE)
-    assert fleet.registry() == {LATE: VENUE}
+    assert fleet.registry() == {A: VENUE, B: OTHER_VENUE, LATE: VENUE}
 
 
 def test_a_configured_registry_that_is_missing_stops_the_collector_with_its_name(tmp_path, capsys):
