@@ -317,8 +317,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "selftest_storage_bad": {"vi": "{path}: {error}", "en": "{path}: {error}"},
     "selftest_staff_ok": {"vi": "{n} tài khoản, {locked} đang tạm khóa", "en": "{n} account(s), {locked} locked"},
     "selftest_staff_none": {"vi": "chưa có tài khoản nào: chưa ai dùng được trang nhân viên; thêm bằng "
-                                  "sudo -u kiosk kiosk staff add TÊN",
-                            "en": "none: nobody can use the staff pages yet; add one with sudo -u kiosk kiosk staff add NAME"},
+                                  "sudo -u kiosk /opt/checkin-kiosk/.venv/bin/kiosk staff add TÊN",
+                            "en": "none: nobody can use the staff pages yet; add one with sudo -u kiosk /opt/checkin-kiosk/.venv/bin/kiosk staff add NAME"},
     "selftest_staff_unreadable": {"vi": "bỏ qua: không đọc được cơ sở dữ liệu", "en": "skipped: the database cannot be read"},
     "selftest_clock_ok": {"vi": "đã đồng bộ NTP ({now})", "en": "synchronised by NTP ({now})"},
     "selftest_clock_unsynced": {"vi": "chưa đồng bộ NTP ({now}); kiểm tra mạng và systemd-timesyncd",

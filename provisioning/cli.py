@@ -188,13 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             serial, aside = fleet.revoke_kiosk(args.kiosk_id, args.reason)
             print(f"kiosk {args.kiosk_id}: certificate {serial} revoked; its files are kept in {aside}")
             print(f"  broker: copy {fleet.crl_file} to /etc/mosquitto/certs/ and `systemctl restart mosquitto`")
+            print(f"  collector: copy {fleet.registry_file} to /etc/checkin-collector/ (the kiosk is no longer in it)")
             print(f"  a replacement kiosk may now be issued: kiosk-provision kiosk new {args.kiosk_id} --venue …")
         elif args.command == "kiosk":
             fleet = Fleet.open(args.fleet)
             folder, pin = fleet.new_kiosk(args.kiosk_id, args.venue, mode=args.mode, staff=args.staff)
             print(f"kiosk {args.kiosk_id} provisioned in {folder}")
             print(f"  fleet registry: {fleet.registry_file} now has {args.kiosk_id} = {args.venue}; copy it to "
-                  "/etc/checkin-collector/ on the collector (its events are refused until then)")
+                  "/etc/checkin-collector/ on the collector (one whose collector.toml names it in [fleet] "
+                  "kiosks holds this kiosk's events until then)")
             print(f"  next: kiosk-provision write-boot --image SD.img {args.kiosk_id} --ssh-key KEY.pub "
                   f"(a flashed card), or kiosk-provision enroll-qr {args.kiosk_id} (a card written --unenrolled)")
             if pin is None:

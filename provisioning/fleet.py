@@ -354,15 +354,24 @@ class Fleet:
                 raise FleetError(f"{self.revoked_file}: missing; this fleet predates revocation "
                                  "(create the file empty, then render the broker config with crlfile)")
             serial = load_cert(cert_path).serial_number
+            # Its staff pages' certificate too (a stolen kiosk's web.key would pass as <id>.local):
+            # in the CRL for whatever checks it; phones do not, which the README says.
+            web_path = self.kiosk_etc(kiosk_id) / "web.pem"
+            serials = [serial] + ([load_cert(web_path).serial_number] if web_path.is_file() else [])
             at = datetime.now(timezone.utc).replace(microsecond=0)
             entries = [(int(e["serial"], 16), datetime.fromisoformat(e["at"])) for e in self.revoked()]
             ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
-            write_crl(self.crl_file, ca.crl([*entries, (serial, at)]))
+            write_crl(self.crl_file, ca.crl([*entries, *((n, at) for n in serials)]))
             with self.revoked_file.open("a", encoding="utf-8") as f:
-                f.write(f"\n[[revoked]]\nkiosk_id = {_toml_str(kiosk_id)}\nserial = \"{serial:x}\"\n"
-                        f"at = \"{at.isoformat()}\"\nreason = {_toml_str(reason)}\n")
+                for n in serials:
+                    f.write(f"\n[[revoked]]\nkiosk_id = {_toml_str(kiosk_id)}\nserial = \"{n:x}\"\n"
+                            f"at = \"{at.isoformat()}\"\nreason = {_toml_str(reason)}\n")
             aside = _mkdir(self.root / "kiosks" / ".revoked") / f"{kiosk_id}-{at:%Y%m%dT%H%M%SZ}"
             os.rename(folder, aside)
+            registered = self.registry()
+            if kiosk_id in registered:          # its events are no longer any venue's
+                del registered[kiosk_id]
+                self._write_registry(registered)
         return f"{serial:x}", aside
 
     def new_kiosk(self, kiosk_id: str, venue_id: str, *, mode: str = "toggle",

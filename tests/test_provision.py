@@ -299,15 +299,19 @@ def test_a_revoked_kiosk_is_refused_by_the_broker_and_its_id_can_be_issued_again
     fleet.new_kiosk("ninhthuan-cho-phanrang-02", VENUE)
     assert "crlfile /etc/mosquitto/certs/fleet-ca.crl" in fleet.broker_conf.read_text()
     old_cert = (etc(fleet) / "kiosk.pem").read_bytes()
+    issued = {x509.load_pem_x509_certificate((etc(fleet) / name).read_bytes()).serial_number
+              for name in ("kiosk.pem", "web.pem")}          # its MQTT identity and its staff pages'
 
     code, out, err = run(capsys, "kiosk", "revoke", KIOSK, "--reason", "bị mất trộm / stolen", "--fleet",
                          str(fleet.root))
     assert code == 0, err
     assert "revoked" in out and "systemctl restart mosquitto" in out
-    [entry] = fleet.revoked()
-    assert entry["kiosk_id"] == KIOSK and entry["reason"] == "bị mất trộm / stolen"
+    entries = fleet.revoked()
+    assert {(e["kiosk_id"], e["reason"]) for e in entries} == {(KIOSK, "bị mất trộm / stolen")}
+    assert {int(e["serial"], 16) for e in entries} == issued
     crl = x509.load_pem_x509_crl(fleet.crl_file.read_bytes())
-    assert crl.get_revoked_certificate_by_serial_number(int(entry["serial"], 16)) is not None
+    assert all(crl.get_revoked_certificate_by_serial_number(n) is not None for n in issued)
+    assert KIOSK not in fleet.registry() and "ninhthuan-cho-phanrang-02" in fleet.registry()
     assert crl.next_update_utc == x509.load_pem_x509_certificate(fleet.ca_cert.read_bytes()).not_valid_after_utc
     assert not fleet.kiosk_dir(KIOSK).exists()
     [aside] = (fleet.root / "kiosks" / ".revoked").iterdir()
