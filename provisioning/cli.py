@@ -4,6 +4,7 @@
     kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--fleet FLEET_DIR]
     kiosk-provision venue list [--fleet FLEET_DIR]
     kiosk-provision kiosk list [--venue VENUE_ID] [--fleet FLEET_DIR]
+    kiosk-provision kiosk web-cert KIOSK_ID [--fleet FLEET_DIR]
     kiosk-provision kiosk new KIOSK_ID --venue VENUE_ID [--mode toggle] [--staff NAME] [--fleet FLEET_DIR]
     kiosk-provision kiosk revoke KIOSK_ID --reason TEXT [--fleet FLEET_DIR]
     kiosk-provision bundle [OUT_DIR] [--python 3.13] [--fleet FLEET_DIR]
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="toggle", choices=MODES)
     p.add_argument("--staff", metavar="NAME",
                    help="the first staff account (prints its one-time PIN); without it the kiosk has none")
+    fleet_arg(p)
+    p = kiosk.add_parser("web-cert", help="give a kiosk provisioned before HTTPS its staff-pages certificate")
+    p.add_argument("kiosk_id", metavar="KIOSK_ID")
     fleet_arg(p)
     p = kiosk.add_parser("list", help="the kiosks: venue, certificate validity, the cards their identity went to")
     p.add_argument("--venue", metavar="VENUE_ID", help="only this venue's kiosks")
@@ -179,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             _venue_list(Fleet.open(args.fleet))
         elif args.command == "kiosk" and args.kiosk_command == "list":
             _kiosk_list(Fleet.open(args.fleet), args.venue)
+        elif args.command == "kiosk" and args.kiosk_command == "web-cert":
+            web = Fleet.open(args.fleet).add_web_cert(args.kiosk_id)
+            print(f"kiosk {args.kiosk_id}: staff-pages certificate {web} (for {args.kiosk_id}.local) and the [web] "
+                  "block of its kiosk.toml; write-boot or enroll-qr it again to put them on its card")
         elif args.command == "venue":
             fleet = Fleet.open(args.fleet)
             key = fleet.add_venue(args.venue_id, args.name)

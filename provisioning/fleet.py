@@ -89,6 +89,17 @@ def check_venue_id(venue_id: str) -> None:
                          "starting with a letter or digit")
 
 
+def _web_block(kiosk_id: str) -> str:
+    """kiosk.toml's [web]: plain HTTP for the kiosk's own screen, HTTPS for staff phones."""
+    return ("\n[web]\n"
+            "# plain HTTP for the kiosk's own screen; HTTPS (the fleet CA's certificate for "
+            f"{kiosk_id}.local) for staff phones\n"
+            'listen = "127.0.0.1:8080"\n'
+            f'tls_listen = "lan:{STAFF_HTTPS_PORT}"\n'
+            f"tls_cert = {_toml_str(str(ETC / 'web.pem'))}\n"
+            f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
+
+
 @dataclass
 class Fleet:
     root: Path
@@ -149,6 +160,9 @@ class Fleet:
         places = {"etc": self.kiosk_etc(kiosk_id), "data": self.kiosk_data(kiosk_id)}
         paths = {spec.name: places[spec.place] / spec.name for spec in FILES}
         missing = [str(p) for p in paths.values() if not p.is_file()]
+        if missing and all(Path(m).name in ("web.pem", "web.key") for m in missing) and folder.is_dir():
+            raise FleetError(f"kiosk {kiosk_id!r} was provisioned before the staff pages had HTTPS (no web.pem); "
+                             f"run `kiosk-provision kiosk web-cert {kiosk_id}` first")
         if missing:
             what = "" if not folder.is_dir() else f" (missing {', '.join(missing)})"
             raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {self.root}{what}; "
@@ -295,13 +309,38 @@ class Fleet:
             f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
             f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
             f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n"
-            "\n[web]\n"
-            '# plain HTTP for the kiosk\'s own screen; HTTPS (the fleet CA\'s certificate for '
-            f'{kiosk_id}.local) for staff phones\n'
-            f'listen = "127.0.0.1:8080"\n'
-            f'tls_listen = "lan:{STAFF_HTTPS_PORT}"\n'
-            f"tls_cert = {_toml_str(str(ETC / 'web.pem'))}\n"
-            f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
+            + _web_block(kiosk_id))
+
+    def add_web_cert(self, kiosk_id: str) -> Path:
+        """Give a kiosk provisioned before the staff pages had HTTPS its web certificate (and the
+        [web] block of its kiosk.toml), so write-boot and enroll-qr take it again; returns web.pem."""
+        check_kiosk_id(kiosk_id)
+        with self.lock():
+            etc = self.kiosk_etc(kiosk_id)
+            toml_path = etc / "kiosk.toml"
+            if not (etc / "kiosk.pem").is_file() or not toml_path.is_file():
+                raise FleetError(f"kiosk {kiosk_id!r} is not provisioned in {self.root}")
+            if (etc / "web.pem").exists():
+                raise FleetError(f"kiosk {kiosk_id!r} has a web certificate already ({etc / 'web.pem'}); "
+                                 "to replace it, revoke the kiosk and issue it again")
+            text = toml_path.read_text(encoding="utf-8")
+            if "web" in tomllib.loads(text):
+                raise FleetError(f"{toml_path} has a [web] section of its own: give it tls_listen = "
+                                 f'"lan:{STAFF_HTTPS_PORT}", tls_cert and tls_key by hand, then run this again')
+            text = text.rstrip("\n") + "\n" + _web_block(kiosk_id)
+            try:
+                parse_config(text)
+            except ConfigError as exc:
+                raise FleetError(f"{toml_path} with a [web] block is not valid: {exc}") from None
+            ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
+            web_cert, web_key = ca.issue(kiosk_id, days=int(self.settings["cert_days"]),
+                                         server_names=web_names(kiosk_id))
+            write_cert(etc / "web.pem", web_cert)
+            write_private_key(etc / "web.key", web_key)
+            tmp = toml_path.with_name(f".{toml_path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, toml_path)
+        return etc / "web.pem"
 
     def _registry_to_extend(self) -> dict[str, str]:
         """The registry a new kiosk is added to. A fleet that predates the registry gets one listing

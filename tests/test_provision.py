@@ -23,7 +23,7 @@ from kiosk.store import VisitStore
 from mqtt.broker import write_broker_config
 from mqtt.tokens import VenueKey
 from provisioning.cli import main
-from provisioning.fleet import Fleet
+from provisioning.fleet import Fleet, FleetError
 
 VENUE = "cho-phanrang"
 KIOSK = "ninhthuan-cho-phanrang-01"
@@ -395,3 +395,32 @@ def test_a_broken_registry_is_refused_before_a_kiosk_is_made(tmp_path, capsys):
     for listing in (["kiosk", "list"], ["venue", "list"]):
         assert main([*listing, "--fleet", str(root)]) == 2
         assert str(fleet.registry_file) in capsys.readouterr().err
+
+
+def test_a_kiosk_from_before_https_gets_its_web_certificate(tmp_path, capsys):
+    """A kiosk provisioned before the staff pages had HTTPS (no web.pem, no [web] in kiosk.toml):
+    write-boot's file list refuses it and names the fix; `kiosk web-cert` makes it whole."""
+    root = tmp_path / "fleet"
+    assert main(["init", str(root), "--broker-host", "127.0.0.1", "--days", "20"]) == 0
+    assert main(["venue", "add", VENUE, "--name", "Chợ Phan Rang", "--fleet", str(root)]) == 0
+    assert main(["kiosk", "new", KIOSK, "--venue", VENUE, "--fleet", str(root)]) == 0
+    fleet = Fleet.open(root)
+    etc_dir = fleet.kiosk_etc(KIOSK)
+    for name in ("web.pem", "web.key"):                 # as the previous version left it
+        (etc_dir / name).unlink()
+    toml = etc_dir / "kiosk.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").split("\n[web]\n")[0] + "\n", encoding="utf-8")
+    with pytest.raises(FleetError, match=f"kiosk-provision kiosk web-cert {KIOSK}"):
+        fleet.kiosk_files(KIOSK)
+    capsys.readouterr()
+    assert main(["kiosk", "web-cert", KIOSK, "--fleet", str(root)]) == 0
+    assert "write-boot or enroll-qr it again" in capsys.readouterr().out
+    assert set(fleet.kiosk_files(KIOSK)) >= {"web.pem", "web.key", "kiosk.toml"}
+    web = load_config(toml).web
+    assert web.tls_listen and web.tls_cert.endswith("web.pem") and web.listen in ("127.0.0.1:8080", ["127.0.0.1:8080"])
+    cert = x509.load_pem_x509_certificate((etc_dir / "web.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert f"{KIOSK}.local" in names
+    assert stat.S_IMODE((etc_dir / "web.key").stat().st_mode) == 0o600
+    assert main(["kiosk", "web-cert", KIOSK, "--fleet", str(root)]) == 2    # once: a second is refused
+    assert "has a web certificate already" in capsys.readouterr().err
