@@ -5,7 +5,6 @@ real kiosk database, and every event recorded is checked with the collector's va
 from __future__ import annotations
 
 import itertools
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +22,8 @@ HOUR = 3600.0
 
 
 class KioskAtTheDoor:
-    """One kiosk database for many examples (each example at a venue of its own)."""
+    """One kiosk database in ``directory`` for many examples (each example at a venue of its own);
+    :meth:`close` closes it."""
 
     #: Wall-clock start and sync state: a synced clock, and unsynced ones as a Pi may boot with
     #: (1970 without a battery clock; far-off and absurd readings, which the clock clamps).
@@ -38,11 +38,13 @@ class KioskAtTheDoor:
     #: How the visit ends: checked out at the door, after the maximum stay, or by staff.
     ENDS = ("check_out", "auto_check_out", "staff_check_out")
 
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="kiosk-door-"))
-        self.store = VisitStore.open(self.dir / "kiosk.db")
+    def __init__(self, directory: Path):
+        self.store = VisitStore.open(directory / "kiosk.db")
         self.venues = itertools.count(1)
         self.checked = 0
+
+    def close(self) -> None:
+        self.store.close()
 
     def visit_and_check(self, credential: Credential, *, clock: tuple[float, bool], end: str) -> list[dict]:
         """Present ``credential``, end the visit as ``end`` says, and validate every event made."""

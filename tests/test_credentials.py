@@ -10,6 +10,7 @@ import json
 import unicodedata
 
 import pytest
+from codes import BHYT_NEW, BHYT_OLD, bhyt_payload
 
 from kiosk.credentials import (
     KINDS,
@@ -27,16 +28,6 @@ TODAY = datetime.date(2025, 6, 1)
 
 CCCD_1 = "079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1 Đường Thử Nghiệm, Phường Mẫu, Tỉnh Giả Định|15072021"
 CCCD_2 = "001095000002||Trần Văn Thử|02021995|Nam|Phường Mẫu, Thành phố Hà Nội|10102024"
-BHYT_OLD = (
-    "GD4799999999901|4e677579e1bb856e205468e1bb8b204de1baab75|01/01/1990|2|"
-    "53e1bb91203120c490c6b0e1bb9d6e67205468e1bbad204e676869e1bb876d2c205068c6b0e1bb9d6e67204de1baab752c20"
-    "54e1bb896e68204769e1baa320c490e1bb8b6e68|79 - 999|01/01/2020|31/12/2020|15/12/2019|79999999999901|-|4|"
-    "01/01/2025|0123456789abcdef-0000|$"
-)
-BHYT_NEW = (
-    "7999999901|5472e1baa76e2056c4836e205468e1bbad|02/02/1995|1|-|01 - 999|01/01/2024|-|15/01/2024|"
-    "01997999999901|-|4| 01/01/2029|fedcba9876543210-0000|4|42e1baa36f206869e1bb836d2078c3a32068e1bb9969204de1baab75|$"
-)
 NQR_MASKED = "******000001|NGUYEN THI MAU|1990-**-**|0|100000000000000001|<2<GD4799999999901<0912345678"
 NQR_FULL = "079190000001|NGUYEN THI MAU|1990-01-01|0|100000000000000001|<2<GD4799999999901<0912345678"
 
@@ -49,14 +40,6 @@ def refusal(payload, **kw) -> Refused:
     with pytest.raises(Refused) as info:
         recognise(payload, today=TODAY, **kw)
     return info.value
-
-
-def bhyt_payload(**changes) -> str:
-    """The old-layout example with some fields replaced (index -> text)."""
-    tokens_ = BHYT_OLD.split("|")
-    for index, value in changes.items():
-        tokens_[int(index.lstrip("f"))] = value
-    return "|".join(tokens_)
 
 
 # --- CCCD / Căn cước ---------------------------------------------------------------------------
@@ -248,7 +231,7 @@ def test_bhyt_short_variant_with_ten_tokens():
 
 def test_bhyt_twelve_digit_number_year_only_birth_guardian_and_area():
     c = recognise(
-        bhyt_payload(f0="079190000001", f2="1990", f10=hexname("Nguyễn Văn Mẫu"), f11="6", f5="01 – 04A"),
+        bhyt_payload(BHYT_OLD, f0="079190000001", f2="1990", f10=hexname("Nguyễn Văn Mẫu"), f11="6", f5="01 – 04A"),
         today=TODAY,
     )
     assert c.id == "079190000001" and c.birth_date == "1990"
@@ -258,23 +241,23 @@ def test_bhyt_twelve_digit_number_year_only_birth_guardian_and_area():
 
 
 def test_bhyt_lenient_letters_after_the_level_digit():
-    assert recognise(bhyt_payload(f0="GD479999999990A"), today=TODAY).id == "GD479999999990A"
+    assert recognise(bhyt_payload(BHYT_OLD, f0="GD479999999990A"), today=TODAY).id == "GD479999999990A"
 
 
 def test_bhyt_plain_text_name_and_uppercase_hex():
-    assert recognise(bhyt_payload(f1="Nguyen Thi Mau"), today=TODAY).name == "Nguyen Thi Mau"
-    assert recognise(bhyt_payload(f1="CAFE"), today=TODAY).name == "CAFE"  # hex-looking, not UTF-8
-    assert recognise(bhyt_payload(f1=hexname("Thử").upper()), today=TODAY).name == "Thử"
+    assert recognise(bhyt_payload(BHYT_OLD, f1="Nguyen Thi Mau"), today=TODAY).name == "Nguyen Thi Mau"
+    assert recognise(bhyt_payload(BHYT_OLD, f1="CAFE"), today=TODAY).name == "CAFE"  # hex-looking, not UTF-8
+    assert recognise(bhyt_payload(BHYT_OLD, f1=hexname("Thử").upper()), today=TODAY).name == "Thử"
 
 
 def test_bhyt_unreadable_dates_are_warnings():
-    c = recognise(bhyt_payload(f6="32/01/2020", f8="2019"), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f6="32/01/2020", f8="2019"), today=TODAY)
     assert c.details["valid_from"] is None and c.details["issue_date"] is None
     assert "bhyt_date_unreadable" in c.warnings
 
 
 def test_bhyt_not_expired_and_future_birth():
-    c = recognise(bhyt_payload(f7="31/12/2030", f2="01/01/2030"), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f7="31/12/2030", f2="01/01/2030"), today=TODAY)
     assert "bhyt_expired" not in c.warnings
     assert "birth_date_in_future" in c.warnings
 
@@ -287,7 +270,7 @@ def test_bhyt_not_expired_and_future_birth():
     (hexname("Đỗ Thị Thử"), "Đỗ Thị Thử"),
 ])
 def test_bhyt_guardian_may_be_plain_text(guardian, expected):
-    c = recognise(bhyt_payload(f10=guardian, f7="31/12/2030"), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f10=guardian, f7="31/12/2030"), today=TODAY)
     assert c.details["guardian"] == expected
     assert c.warnings == ()
 
@@ -302,7 +285,7 @@ def test_bhyt_guardian_may_be_plain_text(guardian, expected):
     ("0123456789abcdef", True),
 ])
 def test_bhyt_check_value_shape(check, warned):
-    c = recognise(bhyt_payload(f13=check, f7="31/12/2030"), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f13=check, f7="31/12/2030"), today=TODAY)
     assert c.details["check"] == check
     assert c.warnings == (("bhyt_check_unreadable",) if warned else ())
 
@@ -319,7 +302,7 @@ def test_bhyt_check_value_shape(check, warned):
     ("GD4799999999901", "7999999999990", False),  # not 14 digits: not compared
 ])
 def test_bhyt_field_9_repeats_the_province_and_the_social_insurance_number(card, reference, warned):
-    c = recognise(bhyt_payload(f0=card, f9=reference, f7="31/12/2030"), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f0=card, f9=reference, f7="31/12/2030"), today=TODAY)
     assert c.id == card
     assert c.warnings == (("bhyt_reference_mismatch",) if warned else ())
 
@@ -345,7 +328,7 @@ def test_bhyt_parser_cuts_at_first_nul():
     ],
 )
 def test_malformed_bhyt_names_the_field(changes, field):
-    r = refusal(bhyt_payload(**changes))
+    r = refusal(bhyt_payload(BHYT_OLD, **changes))
     assert r.code == "malformed_bhyt"
     assert field in r.detail
     assert "Mẫu" not in r.detail and "799999" not in r.detail
@@ -354,7 +337,7 @@ def test_malformed_bhyt_names_the_field(changes, field):
 @pytest.mark.parametrize("hidden", ["\x1b", "\t", "\u202e", "\x00", "\u200b"])
 @pytest.mark.parametrize("index", ["f1", "f4", "f10"])
 def test_bhyt_hex_field_hiding_control_characters_is_refused(hidden, index):
-    r = refusal(bhyt_payload(**{index: hexname("Nguyễn" + hidden + "Mẫu")}))
+    r = refusal(bhyt_payload(BHYT_OLD, **{index: hexname("Nguyễn" + hidden + "Mẫu")}))
     assert r.code == "control_chars"
     assert f"field {index[1:]}" in r.detail
 
@@ -593,7 +576,7 @@ def test_decomposed_diacritics_give_nfc():
 
 
 def test_nfd_inside_bhyt_hex_gives_nfc():
-    c = recognise(bhyt_payload(f1=hexname(unicodedata.normalize("NFD", "Nguyễn Thị Mẫu"))), today=TODAY)
+    c = recognise(bhyt_payload(BHYT_OLD, f1=hexname(unicodedata.normalize("NFD", "Nguyễn Thị Mẫu"))), today=TODAY)
     assert c.name == "Nguyễn Thị Mẫu"
 
 

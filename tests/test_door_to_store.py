@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from codes import CCCD_MAU, ManualTime, qr_frame
+from codes import CCCD_MAU, ManualTime, bhyt_payload, qr_frame
 from fault_support import delivered, in_process_uplink, outbox_states, wait_for
 from test_collector_ingest import collector_config
 from test_scanloop import FramesFromMemory, RecordingScreen
@@ -23,13 +23,6 @@ from mqtt import contract
 from mqtt.collector.ingest import Collector
 
 KIOSK_ID = "k-door-01"
-
-
-def bhyt_payload(name: str) -> str:
-    """A synthetic new-layout BHYT card QR (formats.md §2.2) with this name."""
-    return "|".join(["7999999901", name.encode().hex(), "02/02/1995", "1", "-", "01 - 999", "01/01/2024", "-",
-                     "15/01/2024", "01997999999901", "-", "4", " 01/01/2029", "fedcba9876543210-0000", "4",
-                     "4de1baab75", "$"])
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ def test_an_over_long_bhyt_name_is_checked_in_and_the_event_reaches_the_central_
     # dead-lettered centrally, never acked, re-sent every two minutes, a permanent seq gap).
     name = "Nguyễn " + " ".join(["Thị Mẫu Thử"] * 28)
     assert len(name) > contract.MAX_NAME_CHARS
-    [outcome] = present_at_the_door(store, signals, bhyt_payload(name))
+    [outcome] = present_at_the_door(store, signals, bhyt_payload(name=name))
     assert outcome.kind == "check_in"
     shortened = outcome.credential.name
     assert len(shortened) <= contract.MAX_NAME_CHARS and name.startswith(shortened)

@@ -8,13 +8,8 @@ import sys
 import time
 
 import pytest
-
-from codes import CCCD_MAU, NATIONAL_QR_MASKED, write_qr
+from codes import BHYT_NEW, CCCD_MAU, NATIONAL_QR_MASKED, write_qr
 from kiosk_process import KioskProcess, write_config
-
-BHYT_NEW = ("7999999901|5472e1baa76e2056c4836e205468e1bbad|02/02/1995|1|-|01 - 999|01/01/2024|-|15/01/2024|"
-            "01997999999901|-|4| 01/01/2029|fedcba9876543210-0000|4|"
-            "42e1baa36f206869e1bb836d2078c3a32068e1bb9969204de1baab75|$")
 
 pytestmark = pytest.mark.slow
 
