@@ -255,9 +255,10 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     status = KioskStatus(config.db_path, venue_id=config.kiosk.venue_id, clock=clock,
                          uplink=uplink, loop=loop, printer_state=printer_state)
     # What staff do is said on the staff page, never on the visitor screen nor by the lights and
-    # beeps (the occupancy follows by the status watch): a staff check-in gets its slip, and the
-    # simulator's terminal prints a staff line.
-    staff_told = [tell for tell in (printing.policy.show if printing else None,
+    # beeps (the occupancy follows by the status watch): a staff check-in gets its slip in "always"
+    # mode (never the door button's: see SlipPolicy.staff_show), and the simulator's terminal
+    # prints a staff line.
+    staff_told = [tell for tell in (printing.policy.staff_show if printing else None,
                                     console.show_staff if console else None) if tell]
     staff = StaffServices.open(config, clock, on_outcome=lambda outcome: [tell(outcome) for tell in staff_told],
                                on_queued=printing.worker.wake if printing else None)

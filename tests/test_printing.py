@@ -142,3 +142,33 @@ def test_queued_jobs_survive_a_restart(tmp_path):
         [job] = printed(printer, 1)                                  # the same job, now on paper
         assert token_in(job)[0].startswith("CK1.S.")
         assert kiosk.staff.desk.prints.queued() == []
+
+
+def press(kiosk) -> None:
+    """Someone presses the kiosk's button (gpiozero's mock pin: pulled to ground, then let go)."""
+    pin = kiosk.loop.signals.button.pin
+    pin.drive_low()
+    pin.drive_high()
+
+
+def test_the_button_prints_the_door_visitors_slip_never_one_staff_made(tmp_path):
+    """slips = "on_request": staff check someone in on their page, someone at the door presses the
+    button: nothing (the slip has that person's name and a code that checks them out). A visitor
+    checks in at the camera and presses it: their own slip."""
+    printer = tmp_path / "printer"
+    with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=576, slips="on_request"),
+                       gpio="button = 5") as kiosk:
+        s = kiosk.staff
+        lan = s.accounts.login("Lan", s.accounts.add("Lan")).staff
+        person, _ = s.desk.people.register(parse_declaration({"name": "Trần Văn Thử", "phone": "0912345678"}),
+                                           staff_id=None)
+        [done] = s.desk.check_in(lan, "0912345678", [person.person_id])
+        assert done.code == "check_in"
+        press(kiosk)                                                  # whoever is at the door
+        write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
+        wait_until(lambda: kiosk.loop.stats.outcomes.get("check_in") == 1, timeout=10)   # answered at the door
+        press(kiosk)                                                  # the visitor asks for their slip
+        printed(printer, 1)
+        [door_visit] = [v for v in kiosk.store.visits() if v["check_in_method"] == "camera"]
+        jobs = kiosk.store.db.execute("SELECT kind, subject FROM print_jobs ORDER BY id").fetchall()
+        assert jobs == [("slip", door_visit["visit_id"])]

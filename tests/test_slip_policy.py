@@ -63,3 +63,25 @@ def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
         assert wait_until(lambda: queued(queue), timeout=5) == [("slip", check_in.visit_id)]
     finally:
         signals.close()
+
+
+def test_a_staff_check_in_is_printed_when_all_are_but_is_never_the_buttons_slip(desk, store):
+    """Field fix (review, item 1): whoever presses the button stands at the door; the slip of
+    someone staff just checked in (their name, a code that checks them out) is not theirs."""
+    from kiosk.outcome import Outcome
+    queue = PrintQueue(store)
+    policy = SlipPolicy(queue.enqueue, "on_request")
+    staff_check_in = desk.present(recognise(cccd_payload(6)), method="staff_phone", mode="entry")
+    policy.staff_show(staff_check_in)
+    assert policy.button() is False and queued(queue) == []
+    door = desk.present(recognise(cccd_payload(7)))
+    policy.show(door)
+    policy.staff_show(desk.present(recognise(cccd_payload(8)), method="staff_phone", mode="entry"))
+    assert policy.button() is True and queued(queue) == [("slip", door.visit_id)]   # still the door's
+    # Any other answer at the door (someone else's refusal or check-out) ends the claim.
+    policy.show(desk.present(recognise(cccd_payload(9))))
+    policy.show(Outcome("refused", reason="payment_qr"))
+    assert policy.button() is False and queued(queue) == [("slip", door.visit_id)]
+    always = SlipPolicy(queue.enqueue, "always")
+    always.staff_show(staff_check_in)
+    assert queued(queue)[-1] == ("slip", staff_check_in.visit_id)

@@ -74,9 +74,10 @@ class KioskWeb:
 
 
 @contextmanager
-def kiosk_running(tmp_path, extra_config: str = ""):
+def kiosk_running(tmp_path, extra_config: str = "", *, gpio: str = ""):
     """A simulated kiosk (``build_kiosk``) running in a thread: a door relay, a 1 s cooldown, its
-    screen on a free loopback port. ``extra_config``: more TOML sections (e.g. ``[printer]``)."""
+    screen on a free loopback port. ``extra_config``: more TOML sections (e.g. ``[printer]``);
+    ``gpio``: more keys of its ``[gpio]`` section (e.g. ``button = 5``: a mock pin)."""
     config = parse_config(f"""
 [kiosk]
 id = "test-kiosk-01"
@@ -92,6 +93,7 @@ cooldown_s = 1
 capacity = 50
 [gpio]
 relay = 23
+{gpio}
 [mqtt]
 url = "mqtt://127.0.0.1:{free_port()}"
 health_interval_s = 3600
