@@ -181,7 +181,6 @@ sys.path[:0] = {path!r}
 logging.basicConfig(filename={log!r}, level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 from pathlib import Path
-from typing import Self
 from kiosk.outbox import KioskOutbox
 from mqtt.uplink import Uplink, UplinkSettings
 die = {die!r}
@@ -272,13 +271,18 @@ def kiosk_event_ids(kiosk_db: Path) -> list[str]:
 # -- the collector ----------------------------------------------------------------------------
 
 def write_collector_config(path: Path, broker_url: str, store_url: str, *, client_id: str = "collector-1",
-                           shared_group: str = "", batch_size: int = 50, batch_ms: int = 50) -> Path:
+                           shared_group: str = "", batch_size: int = 50, batch_ms: int = 50,
+                           status_file: Path | None = None) -> Path:
     """A ``collector.toml``. Batches are smaller than production's (200 / 200 ms) so a 1,000-event
-    drain is many batches and a kill lands between or inside them, not after the only one."""
-    path.write_text(f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\nshared_group = "{shared_group}"\n'
-                    f'keepalive_s = 5\n'
-                    f'[store]\nurl = "{store_url}"\nbatch_size = {batch_size}\nbatch_ms = {batch_ms}\n'
-                    f'purge_every_h = 0\n', encoding="utf-8")
+    drain is many batches and a kill lands between or inside them, not after the only one.
+    status_file: where the collector writes its status (``[collector] status_file``; none unless told)."""
+    text = (f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\nshared_group = "{shared_group}"\n'
+            f'keepalive_s = 5\n'
+            f'[store]\nurl = "{store_url}"\nbatch_size = {batch_size}\nbatch_ms = {batch_ms}\n'
+            f'purge_every_h = 0\n')
+    if status_file is not None:
+        text += f'[collector]\nstatus_file = "{status_file}"\n'
+    path.write_text(text, encoding="utf-8")
     return path
 
 

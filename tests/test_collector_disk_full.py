@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fault_support import SmallDisk
-from test_collector_ingest import Kiosk, wait_for
+from fault_support import SmallDisk, wait_for, write_collector_config
+from test_collector_ingest import Kiosk
 from test_collector_store import make_event, person
 from test_systemd import NotifySocket
 
@@ -43,11 +43,8 @@ def selftest_report(kiosk_id: str = "kiosk-a") -> dict:
 
 
 def write_config(tmp_path, db, broker_url: str, client_id: str):
-    path = tmp_path / "collector.toml"
-    path.write_text(f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\n'
-                    f'[store]\nurl = "sqlite://{db}"\nbatch_ms = 30\n'
-                    f'[collector]\nstatus_file = "{tmp_path / "run" / "status.json"}"\n')
-    return path
+    return write_collector_config(tmp_path / "collector.toml", broker_url, f"sqlite://{db}", client_id=client_id,
+                                  batch_ms=30, status_file=tmp_path / "run" / "status.json")
 
 
 def fill(disk: SmallDisk, db) -> None:
@@ -173,35 +170,38 @@ def test_a_full_disk_under_postgresql_is_a_store_down_too(mosquitto, tmp_path):
     from bench.pgserver import FAST_OPTIONS, PgServer
     # Not under tmp_path: its folders are root's 0700, and the server runs as postgres.
     mount = Path(tempfile.mkdtemp(prefix="checkin-pgdisk-"))
-    mount.chmod(0o755)
-    with SmallDisk(mount / "disk", size=96 * 2**20) as disk:
-        (disk.path / "pg").mkdir()
-        server = PgServer(disk.path / "pg", options=FAST_OPTIONS).start()
-        try:
-            config = load_config(write_config(tmp_path, "/unused.db", mosquitto.url, "collector-pgfull"))
-            config = config.replace("store", url=server.new_database())
-            kiosk = Kiosk(mosquitto.url)
-            collector = ingest.Collector(config)
-            collector.start()
+    try:
+        mount.chmod(0o755)
+        with SmallDisk(mount / "disk", size=96 * 2**20) as disk:
+            (disk.path / "pg").mkdir()
+            server = PgServer(disk.path / "pg", options=FAST_OPTIONS).start()
             try:
-                assert collector.wait_ready(10)
-                disk.fill()
-                events, health, report = publish_everything(kiosk)
-                wait_for(lambda: collector.store_down_since is not None and collector.waiting() == 6, timeout=30,
-                         what="the collector holding all six messages, store down")
-                assert "DiskFull 53100" in collector.store_error and kiosk.acked("kiosk-a") == []
-                disk.free()
-                wait_for(lambda: len(kiosk.acked("kiosk-a")) == 4, timeout=30, what="the held messages' acks")
-                assert sorted(kiosk.acked("kiosk-a")) == sorted([e["event_id"] for e in events] + [report["report_id"]])
-                assert collector.store_down_since is None
-                assert collector.store.counts()["events"] == 3 and collector.store.dead_letter_rows() == []
-                assert collector.store.fleet_rows()[0]["health"] == health
+                config = load_config(write_config(tmp_path, "/unused.db", mosquitto.url, "collector-pgfull"))
+                config = config.replace("store", url=server.new_database())
+                kiosk = Kiosk(mosquitto.url)
+                collector = ingest.Collector(config)
+                collector.start()
+                try:
+                    assert collector.wait_ready(10)
+                    disk.fill()
+                    events, health, report = publish_everything(kiosk)
+                    wait_for(lambda: collector.store_down_since is not None and collector.waiting() == 6,
+                             timeout=30, what="the collector holding all six messages, store down")
+                    assert "DiskFull 53100" in collector.store_error and kiosk.acked("kiosk-a") == []
+                    disk.free()
+                    wait_for(lambda: len(kiosk.acked("kiosk-a")) == 4, timeout=30, what="the held messages' acks")
+                    assert sorted(kiosk.acked("kiosk-a")) == sorted([e["event_id"] for e in events]
+                                                                    + [report["report_id"]])
+                    assert collector.store_down_since is None
+                    assert collector.store.counts()["events"] == 3 and collector.store.dead_letter_rows() == []
+                    assert collector.store.fleet_rows()[0]["health"] == health
+                finally:
+                    collector.stop()
+                    kiosk.close()
             finally:
-                collector.stop()
-                kiosk.close()
-        finally:
-            server.stop()
-    shutil.rmtree(mount)
+                server.stop()
+    finally:
+        shutil.rmtree(mount)                 # the tmpfs is unmounted by now (SmallDisk's exit)
 
 
 @pytest.mark.parametrize(("sqlstate", "down"), [
