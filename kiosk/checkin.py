@@ -7,7 +7,10 @@ is told "recorded" about something that is not on disk.
 
 from __future__ import annotations
 
+import logging
 import uuid
+
+from mqtt import contract
 
 from .clock import Clock, iso
 from .credentials import Credential, Refused, fit_to_contract
@@ -15,6 +18,11 @@ from .events import build_event
 from .outcome import Outcome
 from .rules import decide
 from .store import Transaction, VisitStore
+
+log = logging.getLogger(__name__)
+
+#: The refusal (a :mod:`kiosk.messages` code) of a presentation whose event the contract cannot carry.
+EVENT_INVALID = "event_invalid"
 
 
 class CheckinDesk:
@@ -26,6 +34,8 @@ class CheckinDesk:
 
     mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none).
     Raises :class:`~kiosk.store.StoreUnavailable` when nothing could be recorded.
+    An event the centre would refuse (:func:`mqtt.contract.check_event`) is never recorded: the
+    presentation is refused (:data:`EVENT_INVALID`) and nothing of it is kept.
     """
 
     def __init__(self, store: VisitStore, clock: Clock, *, kiosk_id: str, venue_id: str,
@@ -48,13 +58,25 @@ class CheckinDesk:
             credential = fit_to_contract(credential)
         except Refused as refusal:
             return Outcome("refused", credential, reason=refusal.code, capacity=self.capacity)
+        try:
+            return self._record(credential, mode or self.mode, method, staff_id)
+        except contract.InvalidEvent as exc:
+            # Rolled back whole. A credential read at the door is fitted to the contract, so what
+            # is left is a visit the store holds that the contract cannot carry (an earlier
+            # firmware recorded it) or a clock it cannot; the detail names fields, never values.
+            log.warning("presentation refused, nothing recorded: its event would break the contract (%s)", exc)
+            return Outcome("refused", credential, reason=EVENT_INVALID, capacity=self.capacity)
+
+    def _record(self, credential: Credential, mode: str, method: str, staff_id: str | None) -> Outcome:
+        """The rules and one transaction; raises ``InvalidEvent`` (rolled back) for an event the
+        contract cannot carry."""
         stamp = self.clock.stamp()
         at = iso(stamp.at)
         person = credential.person()
         with self.store.transaction() as tx:
             visit = tx.open_visit(self.venue_id, credential.key)
             occupancy = tx.occupancy(self.venue_id)
-            decision = decide(mode or self.mode, inside=visit is not None, occupancy=occupancy,
+            decision = decide(mode, inside=visit is not None, occupancy=occupancy,
                               capacity=self.capacity)
             if decision.action == "refuse":
                 return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,

@@ -324,3 +324,31 @@ def test_a_restarted_loop_takes_a_code_recorded_within_the_cooldown_as_the_same_
     later_uptime.advance(7)
     assert [o.kind for o in started_loop(desk).step()] == ["check_out"]
     assert [e["type"] for e in store.events()] == ["check_in", "check_out"]
+
+
+def test_a_visit_change_the_contract_cannot_carry_is_refused_at_the_door_and_nothing_is_recorded(
+        make_loop, store, signals):
+    """Review of issue 10, item 2: an event the contract cannot carry (``build_event`` raises
+    ``InvalidEvent``) was a traceback with no answer at the door. A credential read at the door is
+    fitted to the contract, but a check-out's event carries the person the store holds: here an
+    open visit an earlier firmware recorded, before names were fitted to 200 characters."""
+    long_name = " ".join(["Nguyễn Thị Mẫu"] * 20)                     # 299 characters
+    with store.transaction() as tx:
+        tx.insert_visit(visit_id="5d3ad0e4-8a7e-4c1b-9f4e-2b6f0c1d2e3f", venue_id="cho-thu", kiosk_id="test-kiosk-01",
+                        person_key="cccd:079190000001",
+                        person={"kind": "cccd", "id": "079190000001", "name": long_name, "birth_date": "1990-01-01",
+                                "sex": "female", "phone": None},
+                        check_in_at="2026-09-21T20:00:00.000+07:00", synced=True, boot_id="b", uptime_s=1.0,
+                        method="camera", staff_id=None, warnings=())
+    loop, screen = make_loop([qr_frame(CCCD_MAU)])
+    [outcome] = loop.step()                                         # an answer, not a traceback
+    assert (outcome.kind, outcome.reason) == ("refused", "event_invalid")
+    assert screen.outcomes == [outcome]                             # told on the screen …
+    from kiosk.messages import text
+    from uplink_support import wait_until
+    wait_until(lambda: signals.red.value, timeout=5)                # … and by the red light (its own thread)
+    assert text("event_invalid") != text("unknown_format")         # a sentence of its own, vi and en
+    [visit] = store.visits()
+    assert visit["check_out_at"] is None and store.events() == []   # nothing recorded, rolled back whole
+    assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    assert store.refusal_counts() == {"event_invalid": 1}

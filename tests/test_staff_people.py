@@ -159,7 +159,7 @@ def test_a_household_checks_in_together_then_out(staff_desk, store):
 
 
 def test_people_of_another_phone_cannot_be_checked_in_through_this_one(staff_desk):
-    other, _ = staff_desk.people.register(declare(phone="0987654321"), staff_id=LAN.staff_id)
+    other, _ = staff_desk.people.register(declare(phone="0912000001"), staff_id=LAN.staff_id)
     assert staff_desk.check_in(LAN, "0912345678", [other.person_id]) == []
 
 
@@ -268,3 +268,18 @@ def test_today_counts_check_outs_and_the_visits_the_centre_holds_in_full(staff_d
     assert (f["check_outs"], f["check_outs_estimated"], f["inside"]) == (3, 1, 0)
     assert f["visits_sent"] == 1                            # number 3's check-out is still waiting
     assert f["waiting"] == len(events) - 3
+
+
+def test_a_staff_check_out_the_contract_cannot_carry_is_not_done_and_nothing_is_recorded(staff_desk, store):
+    """Review of issue 10, item 2: the event of a visit an earlier firmware recorded, with a name
+    the contract no longer carries, raised InvalidEvent through the staff page (a 500)."""
+    person, _ = staff_desk.people.register(declare(), staff_id=LAN.staff_id)
+    with store.transaction() as tx:
+        tx.insert_visit(visit_id="5d3ad0e4-8a7e-4c1b-9f4e-2b6f0c1d2e3f", venue_id="cho-thu", kiosk_id="k-01",
+                        person_key=person.credential().key,
+                        person={**person.credential().person(), "name": " ".join(["Trần Văn Thử"] * 25)},
+                        check_in_at="2026-09-21T20:00:00.000+07:00", synced=True, boot_id="b", uptime_s=1.0,
+                        method="staff_phone", staff_id=LAN.staff_id, warnings=())
+    [result] = staff_desk.check_out(LAN, "0912345678", [person.person_id])
+    assert (result.code, result.done) == ("event_invalid", False) and staff_desk.seen == []
+    assert store.visits()[0]["check_out_at"] is None and store.events() == []
