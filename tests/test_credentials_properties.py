@@ -258,7 +258,8 @@ def test_a_bhyt_field_9_that_disagrees_with_the_card_is_a_warning(case, at, digi
 
 @st.composite
 def national_cases(draw):
-    """A national QR in one of the EXT layouts: the published order (``proxy<sex<BHYT<phone<signature``)
+    """A national QR in one of the EXT layouts: the published order (``proxy<sex<BHYT<phone<signature``),
+    also with a social-insurance number from 0 and no phone (``proxy<sex<BHYT``, ``proxy<sex<BHYT<``),
     or as PC-Covid writes it (``proxy<sex<00<<phone``, ``proxy<sex<00<phone``; formats.md §3.1)."""
     document = draw(st.sampled_from(["", "******", "masked", "end_masked"]))
     document = {"": "", "******": "******" + draw(digits(6)), "masked": draw(digits(12)),
@@ -274,20 +275,27 @@ def national_cases(draw):
     proxy = draw(st.booleans())
     qid, proxy_qid = draw(qids), draw(qids) if proxy else ""
     sex = draw(st.sampled_from(["0", "1", "2"]))
-    layout = draw(st.sampled_from(["published", "pccovid", "pccovid_short"]))
-    phone = draw(st.sampled_from(["", "masked", "end_masked", "plain"]))
-    if layout != "published" and not phone:
+    layout = draw(st.sampled_from(["published", "pccovid", "pccovid_short", "bhyt_no_phone"]))
+    phone = "" if layout == "bhyt_no_phone" else draw(st.sampled_from(["", "masked", "end_masked", "plain"]))
+    if layout in ("pccovid", "pccovid_short") and not phone:
         phone = "plain"
     number = draw(mobiles)
     phone_text = {"": "", "masked": number[:4] + "******", "end_masked": number[:7] + "***",
                   "plain": number}[phone]
-    # A 10-digit social-insurance number may look like a mobile: it is told from the phone by
-    # coming before it, so it is drawn only when a phone follows.
-    bhyt_choices = ["", "GD4799999999901", "GD4877*******", "7999999901", "079190000001"]
+    # A 10-digit social-insurance number (the province's two digits first) may start with 0, so it is
+    # shaped like a phone: in the BHYT place it is the BHYT number, with or without a phone after it
+    # (review of issue 10, item 3: without one it was taken for the phone). One that is a mobile
+    # number too is told from the phone only by coming before it, so it is drawn only when one follows.
+    social_from_0 = draw(st.sampled_from(["01", "02", "04", "06"])) + draw(digits(8))
+    bhyt_choices = ["", "GD4799999999901", "GD4877*******", "7999999901", "079190000001", social_from_0]
     bhyt_number = draw(st.sampled_from(bhyt_choices + (["0799999901"] if phone else [])))
+    if layout == "bhyt_no_phone":      # the published order, its phone left empty or left out
+        bhyt_number = social_from_0
     signature = draw(st.sampled_from(["", "SIG0", "QUJD"]))
     head = [proxy_qid, sex]
-    if layout == "published":
+    if layout == "bhyt_no_phone":
+        ext_parts = head + [bhyt_number] + ([""] if signature or draw(st.booleans()) else [])
+    elif layout == "published":
         ext_parts = head + [bhyt_number, phone_text]
     else:
         bhyt_number = ""

@@ -47,7 +47,9 @@ _MASKED_PHONE = re.compile(r"0[0-9*]{9}")
 _BHYT = re.compile(r"[A-Z]{2}[1-5][0-9A-Z*]{10,12}|[0-9*]{10}|[0-9*]{12}")
 # What PC-Covid writes in the BHYT place when none was declared.
 _NO_BHYT = re.compile(r"0+")
-# Where the signature stands in the published order, when no phone shows where EXT ends.
+# Where the phone and the signature stand in the published order (proxy<sex<BHYT<phone<signature);
+# the signature's place says where EXT ends when no phone shows it.
+_PHONE_SLOT = 3
 _SIGNATURE_SLOT = 4
 _EXT_UNREADABLE = "national_qr_ext_unreadable"
 
@@ -119,10 +121,13 @@ def _read_ext(ext: str) -> _Ext:
 
     The proxy's QID comes first (empty when self-declared; EXT written without its leading ``<``
     starts with the sex code), then the sex code. The others may come in any order, empty or
-    ``00``: the phone is the last part shaped like one (10 digits from 0, or masked with ``*``),
-    so that a 10-digit social-insurance number before it is the BHYT number, as in the published
-    order; the first part after the phone (or, without a phone, in the signature's place) that is
-    neither is the signature, and later ones are extension values kept in ``extras``.
+    ``00``: the phone is the last part shaped like one (10 digits from 0, or masked with ``*``)
+    in the phone's place or after it; before that place, where the BHYT number stands, only a
+    mobile number is taken for the phone (a 10-digit social-insurance number from 0 is shaped like
+    a phone too). So a social-insurance number before the phone, or in the BHYT place of an EXT
+    without a phone, is the BHYT number, as in the published order; the first part after the phone
+    (or, without a phone, in the signature's place) that is neither is the signature, and later
+    ones are extension values kept in ``extras``.
     """
     out = _Ext()
     parts = [p.strip() for p in ext.split("<")]
@@ -138,7 +143,7 @@ def _read_ext(ext: str) -> _Ext:
         out.sex = _SEX.get(rest.pop(0)[1])
 
     present = [(slot, p) for slot, p in rest if p and not _NO_BHYT.fullmatch(p)]
-    phones = [(slot, p) for slot, p in present if _phone_shaped(p)]
+    phones = [(slot, p) for slot, p in present if (_phone_shaped(p) if slot >= _PHONE_SLOT else _mobile(p))]
     phone_slot = phones[-1][0] if phones else None
     # Parts after this slot are the signature and further extension values.
     end = phone_slot if phone_slot is not None else _SIGNATURE_SLOT - 1
@@ -161,6 +166,10 @@ def _phone_shaped(text: str) -> bool:
         return _MASKED_PHONE.fullmatch(text) is not None
     if is_ascii_digits(text, 10) and text[0] == "0":
         return True  # a mobile, or an old 012… number that no longer is one
+    return _mobile(text)
+
+
+def _mobile(text: str) -> bool:
     try:
         normalise_phone(text)
     except ValueError:
