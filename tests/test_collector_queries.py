@@ -232,7 +232,7 @@ def test_trace_gives_one_entry_per_contact_person_with_the_union_of_shared_time(
 
 
 def test_a_contact_is_shown_with_the_person_of_their_latest_visit(crowd):
-    renamed = {**who(6), "name": "Đặng Thị Giang Hương", "phone": "0912000006"}
+    renamed = {**who(6), "name": "Đặng Thị Giang Thử", "phone": "0912000006"}
     crowd.ingest([make_event(kiosk=KIOSK[B], venue=B, seq=100, visit=vid("C6c"), who=renamed,
                              at=m(210).astimezone(VN)),
                   make_event(kiosk=KIOSK[B], venue=B, seq=101, type="check_out", visit=vid("C6c"), who=renamed,
@@ -245,11 +245,11 @@ def test_a_contact_is_shown_with_the_person_of_their_latest_visit(crowd):
 
 PHONE = "0912345678"
 HOUSEHOLD = [   # checked in by staff with the household's phone (one has no ID card: a kiosk card person)
-    {**who(1), "id": "079190000021", "name": "Lê Thị Phương", "phone": PHONE},
-    {"kind": "kiosk_card", "id": "KC0000000022", "name": "Lê Văn Phúc", "birth_date": "2015", "sex": None,
+    {**who(1), "id": "079190000021", "name": "Lê Thị Mẫu", "phone": PHONE},
+    {"kind": "kiosk_card", "id": "KC0000000022", "name": "Lê Văn Thử", "birth_date": "2015", "sex": None,
      "phone": PHONE},
 ]
-PC_COVID = {"kind": "national_qr", "id": "QID0000000023", "name": "Lê Thị Quyên", "birth_date": "1988-02-02",
+PC_COVID = {"kind": "national_qr", "id": "QID0000000023", "name": "Phan Thị Mẫu", "birth_date": "1988-02-02",
             "sex": "female", "phone": PHONE}
 # (visit name, person, venue, check-in, check-out) in minutes from DAY0; method
 BY_PHONE = [
@@ -259,7 +259,7 @@ BY_PHONE = [
     ("Q", PC_COVID, B, 300, 360, "camera"),
     ("K1", who(1), A, 100, 200, "camera"),      # with H1 100-180 and H2 100-120: 80 minutes
     ("K4", who(4), B, 330, 420, "camera"),      # with Q 330-360 (H1cam carries no phone)
-    ("K5", {**who(5), "phone": "0987654321"}, A, 0, 30, "camera"),
+    ("K5", {**who(5), "phone": "0912000005"}, A, 0, 30, "camera"),
 ]
 PHONE_FORMS = ["0912345678", "+84 912 345 678", "84912345678", "0912 345 678", "0084 912.345.678",
                "+84 (0) 912-345-678", " 0912-345-678 "]

@@ -16,16 +16,18 @@ from types import SimpleNamespace
 
 import pytest
 from broker import free_port
+from fault_support import wait_for
 from fleet_support import fleet_central
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_broker_security import Client
-from test_collector_ingest import wait_for
+from test_collector_ingest import Kiosk, collector_config
 from test_collector_store import make_event, person
 
 from mqtt import contract
 from mqtt.collector import queries
 from mqtt.collector.config import ConfigError, parse_config
+from mqtt.collector.ingest import Collector
 from mqtt.collector.registry import Registry, parse_registry, render_registry
 from provisioning.fleet import Fleet
 
@@ -112,9 +114,30 @@ def test_a_configured_registry_that_is_missing_stops_the_collector_with_its_name
     assert f"{tmp_path}/kiosks.toml: config file not found" in capsys.readouterr().err
 
 
-def test_without_a_registry_any_kiosk_may_file_at_any_venue():
-    """The loopback development setup (no [fleet] kiosks) works as before."""
-    assert parse_config('[store]\nurl = "sqlite:///tmp/x.db"\n').fleet.kiosks == ""
+def test_without_a_registry_any_kiosk_may_file_at_any_venue(mosquitto, tmp_path):
+    """The loopback development setup (no [fleet] kiosks) works as before: the collector stores
+    what any kiosk sends, listed nowhere, at any venue, one kiosk at two venues."""
+    config = collector_config(mosquitto.url, f"sqlite://{tmp_path}/central.db", client_id="collector-noregistry")
+    assert config.fleet.kiosks == ""
+    events = [make_event(kiosk=A, seq=1, venue=VENUE, at=at(30), who=person(1)),
+              make_event(kiosk=A, seq=2, venue=OTHER_VENUE, at=at(20), who=person(2)),
+              make_event(kiosk="never-provisioned-01", seq=1, venue="cho-nao-do", at=at(10), who=person(3))]
+    collector = Collector(config)
+    collector.start()
+    kiosk = Kiosk(mosquitto.url)
+    try:
+        assert collector.wait_ready(10)
+        for e in events:
+            kiosk.send(e)
+        wait_for(lambda: len(kiosk.acked(A)) == 2 and kiosk.acked("never-provisioned-01"), timeout=20,
+                 what="every event acked")
+        assert sorted(kiosk.acked(A) + kiosk.acked("never-provisioned-01")) == sorted(e["event_id"] for e in events)
+        assert collector.store.dead_letter_rows() == [] and collector.store.counts()["events"] == 3
+        stored = {v["visit_id"]: (v["kiosk_id"], v["venue_id"]) for v in queries.visits(collector.store)}
+        assert stored == {e["visit_id"]: (e["kiosk_id"], e["venue_id"]) for e in events}
+    finally:
+        kiosk.close()
+        collector.stop()
 
 
 # -- the attack, end to end ---------------------------------------------------------------------
@@ -158,7 +181,7 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
     with fleet_central(fleet, tmp_path / "central") as (_broker, collector):
         kiosk_a, kiosk_b = FleetKiosk(fleet, A), FleetKiosk(fleet, B)
         try:
-            visitor, neighbour, intruder = person(1, "Nguyễn Thị Mẫu"), person(2, "Lê Văn Bên"), person(3, "Trần Văn Lạ")
+            visitor, neighbour, intruder = person(1, "Nguyễn Thị Mẫu"), person(2, "Lê Văn Mẫu"), person(3, "Trần Văn Thử Lạ")
             b_visit = make_event(kiosk=B, seq=1, visit=str(uuid.uuid4()), at=at(60), who=visitor)
             a_visit = make_event(kiosk=A, seq=1, visit=str(uuid.uuid4()), at=at(50), who=neighbour)
             kiosk_b.send(b_visit)
