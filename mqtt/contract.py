@@ -23,7 +23,16 @@ ACK_SCHEMA = "checkin.ack/1"
 SELFTEST_SCHEMA = "checkin.selftest/1"
 #: A larger message is refused unread: an event is a few hundred bytes.
 MAX_EVENT_BYTES = 4096
+#: An ack names at most this many event ids, and at most this many refusals ...
 MAX_ACK_IDS = 1000
+#: ... in at most this many bytes (room for MAX_ACK_IDS ids; a refusal takes about twice an id's
+#: room, so a long list of refusals goes in several acks: :func:`encode_acks`). The kiosk refuses a
+#: larger ack unread; the brokers' max_packet_size (64 KiB) is above it.
+MAX_ACK_BYTES = MAX_ACK_IDS * 40 + 100
+#: A message nested deeper than this (``[[[…]]]``) is not JSON the contract reads: none of its
+#: messages is deeper than 4, and a limit of our own, unlike Python's recursion limit, does not
+#: depend on how deep the reading thread's stack already is.
+MAX_JSON_DEPTH = 32
 #: A self-test report: a dozen checks with a sentence and a few figures each.
 MAX_SELFTEST_BYTES = 16384
 SELFTEST_STATUSES = ("pass", "warn", "fail", "skip")
@@ -112,6 +121,43 @@ class InvalidEvent(ValueError):
         self.detail = detail
 
 
+def load_json(payload: bytes) -> Any:
+    """The JSON value a message holds, for every reader of the wire (events, acks, self-test
+    reports, health). Anything else raises ``InvalidEvent("not_json")`` (a ValueError): bytes that
+    are not UTF-8, text that is not JSON, and JSON nested deeper than :data:`MAX_JSON_DEPTH`,
+    including nesting so deep that the parser itself gives up (``RecursionError``), which no
+    caller is prepared for.
+
+    >>> load_json(b"[" * 2000 + b"]" * 2000)
+    Traceback (most recent call last):
+    mqtt.contract.InvalidEvent: not_json: nested deeper than 32 levels
+    """
+    try:
+        value = json.loads(payload.decode("utf-8"))
+    except RecursionError:
+        raise InvalidEvent("not_json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("not_json", f"not UTF-8 JSON ({type(exc).__name__})") from None
+    if not _within_depth(value, MAX_JSON_DEPTH):
+        raise InvalidEvent("not_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Whether no list or object in ``value`` lies more than ``limit`` deep (iteratively: a
+    recursive walk would fail on what it is there to refuse)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 _FIELDS = {"schema", "event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "clock", "method",
            "staff_id", "person", "estimated"}
 _PERSON_FIELDS = {"kind", "id", "name", "birth_date", "sex", "phone"}
@@ -129,10 +175,7 @@ def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None,
     """
     if len(payload) > MAX_EVENT_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes, limit {MAX_EVENT_BYTES}")
-    try:
-        event = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent("not_json", f"not UTF-8 JSON ({type(exc).__name__})") from None
+    event = load_json(payload)
     if not isinstance(event, dict):
         raise InvalidEvent("schema", "not a JSON object")
     _exact_keys(event, _FIELDS - {"estimated"}, _FIELDS, "event")
@@ -222,8 +265,8 @@ def event_id_of(payload: bytes) -> str | None:
     if len(payload) > MAX_EVENT_BYTES:
         return None
     try:
-        event = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        event = load_json(payload)
+    except InvalidEvent:
         return None
     event_id = event.get("event_id") if isinstance(event, dict) else None
     return event_id if isinstance(event_id, str) and _UUID.fullmatch(event_id) else None
@@ -319,39 +362,77 @@ def encode_event(event: dict) -> bytes:
 # -- acks -------------------------------------------------------------------------------------
 
 def encode_ack(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> bytes:
-    """What the collector publishes on ``kiosks/<id>/acks``: the event ids it holds durably, and
+    """One message for ``kiosks/<id>/acks``: the event ids the collector holds durably, and
     (``refused``, only when there are any) ``(event_id, reason)`` of events it refused for good,
-    so that the kiosk keeps them aside instead of sending them again every few minutes."""
-    ack: dict[str, Any] = {"schema": ACK_SCHEMA, "event_ids": list(event_ids)}
+    so that the kiosk keeps them aside instead of sending them again every few minutes. Raises
+    ValueError for what :func:`decode_ack` would refuse (more than :data:`MAX_ACK_IDS` of either,
+    more than :data:`MAX_ACK_BYTES`, a malformed entry): :func:`encode_acks` splits a long list."""
+    event_ids, refused = list(event_ids), list(refused)
+    if len(event_ids) > MAX_ACK_IDS or len(refused) > MAX_ACK_IDS:
+        raise ValueError(f"an ack names at most {MAX_ACK_IDS} event ids and {MAX_ACK_IDS} refusals")
+    if not all(_ack_id(i) for i in event_ids):
+        raise ValueError("malformed event ids")
+    if not all(_refusal(r) for r in refused):
+        raise ValueError("malformed refusals")
+    ack: dict[str, Any] = {"schema": ACK_SCHEMA, "event_ids": event_ids}
     if refused:
         ack["refused"] = [{"event_id": event_id, "reason": reason} for event_id, reason in refused]
-    return compact_json(ack).encode()
+    payload = compact_json(ack).encode()
+    if len(payload) > MAX_ACK_BYTES:
+        raise ValueError(f"an ack is at most {MAX_ACK_BYTES} bytes")
+    return payload
 
 
-def decode_ack(payload: bytes) -> list[str]:
-    """The event ids in an ack; raises ValueError for anything else."""
-    if len(payload) > MAX_ACK_IDS * 40 + 100:
+def encode_acks(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> list[bytes]:
+    """As many :func:`encode_ack` messages as ``event_ids`` and ``refused`` need, each within
+    what the kiosk's :func:`decode_ack` takes (:data:`MAX_ACK_IDS` entries of each kind,
+    :data:`MAX_ACK_BYTES`); in order, ids first. None for nothing."""
+    # Each entry's room as encoded (and a comma), within what is left of an ack once its frame
+    # (schema, both keys) is counted.
+    room = MAX_ACK_BYTES - len(compact_json({"schema": ACK_SCHEMA, "event_ids": [], "refused": []}).encode())
+    entries = ([(0, i, len(compact_json(i).encode()) + 1) for i in event_ids]
+               + [(1, (e, r), len(compact_json({"event_id": e, "reason": r}).encode()) + 1) for e, r in refused])
+    chunks: list[tuple[list, list]] = [([], [])]
+    used = 0
+    for kind, entry, size in entries:
+        if used + size > room or len(chunks[-1][kind]) >= MAX_ACK_IDS:
+            chunks.append(([], []))
+            used = 0
+        chunks[-1][kind].append(entry)
+        used += size
+    return [encode_ack(ids, refusals) for ids, refusals in chunks if ids or refusals]
+
+
+def decode_ack(payload: bytes) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(event_ids, refused)`` of an ack: the ids the collector holds, and ``(event_id, reason)``
+    of the events it refused for good (none for most acks); raises ValueError for anything else."""
+    if len(payload) > MAX_ACK_BYTES:
         raise ValueError("ack too large")
-    ack = json.loads(payload)
+    ack = load_json(payload)
     if not isinstance(ack, dict) or ack.get("schema") != ACK_SCHEMA or not isinstance(ack.get("event_ids"), list):
         raise ValueError("not a checkin.ack/1 message")
     ids = ack["event_ids"]
-    if len(ids) > MAX_ACK_IDS or not all(isinstance(i, str) and len(i) == 36 for i in ids):
+    if len(ids) > MAX_ACK_IDS or not all(_ack_id(i) for i in ids):
         raise ValueError("malformed event ids")
-    return ids
-
-
-def decode_refusals(payload: bytes) -> list[tuple[str, str]]:
-    """``(event_id, reason)`` of the events an ack says were refused (none for most acks); raises
-    ValueError for a malformed ack."""
-    decode_ack(payload)
-    refused = json.loads(payload).get("refused", [])
+    refused = ack.get("refused", [])
     if not isinstance(refused, list) or len(refused) > MAX_ACK_IDS or not all(
-            isinstance(r, dict) and isinstance(r.get("event_id"), str) and _UUID.fullmatch(r["event_id"])
-            and isinstance(r.get("reason"), str) and 0 < len(r["reason"]) <= 32 and not has_controls(r["reason"])
-            for r in refused):
+            isinstance(r, dict) and _refusal((r.get("event_id"), r.get("reason"))) for r in refused):
         raise ValueError("malformed refusals")
-    return [(r["event_id"], r["reason"]) for r in refused]
+    return ids, [(r["event_id"], r["reason"]) for r in refused]
+
+
+def _ack_id(value: Any) -> bool:
+    """An acked id: an event id or a self-test report id (36 characters)."""
+    return isinstance(value, str) and len(value) == 36
+
+
+def _refusal(entry: Any) -> bool:
+    """A refusal ``(event_id, reason)``: a lower-case UUID, and a code of 1-32 characters."""
+    if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+        return False
+    event_id, reason = entry
+    return (isinstance(event_id, str) and bool(_UUID.fullmatch(event_id)) and isinstance(reason, str)
+            and 0 < len(reason) <= 32 and not has_controls(reason))
 
 
 # -- self-test reports ------------------------------------------------------------------------
@@ -368,10 +449,7 @@ def validate_selftest(payload: bytes, *, topic_kiosk_id: str | None = None) -> d
     """
     if len(payload) > MAX_SELFTEST_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes, limit {MAX_SELFTEST_BYTES}")
-    try:
-        report = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidEvent("json", f"not UTF-8 JSON ({str(exc)[:80]})") from None
+    report = load_json(payload)
     if not isinstance(report, dict):
         raise InvalidEvent("schema", "a report is a JSON object")
     if report.get("schema") != SELFTEST_SCHEMA:

@@ -462,8 +462,8 @@ class Uplink:
         leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
         if leaf == "acks":
             try:
-                ids = contract.decode_ack(message.payload)
-                self._refused.extend(contract.decode_refusals(message.payload))
+                ids, refused = contract.decode_ack(message.payload)
+                self._refused.extend(refused)
                 self._delivered.extend(ids)
                 for acked in [self._awaiting.pop(i) for i in ids if i in self._awaiting]:
                     acked.set()

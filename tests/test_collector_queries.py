@@ -511,7 +511,8 @@ def test_cli_trace_by_phone(crowd_config, capsys):
     assert main(["trace", "phone:+84 912 345 678", "--days", "100000", "--config", str(crowd_config)]) == 0
     out = capsys.readouterr().out
     # The index here is a copy of X1 checked in by phone: its contacts at A (C1-C6).
-    assert out.splitlines()[0] == "6 contact(s) of phone:*******678 in the last 100000 day(s)"
+    # The number as typed, masked (queries.trace alone reads it: the CLI does not canonicalise it too).
+    assert out.splitlines()[0] == "6 contact(s) of phone:************678 in the last 100000 day(s)"
     assert PHONE not in out
     assert main(["trace", "phone:0912 345 678", "--days", "100000", "--json", "--config", str(crowd_config)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -161,7 +161,11 @@ class FleetKiosk(Client):
         assert self.publish(contract.events_topic(self.kiosk_id), contract.encode_event(event)) == 0
 
     def acked(self) -> list[str]:
-        return [i for payload in self.received(contract.acks_topic(self.kiosk_id)) for i in contract.decode_ack(payload)]
+        return [i for payload in self.received(contract.acks_topic(self.kiosk_id)) for i in contract.decode_ack(payload)[0]]
+
+    def refused(self) -> list[tuple[str, str]]:
+        """What the acks name as refused for good (the kiosk sets those aside)."""
+        return [r for payload in self.received(contract.acks_topic(self.kiosk_id)) for r in contract.decode_ack(payload)[1]]
 
 
 @pytest.fixture
@@ -204,6 +208,10 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
                 ("venue_mismatch", elsewhere["event_id"])])
             assert all(r["kiosk_id"] == A for r in letters)
             assert kiosk_a.acked() == [a_visit["event_id"], own["event_id"]]    # the refused are not acked
+            # A visit of another kiosk can never come right: A is told, and sets both aside. The
+            # venue is the registry's word, which a technician may correct: not final, re-sent.
+            assert sorted(kiosk_a.refused()) == sorted([(takeover["event_id"], "visit_of_other_kiosk"),
+                                                        (reopen["event_id"], "visit_of_other_kiosk")])
 
             [visit] = [v for v in queries.visits(collector.store) if v["visit_id"] == b_visit["visit_id"]]
             assert (visit["kiosk_id"], visit["venue_id"], visit["person"], visit["check_out_at"]) == \
@@ -218,6 +226,7 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
             kiosk_a.send(own)                                       # barrier: handled in order
             wait_for(lambda: kiosk_a.acked().count(own["event_id"]) == 2, what="the barrier's ack")
             assert len(collector.store.dead_letter_rows()) == 3
+            assert kiosk_a.refused().count((takeover["event_id"], "visit_of_other_kiosk")) == 2   # told again
 
             # A kiosk the collector's registry does not list yet: held back, then taken once it does.
             late = FleetKiosk(fleet, LATE)
@@ -226,7 +235,7 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
                 late.send(first)
                 wait_for(lambda: [r for r in collector.store.dead_letter_rows() if r["reason"] == "unknown_kiosk"],
                          what="unknown_kiosk")
-                assert late.acked() == [] and collector.store.seq_state(LATE) == (0, [])
+                assert late.acked() == [] and late.refused() == [] and collector.store.seq_state(LATE) == (0, [])
                 fleet.registry_file.write_text(registry)            # the technician copies the registry
                 # Re-sent until acked, as the uplink does (copies sent meanwhile are acked again).
                 wait_for(lambda: first["event_id"] in (late.send(first), late.acked())[1], timeout=20,

@@ -146,14 +146,12 @@ def _trace(args, config: Config) -> int:
     if not sep or kind not in _TRACE_KINDS or not pid:
         echo(f"kiosk-collector: trace needs KIND:ID with KIND one of {', '.join(_TRACE_KINDS)}", file=sys.stderr)
         return 2
-    if kind == TRACE_PHONE:
-        try:
-            pid = contract.canonical_phone(pid)
-        except ValueError as exc:
-            echo(f"kiosk-collector: trace phone: {exc}", file=sys.stderr)
-            return 2
     with open_store(config.store.url) as store:
-        contacts = queries.trace(store, kind, pid, args.days)
+        try:
+            contacts = queries.trace(store, kind, pid, args.days)
+        except ValueError as exc:          # a malformed phone number (queries.trace says what is wrong)
+            echo(f"kiosk-collector: trace {kind}: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         _print_json(contacts)
         return 0

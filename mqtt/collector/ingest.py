@@ -27,6 +27,13 @@ for a venue the kiosk is not provisioned for, is dead-lettered (``unknown_kiosk`
 ``venue_mismatch``) and not acked; the store refuses an event whose visit another kiosk opened
 (``visit_of_other_kiosk``).
 
+A refusal that can never come right (the contract's, ``visit_of_other_kiosk``,
+``store_rejected``: the dead letter is *final*) is named in the kiosk's next ack (``refused``)
+once its dead letter is written, so the kiosk sets the event aside instead of re-sending it for
+ever. The registry's refusals are not final: the kiosk keeps re-sending those events until the
+registry lists it at that venue. A message the collector cannot make sense of at all (an error
+of ours) is a dead letter too, never a stopped collector.
+
 >>> collector = Collector(load_config(path))
 >>> collector.start(); collector.wait_ready(10)
 >>> collector.stop()        # flushes the batch, acks, then disconnects
@@ -34,13 +41,13 @@ for a venue the kiosk is not provisioned for, is dead-lettered (``unknown_kiosk`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
 import subprocess
 import threading
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,9 +85,6 @@ class _Message:
     #: What :meth:`Collector._classify` made of it: an event, a fleet update, a dead letter, or
     #: None (nothing to keep).
     content: dict | FleetUpdate | DeadLetter | None = None
-    #: The id of an event the contract refused (dead-lettered): its kiosk is told (an ack's
-    #: ``refused``), so that it sets the event aside instead of sending it again for ever.
-    refused_id: str | None = None
 
 
 @dataclass
@@ -186,6 +190,14 @@ class Collector:
             return False    # the receiver is gone: the broker redelivers what it did not PUBACK
 
     def _inbox_loop(self) -> None:
+        try:
+            self._read_inbox()
+        except Exception:  # an error of ours: say so, and systemd restarts the collector
+            log.exception("collector: the inbox stopped")
+            self._ready.clear()
+            self.failed.set()
+
+    def _read_inbox(self) -> None:
         while True:
             try:
                 item = self._pipe.recv()
@@ -195,7 +207,7 @@ class Collector:
                 # Validated here, while the writer waits on the database.
                 for topic, payload, mid, qos, retain, generation, at in item[1]:
                     msg = _Message(topic, payload, mid, qos, retain, generation, datetime.fromtimestamp(at, UTC))
-                    msg.content = self._classify(msg)
+                    msg.content = self._classify_safely(msg)
                     self._queue.put(msg)
             elif item[0] == "up":
                 self._ready.set()
@@ -239,19 +251,24 @@ class Collector:
         letters = [m.content for m in batch if isinstance(m.content, DeadLetter)]
         fleet = [m.content for m in batch if isinstance(m.content, FleetUpdate)]
         self._taken = len(batch)
-        result = self._store(events, letters, fleet)
-        if result is None:
+        stored = self._store(events, letters, fleet)
+        if stored is None:
             return  # stopping while the store is down: nothing is PUBACKed, the broker redelivers
-        self._done(batch, events, fleet, result.held)
+        result, written = stored
+        # Final refusals now held as dead letters: their kiosks are told (the store's own are
+        # written in the ingest transaction).
+        refused = [(d.kiosk_id, d.event_id, d.reason) for d in written if d.final and d.event_id and d.kiosk_id]
+        refused += result.refused
+        self._done(batch, events, fleet, result.held, refused)
         self._taken = 0
         c = self.counters
         c.batches += 1
         c.stored += result.inserted
         c.duplicates += result.duplicates
         c.late += len(result.late)
-        c.dead_letters += len(letters) + len(result.refused)
-        c.refused += len(result.refused)
-        for d in letters:
+        c.dead_letters += len(written) + len(result.refused)
+        c.refused += len(refused)
+        for d in written:
             c.by_reason[d.reason] += 1
         for kiosk_id, _, reason in result.refused:
             c.by_reason[reason] += 1
@@ -262,24 +279,45 @@ class Collector:
             log.warning("collector: %d event(s) reuse a seq already held (kiosk %s reset?)",
                         len(result.seq_conflicts), result.seq_conflicts[0][0])
 
+    def _classify_safely(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
+        """:meth:`_classify`, and a dead letter (``unreadable``, not final) for a message it fails
+        on: whatever one message holds, the collector goes on with the next."""
+        try:
+            return self._classify(msg)
+        except Exception as exc:  # noqa: BLE001 - an error of ours must not stop central ingest
+            parsed = contract.parse_topic(msg.topic)
+            kiosk_id = parsed[0] if parsed else None
+            # Where it failed, not the exception's text: that may quote the payload (someone's name).
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("collector: dead letter from %s: unreadable (%s at %s:%d, a collector bug)", kiosk_id or "?",
+                      type(exc).__name__, Path(where.filename).name, where.lineno)
+            try:
+                event_id = contract.event_id_of(msg.payload) if parsed and parsed[1] == "events" else None
+            except Exception:  # noqa: BLE001 - the id is a courtesy; the letter is kept without it
+                event_id = None
+            return DeadLetter(msg.topic, kiosk_id, "unreadable", f"the collector could not read it "
+                              f"({type(exc).__name__})", msg.payload, msg.received_at, event_id=event_id)
+
     def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
         parsed = contract.parse_topic(msg.topic)
         kiosk_id, leaf = parsed if parsed else (None, None)
 
-        def dead(reason: str, detail: str, event_id: str | None = None) -> DeadLetter:
+        def dead(reason: str, detail: str, event_id: str | None = None, final: bool = False) -> DeadLetter:
             # The reason and the kiosk only: the payload may carry someone's name.
             log.warning("collector: dead letter from %s: %s", kiosk_id or "?", reason)
-            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at, event_id=event_id)
+            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at, event_id=event_id,
+                              final=final)
 
         if leaf == "events":
             try:
                 # The plausible time window is reckoned from when the message arrived.
                 event = contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
             except contract.InvalidEvent as exc:
-                msg.refused_id = contract.event_id_of(msg.payload)
-                return dead(exc.reason, exc.detail)
+                # The same bytes are refused the same way however often they come: final.
+                return dead(exc.reason, exc.detail, contract.event_id_of(msg.payload), final=True)
             refusal = self.registry.refusal(event) if self.registry is not None else None
             if refusal:
+                # Not final: held until the registry lists the kiosk at that venue.
                 return dead(*refusal, event_id=event["event_id"])
             return event
         if leaf == "status":
@@ -295,10 +333,10 @@ class Collector:
                     raise ValueError(f"{len(msg.payload)} bytes, limit {MAX_HEALTH_BYTES}")
                 if b"\\u0000" in msg.payload:
                     raise ValueError("NUL characters")     # PostgreSQL's jsonb cannot hold them
-                health = json.loads(msg.payload)
+                health = contract.load_json(msg.payload)
                 if not isinstance(health, dict):
                     raise ValueError("not a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
+            except ValueError as exc:
                 return dead("health", f"health must be a JSON object ({str(exc)[:80]})")
             return FleetUpdate(kiosk_id, msg.received_at, health=health)
         if leaf == "selftest":
@@ -309,28 +347,32 @@ class Collector:
             return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
         return dead("topic", "not a kiosks/<id>/events|status|health|selftest topic")
 
-    def _store(self, events: list[dict], letters: list[DeadLetter], fleet: list[FleetUpdate]) -> IngestResult | None:
-        """Commit everything. The store being down (:class:`StoreError`: disk full, database
-        gone) is retried (with backoff) until it works or we stop, holding every message of the
-        batch; anything else means one message is poison, so the batch is retried message by
-        message and what still fails becomes a dead letter: one bad event never blocks the rest.
-        Each of the three writes is done once: a retry goes on from the first not committed."""
+    def _store(self, events: list[dict], letters: list[DeadLetter],
+               fleet: list[FleetUpdate]) -> tuple[IngestResult, list[DeadLetter]] | None:
+        """Commit everything; what was stored, and the dead letters written. The store being
+        down (:class:`StoreError`: disk full, database gone) is retried (with backoff) until it
+        works or we stop, holding every message of the batch; anything else means one message is
+        poison, so the batch is retried message by message and what still fails becomes a dead
+        letter: one bad event never blocks the rest. Each of the three writes is done once: a
+        retry goes on from the first not committed."""
         delay, one_by_one = 0.5, False
-        result, letters_done = None, False
+        result, written = None, None
         while True:
             try:
                 if one_by_one:
-                    result = self._store_one_by_one(events, [] if letters_done else letters, fleet, result)
+                    result, kept = self._store_one_by_one(events, [] if written is not None else letters, fleet,
+                                                          result)
+                    written = kept if written is None else written + kept
                 else:
                     if result is None:
                         result = self.store.ingest(events)
-                    if not letters_done:
+                    if written is None:
                         self.store.add_dead_letters(letters)
-                        letters_done = True
+                        written = list(letters)
                     self.store.update_fleet(fleet)
                     result.held += _report_ids(fleet)
                 self._store_up()
-                return result
+                return result, written
             except StoreError as exc:
                 self.counters.store_errors += 1
                 self._store_down(exc, delay)
@@ -369,20 +411,10 @@ class Collector:
 
     def state(self) -> dict:
         """What the collector says about itself (the status file, systemd's status line)."""
-        c, down = self.counters, self.store_down_since
-        connected = self.wait_ready(0)
-        line = (f"{'connected' if connected else 'waiting for the broker'}; "
-                f"{c.stored} stored, {c.dead_letters} dead letter(s)"
-                f"{'; store errors: ' + str(c.store_errors) if c.store_errors else ''}")
-        if down is not None:
-            line = (f"STORE DOWN since {down:%H:%M:%S} UTC ({self.store_error}); nothing acked, "
-                    f"{self.waiting()} message(s) held; {line}")
-        return {"client_id": self.config.mqtt.client_id, "pid": os.getpid(),
-                "at": datetime.now(UTC).isoformat(timespec="seconds"), "connected": connected,
-                "store": "down" if down is not None else "up",
-                "store_down_since": down.isoformat(timespec="seconds") if down is not None else None,
-                "store_error": self.store_error or None, "waiting": self.waiting(), "stored": c.stored,
-                "dead_letters": c.dead_letters, "line": line}
+        c = self.counters
+        return collector_state(self.config, connected=self.wait_ready(0), down_since=self.store_down_since,
+                               store_error=self.store_error, waiting=self.waiting(), stored=c.stored,
+                               dead_letters=c.dead_letters, store_errors=c.store_errors)
 
     def _pause(self, seconds: float) -> bool:
         """Wait out a retry delay while still showing signs of life (the watchdog: retrying a
@@ -399,8 +431,11 @@ class Collector:
         return (self._writer is not None and self._writer.is_alive()
                 and time.monotonic() - self.last_pass < within)
 
-    def _store_one_by_one(self, events, letters, fleet, done: IngestResult | None = None) -> IngestResult:
-        """``done``: the batch's events were stored already (a later write refused the batch)."""
+    def _store_one_by_one(self, events, letters, fleet,
+                          done: IngestResult | None = None) -> tuple[IngestResult, list[DeadLetter]]:
+        """What was stored, and the dead letters written (``letters``, and a ``store_rejected``
+        one for each event the store refuses). ``done``: the batch's events were stored already (a
+        later write refused the batch)."""
         if done is not None:
             events, result = [], done
         else:
@@ -413,8 +448,8 @@ class Collector:
                 raise
             except Exception as exc:  # noqa: BLE001
                 letters.append(DeadLetter(contract.events_topic(event["kiosk_id"]), event["kiosk_id"], "store_rejected",
-                                          f"the store refused it ({type(exc).__name__})", contract.encode_event(event)))
-                self.counters.by_reason["store_rejected"] += 1
+                                          f"the store refused it ({type(exc).__name__})", contract.encode_event(event),
+                                          event_id=event["event_id"], final=True))
                 log.warning("collector: dead letter from %s: store_rejected", event["kiosk_id"])
                 continue
             result.held += one.held
@@ -424,8 +459,7 @@ class Collector:
             result.seq_conflicts += one.seq_conflicts
             result.refused += one.refused
         result.held += _report_ids(self._one_by_one(fleet, self.store.update_fleet, "fleet update"))
-        self._one_by_one(letters, self.store.add_dead_letters, "dead letter")
-        return result
+        return result, self._one_by_one(letters, self.store.add_dead_letters, "dead letter")
 
     @staticmethod
     def _one_by_one(items: list, write, what: str) -> list:
@@ -443,22 +477,20 @@ class Collector:
                 kept.append(item)
         return kept
 
-    def _done(self, batch: list[_Message], events: list[dict], fleet: list[FleetUpdate], held: list[str]) -> None:
-        """After the commit: the receiver acks the held ids (events, self-test reports) to their
-        kiosks, then PUBACKs the batch's messages."""
+    def _done(self, batch: list[_Message], events: list[dict], fleet: list[FleetUpdate], held: list[str],
+              refused: list[tuple[str, str, str]]) -> None:
+        """After the commit: the receiver acks to their kiosks the held ids (events, self-test
+        reports) and ``refused`` (``(kiosk_id, event_id, reason)``: final refusals whose dead
+        letters are written), then PUBACKs the batch's messages."""
         kiosk_of = {e["event_id"]: e["kiosk_id"] for e in events}
         kiosk_of.update((u.selftest["report_id"], u.kiosk_id) for u in fleet if u.selftest is not None)
-        per_kiosk: dict[str, list[str]] = defaultdict(list)
+        per_kiosk: dict[str, tuple[list[str], list[tuple[str, str]]]] = defaultdict(lambda: ([], []))
         for held_id in held:
-            per_kiosk[kiosk_of[held_id]].append(held_id)
-        acks = [(contract.acks_topic(kiosk_id), contract.encode_ack(ids[i:i + contract.MAX_ACK_IDS]))
-                for kiosk_id, ids in per_kiosk.items() for i in range(0, len(ids), contract.MAX_ACK_IDS)]
-        refused: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for m in batch:           # dead letters now held: the refusal is final, the kiosk is told
-            if m.refused_id and isinstance(m.content, DeadLetter) and m.content.kiosk_id:
-                refused[m.content.kiosk_id].append((m.refused_id, m.content.reason))
-        acks += [(contract.acks_topic(kiosk_id), contract.encode_ack([], r[i:i + contract.MAX_ACK_IDS]))
-                 for kiosk_id, r in refused.items() for i in range(0, len(r), contract.MAX_ACK_IDS)]
+            per_kiosk[kiosk_of[held_id]][0].append(held_id)
+        for kiosk_id, event_id, reason in refused:
+            per_kiosk[kiosk_id][1].append((event_id, reason))
+        acks = [(contract.acks_topic(kiosk_id), payload) for kiosk_id, (ids, refusals) in per_kiosk.items()
+                for payload in contract.encode_acks(ids, refusals)]
         if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
             self.counters.acks_published += len(acks)
 
@@ -473,6 +505,25 @@ class Collector:
             log.info("collector: retention purge (%d days): %s", self.config.store.retention_days, counts)
         except Exception as exc:  # noqa: BLE001 - try again next time
             log.error("collector: retention purge failed: %s", exc)
+
+
+def collector_state(config: Config, *, connected: bool, down_since: datetime | None, store_error: str = "",
+                    waiting: int = 0, stored: int = 0, dead_letters: int = 0, store_errors: int = 0,
+                    opened: bool = True) -> dict:
+    """The collector's state as the status file holds it, with ``line`` (systemd's status line):
+    while it runs (:meth:`Collector.state`), or (``opened`` False) while its store cannot even be
+    opened, when it takes nothing from the broker."""
+    line = (f"{'connected' if connected else 'waiting for the broker'}; {stored} stored, "
+            f"{dead_letters} dead letter(s){'; store errors: ' + str(store_errors) if store_errors else ''}")
+    if down_since is not None:
+        held = f"nothing acked, {waiting} message(s) held" if opened else "not taking messages until it opens"
+        line = f"STORE DOWN since {down_since:%H:%M:%S} UTC ({store_error}); {held}; {line}"
+    return {"client_id": config.mqtt.client_id, "pid": os.getpid(),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"), "connected": connected,
+            "store": "down" if down_since is not None else "up",
+            "store_down_since": down_since.isoformat(timespec="seconds") if down_since is not None else None,
+            "store_error": store_error or None, "waiting": waiting, "stored": stored,
+            "dead_letters": dead_letters, "line": line}
 
 
 def run(config: Config, stop: threading.Event) -> int:
@@ -547,18 +598,13 @@ def _open_store(config: Config, stop: threading.Event, pinger, status_file: Path
         except StoreError as exc:
             first = since is None
             since = since or datetime.now(UTC)
-            line = (f"STORE DOWN since {since:%H:%M:%S} UTC ({str(exc)[:300]}); not taking messages until "
-                    "it opens")
+            state = collector_state(config, connected=False, down_since=since, store_error=str(exc)[:300],
+                                    opened=False)
             (log.error if first else log.warning)("collector: CENTRAL STORE DOWN: %s; the broker keeps the "
                                                   "messages; retrying in %.1f s", exc, delay)
             if status_file is not None:
-                write_status(status_file, {"client_id": config.mqtt.client_id, "pid": os.getpid(),
-                                           "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                                           "connected": False, "store": "down",
-                                           "store_down_since": since.isoformat(timespec="seconds"),
-                                           "store_error": str(exc)[:300], "waiting": 0, "stored": 0,
-                                           "dead_letters": 0, "line": line})
-            (sdnotify.ready if first else sdnotify.status)(line)
+                write_status(status_file, state)
+            (sdnotify.ready if first else sdnotify.status)(state["line"])
             end = time.monotonic() + delay
             while (left := end - time.monotonic()) > 0:
                 pinger.tick()                  # deliberately waiting, not hung

@@ -4,8 +4,8 @@ replaced atomically, read by ``kiosk-collector fleet``.
 It lives on a tmpfs (``/run/checkin-collector``, systemd's RuntimeDirectory), not beside the
 store: when the store's disk is full this is how the operator's screen still learns of it::
 
-    {"client_id": "collector-1", "pid": 4242, "at": "2021-08-15T01:31:02+00:00",
-     "connected": true, "store": "down", "store_down_since": "2021-08-15T01:20:00+00:00",
+    {"client_id": "collector-1", "pid": 4242, "at": "2025-08-15T01:31:02+00:00",
+     "connected": true, "store": "down", "store_down_since": "2025-08-15T01:20:00+00:00",
      "store_error": "central store cannot write: database or disk is full", "waiting": 57,
      "stored": 4812, "dead_letters": 3, "line": "STORE DOWN since …"}
 

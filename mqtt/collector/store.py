@@ -56,7 +56,8 @@ class IngestResult:
     seq was already taken by another event of the kiosk (a reset kiosk?); corrected: events whose
     time was corrected from a synced event of their boot in this transaction; refused:
     ``(kiosk_id, event_id, reason)`` of events the store would not take (their visit belongs to
-    another kiosk): dead-lettered in the same transaction, not held, so not acked.
+    another kiosk): dead-lettered (final) in the same transaction, not held, so not acked but
+    named refused.
     """
 
     held: list[str] = field(default_factory=list)
@@ -78,9 +79,14 @@ class DeadLetter:
     detail: str
     payload: bytes
     received_at: datetime | None = None
-    #: For a valid event refused (unknown kiosk, venue, visit of another kiosk): its id. The same
-    #: event refused again for the same reason (the kiosk re-sends what is not acked) is kept once.
+    #: For an event refused (by the contract, the registry, the store): the id it carries, when it
+    #: carries one that is a UUID. The same event refused again for the same reason (the kiosk
+    #: re-sends what is not acked) is kept once.
     event_id: str | None = None
+    #: The refusal can never come right (the contract, a visit of another kiosk, the store itself):
+    #: once the letter is written the event's kiosk is told (an ack's ``refused``) and sets it
+    #: aside. Not final: ``unknown_kiosk``, ``venue_mismatch`` (held until the registry is fixed).
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,7 +275,7 @@ class SqlStore(Store):
             self._write_dead_letters([DeadLetter(
                 contract.events_topic(e["kiosk_id"]), e["kiosk_id"], VISIT_OF_OTHER_KIOSK,
                 f"its visit was opened by kiosk {owner}", contract.encode_event(e), now,
-                event_id=e["event_id"]) for e, owner in foreign])
+                event_id=e["event_id"], final=True) for e, owner in foreign])
             result.refused = [(e["kiosk_id"], e["event_id"], VISIT_OF_OTHER_KIOSK) for e, _ in foreign]
             refused = {e["event_id"] for e, _ in foreign}
             batch = [e for e in batch if e["event_id"] not in refused]
