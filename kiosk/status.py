@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .store import StoreConnection, StoreUnavailable, Transaction
+from .store.outbox import undelivered
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class KioskStatus:
         self._db.close()
 
     def _outbox(self) -> int:
-        return self._db.get().execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0]
+        return undelivered(self._db.get())
 
     def _read(self, query: Callable[[], int]) -> int | None:
         with self._lock:

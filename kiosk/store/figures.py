@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from .outbox import counts
+
 
 @dataclass(frozen=True)
 class VisitRow:
@@ -46,5 +48,4 @@ def day_rows(db: sqlite_utils.Database, venue_id: str, since: str) -> DayRows:
            WHERE v.venue_id = ? AND (v.check_in_at >= ? OR v.check_out_at >= ?)
            GROUP BY v.visit_id""", [venue_id, since, since]).fetchall()]
     refusals = db.execute("SELECT at, reason FROM refusals WHERE at >= ?", [since]).fetchall()
-    outbox = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-    return DayRows(visits, [tuple(r) for r in refusals], outbox)
+    return DayRows(visits, [tuple(r) for r in refusals], counts(db))

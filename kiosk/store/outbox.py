@@ -26,6 +26,12 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
     return dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
 
 
+def undelivered(db: sqlite_utils.Database) -> int:
+    """How many events the central store does not hold yet (pending or sent): the screen's
+    "waiting to be sent" (an index range, not a count of every state)."""
+    return db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0]
+
+
 def oldest_undelivered_at(db: sqlite_utils.Database) -> str | None:
     """The ``at`` of the oldest event not yet held centrally (pending or sent), or None."""
     return db.execute("SELECT min(e.at) FROM outbox o JOIN events e ON e.seq = o.seq "
