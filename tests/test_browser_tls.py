@@ -35,7 +35,7 @@ def phone_home(tmp_path, ca) -> dict:
     return {"HOME": str(home)}
 
 
-def launch_phone(browser, port: int, env: dict):
+def launch_phone(browser, env: dict):
     # --host-resolver-rules stands in for mDNS: the name is looked up as 127.0.0.1; TLS checks the name.
     return browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, env=env,
                                        args=[*ARGS, f"--host-resolver-rules=MAP {HOST} 127.0.0.1"])
@@ -43,7 +43,7 @@ def launch_phone(browser, port: int, env: dict):
 
 def test_a_phone_that_installed_the_fleet_ca_logs_in_over_https(browser, tls_kiosk, fleet_ca, tmp_path):
     [(_, port)] = tls_kiosk.web.tls_bound
-    phone = launch_phone(browser, port, phone_home(tmp_path, fleet_ca))
+    phone = launch_phone(browser, phone_home(tmp_path, fleet_ca))
     try:
         context = phone.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
         page = context.new_page()
@@ -66,7 +66,7 @@ def test_a_phone_that_installed_the_fleet_ca_logs_in_over_https(browser, tls_kio
 
 def test_without_the_fleet_ca_the_browser_refuses_the_kiosk(browser, tls_kiosk, tmp_path):
     [(_, port)] = tls_kiosk.web.tls_bound
-    phone = launch_phone(browser, port, {"HOME": str(tmp_path / "empty-home")})
+    phone = launch_phone(browser, {"HOME": str(tmp_path / "empty-home")})
     try:
         page = phone.new_page()
         with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
