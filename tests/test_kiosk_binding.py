@@ -62,7 +62,8 @@ def test_registry_refusals_name_the_key():
     for text, words in (('[kiosk]\n"a" = "b"\n', "unknown key 'kiosk'"),
                         ('[kiosks]\n"K-01" = "cho-thu"\n', "'K-01': not a kiosk id"),
                         ('[kiosks]\n"k-01" = 3\n', "k-01 = 3: must be a venue id"),
-                        ('kiosks = "x"\n', "must be a [kiosks] table"), ("[kiosks\n", "not valid TOML")):
+                        ('kiosks = "x"\n', "must be a [kiosks] table"), ("[kiosks\n", "not valid TOML"),
+                        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deep")):
         with pytest.raises(ConfigError, match="kiosks.toml: .*" + words.replace("[", r"\[")):
             parse_registry(text, "kiosks.toml")
 

@@ -47,6 +47,8 @@ def parse_registry(text: str, path: Path | None = None) -> dict[str, str]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:          # arrays nested thousands deep: not a registry either
+        raise ConfigError(f"{where}: not valid TOML (nested too deep)") from None
     unknown = sorted(set(raw) - {"kiosks"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (only a [kiosks] table: kiosk id = venue id)")
