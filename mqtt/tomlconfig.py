@@ -93,14 +93,22 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
 
 
+def load_toml(text: str, where: str) -> dict[str, Any]:
+    """``text`` as TOML, or a :class:`ConfigError` that names ``where`` (nesting thousands deep,
+    which makes tomllib recurse out of stack, included)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid TOML (nested too deep)") from None
+
+
 def parse_sections(text: str, path: Path | None, schema: dict[str, type]) -> tuple[dict[str, Any], dict]:
     """Validate ``text`` against ``schema`` ({section name: dataclass}); returns the section
     objects the file sets, and the raw TOML (to tell which keys were given)."""
     where = str(path or "config")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    raw = load_toml(text, where)
     sections = {}
     for name, value in raw.items():
         if name not in schema and not isinstance(value, dict):

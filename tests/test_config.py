@@ -85,3 +85,13 @@ def test_any_text_is_a_config_or_a_config_error(text):
         parse_config(text)
     except ConfigError:
         pass
+
+
+def test_a_config_nested_thousands_deep_is_a_config_error(tmp_path):
+    """tomllib recurses out of stack on deep nesting: the kiosk must say which file, not crash."""
+    from kiosk.config import ConfigError, load_config
+
+    path = tmp_path / "kiosk.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):
+        load_config(path)

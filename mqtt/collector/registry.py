@@ -25,11 +25,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-import tomllib
 from pathlib import Path
 
 from .. import contract
-from ..tomlconfig import ConfigError, read_text
+from ..tomlconfig import ConfigError, load_toml, read_text
 
 log = logging.getLogger("mqtt.collector")
 
@@ -43,12 +42,7 @@ def parse_registry(text: str, path: Path | None = None) -> dict[str, str]:
     """``{kiosk id: venue id}`` from a registry's text; :class:`ConfigError` naming the file and
     the key for anything else (unknown tables or keys, ids that are not kiosk or venue ids)."""
     where = str(path or "kiosks.toml")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    except RecursionError:          # arrays nested thousands deep: not a registry either
-        raise ConfigError(f"{where}: not valid TOML (nested too deep)") from None
+    raw = load_toml(text, where)
     unknown = sorted(set(raw) - {"kiosks"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (only a [kiosks] table: kiosk id = venue id)")
