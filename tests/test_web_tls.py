@@ -5,15 +5,23 @@ Python's ssl trusting the fleet CA alone, as a staff phone that installed it doe
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import re
 import socket
 import ssl
+import struct
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.config import ConfigError, parse_config
-from kiosk.web.tls import web_names
+from kiosk.web.server import CONNECTION_LIMIT
+from kiosk.staff.throttle import client_key
+from kiosk.web.tls import MAX_DEVICE_CONNECTIONS, MAX_DEVICE_HANDSHAKES, MAX_HANDSHAKES, device_of, web_names
 from provisioning.pki import write_cert, write_private_key
 
 from pki import make_ca
@@ -21,6 +29,10 @@ from web_support import kiosk_running
 
 KIOSK_ID = "test-kiosk-01"                  # as kiosk_running names it
 HOST = f"{KIOSK_ID}.local"
+#: A staff phone, and another device on the same LAN (loopback addresses standing for LAN devices).
+PHONE, OTHER = "127.0.0.1", "127.0.0.2"
+#: Connections each device of the storm opens.
+ROUNDS = 600
 
 
 @pytest.fixture
@@ -50,13 +62,19 @@ def trusting(ca) -> ssl.SSLContext:
     return context
 
 
-def https(kiosk, ca, server_hostname=HOST) -> http.client.HTTPSConnection:
+def https(kiosk, ca, server_hostname=HOST, device=PHONE) -> http.client.HTTPSConnection:
     [(host, port)] = kiosk.web.tls_bound
     conn = http.client.HTTPSConnection(host, port, timeout=10, context=trusting(ca))
     # Reach the kiosk at its address, name it as a phone does (by mDNS): the name is what is verified.
-    conn.sock = trusting(ca).wrap_socket(socket.create_connection((host, port), timeout=10),
-                                         server_hostname=server_hostname)
+    conn.sock = trusting(ca).wrap_socket(tcp(kiosk, device), server_hostname=server_hostname)
     return conn
+
+
+def tcp(kiosk, device: str) -> socket.socket:
+    """A TCP connection to the HTTPS port from ``device``: an address of 127.0.0.0/8 standing for
+    one device of the venue LAN (the bridge keeps loopback addresses apart)."""
+    [(host, port)] = kiosk.web.tls_bound
+    return socket.create_connection((host, port), timeout=10, source_address=(device, 0))
 
 
 def test_a_client_trusting_the_fleet_ca_gets_the_staff_pages_over_https(tls_kiosk, fleet_ca):
@@ -104,9 +122,8 @@ def test_plain_http_on_the_tls_port_gets_the_reason_and_nothing_of_the_app(tls_k
 
 
 def test_a_client_that_never_finishes_its_handshake_holds_up_nobody(tls_kiosk, fleet_ca):
-    [(host, port)] = tls_kiosk.web.tls_bound
-    silent = [socket.create_connection((host, port), timeout=10) for _ in range(5)]
-    half = socket.create_connection((host, port), timeout=10)
+    silent = [tcp(tls_kiosk, OTHER) for _ in range(5)]
+    half = tcp(tls_kiosk, OTHER)
     half.sendall(b"\x16\x03\x01\x00\xff")           # the start of a ClientHello, never the rest
     try:
         conn = https(tls_kiosk, fleet_ca)
@@ -119,6 +136,159 @@ def test_a_client_that_never_finishes_its_handshake_holds_up_nobody(tls_kiosk, f
     finally:
         for s in [*silent, half]:
             s.close()
+
+
+@given(st.ip_addresses(v=6), st.integers(0, 2**64 - 1), st.ip_addresses(v=4))
+def test_a_device_is_an_ipv6_64_or_an_ipv4_address_and_each_loopback_address(ipv6, host_part, ipv4):
+    """As the login throttle counts clients (one function), loopback addresses apart."""
+    neighbour = ipaddress.IPv6Address((int(ipv6) >> 64 << 64) | host_part)     # the same /64
+    if not any(a.is_loopback or a.ipv4_mapped for a in (ipv6, neighbour)):
+        assert device_of((str(ipv6), 1, 0, 0)) == device_of((f"{neighbour}%eth0", 2, 0, 0)) == client_key(str(ipv6))
+    if ipv4.is_loopback:
+        assert device_of((str(ipv4), 1)) == str(ipv4)
+    else:
+        assert device_of((str(ipv4), 1)) == device_of((f"::ffff:{ipv4}", 1, 0, 0)) == str(ipv4)
+
+
+def get(conn: http.client.HTTPConnection, path: str = "/staff/login") -> int:
+    conn.request("GET", path, headers={"Host": HOST})
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def the_screen_answers(kiosk) -> bool:
+    """The kiosk's own screen (plain HTTP on loopback) gets its page."""
+    conn = http.client.HTTPConnection(*kiosk.web.bound[0], timeout=10)
+    try:
+        return get(conn, "/") == 200
+    finally:
+        conn.close()
+
+
+def held_open(kiosk, ca, device: str, count: int) -> tuple[list, int]:
+    """``count`` HTTPS connections from ``device``, one after the other, each past its handshake and
+    one answer and then kept idle (keep-alive); returns those the kiosk took, and how many it closed
+    at once."""
+    kept, refused = [], 0
+    for _ in range(count):
+        try:
+            conn = https(kiosk, ca, device=device)
+        except (ssl.SSLError, ConnectionError):     # closed before its handshake: one device's share is full
+            refused += 1
+            continue
+        assert get(conn, "/static/screen.js") == 200
+        kept.append(conn)
+    return kept, refused
+
+
+def test_one_device_holding_many_silent_connections_holds_up_no_phone_nor_the_screen(tls_kiosk, fleet_ca):
+    """A device that opens connections and says nothing, more of them than the kiosk does handshakes
+    at once: it gets a few handshakes at a time, every other device its own."""
+    silent = [tcp(tls_kiosk, OTHER) for _ in range(2 * MAX_HANDSHAKES)]
+    try:
+        assert get(https(tls_kiosk, fleet_ca, device=PHONE)) == 200
+        assert the_screen_answers(tls_kiosk)
+    finally:
+        for s in silent:
+            s.close()
+
+
+def test_a_phone_opening_more_connections_at_once_than_its_handshake_share_gets_every_one(tls_kiosk, fleet_ca):
+    """A page and its files: the browser opens several connections together. Past the device's
+    share of handshakes they wait their turn, they are not closed."""
+    opened = [tcp(tls_kiosk, PHONE) for _ in range(MAX_DEVICE_HANDSHAKES + 2)]   # all accepted, none started
+    conns = []
+    try:
+        for raw in opened:                          # each handshake ends and lets the next waiting one start
+            conns.append(conn := http.client.HTTPSConnection(HOST, timeout=10))
+            conn.sock = trusting(fleet_ca).wrap_socket(raw, server_hostname=HOST)
+            assert get(conn) == 200
+    finally:
+        for raw in opened:
+            raw.close()
+        for conn in conns:
+            conn.close()
+
+
+def test_one_device_holding_many_finished_handshakes_holds_up_no_phone_nor_the_screen(tls_kiosk, fleet_ca):
+    """Connections past their handshake and idle are kept until waitress's channel timeout (120 s):
+    one device keeps its share, and the phones and the screen are still answered."""
+    kept, refused = held_open(tls_kiosk, fleet_ca, OTHER, CONNECTION_LIMIT)
+    try:
+        assert len(kept) == MAX_DEVICE_CONNECTIONS and refused == CONNECTION_LIMIT - MAX_DEVICE_CONNECTIONS
+        assert all(get(conn) == 200 for conn in kept)       # the ones it holds still work
+        assert get(https(tls_kiosk, fleet_ca, device=PHONE)) == 200
+        assert the_screen_answers(tls_kiosk)
+    finally:
+        for conn in kept:
+            conn.close()
+
+
+def test_the_kiosks_own_screen_is_answered_however_many_connections_the_lan_holds(tls_kiosk, fleet_ca):
+    """Devices together holding as many HTTPS connections as the kiosk takes do not take the
+    screen's: its reload and its event stream's reconnect are on loopback, counted apart."""
+    devices = [f"127.0.0.{n}" for n in range(2, 6)]
+    # As many as filled the one count both listeners shared: the limit less two listeners and their wakers.
+    total = CONNECTION_LIMIT - 4
+    held = [held_open(tls_kiosk, fleet_ca, device, total // len(devices) + (n < total % len(devices)))[0]
+            for n, device in enumerate(devices)]
+    try:
+        for _ in range(3):
+            assert the_screen_answers(tls_kiosk)
+        conn = http.client.HTTPConnection(*tls_kiosk.web.bound[0], timeout=10)
+        conn.request("GET", "/events")
+        assert conn.getresponse().readline().startswith(b"retry:")
+        conn.close()
+    finally:
+        for conn in (c for kept in held for c in kept):
+            conn.close()
+
+
+def test_the_https_listener_outlives_a_storm_of_connects_handshakes_and_resets(tls_kiosk, fleet_ca, caplog):
+    """Several devices at once connect and reset, reset in the middle of a ClientHello, finish a
+    handshake and hang up, while others hold their connections: the listener stays open (an error
+    in waitress's accept closes it for good), and an ordinary request is answered afterwards."""
+    kept = [c for n in range(2, 5) for c in held_open(tls_kiosk, fleet_ca, f"127.0.0.{n}", 12)[0]]
+    client = trusting(fleet_ca)
+    hello = client.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=HOST)
+    with pytest.raises(ssl.SSLWantReadError):
+        hello.do_handshake()
+    client_hello = outgoing.read()
+
+    def reset(s: socket.socket) -> None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))    # RST, not FIN
+        s.close()
+
+    def storm(device: str) -> None:
+        for round in range(ROUNDS):
+            try:
+                s = tcp(tls_kiosk, device)
+                if round % 3 == 0:
+                    reset(s)
+                elif round % 3 == 1:
+                    s.sendall(client_hello[: len(client_hello) // 2])
+                    reset(s)
+                else:
+                    with client.wrap_socket(s, server_hostname=HOST):
+                        pass
+            except (ssl.SSLError, ConnectionError):
+                pass                            # refused while its device's share was full: as it may be
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)                 # threads switch at every chance: a race shows
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(storm, [f"127.0.1.{n}" for n in range(6)]))
+    finally:
+        sys.setswitchinterval(before)
+    try:
+        assert "uncaptured python exception" not in caplog.text
+        assert get(https(tls_kiosk, fleet_ca, device=PHONE)) == 200
+        assert all(get(conn) == 200 for conn in kept)
+    finally:
+        for conn in kept:
+            conn.close()
 
 
 def test_the_screens_event_stream_and_a_large_answer_cross_tls_whole(tls_kiosk, fleet_ca):

@@ -10,6 +10,11 @@ Each address is bound on its own, so one that cannot be bound (the LAN address c
 port is taken) costs only that address. ``lan`` is the IPv4 address of the interface that
 carries the default route (``/proc/net/route``), looked up at start.
 
+The kiosk's own screen (plain HTTP on loopback) and the staff phones (HTTPS on the LAN) are
+served by two waitress loops, each with its own map and so its own connection limit
+(:data:`CONNECTION_LIMIT`): whatever the LAN holds open, the door screen's reload and its event
+stream's reconnect are accepted. They share the request threads.
+
 Server-Sent Events need each event written at once: waitress ≥ 3 flushes every write
 (``send_bytes`` is 1), and an open stream holds one worker thread, so there are enough threads
 for the bounded number of streams plus the pages.
@@ -42,6 +47,9 @@ log = logging.getLogger(__name__)
 ROUTE_TABLE = Path("/proc/net/route")
 #: Threads for requests: every open event stream holds one, the pages need the rest.
 THREADS = MAX_SUBSCRIBERS + 6
+#: Connections each side (loopback, HTTPS) takes at once (waitress's ``connection_limit``, counted
+#: per map); past it that side stops accepting until one closes.
+CONNECTION_LIMIT = 50
 #: How far past the largest route's bound a body is still read, to be refused with the app's message.
 BODY_HEADROOM = 64 * 1024
 _SIOCGIFADDR = 0x8915
@@ -111,10 +119,10 @@ class WebServer:
         self.threads = threads
         self.bound: list[tuple[str, int]] = []
         self.tls_bound: list[tuple[str, int]] = []
-        self._map: dict = {}
+        self._maps: list[dict] = []         # one a loop: the loopback side's, the HTTPS side's
         self._dispatcher: ThreadedTaskDispatcher | None = None
         self._bridge: TlsBridge | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._triggers: list[trigger] = []
         self._stopping = threading.Event()
 
@@ -128,26 +136,34 @@ class WebServer:
         # Bodies: waitress answers 413 from the headers alone, before reading a byte of the body,
         # above the largest bound of any route of this app (plus headroom: a body a little over its
         # route's bound is read, into a file past 512 KB, and refused by the app with its message).
-        options = {"threads": self.threads, "ident": "", "connection_limit": 50,
+        options = {"threads": self.threads, "ident": "", "connection_limit": CONNECTION_LIMIT,
                    "max_request_body_size": largest_body(self.app) + BODY_HEADROOM}
         self._dispatcher = ThreadedTaskDispatcher()
         self._dispatcher.set_thread_count(self.threads)
         adj = Adjustments(**options)
-        for sock in plain:
-            TcpWSGIServer(self.app, self._map, _start=True, _sock=sock, dispatcher=self._dispatcher, adj=adj,
-                          bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+        loops = []
+        if plain:
+            plain_map: dict = {}
+            for sock in plain:
+                TcpWSGIServer(self.app, plain_map, _start=True, _sock=sock, dispatcher=self._dispatcher, adj=adj,
+                              bind_socket=False, sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+            loops.append(("web", plain_map))
         if secure:
+            tls_map: dict = {}
             self._bridge = TlsBridge(self.tls_context, plain_http_answer(self.language))
             tls_adj = Adjustments(url_scheme="https", **options)
             for sock in secure:
-                TlsWSGIServer(self.app, self._map, sock, dispatcher=self._dispatcher, adj=tls_adj, bridge=self._bridge)
+                TlsWSGIServer(self.app, tls_map, sock, dispatcher=self._dispatcher, adj=tls_adj, bridge=self._bridge)
             self._bridge.start()
+            loops.append(("web-https", tls_map))
         self.bound = [s.getsockname()[:2] for s in plain]         # listening now
         self.tls_bound = [s.getsockname()[:2] for s in secure]
-        # Taken now, before the loop runs: the map is the loop thread's from here on.
-        self._triggers = [obj for obj in self._map.values() if isinstance(obj, trigger)]
-        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
-        self._thread.start()
+        # Taken now, before the loops run: each map is its loop thread's from here on.
+        self._maps = [m for _, m in loops]
+        self._triggers = [obj for m in self._maps for obj in m.values() if isinstance(obj, trigger)]
+        self._threads = [threading.Thread(target=self._serve, args=(m,), name=name, daemon=True) for name, m in loops]
+        for thread in self._threads:
+            thread.start()
         return self.bound
 
     @property
@@ -166,27 +182,32 @@ class WebServer:
     def stop(self, timeout: float = 5.0) -> None:
         if self.feed is not None:
             self.feed.close()
-        if self._thread is None:
+        if not self._threads:
             return
         self._stopping.set()
         for obj in self._triggers:
             try:
-                obj.pull_trigger()          # wake the loop from its select()
+                obj.pull_trigger()          # wake the loops from their select()
             except OSError:
-                pass                        # the loop saw the flag already and closed it
-        self._thread.join(timeout)
-        self._thread = None
+                pass
+        for thread in self._threads:
+            thread.join(timeout)
         if self._bridge is not None:
             self._bridge.stop(timeout)
+        self._dispatcher.shutdown(timeout=2)
+        # A map whose loop has ended is this thread's: its sockets are closed here.
+        for thread, map_ in zip(self._threads, self._maps):
+            if thread.is_alive():
+                log.error("web: the %s loop did not stop within %.0f s; its sockets are left open", thread.name,
+                          timeout)
+            else:
+                wasyncore.close_all(map_)
+        self._threads, self._maps = [], []
 
-    def _serve(self) -> None:
-        # The loop runs in this thread only; stop() asks it to end, and it closes its own sockets.
-        try:
-            while not self._stopping.is_set():
-                wasyncore.loop(timeout=1.0, map=self._map, count=1)
-        finally:
-            self._dispatcher.shutdown(timeout=2)
-            wasyncore.close_all(self._map)
+    def _serve(self, map_: dict) -> None:
+        # The loop runs in this thread only; stop() asks it to end, and closes its sockets once it has.
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=1.0, map=map_, count=1)
 
 
 def _bind_all(addresses: list[tuple[str, int]]) -> list[socket.socket]:

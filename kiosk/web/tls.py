@@ -6,13 +6,18 @@ waitress speaks no TLS (its documentation sends TLS to a proxy in front of it), 
 that connects and says nothing stalls every page) and loses bytes OpenSSL holds back from
 ``select``. So:
 
-- waitress's loop accepts the connection on the TLS port (:class:`TlsWSGIServer`, so waitress's
-  connection limit counts it) and hands it to :class:`TlsBridge`;
-- the bridge, one thread for every TLS connection, does the handshake and the encryption with
-  ``ssl.MemoryBIO`` (it alone reads and writes the client's socket, so OpenSSL's buffers and the
+- waitress's loop accepts the connection on the TLS port (:class:`TlsWSGIServer`) and hands it to
+  :class:`TlsBridge` (which never raises into that loop: an exception there closes the listening
+  socket for good);
+- the bridge, one thread for all the TLS connections, does the handshakes and the encryption with
+  ``ssl.MemoryBIO`` (it alone reads and writes the clients' sockets, so OpenSSL's buffers and the
   selector never disagree) and passes the plain bytes through a socket pair to an ordinary waitress
   channel that carries the client's real address (``REMOTE_ADDR``: the screen's loopback rule
-  still sees a phone as a phone) and ``wsgi.url_scheme = "https"``;
+  still sees a phone as a phone) and ``wsgi.url_scheme = "https"``; waitress's connection limit
+  counts these channels, the bridge bounds the connections before them;
+- one device (:func:`device_of`) cannot crowd out the others: it has a few handshakes under way at
+  a time (the rest of its connections wait their turn, as a browser's several connections for one
+  page do) and a bounded number of connections in all;
 - a handshake not finished within :data:`HANDSHAKE_S` is dropped; plain HTTP sent to the TLS port
   gets a short plain answer saying to use ``https://``, never a page.
 
@@ -27,16 +32,26 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 
 from waitress.server import TcpWSGIServer
 
+from ..staff.throttle import LOOPBACK, client_key
+
 log = logging.getLogger(__name__)
 
-#: A client has this long to finish its TLS handshake.
+#: A client has this long to finish its TLS handshake once it is under way, and as long to wait
+#: for its turn.
 HANDSHAKE_S = 10.0
-#: Handshakes under way at once; more connections are closed at once (waitress's own limit counts
-#: the connections past their handshake).
+#: Handshakes under way at once, in all and from one device; a connection past either waits its
+#: turn (nothing of it is read).
 MAX_HANDSHAKES = 32
+MAX_DEVICE_HANDSHAKES = 4
+#: Connections not yet past their handshake (under way or waiting), in all: more are closed at once.
+MAX_PENDING = 64
+#: Connections one device holds, from its accept to its close (waitress keeps an idle one past its
+#: handshake 120 s): more are closed at once. A browser opens at most 6 to one host.
+MAX_DEVICE_CONNECTIONS = 16
 #: Bytes read at a time, and the most held for one direction before reading stops (backpressure).
 CHUNK = 64 * 1024
 HIGH_WATER = 256 * 1024
@@ -53,6 +68,20 @@ def web_names(kiosk_id: str) -> list[str]:
     LAN reaches it (mDNS: the kiosk's hostname is its id), and the bare id (a venue router's DNS).
     No IP address: the kiosk's LAN address is not known when it is provisioned, and it changes."""
     return [f"{kiosk_id}.local", kiosk_id]
+
+
+def device_of(addr) -> str:
+    """The device a TLS client is, for its share of the bridge: the login throttle's
+    :func:`~kiosk.staff.throttle.client_key` of its address (an IPv4 address, an IPv6 /64), except
+    that each loopback address is a device of its own (none reaches the port on the LAN address in
+    use; the tests stand addresses of 127.0.0.0/8 in for the LAN's devices).
+
+    >>> device_of(("2001:db8:1:2::5", 51000, 0, 0)), device_of(("127.0.0.2", 51000))
+    ('2001:db8:1:2::/64', '127.0.0.2')
+    """
+    host = addr[0]
+    key = client_key(host)
+    return host if key == LOOPBACK else key
 
 
 class TlsConfigError(Exception):
@@ -80,7 +109,8 @@ def server_context(cert_path: str, key_path: str) -> ssl.SSLContext:
 
 class TlsWSGIServer(TcpWSGIServer):
     """A waitress server on a TLS listening socket: what it accepts goes to ``bridge``, and comes
-    back (on the loop's thread) as a plain channel through :meth:`open_channel`."""
+    back (on the loop's thread) as a plain channel through :meth:`open_channel`. Nothing here may
+    raise: waitress answers an exception in :meth:`handle_accept` by closing the listening socket."""
 
     def __init__(self, application, map, sock, *, dispatcher, adj, bridge: TlsBridge):
         self.bridge = bridge
@@ -90,11 +120,15 @@ class TlsWSGIServer(TcpWSGIServer):
     def handle_accept(self):
         try:
             pair = self.accept()
-            if pair is None:
-                return
-            conn, addr = pair
+        except OSError:
+            return
+        if pair is None:
+            return
+        conn, addr = pair
+        try:
             self.set_socket_options(conn)
         except OSError:
+            conn.close()                # reset before it was taken
             return
         self.bridge.add(conn, self.fix_addr(addr), self)
 
@@ -109,12 +143,15 @@ class _Connection:
     def __init__(self, raw: socket.socket, addr, server: TlsWSGIServer, context: ssl.SSLContext):
         raw.setblocking(False)
         self.raw, self.addr, self.server = raw, addr, server
+        self.device = device_of(addr)
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.inner: socket.socket | None = None
         self.to_client = bytearray()      # encrypted, for the client
         self.to_app = bytearray()         # plain, for waitress
-        self.deadline = time.monotonic() + HANDSHAKE_S
+        self.deadline = time.monotonic() + HANDSHAKE_S     # for its turn; then for its handshake
+        self.admitted = False             # its handshake has its turn
+        self.pending = True               # counted among the connections not past their handshake
         self.started = False              # the first byte was seen
         self.handshaken = False
         self.client_done = False          # the client closed (TCP end, or TLS close_notify)
@@ -127,6 +164,9 @@ class TlsBridge:
     """The thread that does TLS for every connection of the TLS listeners.
 
     plain_answer: the bytes (a whole HTTP response) for a client that speaks plain HTTP to the port.
+
+    :meth:`add` runs on waitress's thread and decides on counts kept under the lock; everything
+    else is the bridge's thread's alone.
     """
 
     def __init__(self, context: ssl.SSLContext, plain_answer: bytes):
@@ -138,8 +178,15 @@ class TlsBridge:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
+        # Under the lock: what add() decides on.
         self._new: list[_Connection] = []
+        self._pending = 0                               # not past their handshake, in all
+        self._held: dict[str, int] = {}                 # connections, per device
+        # The bridge's thread's alone.
         self._connections: set[_Connection] = set()
+        self._waiting: deque[_Connection] = deque()     # accepted, their handshake not yet begun
+        self._handshaking: dict[str, int] = {}          # handshakes under way, per device
+        self._handshakes = 0                            # and in all
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -149,13 +196,28 @@ class TlsBridge:
         self._thread.start()
 
     def add(self, raw: socket.socket, addr, server: TlsWSGIServer) -> None:
-        with self._lock:
-            pending = len(self._new) + sum(1 for c in self._connections if not c.handshaken)
-            if pending >= MAX_HANDSHAKES or self._stopping.is_set():
+        """Take a connection just accepted, or close it (past a share, or stopping). Runs on
+        waitress's loop and never raises into it: a connection that cannot be taken is closed."""
+        taken = False
+        try:
+            conn = _Connection(raw, addr, server, self.context)
+            with self._lock:
+                held = self._held.get(conn.device, 0)
+                if (not self._stopping.is_set() and self._pending < MAX_PENDING
+                        and held < MAX_DEVICE_CONNECTIONS):
+                    self._pending += 1
+                    self._held[conn.device] = held + 1
+                    self._new.append(conn)
+                    taken = True
+        except Exception:               # the address is not logged: addresses stay out of the journal
+            log.exception("web: a TLS connection could not be taken; it is closed")
+        if taken:
+            self._wake()
+        else:
+            try:
                 raw.close()
-                return
-            self._new.append(_Connection(raw, addr, server, self.context))
-        self._wake()
+            except OSError:
+                pass
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
@@ -181,12 +243,12 @@ class TlsBridge:
                         self._pump(key.data)
                 with self._lock:
                     new, self._new = self._new, []
-                for conn in new:
-                    self._connections.add(conn)
-                    self._pump(conn)
+                self._connections.update(new)
+                self._waiting.extend(new)
                 now = time.monotonic()
                 for conn in [c for c in self._connections if not c.handshaken and now > c.deadline]:
-                    self._close(conn)       # a handshake that never finishes holds nothing
+                    self._close(conn)       # a handshake that never finishes (or begins) holds nothing
+                self._admit()
         finally:
             for conn in list(self._connections):
                 self._close(conn)
@@ -197,6 +259,38 @@ class TlsBridge:
             self._selector.close()
             self._wake_r.close()
             self._wake_w.close()
+
+    def _admit(self) -> None:
+        """Begin the waiting handshakes that may begin, oldest first: a device's up to its share,
+        all of them up to :data:`MAX_HANDSHAKES`."""
+        waiting, self._waiting = self._waiting, deque()
+        for conn in waiting:
+            if conn.closed:
+                continue
+            if (self._handshakes >= MAX_HANDSHAKES
+                    or self._handshaking.get(conn.device, 0) >= MAX_DEVICE_HANDSHAKES):
+                self._waiting.append(conn)
+                continue
+            conn.admitted = True
+            conn.deadline = time.monotonic() + HANDSHAKE_S
+            self._handshaking[conn.device] = self._handshaking.get(conn.device, 0) + 1
+            self._handshakes += 1
+            self._pump(conn)
+
+    def _handshake_over(self, conn: _Connection) -> None:
+        """The connection is past its handshake, or closed before it: it leaves those counts."""
+        if not conn.pending:
+            return
+        conn.pending = False
+        if conn.admitted:
+            left = self._handshaking[conn.device] - 1
+            if left:
+                self._handshaking[conn.device] = left
+            else:
+                del self._handshaking[conn.device]
+            self._handshakes -= 1
+        with self._lock:
+            self._pending -= 1
 
     def _drain_wake(self) -> None:
         try:
@@ -212,15 +306,17 @@ class TlsBridge:
         try:
             while self._step(conn):
                 pass
+            if conn.closed:
+                return
+            if (conn.app_done or (conn.client_done and not conn.handshaken)) and not conn.to_client:
+                self._close(conn)
+                return
+            self._watch(conn)
         except (OSError, ssl.SSLError):
             self._close(conn)           # a reset, a refused handshake, a broken record
-            return
-        if conn.closed:
-            return
-        if (conn.app_done or (conn.client_done and not conn.handshaken)) and not conn.to_client:
+        except Exception:               # one connection's, not the bridge's: the others go on
+            log.exception("web: a TLS connection failed; it is closed")
             self._close(conn)
-            return
-        self._watch(conn)
 
     def _step(self, conn: _Connection) -> bool:
         """One round of every direction; True when something moved."""
@@ -247,6 +343,7 @@ class TlsBridge:
                 pass
             else:
                 conn.handshaken = True
+                self._handshake_over(conn)
                 self._open_app_side(conn)
                 moved = True
         if conn.handshaken:
@@ -328,6 +425,13 @@ class TlsBridge:
             return
         conn.closed = True
         self._connections.discard(conn)
+        self._handshake_over(conn)
+        with self._lock:
+            left = self._held[conn.device] - 1
+            if left:
+                self._held[conn.device] = left
+            else:
+                del self._held[conn.device]
         for sock in (conn.raw, conn.inner):
             if sock is None:
                 continue
