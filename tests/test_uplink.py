@@ -18,6 +18,7 @@ from uplink_support import (
 )
 
 from kiosk.outbox import KioskOutbox
+from kiosk.store import StoreUnavailable
 from mqtt import contract
 from mqtt.uplink import Uplink, UplinkSettings
 
@@ -27,10 +28,10 @@ def kiosk_db(store):
     return store.path
 
 
-def make_uplink(url, db, **kw):
+def make_uplink(url, db, *, outbox: KioskOutbox | None = None, **kw):
     settings = UplinkSettings(url=url, kiosk_id="k-001", health_interval_s=kw.pop("health_interval_s", 60),
                               backoff_s=(0.1, 0.5), **kw)
-    return Uplink(KioskOutbox(db), settings, health=lambda: {"camera_fps": 15.0}, version="test")
+    return Uplink(outbox or KioskOutbox(db), settings, health=lambda: {"camera_fps": 15.0}, version="test")
 
 
 def test_drains_in_seq_order_and_rows_end_delivered(mosquitto, store, kiosk_db):
@@ -264,15 +265,31 @@ def test_unusable_tls_files_leave_the_door_recording_and_say_which_file(tmp_path
         uplink.stop()
 
 
+class FailedOpenCountingOutbox(KioskOutbox):
+    """The real outbox, counting the times its database could not be opened. Nothing in the
+    uplink catches that, so each one is a step that failed (the uplink thread alone uses it)."""
+
+    failed_opens = 0
+
+    @property
+    def db(self):
+        try:
+            return super().db
+        except StoreUnavailable:
+            self.failed_opens += 1
+            raise
+
+
 def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tmp_path, caplog):
     """An outbox that cannot be opened (its card gave way: here a folder where the database should
     be) fails every step, a second apart: one traceback for the outage, not one a second."""
     (tmp_path / "kiosk.db").mkdir()
-    uplink = make_uplink(mosquitto.url, tmp_path / "kiosk.db")
+    outbox = FailedOpenCountingOutbox(tmp_path / "kiosk.db")
+    uplink = make_uplink(mosquitto.url, tmp_path / "kiosk.db", outbox=outbox)
     uplink.start()
     try:
-        wait_until(lambda: uplink.last_error == "StoreUnavailable")
-        time.sleep(2.5)                                    # a few more failing steps
+        wait_until(lambda: outbox.failed_opens >= 3, timeout=30)      # three failing steps at least
+        assert uplink.last_error == "StoreUnavailable"
     finally:
         uplink.stop()
     failures = [r for r in caplog.records if r.getMessage().startswith("uplink step failed")]
