@@ -120,14 +120,20 @@ class Clock:
         wall = self._wall()
         synced = self._synced(wall)
         if not synced:
-            wall = min(max(wall, _UNSYNCED_LOW), _UNSYNCED_HIGH)
+            wall = _unsynced_reading(wall)      # before the datetime: a reading may lie past year 9999
         return Stamp(datetime.fromtimestamp(wall, self.tz), synced, self.boot_id, self._monotonic())
+
+
+def _unsynced_reading(wall: float) -> float:
+    """An unsynced reading (seconds since the epoch) moved into the contract's range for unsynced
+    times: the one place that range is applied."""
+    return min(max(wall, _UNSYNCED_LOW), _UNSYNCED_HIGH)
 
 
 def within_unsynced_range(at: datetime) -> datetime:
     """An unsynced time (a reading, or one reckoned from a reading) moved into the contract's range
-    for unsynced times, like :meth:`Clock.stamp` does with its readings."""
-    wall = min(max(at.timestamp(), _UNSYNCED_LOW), _UNSYNCED_HIGH)
+    for unsynced times, as :meth:`Clock.stamp` does with its readings."""
+    wall = _unsynced_reading(at.timestamp())
     return at if wall == at.timestamp() else datetime.fromtimestamp(wall, at.tzinfo)
 
 

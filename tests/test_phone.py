@@ -47,6 +47,7 @@ def test_current_mobile_prefixes_are_accepted(number):
         ("+8400912345678", "10 digits"),  # only one national 0 is dropped
         ("0112345678", "unknown prefix"),
         ("091234567", "10 digits"),
+        ("+84", "10 digits"),  # a prefix alone is too short, not a wrong character
         ("09123456789", "10 digits"),
         ("", "starts with 0 or +84"),
         ("+14155550100", "starts with 0 or +84"),
@@ -108,3 +109,23 @@ def test_any_text_gives_a_canonical_number_or_value_error(text):
     else:
         assert re.fullmatch(r"0[0-9]{9}", out)
         assert normalise_phone(out) == out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20) | st.text("0123456789+ .-()", max_size=16)
+       | st.builds(lambda nsn, prefix: prefix + nsn, st.text("0123456789", min_size=8, max_size=11),
+                   st.sampled_from(["0", "+84", "84", "0084", "+84 (0) ", "840"])))
+def test_the_form_is_the_event_contracts_and_the_mobile_rules_the_kiosks(text):
+    """One rule for how a number is written (mqtt.contract.canonical_phone, which the collector
+    applies to a phone staff type for a trace): every number the kiosk takes is in the form the
+    contract gives it; what the contract's form refuses, the kiosk refuses too."""
+    from mqtt import contract
+    try:
+        canonical = contract.canonical_phone(text)
+    except ValueError:
+        canonical = None
+    try:
+        phone = normalise_phone(text)
+    except ValueError:
+        phone = None
+    assert phone is None or phone == canonical

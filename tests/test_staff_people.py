@@ -205,7 +205,7 @@ def test_today_counts_check_ins_by_hour_refusals_and_delivery(staff_desk, desk, 
     hour = clock.stamp().at.astimezone(clock.tz).hour
     assert today["check_ins"] == 2 and today["check_ins_by_hour"][hour] == 2
     assert today["refusals"] == {"payment_qr": 1}
-    assert (today["delivered"], today["waiting"], today["inside"]) == (0, 2, 2)
+    assert (today["visits_sent"], today["waiting"], today["inside"]) == (0, 2, 2)
 
 
 # -- Field fix 16/17: what staff do is said to staff, in staff wording, and the day's figures ----

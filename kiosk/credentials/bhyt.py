@@ -18,6 +18,8 @@ import datetime
 import re
 from typing import NoReturn
 
+from mqtt import contract
+
 from .model import Credential, Refused
 from .normalise import (
     birth_in_future,
@@ -128,18 +130,10 @@ def _text(raw: str, index: int) -> str | None:
             decoded = bytes.fromhex(raw).decode("utf-8")
         except UnicodeDecodeError:
             decoded = None  # hex-looking plain text, e.g. a short name
-        if decoded is not None and not (is_ascii_digits(raw) and _has_controls(decoded)):
+        if decoded is not None and not (is_ascii_digits(raw) and contract.has_controls(decoded)):
             # Hex hides what it carries from the payload check; check the decoded text again.
             text = check_controls(decoded, f"field {index}")
     return collapse(text) or None
-
-
-def _has_controls(text: str) -> bool:
-    try:
-        check_controls(text, "")
-    except Refused:
-        return True
-    return False
 
 
 def _reference_agrees(card: str, reference: str) -> bool:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 
-# Separators people type or print; they carry no meaning.
+from mqtt import contract
+
+# Separators people type or print; they carry no meaning (the contract's, for telling what is wrong).
 _SEPARATORS = re.compile(r"[\s.\-()]")
 # National significant number (the 9 digits after the 0). Deliberately permissive (all of 09x,
 # 081-089) so that new allocations keep working; see formats.md §5.1.
 _MOBILE = re.compile(r"(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-9])[0-9]{7}")
-_PREFIXES = ("+84", "0084", "84", "0")
+# How a Vietnamese number may begin (0084 begins with 0), to say so when it does not.
+_STARTS = ("0", "+84", "84")
 
 # The 2018 conversion of 11-digit mobiles (QĐ 798/QĐ-BTTTT), so the error can say what to dial now.
 _OLD_PREFIXES = {
@@ -41,38 +44,45 @@ def normalise_phone(text: str) -> str:
     """The canonical form ``0`` + 9 digits of a Vietnamese mobile number.
 
     Accepts ``0…``, ``+84…``, ``84…`` and ``0084…`` (also with the national ``0`` kept after the
-    country code: ``+84 0912…``), ignoring spaces, dots, dashes and parentheses.
+    country code: ``+84 0912…``), ignoring spaces, dots, dashes and parentheses: the form is the
+    event contract's (:func:`mqtt.contract.canonical_phone`, the collector's too); which numbers
+    are mobiles is the kiosk's rule.
     Raises :class:`PhoneError` for anything else, including landlines (``02x``) and pre-2018
     11-digit mobiles.
     """
     if not isinstance(text, str):
         raise PhoneError("phone_chars", "A phone number must be text.")
+    try:
+        phone = contract.canonical_phone(text)
+    except ValueError:
+        raise _why_not(text) from None
+    if not _MOBILE.fullmatch(phone[1:]):
+        raise PhoneError("phone_unknown", "This is not a Vietnamese mobile number (unknown prefix).")
+    return phone
+
+
+def _why_not(text: str) -> PhoneError:
+    """Why the contract's form refuses ``text``, in the words the person who typed it needs."""
     compact = _SEPARATORS.sub("", text)
-    for prefix in _PREFIXES:
-        if compact.startswith(prefix):
-            national = compact[len(prefix):]
-            break
-    else:
-        raise PhoneError("phone_prefix", "A Vietnamese mobile number starts with 0 or +84.")
-    if prefix != "0" and national.startswith("0"):
-        # "+84 (0) 912 …": the national 0 kept after the country code, as people often write it
-        # (no national significant number starts with 0, so it can only be that).
-        national = national[1:]
-    if not (national.isascii() and national.isdigit()):
-        raise PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
-    if len(national) == 9 and _MOBILE.fullmatch(national):
-        return "0" + national
-    if len(national) == 10 and national[0] == "2":
-        raise PhoneError("phone_landline",
-                         "This is a landline number; it cannot receive text messages. Give a mobile number.")
-    if len(national) == 10 and national[:3] in _OLD_PREFIXES:
+    if not compact.startswith(_STARTS):
+        return PhoneError("phone_prefix", "A Vietnamese mobile number starts with 0 or +84.")
+    digits = compact.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        return PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
+    try:
+        # One digit more than the form takes: a landline (02x) or a pre-2018 11-digit mobile?
+        national = contract.canonical_phone(compact[:-1])[1:] + compact[-1]
+    except ValueError:
+        national = ""
+    if national[:1] == "2":
+        return PhoneError("phone_landline",
+                          "This is a landline number; it cannot receive text messages. Give a mobile number.")
+    if national[:3] in _OLD_PREFIXES:
         new = "0" + _OLD_PREFIXES[national[:3]]
         old = "0" + national[:3]
-        raise PhoneError("phone_old", f"This is an old 11-digit mobile number; since 2018 its prefix {old} is {new}.",
-                         old=old, new=new)
-    if len(national) != 9:
-        raise PhoneError("phone_length", "A Vietnamese mobile number has 10 digits (0 and 9 more).")
-    raise PhoneError("phone_unknown", "This is not a Vietnamese mobile number (unknown prefix).")
+        return PhoneError("phone_old", f"This is an old 11-digit mobile number; since 2018 its prefix {old} is {new}.",
+                          old=old, new=new)
+    return PhoneError("phone_length", "A Vietnamese mobile number has 10 digits (0 and 9 more).")
 
 
 def mask_phone(text: str) -> str:

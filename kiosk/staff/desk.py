@@ -47,7 +47,7 @@ class StaffResult:
 
     code: ``check_in`` / ``check_out`` (done at ``at``); ``already_inside`` (nothing to do: inside
     since ``at``); ``not_inside`` (nothing to check out); ``venue_full``; ``not_recorded`` (the
-    store could not be written: ``reason`` says why).
+    store could not be written); or another refusal of the check-in desk (``event_invalid``).
     outcome: the check-in desk's outcome, when it was asked.
     """
 
@@ -55,7 +55,6 @@ class StaffResult:
     code: str
     at: str | None = None
     outcome: Outcome | None = None
-    reason: str | None = None
 
     @property
     def done(self) -> bool:
@@ -115,8 +114,8 @@ class StaffDesk:
                 try:
                     outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id,
                                                 mode=mode)
-                except StoreUnavailable as exc:
-                    results.append(StaffResult(person, "not_recorded", reason=exc.reason))
+                except StoreUnavailable:
+                    results.append(StaffResult(person, "not_recorded"))
                     continue
                 if outcome.accepted:
                     self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
@@ -226,6 +225,5 @@ class StaffDesk:
                 "check_outs_estimated": sum(v.estimated for v in ended), "inside": inside,
                 "refusals": dict(reasons.most_common()),
                 "visits_sent": sum(v.sent for v in began),
-                "delivered": rows.outbox.get("delivered", 0),
                 "waiting": rows.outbox.get("pending", 0) + rows.outbox.get("sent", 0),
                 "quarantined": rows.outbox.get("quarantined", 0), "print_jobs": self.prints.counts()}
