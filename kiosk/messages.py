@@ -121,6 +121,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "login_throttled": {"vi": "Thiết bị này đã đăng nhập sai nhiều lần. Thử lại sau {seconds} giây.",
                         "en": "Too many failed logins from this device. Try again in {seconds} s."},
     "login_busy": {"vi": "Máy đang bận. Thử lại sau {seconds} giây.", "en": "The kiosk is busy. Try again in {seconds} s."},
+    "pin_busy": {"vi": "Máy đang bận: mã PIN chưa được đổi. Thử lại sau 1 giây.",
+                 "en": "The kiosk is busy: the PIN was not changed. Try again in 1 s."},
     "staff_none_yet": {"vi": "Kiosk này chưa có tài khoản nhân viên. Thêm bằng lệnh: kiosk staff add TÊN",
                        "en": "This kiosk has no staff account yet. Add one with: kiosk staff add NAME"},
     "session_ended": {"vi": "Phiên làm việc đã kết thúc. Vui lòng đăng nhập lại.",

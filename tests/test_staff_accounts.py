@@ -33,7 +33,7 @@ def now():
 
 @pytest.fixture
 def accounts(store, now):
-    return StaffAccounts(store, clock=now, max_failures=5, lockout_s=900, session_idle_s=3600)
+    return StaffAccounts(store, clock=now, monotonic=now, max_failures=5, lockout_s=900, session_idle_s=3600)
 
 
 def test_a_new_account_logs_in_once_with_its_one_time_pin_then_chooses_its_own(accounts, store):
@@ -277,6 +277,39 @@ def test_argon2_runs_at_most_two_at_once_and_a_third_is_told_to_retry(store, now
     assert busy.reason == "busy" and busy.retry_after_s == 1 and not busy.ok
     slots.release()
     assert accounts.login("Lan", pin, client=LAN).ok                   # and it was not counted against it
+
+
+def test_a_pin_change_takes_a_verification_slot_like_a_login(store, now):
+    """A PIN change runs argon2 twice (the check against the current PIN, the new hash): under the
+    limit logins have, so a burst of PIN changes cannot take more memory and cores than logins may."""
+    import threading
+
+    slots = threading.BoundedSemaphore(1)
+    accounts = StaffAccounts(store, clock=now, verify_slots=slots)
+    pin = accounts.add("Lan")
+    staff = accounts.login("Lan", pin).staff
+    assert slots.acquire(blocking=False)                               # a login is being checked
+    with pytest.raises(AccountError, match="pin_busy"):
+        accounts.change_pin(staff.staff_id, "480215")
+    slots.release()
+    assert accounts.login("Lan", pin).must_change                      # nothing was changed
+    accounts.change_pin(staff.staff_id, "480215")
+    assert accounts.login("Lan", "480215").ok and slots.acquire(blocking=False)   # and the slot came back
+
+
+def test_a_wall_clock_stepped_back_does_not_lengthen_a_devices_wait(store, now):
+    """The throttle is kept in memory on a monotonic clock: NTP stepping the wall clock back an
+    hour does not make a device wait an hour more. (Lockouts are in the database and keep wall
+    time: a restart must not end them, and no monotonic clock outlives one.)"""
+    ticks = ManualTime(1000.0)
+    accounts = StaffAccounts(store, clock=now, monotonic=ticks)
+    pin = accounts.add("Lan")
+    for _ in range(3):
+        assert accounts.login("Lan", "000001", client=LAN).reason == "bad_login"
+    assert accounts.login("Lan", pin, client=LAN).retry_after_s == 1
+    now.advance(-3600)
+    ticks.advance(1)
+    assert accounts.login("Lan", pin, client=LAN).ok
 
 
 def test_reset_ends_a_lockout_from_the_command_line(tmp_path):

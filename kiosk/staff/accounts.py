@@ -20,7 +20,13 @@ An unknown name, a wrong PIN and a locked account give the same answer after the
 one argon2 verification (of a dummy hash for an unknown name) and one write transaction (the
 failed-login tally of the audit trail, see :mod:`kiosk.staff.audit`). The verification runs
 outside the lock that serialises the staff pages' database work, and at most two run at once
-(19 MiB each); a third is answered "busy, try again in 1 s".
+(19 MiB each), a PIN change's included; a third is answered "busy, try again in 1 s".
+
+The per-device throttle keeps its times in memory on a monotonic clock, so an NTP step back
+never lengthens a wait. A lockout is written to the database and must outlast a restart, which
+no monotonic clock does (it starts again at each boot): it keeps wall time, and a clock stepped
+back while an account is locked lengthens that lockout by the step at most (its owner still
+opens it on the kiosk's screen, or ``kiosk staff reset``).
 
 >>> accounts = StaffAccounts(store)
 >>> pin = accounts.add("Lan")                 # '480215'
@@ -147,13 +153,15 @@ class StaffAccounts:
     connection (shared with the other staff services); argon2 runs outside it.
 
     max_failures: wrong PINs in a row before the lockout; lockout_s: how long it lasts;
-    session_idle_s: a session unused this long has ended; clock: seconds since the epoch;
-    audit: where lockouts and failed logins are recorded; throttle: per-client delays.
+    session_idle_s: a session unused this long has ended; clock: seconds since the epoch (the
+    lockout and sessions, kept in the database); monotonic: seconds that never go back (the
+    throttle's, kept in memory); audit: where lockouts and failed logins are recorded; throttle:
+    per-client delays.
     """
 
     def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None, max_failures: int = 5,
                  lockout_s: float = 900, session_idle_s: float = 2 * 3600, clock=time.time,
-                 audit: Audit | None = None, throttle: LoginThrottle | None = None,
+                 monotonic=time.monotonic, audit: Audit | None = None, throttle: LoginThrottle | None = None,
                  verify_slots: threading.Semaphore | None = None):
         self.store = store
         self.lock = lock or threading.RLock()
@@ -162,7 +170,7 @@ class StaffAccounts:
         self.session_idle_s = session_idle_s
         self.clock = clock
         self.audit = audit or Audit(store, lock=self.lock, clock=clock)
-        self.throttle = throttle or LoginThrottle(clock=clock)
+        self.throttle = throttle or LoginThrottle(clock=monotonic)
         self.verify_slots = verify_slots or threading.BoundedSemaphore(VERIFY_SLOTS)
 
     # -- accounts (the ``kiosk staff`` command) --------------------------------------------------
@@ -269,13 +277,20 @@ class StaffAccounts:
 
     def change_pin(self, staff_id: str, new_pin: str) -> None:
         """Set the staff member's own PIN (after logging in with the current one). The current PIN
-        (the one-time PIN at the first login) is refused: AccountError ``pin_same``."""
+        (the one-time PIN at the first login) is refused: AccountError ``pin_same``; while the
+        verification slots are taken, AccountError ``pin_busy`` (nothing changed)."""
         check_new_pin(new_pin)
         with self.lock:
             current = records.pin_hash_of(self.store.db, staff_id)
-        if current is not None and self._verify(current, new_pin):
-            raise AccountError("pin_same")
-        pin_hash = _HASHER.hash(new_pin)
+        # Two argon2 runs (the check against the current PIN, the new hash): logins' limit.
+        if not self.verify_slots.acquire(blocking=False):
+            raise AccountError("pin_busy")
+        try:
+            if current is not None and self._verify(current, new_pin):
+                raise AccountError("pin_same")
+            pin_hash = _HASHER.hash(new_pin)
+        finally:
+            self.verify_slots.release()
         with self.lock, self.store.transaction() as tx:
             records.set_own_pin(tx, staff_id, pin_hash)
 

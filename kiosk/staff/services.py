@@ -2,7 +2,7 @@
 threads), serialised by one lock: accounts, the audit trail, the people registry, the print
 queue and the staff desk.
 
->>> services = StaffServices.open(config, clock, on_outcome=slips.show)   # never the visitor screen
+>>> services = StaffServices.open(config, clock, on_outcome=slips.staff_show)   # never the visitor screen
 >>> services.accounts.login("Lan", "480215")
 """
 
@@ -39,8 +39,11 @@ class StaffServices:
             return clock.now().timestamp()
 
         audit = Audit(store, lock=lock, clock=epoch)
+        # Lockouts and sessions are in the database: wall time. The throttle is in memory: the
+        # kiosk's uptime, which an NTP step back does not move.
         accounts = StaffAccounts(store, lock=lock, max_failures=s.max_failures, lockout_s=s.lockout_min * 60,
-                                 session_idle_s=s.session_idle_min * 60, clock=epoch, audit=audit)
+                                 session_idle_s=s.session_idle_min * 60, clock=epoch, monotonic=clock.uptime,
+                                 audit=audit)
         desk = StaffDesk(
             CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                         mode=config.kiosk.mode, capacity=config.rules.capacity),

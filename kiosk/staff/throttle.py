@@ -62,10 +62,11 @@ class _Client:
 class LoginThrottle:
     """free: attempts a client makes before it has to wait; first_wait_s, doubled for each
     further attempt up to max_wait_s; forget_s: a client quiet this long starts afresh;
-    max_clients: records kept (the oldest go first); clock: seconds since the epoch."""
+    max_clients: records kept (the oldest go first); clock: monotonic seconds (kept in memory
+    only: a wall clock stepped back by NTP would lengthen every wait by the step)."""
 
     def __init__(self, *, free: int = 3, first_wait_s: float = 1.0, max_wait_s: float = 900.0,
-                 forget_s: float = 3600.0, max_clients: int = 4096, clock=time.time):
+                 forget_s: float = 3600.0, max_clients: int = 4096, clock=time.monotonic):
         self.free = free
         self.first_wait_s = first_wait_s
         self.max_wait_s = max_wait_s
