@@ -24,6 +24,10 @@ from web_support import KioskWeb, running_kiosk as kiosk  # noqa: F401 - fixture
 
 GREETING = re.compile(r"^Xin chào Nguyễn T\. M\. — đã vào lúc \d\d:\d\d$")
 GOODBYE = re.compile(r"^Tạm biệt Nguyễn T\. M\. — đã ra lúc \d\d:\d\d$")
+#: A deadline, not a wait: a code from the camera folder (or the page's upload), decoded, recorded
+#: and sent down the stream to the page, on a loaded 2-core machine. Its speed is measured in
+#: bench/ (and by the first test), not here.
+SHOWN_MS = 10_000
 
 
 def camera(kiosk) -> Path:
@@ -75,10 +79,11 @@ def test_a_visitor_is_greeted_then_said_goodbye_with_the_masked_name(page, kiosk
 
 
 def test_a_refusal_is_red_with_the_reason_in_plain_words(page, kiosk):
+    kiosk.web.app.config["SCREEN_RESULT_S"] = 600.0      # the refusal stays up while it is looked at
     open_screen(page, kiosk)
     write_qr(camera(kiosk) / "pay.png", SAMPLES["refused-payment-qr"])
     expect(page.locator("#result-text")).to_have_text("Mã này là mã thanh toán, không phải giấy tờ tùy thân.",
-                                                      timeout=1000)
+                                                      timeout=SHOWN_MS)
     expect(page.locator("body")).to_have_class(re.compile(r"\bis-refused\b"))
     expect(page.locator('.device[data-device="red"]')).to_have_class(re.compile(r"\bis-on\b"))
     screenshot(page, "screen-refused")
@@ -90,7 +95,8 @@ def test_an_image_uploaded_through_the_page_is_shown_to_the_camera(page, kiosk, 
     image = write_qr(tmp_path / "thu.png", CCCD_THU)
     page.set_input_files("#sim-file", str(image))
     expect(page.locator("#sim-result")).to_have_text("Đã đưa ảnh trước camera.")
-    expect(page.locator("#result-text")).to_have_text(re.compile(r"^Xin chào Trần V\. T\. — đã vào lúc"), timeout=2000)
+    expect(page.locator("#result-text")).to_have_text(re.compile(r"^Xin chào Trần V\. T\. — đã vào lúc"),
+                                                      timeout=SHOWN_MS)
 
     page.set_input_files("#sim-file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"}])
     expect(page.locator("#sim-result")).to_have_text("Tệp này không phải ảnh (PNG, JPEG, …).")
@@ -107,7 +113,7 @@ def test_the_switch_turns_the_screen_english_and_back(page, kiosk):
     expect(page.locator("body")).to_have_attribute("data-stream", "open")
     write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
     expect(page.locator("#result-text")).to_have_text(re.compile(r"^Welcome Nguyễn T\. M\. — checked in at"),
-                                                      timeout=1000)
+                                                      timeout=SHOWN_MS)
     screenshot(page, "screen-greeting-en")
     page.get_by_role("button", name="Tiếng Việt").click()
     expect(page.locator(".idle-text")).to_have_text(re.compile("^Đưa mã QR"))
@@ -116,11 +122,15 @@ def test_the_switch_turns_the_screen_english_and_back(page, kiosk):
 
 @pytest.mark.parametrize("width, height, name", [(800, 480, "7inch"), (360, 740, "phone"), (1920, 1080, "1080p")])
 def test_the_screen_fits_small_and_large_displays(page, kiosk, width, height, name):
+    # The outcome stays up while it is measured: with the fixture's 1.5 s the idle screen (which
+    # hides it) could come back during a slow screenshot, and the boxes below would be none.
+    kiosk.web.app.config["SCREEN_RESULT_S"] = 600.0
     page.set_viewport_size({"width": width, "height": height})
     open_screen(page, kiosk)
     screenshot(page, f"screen-idle-{name}")
     write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-    expect(page.locator("#result-text")).to_have_text(GREETING, timeout=1000)
+    expect(page.locator("#result-text")).to_have_text(GREETING, timeout=SHOWN_MS)
+    expect(page.locator("body")).to_have_class(re.compile(r"\bis-check_in\b"))
     screenshot(page, f"screen-greeting-{name}")
     # Nothing of the outcome is cut off or pushed off screen.
     for selector in ("#result-text", ".venue", "#occupancy"):
@@ -183,7 +193,7 @@ def test_a_visitors_language_lasts_only_a_while_after_their_last_result(page, ki
     page.clock.run_for(int((wait_s - 5) * 1000))        # a visitor finds their card...
     write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
     expect(page.locator("#result-text")).to_have_text(re.compile(r"^Welcome Nguyễn T\. M\. — checked in at"),
-                                                      timeout=1000)
+                                                      timeout=SHOWN_MS)
     # The page has not moved: this document, and no navigation begun (the Navigation API's event
     # comes at once, inside the timer that would have fired).
     page.evaluate("window.stillHere = true; navigation.addEventListener('navigate', () => { window.left = true; })")
