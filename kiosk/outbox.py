@@ -1,8 +1,10 @@
 """The kiosk's outbox as the uplink sees it: events to publish, in ``seq`` order, and their fate.
 
 States: ``pending`` (to publish) -> ``sent`` (the broker PUBACKed it) -> ``delivered`` (the
-collector's ack named it; the central store holds it). ``quarantined``: the broker refused it
-as not authorised; it waits for a technician instead of being retried forever.
+collector's ack named it; the central store holds it). ``quarantined``: the broker or the
+collector refused it; it waits for a technician instead of being retried forever, unless the
+uplink only guessed the refusal (its reason says so): then it goes back to pending once the broker
+accepts the kiosk's events again.
 
 The uplink thread owns its own connection to the kiosk database (the scan loop has another).
 """
@@ -63,6 +65,17 @@ class KioskOutbox:
     def quarantine_pending(self, reason: str) -> int:
         """Every pending row set aside at once (the broker refuses the kiosk's events topic)."""
         return self._write(rows_sql.quarantine_pending, reason)
+
+    def quarantined(self, *, reason_prefix: str, limit: int = 1) -> list[tuple[int, str, bytes]]:
+        """``(seq, event_id, payload)`` of rows set aside for a reason starting with
+        ``reason_prefix``, lowest seq first (the uplink tests its guesses with them)."""
+        rows = self._read(rows_sql.quarantined, reason_prefix, limit)
+        return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
+
+    def requeue_quarantined(self, reason_prefix: str) -> int:
+        """Rows set aside for a reason starting with ``reason_prefix`` back to pending: the uplink's
+        guesses that the broker refuses them proved wrong. How many."""
+        return self._write(rows_sql.requeue_quarantined, reason_prefix)
 
     def requeue_sent(self) -> int:
         """Every sent row (PUBACKed by the broker, not acked by the collector) back to pending: the

@@ -28,20 +28,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from . import contract, endpoint
+from .refusal_inference import GUESS, NOT_AUTHORIZED, RefusalInference, Verdict
 
 log = logging.getLogger(__name__)
 
-#: PUBACK reason codes. 16 "no matching subscribers": the broker took the event but holds it for
-#: nobody (no collector session exists), so it stays pending; 135 "not authorized" is final.
-NO_MATCHING_SUBSCRIBERS = 16
-NOT_AUTHORIZED = 135
-#: A connection that ends this soon after an event was published, before its PUBACK, or after a
-#: refusal, is taken as the broker's answer to that event (Mosquitto 2.0 may close the connection
-#: after a denied PUBLISH instead of, or just after, answering PUBACK 135).
-ANSWER_WITHIN_S = 5.0
-#: An event published alone this many times, each time followed by the broker closing the
-#: connection, is set aside (quarantined): one such close may be a coincidence, two are not.
-STRIKES = 2
 MAX_COMMAND_BYTES = 1024
 COMMANDS = ("ping", "purge")
 
@@ -54,6 +44,8 @@ class Outbox(Protocol):
     def mark_delivered(self, event_ids: list[str]) -> int: ...
     def quarantine(self, seq: int, reason: str) -> None: ...
     def quarantine_pending(self, reason: str) -> int: ...
+    def quarantined(self, *, reason_prefix: str, limit: int = 1) -> list[tuple[int, str, bytes]]: ...
+    def requeue_quarantined(self, reason_prefix: str) -> int: ...
     def quarantine_refused(self, refused: list[tuple[str, str]]) -> int: ...
     def requeue_sent(self) -> int: ...
     def resend_unacknowledged(self, older_than_s: float) -> int: ...
@@ -72,8 +64,9 @@ class UplinkSettings:
     a kiosk back within about 20 s of a broker's return);
     idle_retry_s: when nothing holds the events (PUBACK 16: no collector session at all), publishing
     pauses this long, doubling up to the upper end, and one event tries again;
-    denied_retry_s: when the broker refuses the kiosk's events topic, the events are set aside and
-    one new event tries again after this long, doubling up to the upper end.
+    denied_retry_s: events set aside on a guess (the broker seems to refuse them, or the whole events
+    topic, by closing the connection) are tested again after this long, one event alone, doubling
+    up to the upper end while the guess holds.
     """
 
     url: str
@@ -110,11 +103,14 @@ class Uplink:
       until one is accepted, so a broker that closes the connection after a refused event shows
       which one. Each connection uses a fresh paho client: paho would otherwise re-send every
       event in flight by itself, and the suspect could never be published alone.
-    - PUBACK 135, or an event published alone twice and each time followed by the broker closing
-      the connection: the event is quarantined. Two events refused in a row, each costing the
-      connection: the broker refuses the whole events topic, so every pending event is quarantined
-      at once and one new event tries again only after ``denied_retry_s`` (a fixed number of
-      reconnects for any number of refused events, not one each).
+    - PUBACK 135 on a connection the broker keeps: the event is quarantined for good. An event
+      published alone twice and each time followed by the broker closing the connection, or two
+      refusals in a row that each cost the connection (the whole events topic refused: every
+      pending event at once, a fixed number of reconnects for any number of events): quarantined
+      on a guess, since a flapping link or a broker in a restart loop looks the same. A guess is
+      tested again after ``denied_retry_s`` (one event alone, doubling while it holds), and the
+      first event the broker accepts then sends every guessed event back to pending
+      (:mod:`mqtt.refusal_inference` reads the answers).
     """
 
     def __init__(self, outbox: Outbox, settings: UplinkSettings, *, health: Callable[[], dict],
@@ -127,6 +123,7 @@ class Uplink:
         self.connected = False
         #: How many times the broker accepted the connection (CONNACK success) in this run.
         self.accepted = 0
+        #: Events set aside in this run (one released and set aside again counts again).
         self.quarantined = 0
         #: Events published in this run (each attempt counts).
         self.published = 0
@@ -147,23 +144,15 @@ class Uplink:
         self._next_resend = 0.0
         self._connack_deadline = 0.0
         self._requeue_sent = False                          # the broker came back without our session
-        self._one_at_a_time = False                         # one event in flight until one is accepted
-        self._idle_until = 0.0                              # no event published before (PUBACK 16)
-        self._idle_delay = self.s.idle_retry_s[0]
-        self._strikes: dict[int, int] = {}                  # seq -> closes with it alone in flight
-        self._refusals: list[tuple[int, float]] = []        # (seq, at) refused on this connection
-        self._costly: list[int] = []                        # refused, each closing the connection
-        self.topic_denied = False                           # the broker refuses our events topic
-        self._denied_until = 0.0
-        self._denied_delay = self.s.denied_retry_s[0]
+        self._release = False                               # guessed rows back to pending (next _record)
+        self.inference = RefusalInference(retry_s=self.s.denied_retry_s, idle_retry_s=self.s.idle_retry_s)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.host, self.port = endpoint.address(self.s.url)
-        # The first connection makes its client: TLS files that are missing or unusable are then
-        # one more reason the broker is not reached (last_error names them), not a kiosk that
-        # cannot start and so cannot record anyone at the door.
+        # Each connection makes its client: TLS files that are missing or unusable are then one
+        # more reason the broker is not reached (last_error names them), not a kiosk that cannot
+        # start and so cannot record anyone at the door.
         self._client: paho.Client | None = None
-        self._client_used = True
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -253,14 +242,14 @@ class Uplink:
         return client
 
     def _connect(self) -> None:
-        if self._client_used:
-            # A fresh client per connection: the old one would re-send its events in flight itself.
-            try:
-                self._client = self._make_client()
-            except ValueError as exc:                     # endpoint.TlsSetupError: files gone meanwhile
-                self._lost(str(exc))
-                return
-        self._client_used = True
+        # A fresh client per connection: the old one would re-send its events in flight itself, so
+        # a suspect event could never be published alone.
+        try:
+            client = self._make_client()
+        except endpoint.TlsSetupError as exc:             # the text names the config key and file
+            self._lost(str(exc))
+            return
+        self._client = client
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.s.session_expiry_s
         try:
@@ -286,7 +275,7 @@ class Uplink:
                  "resumed" if flags.session_present else "new")
         # A new session: whatever the broker held for us and for the collector may be gone.
         self._requeue_sent = not flags.session_present
-        self._idle_until = 0.0
+        self.inference.connected()
         client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
                           (contract.cmd_topic(self.s.kiosk_id, "#"), 1)])
         client.publish(contract.status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
@@ -320,8 +309,6 @@ class Uplink:
 
     def _learn_from_close(self, why: str) -> None:
         """The connection ended: what the events in flight and the refusals just before say."""
-        now = time.monotonic()
-        outstanding = sorted(self._inflight.values())
         self._inflight.clear()
         # Messages of this connection: the broker redelivers un-PUBACKed acks in the resumed
         # session, under new packet ids; self-test reports not PUBACKed are published again.
@@ -329,28 +316,7 @@ class Uplink:
         for post in self._posts_inflight.values():
             self._posts.put(post)
         self._posts_inflight.clear()
-        refused = [seq for seq, at in self._refusals if now - at <= ANSWER_WITHIN_S]
-        self._refusals.clear()
-        closed_on = None        # an event published alone, answered by closing the connection
-        if refused:
-            # The broker closes the connection after a refusal: each refusal costs a connection.
-            self._costly.extend(seq for seq in refused if seq not in self._costly)
-        elif len(outstanding) == 1 and self._one_at_a_time and now - outstanding[0][1] <= ANSWER_WITHIN_S:
-            closed_on = outstanding[0][0]
-            strikes = self._strikes[closed_on] = self._strikes.get(closed_on, 0) + 1
-            if strikes >= STRIKES or self.topic_denied:
-                self._refuse(closed_on, "refused (not authorised?): the broker closed the connection each time "
-                                        f"this event was published alone ({strikes} times; last: {why})")
-                self._costly.append(closed_on)
-            else:
-                closed_on = None
-        if outstanding:
-            self._one_at_a_time = True
-        if self.topic_denied:
-            if closed_on is not None:
-                self._deny_topic()            # the event that tried again was refused too
-        elif len(self._costly) >= 2:
-            self._deny_topic()
+        self._apply(self.inference.closed(time.monotonic(), why))
 
     def _goodbye(self) -> None:
         """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
@@ -368,27 +334,46 @@ class Uplink:
     def _fill_window(self) -> None:
         now = time.monotonic()
         # A PUBLISH without PUBACK for long (lost in a reconnect) is given up on and sent again.
-        for mid, (_seq, at) in list(self._inflight.items()):
+        for mid, (seq, at) in list(self._inflight.items()):
             if now - at > 30:
                 del self._inflight[mid]
-        if now < self._idle_until or now < self._denied_until:
+                self.inference.gave_up(seq, now)
+        if self.inference.test_due(now):
+            self._publish_test(now)
             return
-        room = (1 if self._one_at_a_time else self.s.window) - len(self._inflight)
+        room = self.inference.room(self.s.window, now)
         if room <= 0:
             return
         busy = {seq for seq, _ in self._inflight.values()}
-        topic = contract.events_topic(self.s.kiosk_id)
         for seq, _event_id, payload in self.outbox.pending(after_seq=0, limit=room + len(busy)):
             if seq in busy:
                 continue
-            info = self._client.publish(topic, payload, qos=1)
-            if info.rc != paho.MQTT_ERR_SUCCESS:
+            if not self._publish_event(seq, payload, now):
                 break
-            self._inflight[info.mid] = (seq, now)
-            self.published += 1
             room -= 1
             if room == 0:
                 break
+
+    def _publish_test(self, now: float) -> None:
+        """Test the guesses: one event set aside on a guess (or, while the whole events topic is
+        taken as refused and none is left, one pending event), published alone."""
+        rows = self.outbox.quarantined(reason_prefix=GUESS, limit=1)
+        if not rows and self.inference.topic_denied:
+            rows = self.outbox.pending(after_seq=0, limit=1)
+        if not rows:
+            self.inference.nothing_to_test(now)
+            return
+        seq, _event_id, payload = rows[0]
+        self._publish_event(seq, payload, now, test=True)
+
+    def _publish_event(self, seq: int, payload: bytes, now: float, *, test: bool = False) -> bool:
+        info = self._client.publish(contract.events_topic(self.s.kiosk_id), payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return False
+        self._inflight[info.mid] = (seq, now)
+        self.inference.published(seq, now, test=test)
+        self.published += 1
+        return True
 
     def _send_posts(self) -> None:
         while not self._posts.empty():
@@ -402,60 +387,33 @@ class Uplink:
             self._posts_inflight.pop(mid, None)
             return  # status, health or a post
         seq = entry[0]
-        if reason_code.value == NOT_AUTHORIZED:
-            self._refuse(seq, f"PUBACK {reason_code.value} {reason_code}")
-            now = time.monotonic()
-            self._refusals = [r for r in self._refusals if now - r[1] <= ANSWER_WITHIN_S] + [(seq, now)]
-            if self.topic_denied:
-                self._deny_topic()
-            return
-        if reason_code.is_failure and reason_code.value != NO_MATCHING_SUBSCRIBERS:
+        if reason_code.is_failure and reason_code.value != NOT_AUTHORIZED:
             log.warning("uplink: event seq %d refused (%s); will retry", seq, reason_code)
-            self._pause_events()
-            return
-        # The broker accepts the topic: refusals so far were about those events alone.
-        self._strikes.pop(seq, None)
-        self._costly.clear()
-        if self.topic_denied:
-            log.info("uplink: the broker accepts this kiosk's events again")
-            self.topic_denied = False
-            self._denied_delay = self.s.denied_retry_s[0]
-        if reason_code.value == NO_MATCHING_SUBSCRIBERS:
-            self._pause_events()                  # nothing holds it: it stays pending
-            return
-        self._sent.append(seq)
-        self._one_at_a_time = False
-        self._idle_delay = self.s.idle_retry_s[0]
+        self._apply(self.inference.answered(seq, reason_code.value, failure=reason_code.is_failure,
+                                            now=time.monotonic()), seq)
 
-    def _pause_events(self) -> None:
-        """Publish no event for a while, then one (the rest of the window answers alike meanwhile)."""
-        now = time.monotonic()
-        self._one_at_a_time = True
-        if now >= self._idle_until:
-            self._idle_until = now + self._idle_delay
-            self._idle_delay = min(self.s.idle_retry_s[1], self._idle_delay * 2)
-
-    def _refuse(self, seq: int, reason: str) -> None:
-        self.outbox.quarantine(seq, reason)
-        self._strikes.pop(seq, None)
-        self.quarantined += 1
-        self._alert(f"the broker refused event seq {seq} as not authorised; it is kept aside (quarantined)")
-
-    def _deny_topic(self) -> None:
-        """The broker refuses the kiosk's events topic: every pending event is set aside at once,
-        and one new event tries again after ``denied_retry_s``."""
-        refused = ", ".join(map(str, self._costly[-2:])) or "the last tried"
-        n = self.outbox.quarantine_pending(f"refused (not authorised): the broker refuses this kiosk's events topic "
-                                           f"(events {refused} were refused, each closing the connection); "
-                                           "set aside without publishing")
-        self.quarantined += n
-        if not self.topic_denied:
-            self._alert("the broker refuses all of this kiosk's events (not authorised): they are kept aside "
-                        "(quarantined); check the broker's ACL for this kiosk")
-        self.topic_denied = True
-        self._one_at_a_time = True
-        self._denied_until = time.monotonic() + self._denied_delay
-        self._denied_delay = min(self.s.denied_retry_s[1], self._denied_delay * 2)
+    def _apply(self, verdict: Verdict, seq: int | None = None) -> None:
+        """Write to the outbox what the broker's answer to event ``seq`` (or a close) says."""
+        if verdict.release:
+            self._release = True                          # in _record, before rows are marked sent
+        for aside, reason in verdict.set_aside:
+            self.outbox.quarantine(aside, reason)
+            self.quarantined += 1
+            if reason.startswith(GUESS):
+                self._alert(f"event seq {aside} seems refused (not authorised?): the broker closed the connection "
+                            "each time it was published alone; it is kept aside (quarantined) and tried again later")
+            else:
+                self._alert(f"the broker refused event seq {aside} as not authorised; it is kept aside (quarantined)")
+        if verdict.set_aside_pending:
+            self.quarantined += self.outbox.quarantine_pending(verdict.set_aside_pending)
+            for refused in verdict.relabel:               # refused just before: part of the topic's refusal
+                self.outbox.quarantine(refused, verdict.set_aside_pending)
+            if verdict.denied:
+                self._alert("the broker refuses all of this kiosk's events (not authorised): they are kept aside "
+                            "(quarantined) and published again once it accepts one; check the broker's ACL for "
+                            "this kiosk")
+        if verdict.sent and seq is not None:
+            self._sent.append(seq)
 
     def _on_message(self, client, userdata, message) -> None:
         parsed = contract.parse_topic(message.topic)
@@ -481,6 +439,13 @@ class Uplink:
         """Write what the callbacks learnt to the outbox, in batches (one transaction each)."""
         # On a failed write the lists stay as they are, for the next turn (and the ack messages
         # stay unconfirmed, so the broker still holds them).
+        if self._release:
+            # The broker accepts the kiosk's events again: the guesses were wrong (or are out of date).
+            again = self.outbox.requeue_quarantined(GUESS)
+            self._release = False
+            if again:
+                log.warning("uplink: the broker accepts this kiosk's events again: %d event(s) set aside on a "
+                            "guess are published again", again)
         if self._sent:
             self.outbox.mark_sent(self._sent)
             self._sent = []

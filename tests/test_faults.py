@@ -37,6 +37,7 @@ from fault_support import (
     wait_for,
     write_collector_config,
 )
+from link_support import FlakyLink
 from uplink_support import record_check_ins
 
 N = 1000
@@ -366,3 +367,40 @@ def test_broker_state_lost_mid_drain_with_the_collector_running(tmp_path, store,
             count.close()
         collector.ensure_dead()
         broker.stop()
+
+
+# -- 7. a flapping link: the connection drops just as events are published, then holds ----------
+
+@pytest.mark.parametrize("drops", [3, 5], ids=["one-event-guessed", "topic-guessed"])
+def test_a_flapping_link_sets_events_aside_on_a_guess_and_delivers_them_once_it_holds(
+        tmp_path, store, kiosk_db, broker, drops, record_property):
+    """The kiosk's link drops the connection each time it publishes an event, a few times in a row:
+    to the uplink this looks like a broker refusing the event (3 drops: one event published alone
+    twice, each time followed by the close) or the whole events topic (5 drops: two such events),
+    so it sets events aside on a guess. Once the link holds, the guess's next test (one event alone,
+    after ``denied_retry_s``) is accepted and every event set aside is delivered, exactly once. The
+    uplink used to keep them quarantined for good: lost to the centre."""
+    store_url = f"sqlite://{tmp_path}/central/central.db"
+    collector = _collector(tmp_path, broker.url, store_url)
+    link = uplink = None
+    try:
+        broker.start()
+        collector.start()                                 # straight to the broker, not over the link
+        record_check_ins(store, N)
+        link = FlakyLink(broker.port)
+        link.drop_on_events(drops)
+        uplink = in_process_uplink(kiosk_db, link.url, denied_retry_s=(2.0, 4.0))
+        uplink.start()
+        wait_for(lambda: link.dropped == drops, DRAIN_TIMEOUT, f"{drops} connections dropped on an event")
+        _all_delivered(kiosk_db)
+        assert uplink.quarantined >= 1, "no event was set aside: the link's drops did not look like refusals"
+        record_property("set_aside_on_a_guess", uplink.quarantined)
+        _assert_no_resend(uplink)
+        _stop_uplink(uplink)
+        collector.stop()
+        assert_exactly_once(store_url, kiosk_db)
+    finally:
+        _stop_uplink(uplink)
+        if link:
+            link.close()
+        collector.ensure_dead()

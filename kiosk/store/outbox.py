@@ -21,6 +21,15 @@ def pending(db: sqlite_utils.Database, after_seq: int, limit: int) -> list[tuple
         "WHERE o.state = 'pending' AND o.seq > ? ORDER BY o.seq LIMIT ?", [after_seq, limit]).fetchall()
 
 
+def quarantined(db: sqlite_utils.Database, reason_prefix: str, limit: int) -> list[tuple[int, str, str]]:
+    """``(seq, event_id, body)`` of quarantined rows whose reason starts with ``reason_prefix``,
+    lowest seq first."""
+    return db.execute(
+        "SELECT o.seq, e.event_id, e.body FROM outbox o JOIN events e ON e.seq = o.seq "
+        "WHERE o.state = 'quarantined' AND substr(o.last_error, 1, length(?)) = ? ORDER BY o.seq LIMIT ?",
+        [reason_prefix, reason_prefix, limit]).fetchall()
+
+
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Rows by state."""
     return dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
@@ -71,6 +80,13 @@ def quarantine_pending(conn: sqlite3.Connection, reason: str, now: str) -> int:
     """Every pending row is set aside with ``reason``."""
     return conn.execute("UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? "
                         "WHERE state = 'pending'", [reason, now]).rowcount
+
+
+def requeue_quarantined(conn: sqlite3.Connection, reason_prefix: str, now: str) -> int:
+    """Quarantined rows whose reason starts with ``reason_prefix`` back to pending (the reason is
+    kept, as a record of why they waited)."""
+    return conn.execute("UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'quarantined' "
+                        "AND substr(last_error, 1, length(?)) = ?", [now, reason_prefix, reason_prefix]).rowcount
 
 
 def requeue_sent(conn: sqlite3.Connection, now: str, *, updated_before: str | None = None) -> int:
