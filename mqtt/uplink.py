@@ -494,7 +494,7 @@ class Uplink:
         request_id = None
         if payload and len(payload) <= MAX_COMMAND_BYTES:
             try:
-                body = json.loads(payload)
+                body = contract.load_json(payload)       # the one reader of the wire
                 request_id = str(body.get("id"))[:64] if isinstance(body, dict) and "id" in body else None
             except ValueError:
                 pass
