@@ -74,13 +74,25 @@ def notify_socket():
 
 def systemd_env(notify: NotifySocket, watchdog_s: float = 1.0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("WATCHDOG_PID", "NOTIFY_SOCKET", "WATCHDOG_USEC")}
-    return {**env, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": notify.env, "WATCHDOG_USEC": str(int(watchdog_s * 1e6))}
+    return {**env, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", "NOTIFY_SOCKET": notify.env,
+            "WATCHDOG_USEC": str(int(watchdog_s * 1e6))}
 
 
 def stop_and_wait(proc: subprocess.Popen, timeout: float = 20.0) -> int:
+    """SIGTERM, and the exit status; a process still there after ``timeout`` fails the test with
+    the Python stacks of its threads (faulthandler, SIGABRT) and its last log lines."""
     proc.send_signal(signal.SIGTERM)
     try:
         return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)        # faulthandler (PYTHONFAULTHANDLER) dumps every thread
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()                         # then its stderr ends, and can be read
+            proc.wait()
+        raise AssertionError(f"still running {timeout} s after SIGTERM:\n"
+                             f"{proc.stderr.read()[-6000:] if proc.stderr else ''}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
