@@ -33,7 +33,7 @@ import segno
 
 from kiosk.enrolment.bundle import pack, seal
 from kiosk.enrolment.payload import KEY_BYTES, EnrolCode
-from kiosk.web.server import resolve_listen
+from kiosk.lan import resolve_listen
 
 from . import cards
 from .args import fleet_arg

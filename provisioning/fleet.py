@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
 from kiosk.enrolment.bundle import FILES, PLACES, place_under
-from kiosk.web.tls import STAFF_HTTPS_PORT, web_names
+from kiosk.lan import STAFF_HTTPS_PORT, web_names
 from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.collector.registry import parse_registry, render_registry

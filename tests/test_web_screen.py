@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kiosk.config import ConfigError, listen_addresses, parse_config
+from kiosk.lan import resolve_listen
 from kiosk.web.live import LiveFeed
 from kiosk.web.security import MAX_UPLOAD_BYTES
-from kiosk.web.server import WebServer, resolve_listen
+from kiosk.web.server import WebServer
 
 from codes import CCCD_MAU, CCCD_THU, qr_image
 from web_support import KioskWeb

@@ -19,9 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.config import ConfigError, parse_config
+from kiosk.lan import web_names
 from kiosk.web.server import CONNECTION_LIMIT
 from kiosk.staff.throttle import client_key
-from kiosk.web.tls import MAX_DEVICE_CONNECTIONS, MAX_DEVICE_HANDSHAKES, MAX_HANDSHAKES, device_of, web_names
+from kiosk.web.tls import MAX_DEVICE_CONNECTIONS, MAX_DEVICE_HANDSHAKES, MAX_HANDSHAKES, device_of
 from provisioning.pki import write_cert, write_private_key
 
 from pki import make_ca

@@ -22,7 +22,8 @@ from hardware.frames import CameraError, open_source
 from mqtt.terminal import echo
 
 from ..config import Config, listen_addresses
-from ..web.server import WebServer, resolve_listen
+from ..lan import resolve_listen
+from ..web.server import WebServer
 from .install import InstallError, Owners, Targets
 from .screen import EnrolScreen
 from .session import AlreadyEnrolled, Enrolment

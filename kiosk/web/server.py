@@ -8,7 +8,7 @@
 
 Each address is bound on its own, so one that cannot be bound (the LAN address changed, the
 port is taken) costs only that address. ``lan`` is the IPv4 address of the interface that
-carries the default route (``/proc/net/route``), looked up at start.
+carries the default route, looked up at start (:func:`kiosk.lan.resolve_listen`).
 
 The kiosk's own screen (plain HTTP on loopback) and the staff phones (HTTPS on the LAN) are
 served by two waitress loops, each with its own map and so its own connection limit
@@ -22,14 +22,11 @@ for the bounded number of streams plus the pages.
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import logging
 import socket
 import ssl
-import struct
 import threading
-from pathlib import Path
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -38,13 +35,13 @@ from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger
 
 from .. import messages
+from ..lan import resolve_listen
 from .live import MAX_SUBSCRIBERS, LiveFeed
 from .security import largest_body
 from .tls import TlsBridge, TlsWSGIServer
 
 log = logging.getLogger(__name__)
 
-ROUTE_TABLE = Path("/proc/net/route")
 #: Threads for requests: every open event stream holds one, the pages need the rest.
 THREADS = MAX_SUBSCRIBERS + 6
 #: Connections each side (loopback, HTTPS) takes at once (waitress's ``connection_limit``, counted
@@ -52,52 +49,6 @@ THREADS = MAX_SUBSCRIBERS + 6
 CONNECTION_LIMIT = 50
 #: How far past the largest route's bound a body is still read, to be refused with the app's message.
 BODY_HEADROOM = 64 * 1024
-_SIOCGIFADDR = 0x8915
-_RTF_UP = 0x1
-
-
-def default_route_interface(route_table: Path = ROUTE_TABLE) -> str | None:
-    """The interface of the IPv4 default route (lowest metric), or None."""
-    try:
-        lines = route_table.read_text().splitlines()[1:]
-    except OSError:
-        return None
-    routes = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000" and int(fields[3], 16) & _RTF_UP:
-            routes.append((int(fields[6]), fields[0]))
-    return min(routes)[1] if routes else None
-
-
-def interface_address(interface: str) -> str | None:
-    """The IPv4 address of ``interface``, or None when it has none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            packed = fcntl.ioctl(s.fileno(), _SIOCGIFADDR, struct.pack("256s", interface.encode()[:15]))
-        except OSError:
-            return None
-    return socket.inet_ntoa(packed[20:24])
-
-
-def resolve_listen(addresses: list[tuple[str, int]], route_table: Path = ROUTE_TABLE) -> list[tuple[str, int]]:
-    """``[web] listen`` pairs with ``lan`` and ``localhost`` made addresses; a ``lan`` with no
-    default route is left out with a warning. Duplicates are dropped."""
-    resolved = []
-    for host, port in addresses:
-        if host == "localhost":
-            host = "127.0.0.1"
-        elif host == "lan":
-            interface = default_route_interface(route_table)
-            address = interface_address(interface) if interface else None
-            if address is None:
-                log.warning("web: no LAN address (no default route%s): not listening on lan:%d",
-                            f" address on {interface}" if interface else "", port)
-                continue
-            host = address
-        if (host, port) not in resolved:
-            resolved.append((host, port))
-    return resolved
 
 
 class WebServer:

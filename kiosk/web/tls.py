@@ -59,17 +59,6 @@ HIGH_WATER = 256 * 1024
 TLS_HANDSHAKE_RECORD = 0x16
 
 
-#: The staff pages' HTTPS port on the venue LAN (``[web] tls_listen = "lan:8443"`` as provisioned).
-STAFF_HTTPS_PORT = 8443
-
-
-def web_names(kiosk_id: str) -> list[str]:
-    """The names the kiosk's web certificate is for: ``<id>.local``, how a staff phone on the venue
-    LAN reaches it (mDNS: the kiosk's hostname is its id), and the bare id (a venue router's DNS).
-    No IP address: the kiosk's LAN address is not known when it is provisioned, and it changes."""
-    return [f"{kiosk_id}.local", kiosk_id]
-
-
 def device_of(addr) -> str:
     """The device a TLS client is, for its share of the bridge: the login throttle's
     :func:`~kiosk.staff.throttle.client_key` of its address (an IPv4 address, an IPv6 /64), except
