@@ -1,17 +1,19 @@
 """Receipt printers: where check-in slips and personal cards go.
 
-One interface, backends chosen by config ``[printer] kind`` (python-escpos underneath):
+One interface, backends chosen by config ``[printer] kind`` (python-escpos underneath); where the
+printer is comes as the backend's arguments, read from ``[printer] path`` by the kiosk's config
+(:func:`kiosk.config.printer_target`: this package imports nothing of the kiosk):
 
 >>> from hardware.printers import open_printer
->>> printer = open_printer("usb", "04b8:0e15", width=576)
+>>> printer = open_printer("usb", vendor=0x04B8, product=0x0E15, width=576)
 >>> printer.status()                  # best effort: "ok", "paper_low", "no_paper", "offline" or None
 'ok'
 >>> printer.print_image(image)        # mode "1", exactly printer.width dots wide; raises PrinterError
 
-``usb``      ``path = "VID:PID"`` (hex, e.g. ``"04b8:0e15"``), or ``""`` for the first USB printer-class device
-``serial``   ``path = "/dev/ttyUSB0"`` or ``"/dev/ttyUSB0:115200"`` (baud rate; default 9600)
-``network``  ``path = "host[:port]"`` (port 9100 unless given)
-``file``     ``path = DIR``: each job becomes one ``.bin`` of the raw ESC/POS bytes plus a ``.png``
+``usb``      ``vendor``, ``product`` (USB ids; both None: the first USB printer-class device)
+``serial``   ``device`` (e.g. ``"/dev/ttyUSB0"``), ``baud``
+``network``  ``host``, ``port`` (raw TCP, 9100 on most printers)
+``file``     ``folder``: each job becomes one ``.bin`` of the raw ESC/POS bytes plus a ``.png``
              preview (the contract's file printer, for simulation and tests)
 ``none``     no printer: :func:`open_printer` returns None
 
@@ -23,18 +25,16 @@ starts without its printer and reports it offline until it is back.
 
 from __future__ import annotations
 
-import re
+import importlib
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from PIL import Image
 
-KINDS = ("usb", "serial", "network", "file", "none")
-#: Dots per line: 58 mm paper (384) and 80 mm paper (576) at 203 dpi.
-WIDTHS = (384, 576)
-DEFAULT_NETWORK_PORT = 9100
-DEFAULT_BAUD = 9600
-BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+#: The printers opened here, by ``[printer] kind``: (module of this package, class), imported when
+#: one is opened (python-escpos and pyusb only for a printer that needs them). ``none``: no printer.
+BACKENDS = {"usb": ("printer_escpos", "UsbPrinter"), "serial": ("printer_escpos", "SerialPrinter"),
+            "network": ("printer_escpos", "NetworkPrinter"), "file": ("printer_file", "FilePrinter")}
 
 
 class PrinterError(Exception):
@@ -68,58 +68,26 @@ class Printer(Protocol):
     def close(self) -> None: ...
 
 
-def open_printer(kind: str, path: str = "", *, width: int = 576, profile: str | None = None) -> Printer | None:
-    """The printer named by config ``[printer]``; None for ``"none"``.
+def open_printer(kind: str, *, width: int = 576, profile: str | None = None, **target) -> Printer | None:
+    """The printer of config ``[printer]``; None for ``"none"``. ``target``: where it is, the
+    backend's arguments (the table above).
 
     Nothing is opened yet: an absent printer shows as ``status() == "offline"`` and
-    ``PrinterError("offline")`` when printing. A malformed ``path``, an unknown ``profile`` or a
-    width the profile's printer cannot print raise ValueError.
+    ``PrinterError("offline")`` when printing. An unknown ``kind``, a width that is not a positive
+    number of dots, an unknown ``profile`` or a width the profile's printer cannot print raise
+    ValueError.
     """
-    target = parse_target(kind, path)
-    if width not in WIDTHS:
-        raise ValueError(f"printer width must be one of {WIDTHS} dots, got {width!r}")
+    if kind != "none" and kind not in BACKENDS:
+        raise ValueError(f"printer kind must be one of {(*BACKENDS, 'none')}, got {kind!r}")
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"printer width must be a positive number of dots, got {width!r}")
     if profile is not None:
         check_profile(profile, width)
     if kind == "none":
         return None
-    if kind == "file":
-        from .printer_file import FilePrinter
-        return FilePrinter(target["folder"], width=width, profile=profile)
-    from . import printer_escpos
-    backend = {"usb": printer_escpos.UsbPrinter, "serial": printer_escpos.SerialPrinter,
-               "network": printer_escpos.NetworkPrinter}[kind]
+    module, name = BACKENDS[kind]
+    backend = getattr(importlib.import_module(f".{module}", __package__), name)
     return backend(**target, width=width, profile=profile)
-
-
-def parse_target(kind: str, path: str) -> dict:
-    """``[printer] path`` read for ``kind``, as the backend's arguments; ValueError says what it must be."""
-    if kind == "none":
-        return {}
-    if kind == "usb":
-        if path == "":
-            return {"vendor": None, "product": None}
-        m = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", path)
-        if not m:
-            raise ValueError('for kind = "usb" must be "VID:PID" in hex (e.g. "04b8:0e15", see lsusb), '
-                             'or "" for the first USB printer')
-        return {"vendor": int(m.group(1), 16), "product": int(m.group(2), 16)}
-    if kind == "serial":
-        m = re.fullmatch(r"(/dev/[^\s:]+)(?::(\d+))?", path)
-        if not m or (m.group(2) and int(m.group(2)) not in BAUD_RATES):
-            raise ValueError('for kind = "serial" must be a device such as "/dev/ttyUSB0", optionally with '
-                             f'":BAUD" ({", ".join(map(str, BAUD_RATES))})')
-        return {"device": m.group(1), "baud": int(m.group(2) or DEFAULT_BAUD)}
-    if kind == "network":
-        m = re.fullmatch(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))(?::(\d{1,5}))?", path)
-        if not m or not 0 < int(m.group(2) or DEFAULT_NETWORK_PORT) < 65536:
-            raise ValueError('for kind = "network" must be "HOST" or "HOST:PORT" (an IPv4 address or a host '
-                             f'name; port {DEFAULT_NETWORK_PORT} unless given)')
-        return {"host": m.group(1), "port": int(m.group(2) or DEFAULT_NETWORK_PORT)}
-    if kind == "file":
-        if not path.strip() or re.search(r"[\x00-\x1f\x7f]", path):
-            raise ValueError('for kind = "file" must name the folder that receives the print jobs')
-        return {"folder": path}
-    raise ValueError(f"printer kind must be one of {KINDS}, got {kind!r}")
 
 
 def check_profile(profile: str, width: int) -> None:

@@ -288,7 +288,7 @@ def _tokens_and_printing(config: Config, store: VisitStore, clock: Clock, simula
     tokens = KioskTokens(key, venue_id=config.kiosk.venue_id, store=store, clock=clock,
                          slip_valid_h=config.rules.max_stay_h)
     p = config.printer
-    printer = open_printer(p.kind, p.path, width=p.width, profile=p.profile)
+    printer = open_printer(p.kind, width=p.width, profile=p.profile, **p.target)
     if printer is None:
         return tokens, None
     worker = PrintWorker(config.db_path, printer, tokens, venue_name=config.kiosk.venue_name, clock=clock,

@@ -16,6 +16,7 @@ from . import __version__
 from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError,
                      load_config)
 from .credentials import Refused, recognise
+from .printing import check_profile
 from mqtt.logs import setup_logging, use_timezone
 from mqtt.masking import mask_id, mask_name
 from mqtt.terminal import echo
@@ -100,7 +101,9 @@ def _config(args) -> Config:
     path = args.config or (Path(os.environ["KIOSK_CONFIG"]) if os.environ.get("KIOSK_CONFIG") else None)
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
-    return load_config(path)
+    config = load_config(path)
+    check_profile(config)          # [printer] profile: python-escpos's printer database, not the schema
+    return config
 
 
 # -- kiosk run --------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardware.printers import KINDS as PRINTER_KINDS
-from hardware.printers import WIDTHS as PRINTER_WIDTHS
 from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
 from mqtt.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
 
@@ -176,6 +174,51 @@ class MqttSection:
     resend_after_s: float = key(in_range(5, 86400), default=120.0)
 
 
+# -- [printer]: what the config may say; hardware.printers.open_printer takes what it means ----
+
+#: How the printer is reached (``none``: no printer).
+PRINTER_KINDS = ("usb", "serial", "network", "file", "none")
+#: Dots per line: 58 mm paper (384) and 80 mm paper (576) at 203 dpi.
+PRINTER_WIDTHS = (384, 576)
+DEFAULT_NETWORK_PORT = 9100
+DEFAULT_BAUD = 9600
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+
+
+def printer_target(kind: str, path: str) -> dict:
+    """``[printer] path`` read for ``kind``: where the printer is, as the keyword arguments of
+    :func:`hardware.printers.open_printer` for that kind (usb ``vendor``, ``product``, None for the
+    first USB printer; serial ``device``, ``baud``; network ``host``, ``port``; file ``folder``;
+    none: nothing). ValueError says what the path must be."""
+    if kind == "none":
+        return {}
+    if kind == "usb":
+        if path == "":
+            return {"vendor": None, "product": None}
+        m = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", path)
+        if not m:
+            raise ValueError('for kind = "usb" must be "VID:PID" in hex (e.g. "04b8:0e15", see lsusb), '
+                             'or "" for the first USB printer')
+        return {"vendor": int(m.group(1), 16), "product": int(m.group(2), 16)}
+    if kind == "serial":
+        m = re.fullmatch(r"(/dev/[^\s:]+)(?::(\d+))?", path)
+        if not m or (m.group(2) and int(m.group(2)) not in BAUD_RATES):
+            raise ValueError('for kind = "serial" must be a device such as "/dev/ttyUSB0", optionally with '
+                             f'":BAUD" ({", ".join(map(str, BAUD_RATES))})')
+        return {"device": m.group(1), "baud": int(m.group(2) or DEFAULT_BAUD)}
+    if kind == "network":
+        m = re.fullmatch(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))(?::(\d{1,5}))?", path)
+        if not m or not 0 < int(m.group(2) or DEFAULT_NETWORK_PORT) < 65536:
+            raise ValueError('for kind = "network" must be "HOST" or "HOST:PORT" (an IPv4 address or a host '
+                             f'name; port {DEFAULT_NETWORK_PORT} unless given)')
+        return {"host": m.group(1), "port": int(m.group(2) or DEFAULT_NETWORK_PORT)}
+    if kind == "file":
+        if not path.strip() or re.search(r"[\x00-\x1f\x7f]", path):
+            raise ValueError('for kind = "file" must name the folder that receives the print jobs')
+        return {"folder": path}
+    raise ValueError(f"printer kind must be one of {PRINTER_KINDS}, got {kind!r}")
+
+
 @dataclass(frozen=True)
 class PrinterSection:
     kind: str = key(one_of(*PRINTER_KINDS), default="none")
@@ -186,21 +229,22 @@ class PrinterSection:
     #: Dots per line: 576 for 80 mm paper, 384 for 58 mm.
     width: int = key(lambda v: None if v in PRINTER_WIDTHS else "must be 384 (58 mm paper) or 576 (80 mm paper)",
                      default=576)
-    #: A python-escpos printer profile (e.g. "TM-T20II"); none: python-escpos's default.
+    #: A python-escpos printer profile (e.g. "TM-T20II"); none: python-escpos's default. Whether
+    #: python-escpos knows it, and it prints ``width``, is the kiosk's check where it reads its
+    #: config (:func:`kiosk.printing.check_profile`): the printer database is python-escpos's.
     profile: str | None = key(default=None)
 
     def __post_init__(self):
-        # path and profile mean something only with kind and width: checked once all are known.
-        from hardware.printers import check_profile, parse_target
+        # path means something only with kind: checked once both are known.
         try:
-            parse_target(self.kind, self.path)
+            printer_target(self.kind, self.path)
         except ValueError as exc:
             raise ConfigError(f"[printer] path = {self.path!r}: {exc}") from None
-        if self.profile is not None:
-            try:
-                check_profile(self.profile, self.width)
-            except ValueError as exc:
-                raise ConfigError(f"[printer] profile = {self.profile!r}: {exc}") from None
+
+    @property
+    def target(self) -> dict:
+        """Where the printer is: :func:`printer_target` of kind and path."""
+        return printer_target(self.kind, self.path)
 
 
 def _loopback_listen(v):

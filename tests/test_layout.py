@@ -61,7 +61,7 @@ def test_the_qr_reads_back_from_the_image_and_from_the_printed_bytes(tmp_path, k
     image, token = (slip(width), SLIP_TOKEN) if kind == "slip" else (card(width), CARD_TOKEN)
     assert image.mode == "1" and image.width == width
     save(image, f"{kind}-{width}")
-    printer = open_printer("file", str(tmp_path), width=width)
+    printer = open_printer("file", folder=str(tmp_path), width=width)
     printer.print_image(image)
     [job] = tmp_path.glob("*.bin")
     [printed] = raster_images(job.read_bytes())

@@ -17,7 +17,9 @@ from PIL import Image, ImageChops, ImageDraw
 
 from hardware.escpos_job import job_bytes
 from hardware.escpos_raster import raster_blocks, raster_images
-from hardware.printers import PrinterError, open_printer, parse_target
+from hardware.printers import BACKENDS, PrinterError, open_printer
+from kiosk.config import PRINTER_KINDS, ConfigError, parse_config, printer_target
+from kiosk.printing import check_profile
 from kiosk.printing.layout import render_card, render_slip
 from mqtt.broker.loopback import free_port
 
@@ -42,6 +44,12 @@ def escpos_itself(image: Image.Image) -> bytes:
     return dummy.output
 
 
+def open_configured(kind: str, path: str = "", **options):
+    """The printer as the kiosk opens it: ``[printer] path`` read by the config, the backend's
+    arguments given to hardware's factory."""
+    return open_printer(kind, **printer_target(kind, path), **options)
+
+
 def same_pixels(a: Image.Image, b: Image.Image) -> bool:
     return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
 
@@ -49,7 +57,7 @@ def same_pixels(a: Image.Image, b: Image.Image) -> bool:
 # -- the file printer --------------------------------------------------------------------------
 
 def test_the_file_printer_writes_one_bin_and_one_png_per_job_with_time_sorted_names(tmp_path):
-    printer = open_printer("file", str(tmp_path / "jobs"), width=384)
+    printer = open_configured("file", str(tmp_path / "jobs"), width=384)
     images = [slip(name=name) for name in ("Nguyễn Thị Mẫu", "Trần Văn Thử", None)]
     for image in images:
         printer.print_image(image)
@@ -71,7 +79,7 @@ def test_the_file_printer_writes_one_bin_and_one_png_per_job_with_time_sorted_na
 
 def test_a_reader_never_sees_half_a_job(tmp_path):
     folder = tmp_path / "jobs"
-    printer = open_printer("file", str(folder), width=576)
+    printer = open_configured("file", str(folder), width=576)
     image = slip(576)
     expected = escpos_itself(image)
     seen, done = {}, threading.Event()
@@ -104,10 +112,10 @@ def test_a_tall_image_sent_in_fragments_comes_back_whole(tmp_path):
 
 
 def test_file_printer_status_follows_its_folder(tmp_path):
-    assert open_printer("file", str(tmp_path / "made" / "on" / "demand"), width=384).status() == "ok"
+    assert open_configured("file", str(tmp_path / "made" / "on" / "demand"), width=384).status() == "ok"
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    printer = open_printer("file", str(blocker / "jobs"), width=384)
+    printer = open_configured("file", str(blocker / "jobs"), width=384)
     assert printer.status() == "offline"
     with pytest.raises(PrinterError) as err:
         printer.print_image(slip())
@@ -115,7 +123,7 @@ def test_file_printer_status_follows_its_folder(tmp_path):
 
 
 def test_an_image_of_the_wrong_size_or_mode_is_an_error_not_a_print(tmp_path):
-    printer = open_printer("file", str(tmp_path), width=576)
+    printer = open_configured("file", str(tmp_path), width=576)
     for image in (slip(384), slip(576).convert("L")):
         with pytest.raises(PrinterError) as err:
             printer.print_image(image)
@@ -127,7 +135,7 @@ def test_an_image_of_the_wrong_size_or_mode_is_an_error_not_a_print(tmp_path):
 
 def test_a_network_printer_receives_exactly_what_python_escpos_sends():
     server = TcpPrinter()
-    printer = open_printer("network", f"127.0.0.1:{server.port}", width=576)
+    printer = open_configured("network", f"127.0.0.1:{server.port}", width=576)
     try:
         image = slip(576)
         printer.print_image(image)
@@ -145,7 +153,7 @@ def test_a_network_printer_receives_exactly_what_python_escpos_sends():
 
 
 def test_nothing_listening_is_offline():
-    printer = open_printer("network", f"127.0.0.1:{free_port()}", width=384)
+    printer = open_configured("network", f"127.0.0.1:{free_port()}", width=384)
     with pytest.raises(PrinterError) as err:
         printer.print_image(slip())
     assert err.value.state == "offline"
@@ -154,7 +162,7 @@ def test_nothing_listening_is_offline():
 
 def test_a_printer_that_hangs_up_mid_job_is_offline_and_the_next_job_reconnects():
     server = TcpPrinter(hang_up_after=100)
-    printer = open_printer("network", f"127.0.0.1:{server.port}", width=384)
+    printer = open_configured("network", f"127.0.0.1:{server.port}", width=384)
     try:
         with pytest.raises(PrinterError) as err:
             printer.print_image(slip())
@@ -176,7 +184,7 @@ def test_a_printer_that_hangs_up_mid_job_is_offline_and_the_next_job_reconnects(
 def test_network_status_is_what_the_printer_answers(paper, online, state):
     server = TcpPrinter(answers={b"\x10\x04\x04": paper, b"\x10\x04\x01": online})
     try:
-        assert open_printer("network", f"127.0.0.1:{server.port}", width=384).status() == state
+        assert open_configured("network", f"127.0.0.1:{server.port}", width=384).status() == state
     finally:
         server.close()
 
@@ -184,7 +192,7 @@ def test_network_status_is_what_the_printer_answers(paper, online, state):
 def test_a_printer_that_does_not_answer_status_is_cannot_tell_not_no_paper():
     server = TcpPrinter()
     try:
-        assert open_printer("network", f"127.0.0.1:{server.port}", width=384).status() is None
+        assert open_configured("network", f"127.0.0.1:{server.port}", width=384).status() is None
     finally:
         server.close()
 
@@ -193,7 +201,7 @@ def test_a_printer_that_does_not_answer_status_is_cannot_tell_not_no_paper():
 
 def test_usb_without_the_device_is_offline_not_a_crash():
     for path in ("ffff:fff0", ""):                            # a given device; the first printer
-        printer = open_printer("usb", path, width=576)
+        printer = open_configured("usb", path, width=576)
         assert printer.status() == "offline"
         with pytest.raises(PrinterError) as err:
             printer.print_image(slip(576))
@@ -234,7 +242,7 @@ class PtyPrinter:
 
 def test_a_serial_printer_gets_the_job_and_answers_status_over_a_real_tty():
     tty = PtyPrinter(answers={b"\x10\x04\x04": b"\x1e", b"\x10\x04\x01": b"\x16"})
-    printer = open_printer("serial", f"{tty.path}:115200", width=384)
+    printer = open_configured("serial", f"{tty.path}:115200", width=384)
     try:
         assert printer.status() == "paper_low"
         image = slip()
@@ -249,7 +257,7 @@ def test_a_serial_printer_gets_the_job_and_answers_status_over_a_real_tty():
 
 
 def test_serial_on_a_missing_device_is_offline(tmp_path):
-    printer = open_printer("serial", "/dev/ttyKIOSKMISSING0:115200", width=384)
+    printer = open_configured("serial", "/dev/ttyKIOSKMISSING0:115200", width=384)
     assert printer.status() == "offline"
     with pytest.raises(PrinterError) as err:
         printer.print_image(slip())
@@ -257,16 +265,47 @@ def test_serial_on_a_missing_device_is_offline(tmp_path):
 
 
 def test_paths_are_read_per_kind_and_none_is_no_printer():
-    assert open_printer("none") is None
-    assert parse_target("usb", "04B8:0e15") == {"vendor": 0x04B8, "product": 0x0E15}
-    assert parse_target("serial", "/dev/ttyUSB0") == {"device": "/dev/ttyUSB0", "baud": 9600}
-    assert parse_target("network", "printer.lan") == {"host": "printer.lan", "port": 9100}
+    assert open_configured("none") is None
+    assert printer_target("usb", "04B8:0e15") == {"vendor": 0x04B8, "product": 0x0E15}
+    assert printer_target("serial", "/dev/ttyUSB0") == {"device": "/dev/ttyUSB0", "baud": 9600}
+    assert printer_target("network", "printer.lan") == {"host": "printer.lan", "port": 9100}
     for kind, path in (("usb", "04b8-0e15"), ("serial", "COM3"), ("serial", "/dev/ttyS0:1234"),
                        ("network", "10.0.0.5:99999"), ("file", ""), ("laser", "")):
         with pytest.raises(ValueError):
-            open_printer(kind, path)
+            open_configured(kind, path)
     with pytest.raises(ValueError, match="at most 512 dots"):
-        open_printer("usb", "", width=576, profile="TM-T88V")
+        open_configured("usb", "", width=576, profile="TM-T88V")
+
+
+#: A path of each kind the config allows (none: no path).
+EXAMPLE_PATHS = {"usb": "04b8:0e15", "serial": "/dev/ttyUSB0:115200", "network": "10.0.0.5", "file": "jobs",
+                 "none": ""}
+
+
+def test_the_factory_opens_exactly_the_kinds_the_config_allows(tmp_path):
+    assert set(EXAMPLE_PATHS) == set(PRINTER_KINDS)
+    assert set(BACKENDS) | {"none"} == set(PRINTER_KINDS)
+    for kind in PRINTER_KINDS:
+        path = str(tmp_path / EXAMPLE_PATHS[kind]) if kind == "file" else EXAMPLE_PATHS[kind]
+        printer = parse_config(f'[printer]\nkind = "{kind}"\npath = "{path}"\nwidth = 384\n').printer
+        opened = open_printer(printer.kind, width=printer.width, profile=printer.profile, **printer.target)
+        assert (opened is None) == (kind == "none")
+        if opened is not None:
+            assert opened.width == 384
+            opened.close()                  # nothing was connected: connections open at the first job
+    with pytest.raises(ValueError, match="printer kind must be one of"):
+        open_printer("laser", folder=str(tmp_path))
+
+
+def test_a_profile_python_escpos_does_not_know_or_too_narrow_is_a_config_error():
+    """The schema takes any profile name; the kiosk refuses its config (``kiosk`` commands, an
+    enrolment's identity) when python-escpos's printer database says no."""
+    check_profile(parse_config('[printer]\nkind = "usb"\nprofile = "TM-T88V"\nwidth = 384\n'))
+    check_profile(parse_config('[printer]\nkind = "usb"\n'))
+    with pytest.raises(ConfigError, match=r"\[printer\] profile = 'TM-T88V': the TM-T88V prints at most 512 dots"):
+        check_profile(parse_config('[printer]\nkind = "usb"\nprofile = "TM-T88V"\nwidth = 576\n'))
+    with pytest.raises(ConfigError, match=r"\[printer\] profile = 'TM-NOSUCH': unknown python-escpos printer profile"):
+        check_profile(parse_config('[printer]\nkind = "usb"\nprofile = "TM-NOSUCH"\n'))
 
 
 # -- names only ever become pixels -------------------------------------------------------------

@@ -11,6 +11,7 @@ from mqtt.tokens import VenueKey
 
 from ..config import ConfigError, parse_config
 from ..identity_check import identity_problem, load_pem
+from ..printing import check_profile
 from .bundle import BundleError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -30,6 +31,7 @@ def check_identity(files: dict[str, bytes]) -> str:
     the detail names the file, never its content."""
     try:
         config = parse_config(files["kiosk.toml"].decode("utf-8"))
+        check_profile(config)
     except (UnicodeDecodeError, ConfigError) as exc:
         raise BundleError("enrol_bundle_invalid", f"kiosk.toml: {exc}") from None
     kiosk_id = config.kiosk.id

@@ -150,7 +150,7 @@ def printer(config: Config, page) -> Result:
         return Result("printer", "skip", "printer_none")
     device = None
     try:
-        device = open_printer(p.kind, p.path, width=p.width, profile=p.profile)
+        device = open_printer(p.kind, width=p.width, profile=p.profile, **p.target)
         device.print_image(page(device.width))
         state = device.status() or "unknown"
     except (PrinterError, ValueError, OSError) as exc:
