@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
@@ -12,6 +14,10 @@ from kiosk.store import VisitStore
 
 from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
 from codes import ManualTime
+
+# pyproject's --doctest-modules is for the packages' examples. The helper modules here hold no
+# tests, and their examples need fixtures (tmp_path, a broker): they are not collected.
+collect_ignore = [p.name for p in Path(__file__).parent.glob("*.py") if not p.name.startswith("test_")]
 
 
 @pytest.fixture
