@@ -120,7 +120,7 @@ class ConnectionPrinter:
         if isinstance(exc, PrinterError):
             return exc
         if isinstance(exc, OSError):   # sockets, pyusb's USBError, pyserial's SerialException
-            hint = " (a udev rule must give this user the device, see README)" if exc.errno == errno.EACCES else ""
+            hint = " (a udev rule must give this user the device, see docs/technician.md)" if exc.errno == errno.EACCES else ""
             return PrinterError("offline", f"{self}: {exc}{hint}")
         log.exception("%s: unexpected failure", self)
         return PrinterError("error", f"{self}: {type(exc).__name__}: {exc}")

@@ -46,7 +46,7 @@ from mqtt.tokens import VenueKey
 from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key, write_secret_bytes
 
 COLLECTOR_ID = "collector-1"
-#: The repository's systemd folder (kiosk-provision runs from a checkout, see README).
+#: The repository's systemd folder (kiosk-provision runs from a checkout, see docs/technician.md).
 UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
 #: The kiosk's config folder, as on the kiosk (kiosk.toml names its files there).
 ETC = PLACES["etc"]
@@ -394,7 +394,7 @@ class Fleet:
                                  "(create the file empty, then render the broker config with crlfile)")
             serial = load_cert(cert_path).serial_number
             # Its staff pages' certificate too (a stolen kiosk's web.key would pass as <id>.local):
-            # in the CRL for whatever checks it; phones do not, which the README says.
+            # in the CRL for whatever checks it; phones do not, which docs/technician.md says.
             web_path = self.kiosk_etc(kiosk_id) / "web.pem"
             serials = [serial] + ([load_cert(web_path).serial_number] if web_path.is_file() else [])
             at = datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,4 +1,4 @@
-"""The README's technician walkthrough, end to end: from an empty directory, a fleet, a venue and a
+"""docs/technician.md's walkthrough, end to end: from an empty directory, a fleet, a venue and a
 kiosk; its card written with write-boot; the files first boot would install taken back out of the
 image's user-data; and with them the kiosk proves its identity against the fleet's broker (TLS,
 ACL) and collector with `kiosk selftest`, and its staff member logs in with the printed PIN."""
@@ -53,7 +53,7 @@ def test_from_an_empty_directory_to_a_kiosk_that_proves_itself(tmp_path, tmp_pat
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tech@laptop", "-f", str(work / "id")],
                    check=True)
 
-    # the fleet, a venue and a kiosk (README: Provisioning)
+    # the fleet, a venue and a kiosk (docs/technician.md: Provisioning)
     assert provision_main(["init", "./fleet", "--broker-host", "127.0.0.1", "--broker-port", str(free_port())]) == 0
     monkeypatch.setenv("KIOSK_FLEET_DIR", "./fleet")
     assert provision_main(["venue", "add", VENUE, "--name", "Chợ Phan Rang"]) == 0
