@@ -6,7 +6,13 @@ never disagree about a topic or a field.
 
 >>> events_topic("cho-phanrang-01")
 'kiosks/cho-phanrang-01/events'
->>> event = validate_event(payload, topic_kiosk_id="cho-phanrang-01")   # or InvalidEvent(reason)
+
+:func:`validate_event` returns the event in a payload as a dict, or raises :class:`InvalidEvent`
+with the reason:
+
+>>> validate_event(b'{"schema": "checkin.event/1"}', topic_kiosk_id="cho-phanrang-01")
+Traceback (most recent call last):
+mqtt.contract.InvalidEvent: schema: event lacks at, clock, event_id, kiosk_id, method, person, seq, ...
 """
 
 from __future__ import annotations

@@ -4,8 +4,15 @@ Outside systemd each line starts with the venue's local time and its offset
 (``2026-12-02 13:23:02.822+07:00``), the time the kiosk's screen and slips show, so a log line can
 be matched with what a visitor saw; under systemd journald adds the time itself.
 
->>> setup_logging(logging.INFO)
->>> use_timezone("Asia/Ho_Chi_Minh")      # once the config says which zone the venue is in
+>>> record = logging.makeLogRecord({"name": "mqtt.uplink", "levelname": "INFO", "msg": "connected",
+...                                  "created": 1795051382.822})
+>>> VenueTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "Asia/Ho_Chi_Minh").format(record)
+'2026-11-19 08:23:02.822+07:00 INFO mqtt.uplink: connected'
+
+A process sets up its root logger once, at its start::
+
+    setup_logging(logging.INFO)
+    use_timezone("Asia/Ho_Chi_Minh")      # once the config says which zone the venue is in
 """
 
 from __future__ import annotations

@@ -5,7 +5,14 @@ SQLite gives a database's ``-wal`` and ``-shm`` files the mode of the database f
 creating the database 0600 before SQLite opens it is enough for new files; ones an earlier
 version made world-readable are tightened on the next start.
 
->>> owner_only(Path("var/kiosk.db"))
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     wal = Path(tmp, "kiosk.db-wal")
+...     wal.touch()
+...     wal.chmod(0o644)                  # as an earlier version may have left it
+...     owner_only(Path(tmp, "kiosk.db"))
+...     [oct(p.stat().st_mode & 0o777) for p in (Path(tmp, "kiosk.db"), wal)]
+['0o600', '0o600']
 """
 
 from __future__ import annotations

@@ -23,8 +23,14 @@ Pure logic: the uplink reports what happened (:meth:`published`, :meth:`answered
 with the time) and writes to the outbox what the returned :class:`Verdict` says.
 
 >>> guess = RefusalInference()
+>>> guess.room(window=50, now=0.0)          # guesses of an earlier run are tested first
+0
+>>> guess.nothing_to_test(now=0.0)          # the outbox holds none
 >>> guess.room(window=50, now=0.0)
 50
+>>> guess.published(1, now=0.0)
+>>> guess.answered(1, NOT_AUTHORIZED, failure=True, now=0.1).set_aside     # on a kept connection: final
+[(1, 'PUBACK 135 Not authorized')]
 """
 
 from __future__ import annotations

@@ -6,10 +6,18 @@ datagram of ``KEY=value`` lines. Outside systemd every call is a no-op that retu
 
 Used by both the kiosk and the collector (so it lives here: ``mqtt`` never imports ``kiosk``).
 
->>> ready(status="scanning")
->>> pinger = Watchdog()            # pings at half of $WATCHDOG_USEC, whatever the call rate
->>> pinger.tick()                  # call often from the thread whose liveness matters
->>> stopping()
+Here a socket of our own stands in for systemd's:
+
+>>> import tempfile
+>>> from unittest import mock
+>>> with tempfile.TemporaryDirectory() as tmp, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+...     manager.bind(f"{tmp}/notify")
+...     with mock.patch.dict(os.environ, NOTIFY_SOCKET=f"{tmp}/notify"):
+...         pinger = Watchdog(interval=10.0)   # default: half of $WATCHDOG_USEC
+...         ready(status="scanning"), pinger.tick(), pinger.tick()     # tick: call it often
+...     manager.recv(100), manager.recv(100)
+(True, True, False)
+(b'READY=1\\nSTATUS=scanning', b'WATCHDOG=1')
 """
 
 from __future__ import annotations

@@ -21,9 +21,17 @@ permutation of a random UUID): a photographed or scanned slip does not show the 
 it cannot be used to address the visit anywhere else (e.g. in an event published to the centre).
 Only a holder of the venue's key (its kiosks, the centre's ``kiosk-collector token``) reads it.
 
->>> key = VenueKey.create(path)
->>> token = sign_slip(key, "cho-phanrang", visit_id, issued=now)
->>> claims = open_token(key, "cho-phanrang", token)      # SlipClaims(visit_id=…, issued=…)
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     key = VenueKey.create(Path(tmp, "venue.key"))       # 0600, 64 hex digits
+>>> issued = datetime(2026, 11, 21, 1, 31, tzinfo=timezone.utc)
+>>> token = sign_slip(key, "cho-phanrang", "0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a", issued=issued)
+>>> open_token(key, "cho-phanrang", token)
+SlipClaims(visit_id='0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a',
+           issued=datetime.datetime(2026, 11, 21, 1, 31, tzinfo=datetime.timezone.utc))
+>>> open_token(key, "cho-thu", token)
+Traceback (most recent call last):
+mqtt.tokens.TokenRefused: token_other_venue: signed for another venue
 """
 
 from __future__ import annotations

@@ -6,10 +6,16 @@ the key, and says what is allowed:
 
     kiosk.toml line 7: [camera] sorce: unknown key (known: source, width, …)
 
+>>> from dataclasses import dataclass
 >>> @dataclass(frozen=True)
 ... class Web:
 ...     listen: str = key(matches(r"\\S+:\\d+", "HOST:PORT"), default="127.0.0.1:8080")
 >>> sections, raw = parse_sections('[web]\\nlisten = "0.0.0.0:80"', None, {"web": Web})
+>>> sections["web"]
+Web(listen='0.0.0.0:80')
+>>> parse_sections('[web]\\nlisten = "80"', Path("kiosk.toml"), {"web": Web})
+Traceback (most recent call last):
+mqtt.tomlconfig.ConfigError: kiosk.toml line 2: [web] listen = '80': must be HOST:PORT
 """
 
 from __future__ import annotations

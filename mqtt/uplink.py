@@ -4,8 +4,10 @@ One thread owns the paho client and runs its network loop itself, so publishing,
 and outbox updates happen in order without locks. The door never waits for it: the scan loop
 only writes outbox rows, and this thread reads them.
 
->>> uplink = Uplink(outbox, UplinkSettings(url="mqtt://127.0.0.1:1883", kiosk_id="k1"), health=lambda: {})
->>> uplink.start()          # a daemon thread; uplink.stop() disconnects cleanly
+Usage (``outbox``: the kiosk's, :class:`Outbox`; a broker at the URL)::
+
+    uplink = Uplink(outbox, UplinkSettings(url="mqtt://127.0.0.1:1883", kiosk_id="k1"), health=lambda: {})
+    uplink.start()          # a daemon thread; uplink.stop() disconnects cleanly
 """
 
 from __future__ import annotations

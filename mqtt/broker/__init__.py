@@ -7,9 +7,19 @@ Templates (plain text next to this file, ``{name}`` placeholders):
 - ``acl``: kiosks are confined to ``kiosks/<CN>/``, collectors are listed by name;
 - ``mosquitto-loopback.conf``: an anonymous loopback broker for the simulator.
 
->>> print(render("acl", collector_blocks=collector_blocks(["collector-1"])))
->>> write_broker_config("/etc/mosquitto/conf.d", cafile=..., certfile=..., keyfile=...,
-...                     acl_path="/etc/mosquitto/checkin-kiosk.acl", collectors=["collector-1"])
+>>> acl = render("acl", collector_blocks=collector_blocks(["collector-1"]))
+>>> [line for line in acl.splitlines() if line.startswith(("user", "topic deny"))]
+['user collector-1', 'topic deny kiosks/collector-1/#']
+
+:func:`write_broker_config` renders and writes both files (on a server ``dest_dir`` is
+/etc/mosquitto/conf.d and ``acl_path`` /etc/mosquitto/checkin-kiosk.acl):
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as conf_d:
+...     files = write_broker_config(conf_d, cafile="/etc/mosquitto/ca.crt", certfile="/etc/mosquitto/broker.crt",
+...                                 keyfile="/etc/mosquitto/broker.key", collectors=["collector-1"])
+...     sorted(path.name for path in files.values())
+['checkin-kiosk.acl', 'checkin-kiosk.conf']
 """
 
 from __future__ import annotations

@@ -1,8 +1,17 @@
 """A Mosquitto on loopback for simulation, the demo stack and benchmarks.
 
->>> with LoopbackBroker(Path("var/broker"), port=1883) as broker:
-...     broker.url
-'mqtt://127.0.0.1:1883'
+The configuration is written when the broker is made, so it can be read (or added to) first:
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as workdir:
+...     broker = LoopbackBroker(Path(workdir), port=1883)
+...     broker.url, "listener 1883 127.0.0.1" in broker.conf.read_text()
+('mqtt://127.0.0.1:1883', True)
+
+Running it needs ``mosquitto`` (apt)::
+
+    with LoopbackBroker(Path("var/broker"), port=1883) as broker:   # started; stopped (SIGTERM) on exit
+        ...
 """
 
 from __future__ import annotations

@@ -3,7 +3,14 @@
 Runs centrally (``kiosk-collector run``); imports ``mqtt.contract`` but never ``kiosk``, so it
 installs without the kiosk's camera and GPIO dependencies.
 
->>> from mqtt.collector.config import load_config
+>>> import tempfile
+>>> from mqtt.collector.config import parse_config
 >>> from mqtt.collector.store import open_store
->>> store = open_store(load_config(None).store.url)
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     config = parse_config(f'[store]\\nurl = "sqlite://{tmp}/central.db"\\n')
+...     with open_store(config.store.url) as store:
+...         store.counts()
+{'events': 0, 'visits': 0, 'dead_letters': 0, 'fleet': 0}
+
+(``load_config(None)``, the defaults, names the store at /var/lib/checkin-collector/central.db.)
 """

@@ -34,9 +34,12 @@ ever. The registry's refusals are not final: the kiosk keeps re-sending those ev
 registry lists it at that venue. A message the collector cannot make sense of at all (an error
 of ours) is a dead letter too, never a stopped collector.
 
->>> collector = Collector(load_config(path))
->>> collector.start(); collector.wait_ready(10)
->>> collector.stop()        # flushes the batch, acks, then disconnects
+Usage (a broker at ``[mqtt] url``; ``load_config`` from :mod:`.config`)::
+
+    collector = Collector(load_config(path))
+    collector.start()
+    collector.wait_ready(10)    # True once connected and subscribed
+    collector.stop()            # flushes the batch, acks, then disconnects
 """
 
 from __future__ import annotations

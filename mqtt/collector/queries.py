@@ -1,10 +1,17 @@
 """What the central operator asks the store: visits, tracing, daily figures, fleet health.
 
 Each function returns plain dicts with ISO 8601 UTC times (``--json`` prints them as they are);
-the CLI masks them for the screen.
+the CLI masks them for the screen. Usage, with an open :class:`~.store.Store`::
 
->>> trace(store, "cccd", "079190000001", days=14)
-[{'person': {...}, 'overlap_s': 2520.0, 'venues': ['cho-thu'], 'visits': 1, 'estimated': False, ...}]
+    trace(store, "cccd", "079190000001", days=14)
+    # [{'person': {...}, 'overlap_s': 2520.0, 'first_overlap': '…', 'last_overlap': '…',
+    #   'venues': ['cho-thu'], 'visits': 1, 'estimated': False, 'open': False, 'corrected': False}]
+
+Shared time is a union: time shared twice (the index at two venues at once) counts once.
+
+>>> at = lambda hour, minute=0: datetime(2026, 8, 19, hour, minute, tzinfo=UTC)
+>>> union_seconds([(at(1), at(2)), (at(1, 30), at(3))])
+7200.0
 """
 
 from __future__ import annotations

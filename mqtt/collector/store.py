@@ -3,10 +3,20 @@
 Both backends share the rules in :class:`SqlStore` (de-duplication, visits, seq tracking, clock
 correction, purge); a backend only says how to talk to its database.
 
->>> store = open_store("sqlite:///var/lib/checkin-collector/central.db")
->>> result = store.ingest([event, event])       # one transaction; validated events only
->>> result.held                                 # the ids to ack: new ones and duplicates
-['0b6e…']
+An event (as :func:`mqtt.contract.validate_event` returns it) that comes twice is stored once,
+and its id is held (to be acked) whichever copy is the new one:
+
+>>> import tempfile
+>>> event = {"schema": "checkin.event/1", "event_id": "0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a",
+...          "kiosk_id": "k-01", "venue_id": "cho-thu", "seq": 1, "type": "check_in",
+...          "visit_id": "5f1c2d3e-4b5a-4697-8a8b-9c0d1e2f3a4b", "at": "2026-08-19T01:00:00.000+00:00",
+...          "clock": {"synced": True, "boot_id": "boot-1", "uptime_s": 60.0}, "method": "camera",
+...          "staff_id": None, "person": {"kind": "cccd", "id": "079190000001", "name": None,
+...                                       "birth_date": None, "sex": None, "phone": None}}
+>>> with tempfile.TemporaryDirectory() as tmp, open_store(f"sqlite://{tmp}/central.db") as store:
+...     result = store.ingest([event, event])       # one transaction; validated events only
+...     result.held, result.inserted, result.duplicates, store.counts()["visits"]
+(['0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a'], 1, 1, 1)
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ rebuild of one visit; de-duplication is ``INSERT … ON CONFLICT (event_id) DO N
 deadlock (possible only when a clock correction reaches a visit another kiosk is closing) rolls
 back and the transaction is retried.
 
->>> store = PostgresStore("postgresql://collector@db.example/checkin")
+Usage (a reachable PostgreSQL server; ``open_store`` picks this class for such a URL)::
+
+    store = PostgresStore("postgresql://collector@db.example/checkin")   # connects, migrates
 """
 
 from __future__ import annotations

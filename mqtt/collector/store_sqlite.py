@@ -3,7 +3,14 @@
 Times are stored as fixed-width UTC ISO text (``2021-08-15T01:31:02.153+00:00``), so text order
 is time order and the indexes serve range queries.
 
->>> store = SqliteStore(Path("/var/lib/checkin-collector/central.db"))
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = SqliteStore(Path(tmp, "central.db"))      # created 0600 (personal data), migrated
+...     [store.db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "synchronous")]
+...     oct(store.path.stat().st_mode & 0o777)
+...     store.close()
+['wal', 2]
+'0o600'
 """
 
 from __future__ import annotations
