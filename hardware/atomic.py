@@ -2,7 +2,12 @@
 then one rename. A reader (the image-folder camera, whoever collects printed jobs) never sees half
 a file, and a power cut leaves the old file or the new one.
 
->>> write_atomically(Path("/var/lib/checkin-kiosk/web-secret"), key)
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     secret = Path(tmp, "web-secret")
+...     write_atomically(secret, b"0123456789abcdef")
+...     secret.read_bytes(), oct(secret.stat().st_mode & 0o777), os.listdir(tmp)     # no temporary left
+(b'0123456789abcdef', '0o600', ['web-secret'])
 """
 
 from __future__ import annotations

@@ -67,8 +67,13 @@ def _fit(img: Image.Image, width: int, height: int) -> np.ndarray:
 class ImageFolderSource(SourceBase):
     """Frames from images dropped into a folder.
 
-    >>> camera = ImageFolderSource("./var/camera", CameraSettings(presentation_s=1.0))
-    >>> frame = camera.read()
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     camera = ImageFolderSource(folder, CameraSettings(width=320, height=240, fps=20))
+    ...     Image.new("L", (100, 100), 0).save(f"{folder}/card.png")     # a black square held up
+    ...     frames = [camera.read() for _ in range(6)]  # shown once its size is unchanged at a poll
+    ...     frames[0].shape, int(frames[0].min()), min(int(frame.min()) for frame in frames[1:])
+    ((240, 320), 170, 0)
 
     path: the folder to watch (created if missing); processed files go to ``path/done/``.
     settings: frame size, fps, presentation time (see :class:`CameraSettings`).

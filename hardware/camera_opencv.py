@@ -14,8 +14,10 @@ _READ_RETRIES = 5
 class OpenCVSource(SourceBase):
     """Grayscale frames from a V4L2 device.
 
-    >>> camera = OpenCVSource("/dev/video0", CameraSettings(width=640, height=480, fps=15))
-    >>> frame = camera.read()
+    Usage (a USB camera, and OpenCV: the ``v4l2`` extra)::
+
+        camera = OpenCVSource("/dev/video0", CameraSettings(width=640, height=480, fps=15))
+        frame = camera.read()
 
     device: ``/dev/videoN``, a device index (``"0"``), or a video file (used by the tests,
         through OpenCV's default backend).

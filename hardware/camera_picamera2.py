@@ -18,8 +18,10 @@ _AF_MODES = {"manual": 0, "continuous": 2}
 class Picamera2Source(SourceBase):
     """Grayscale frames from the Pi camera.
 
-    >>> camera = Picamera2Source(CameraSettings(lens_position=5.0))
-    >>> symbols = camera.process(decoder.decode)   # decodes the mapped Y plane, no copy
+    Usage (on a Pi with its camera; ``decoder`` from :func:`hardware.decoders.open_decoder`)::
+
+        camera = Picamera2Source(CameraSettings(lens_position=5.0))
+        symbols = camera.process(decoder.decode)   # decodes the mapped Y plane, no copy
 
     The decoder reads the lores stream, whose Y plane is the grayscale image: no colour
     conversion at all. ``process`` hands the decoder a view into the mapped buffer and returns

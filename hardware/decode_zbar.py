@@ -61,8 +61,11 @@ def repair_mojibake(data: bytes) -> bytes:
 class ZbarDecoder:
     """Decode with zbar (libzbar0 from apt), returning raw payload bytes.
 
+    >>> import segno
+    >>> frame = 255 - 255 * np.array(list(segno.make_qr("Trần Văn Thử").matrix_iter(scale=4)), np.uint8)
     >>> d = ZbarDecoder(("qr_code", "code_128"))
-    >>> [s.text for s in d.decode(frame)]
+    >>> [s.text for s in d.decode(frame)]          # the UTF-8 bytes as encoded, not zbar's guess
+    ['Trần Văn Thử']
 
     symbologies: config names of the formats to read.
     binary: ask zbar for raw bytes (default True; ignored on zbar < 0.23.1).

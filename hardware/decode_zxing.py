@@ -19,8 +19,12 @@ _NAMES = {v: k for k, v in _FORMATS.items()}
 class ZxingDecoder:
     """Decode with zxing-cpp.
 
-    >>> d = ZxingDecoder(("qr_code",))
-    >>> [s.text for s in d.decode(frame)]
+    >>> import segno
+    >>> screen = 255 * np.array(list(segno.make_qr("0912000001").matrix_iter(scale=4)), np.uint8)
+    >>> [s.text for s in ZxingDecoder(("qr_code",)).decode(screen)]     # light on dark: not found ...
+    []
+    >>> [s.text for s in ZxingDecoder(("qr_code",), try_invert=True).decode(screen)]
+    ['0912000001']
 
     symbologies: config names of the formats to read.
     try_rotate: also try 90° rotations (1-D codes only; QR is rotation-invariant). Default False.

@@ -2,10 +2,11 @@
 
 One interface, two backends, chosen by config ``[decoder] backend``:
 
->>> from hardware.decoders import open_decoder
+>>> import segno
+>>> frame = 255 - 255 * np.array(list(segno.make_qr("Trần Văn Thử").matrix_iter(scale=4)), np.uint8)
 >>> decoder = open_decoder("zxing", symbologies=("qr_code",))
->>> decoder.decode(frame)           # frame: 2-D uint8 numpy array (a Y plane)
-[Symbol(format='qr_code', data=b'...', text='...')]
+>>> decoder.decode(frame)           # frame: 2-D uint8 numpy array (a Y plane), here a QR code
+[Symbol(format='qr_code', data=b'Tr\\xe1\\xba\\xa7n V\\xc4\\x83n Th\\xe1\\xbb\\xad', text='Trần Văn Thử')]
 
 ``zxing`` (zxing-cpp) is the default: see docs/design-notes.md "Why zxing-cpp" (figures: docs/benchmarks.md).
 """

@@ -1,10 +1,20 @@
 """Read the raster images back out of an ESC/POS byte stream.
 
 Proves that what went to the printer is what was rendered (the tests), and shows a technician
-what a captured job would print (``.bin`` files of the file printer, a ``tcpdump`` of port 9100):
+what a captured job would print (``.bin`` files of the file printer, a ``tcpdump`` of port 9100)::
 
->>> [image] = raster_images(Path("var/printer/20261121T013102.153204Z-0001.bin").read_bytes())
->>> image.save("job.png")
+    [image] = raster_images(Path("var/printer/20261121T013102.153204Z-0001.bin").read_bytes())
+    image.save("job.png")
+
+What python-escpos sends for an image comes back as that image:
+
+>>> from PIL import ImageChops
+>>> from hardware.escpos_job import job_bytes
+>>> slip = Image.new("1", (384, 100), 1)
+>>> slip.paste(0, (40, 20, 200, 60))            # a black bar
+>>> [printed] = raster_images(job_bytes(slip, width=384))
+>>> printed.size, ImageChops.difference(printed.convert("L"), slip.convert("L")).getbbox()
+((384, 100), None)
 
 Only ``GS v 0`` (raster bit image) blocks are decoded, the only way this kiosk prints. The
 stream is walked from the start and each block's data is skipped as a whole, so image bytes

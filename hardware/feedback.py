@@ -1,8 +1,12 @@
 """Lights, buzzer, door relay and button: gpiozero devices with pins from config.
 
+>>> import time
 >>> from gpiozero.pins.mock import MockFactory
->>> signals = Signals(SignalPins(green_led=17, red_led=27, buzzer=22), pin_factory=MockFactory())
->>> signals.show("check_in")      # green light, one short beep, door pulse
+>>> with Signals(SignalPins(green_led=17, red_led=27, buzzer=22), pin_factory=MockFactory()) as signals:
+...     signals.show("check_in")      # green light, one short beep (and a door pulse, with a relay pin)
+...     time.sleep(0.2)               # the patterns play in background threads
+...     signals.green.is_lit, signals.red.is_lit
+(True, False)
 
 Each outcome has its own pattern (see :data:`PATTERNS`) so a visitor who cannot read the screen
 still knows: one beep and green = in, two beeps and green blinks = out, long beep and red = no.

@@ -2,9 +2,11 @@
 
 One interface, three backends, chosen by config ``[camera] source``:
 
->>> from hardware.frames import open_source
->>> with open_source("dir:./var/camera") as camera:
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as folder, open_source(f"dir:{folder}") as camera:
 ...     frame = camera.read()          # 2-D uint8 array, height x width (a Y plane)
+...     frame.shape, frame.dtype
+((480, 640), dtype('uint8'))
 
 ``picamera2``       the Raspberry Pi camera (lores YUV420 stream, Y plane, zero-copy)
 ``v4l2:/dev/videoN`` a USB camera through OpenCV
