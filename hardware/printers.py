@@ -1,14 +1,27 @@
 """Receipt printers: where check-in slips and personal cards go.
 
-One interface, backends chosen by config ``[printer] kind`` (python-escpos underneath); where the
-printer is comes as the backend's arguments, read from ``[printer] path`` by the kiosk's config
-(:func:`kiosk.config.printer_target`: this package imports nothing of the kiosk):
+One interface, backends chosen by config ``[printer] kind`` (python-escpos underneath); the
+printer's address comes as the backend's arguments, read from ``[printer] path`` by the kiosk's
+config (:func:`kiosk.config.printer_target`: this package imports nothing of the kiosk).
 
->>> from hardware.printers import open_printer
->>> printer = open_printer("usb", vendor=0x04B8, product=0x0E15, width=576)
->>> printer.status()                  # best effort: "ok", "paper_low", "no_paper", "offline" or None
+A USB printer (the kiosk's usual one)::
+
+    printer = open_printer("usb", vendor=0x04B8, product=0x0E15, width=576)
+    printer.status()          # best effort: "ok", "paper_low", "no_paper", "offline" or None
+    printer.print_image(image)   # mode "1", exactly printer.width dots wide; raises PrinterError
+
+The contract's file printer, which writes each job's ESC/POS bytes and a PNG preview:
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from PIL import Image
+>>> with tempfile.TemporaryDirectory() as folder:
+...     printer = open_printer("file", folder=folder, width=384)
+...     printer.status()
+...     printer.print_image(Image.new("1", (384, 40), 1))
+...     sorted(p.suffix for p in Path(folder).iterdir())
 'ok'
->>> printer.print_image(image)        # mode "1", exactly printer.width dots wide; raises PrinterError
+['.bin', '.png']
 
 ``usb``      ``vendor``, ``product`` (USB ids; both None: the first USB printer-class device)
 ``serial``   ``device`` (e.g. ``"/dev/ttyUSB0"``), ``baud``
