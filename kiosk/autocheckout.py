@@ -7,6 +7,7 @@ noticed.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time, timedelta
 
 from .clock import Clock, Stamp, iso, within_unsynced_range
@@ -44,11 +45,9 @@ class AutoCheckout:
                     continue
                 reading = self._reading_at(visit, ended, stamp)
                 at = iso(reading.at)
-                tx.close_visit(visit.visit_id, at=at, type="auto_check_out", estimated=True, method=None)
-                tx.append_event(lambda seq, event_id, v=visit, at=at, r=reading: build_event(
-                    seq=seq, event_id=event_id, type="auto_check_out", kiosk_id=self.kiosk_id,
-                    venue_id=self.venue_id, visit_id=v.visit_id, at=at, stamp=r, method=None,
-                    staff_id=None, person=v.person, estimated=True))
+                tx.check_out(visit, type="auto_check_out", at=at, estimated=True, method=None,
+                             event=functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
+                                                     stamp=reading, staff_id=None))
                 closed += 1
         return closed
 

@@ -7,17 +7,18 @@ is told "recorded" about something that is not on disk.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
 from mqtt import contract
 
-from .clock import Clock, iso
+from .clock import Clock, Stamp, iso
 from .credentials import Credential, Refused, fit_to_contract
 from .events import build_event
 from .outcome import Outcome
 from .rules import decide
-from .store import Transaction, VisitStore
+from .store import VisitStore
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +83,20 @@ class CheckinDesk:
                 return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,
                                capacity=self.capacity)
             if decision.action == "check_out":
-                tx.close_visit(visit.visit_id, at=at, type="check_out", estimated=False, method=method)
-                event = self._event(tx, "check_out", visit.visit_id, at, stamp, method, staff_id, visit.person)
+                event = tx.check_out(visit, type="check_out", at=at, estimated=False, method=method,
+                                     event=self._events(stamp, staff_id))
                 return Outcome("check_out", credential, visit.visit_id, at, occupancy=occupancy - 1,
                                capacity=self.capacity, seq=event["seq"])
             if decision.action == "reopen":
-                tx.close_visit(visit.visit_id, at=at, type="auto_check_out", estimated=True, method=None)
-                self._event(tx, "auto_check_out", visit.visit_id, at, stamp, None, None, visit.person,
-                            estimated=True)
+                # Still inside by the kiosk's records: that visit ended unseen (by the kiosk, no staff).
+                tx.check_out(visit, type="auto_check_out", at=at, estimated=True, method=None,
+                             event=self._events(stamp, None))
                 occupancy -= 1
             visit_id = str(uuid.uuid4())
-            tx.insert_visit(visit_id=visit_id, venue_id=self.venue_id, kiosk_id=self.kiosk_id,
-                            person_key=credential.key, person=person, check_in_at=at, synced=stamp.synced,
-                            boot_id=stamp.boot_id, uptime_s=stamp.uptime_s, method=method, staff_id=staff_id,
-                            warnings=credential.warnings)
-            event = self._event(tx, "check_in", visit_id, at, stamp, method, staff_id, person)
+            event = tx.check_in(visit_id=visit_id, venue_id=self.venue_id, kiosk_id=self.kiosk_id,
+                                person_key=credential.key, person=person, at=at, synced=stamp.synced,
+                                boot_id=stamp.boot_id, uptime_s=stamp.uptime_s, method=method, staff_id=staff_id,
+                                warnings=credential.warnings, event=self._events(stamp, staff_id))
             return Outcome("check_in", credential, visit_id, at, occupancy=occupancy + 1,
                            capacity=self.capacity, seq=event["seq"])
 
@@ -112,14 +112,12 @@ class CheckinDesk:
             for visit in tx.open_visits(self.venue_id):
                 if wanted is not None and visit.visit_id not in wanted:
                     continue
-                tx.close_visit(visit.visit_id, at=at, type="check_out", estimated=estimated, method=method)
-                self._event(tx, "check_out", visit.visit_id, at, stamp, method, staff_id, visit.person,
-                            estimated=estimated)
+                tx.check_out(visit, type="check_out", at=at, estimated=estimated, method=method,
+                             event=self._events(stamp, staff_id))
                 closed += 1
         return closed
 
-    def _event(self, tx: Transaction, type, visit_id, at, stamp, method, staff_id, person, estimated=False):
-        return tx.append_event(lambda seq, event_id: build_event(
-            seq=seq, event_id=event_id, type=type, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
-            visit_id=visit_id, at=at, stamp=stamp, method=method, staff_id=staff_id, person=person,
-            estimated=estimated))
+    def _events(self, stamp: Stamp, staff_id: str | None):
+        """This kiosk's events of the clock reading ``stamp``, made by ``staff_id`` (None: not staff)."""
+        return functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id, stamp=stamp,
+                                 staff_id=staff_id)

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .store import StoreConnection, StoreUnavailable, Transaction
+from .store import StoreConnection, StoreUnavailable, VisitStore
 from .store.outbox import undelivered
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ class KioskStatus:
         self.uplink = uplink
         self.loop = loop
         self.printer_state = printer_state
-        self._db = StoreConnection(db_path, migrate=False)     # opened when first read (see StoreConnection)
+        # Opened when first read (see StoreConnection), without migrating: the scan loop's does.
+        self._store = VisitStore(StoreConnection(db_path, migrate=False))
         self._lock = threading.Lock()
         self._failing: str | None = None
 
@@ -51,14 +52,13 @@ class KioskStatus:
                 "error": loop.store_error or ("camera_error" if loop.camera_error else None)}
 
     def occupancy(self) -> int | None:
-        # Transaction's reads are single SELECTs: on this connection each is its own read snapshot.
-        return self._read(lambda: Transaction(self._db.get()).occupancy(self.venue_id))
+        return self._read(lambda: self._store.reader().occupancy(self.venue_id))
 
     def close(self) -> None:
-        self._db.close()
+        self._store.close()
 
     def _outbox(self) -> int:
-        return undelivered(self._db.get())
+        return undelivered(self._store.db)
 
     def _read(self, query: Callable[[], int]) -> int | None:
         with self._lock:

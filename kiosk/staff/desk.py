@@ -17,7 +17,7 @@ from mqtt.masking import mask_name
 from ..checkin import CheckinDesk
 from ..outcome import Outcome
 from ..printqueue import PrintQueue
-from ..store import StoreUnavailable, Transaction
+from ..store import Reader, StoreUnavailable
 from ..store.figures import day_rows
 from .accounts import Staff
 from .audit import Audit
@@ -179,9 +179,9 @@ class StaffDesk:
         return [{"visit_id": v.visit_id, "name": mask_name(v.person.get("name")), "check_in_at": v.check_in_at,
                  "method": v.check_in_method} for v in visits]
 
-    def _reader(self) -> Transaction:
+    def _reader(self) -> Reader:
         """Reads only: no write transaction (it would take the store's write lock from the door)."""
-        return Transaction(self.store.db)
+        return self.store.reader()
 
     def check_out_visits(self, staff: Staff, visit_ids: list[str]) -> int:
         """Manual check-out of chosen visits (staff saw them leave)."""

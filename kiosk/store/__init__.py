@@ -1,12 +1,15 @@
-"""The kiosk's local store: one SQLite file (WAL, synchronous=FULL) through sqlite-utils.
+"""The kiosk's local store: one SQLite file (WAL, synchronous=FULL), and the only code of the
+kiosk that holds SQL. Callers say what they want through named methods of a transaction or a
+reader; every statement's failure of the file is :class:`StoreUnavailable`.
 
 >>> store = VisitStore.open(Path("./var/kiosk.db"))
 >>> with store.transaction() as tx:
 ...     tx.open_visit("cho-phanrang", "cccd:079190000001")
 """
 
+from .access import Reader, Transaction, VisitStore
 from .database import StoreConnection, StoreUnavailable, open_database
-from .visits import OpenVisit, RecordedEvent, Transaction, VisitStore
+from .visits import OpenVisit, RecordedEvent
 
-__all__ = ["OpenVisit", "RecordedEvent", "StoreConnection", "StoreUnavailable", "Transaction", "VisitStore",
-           "open_database"]
+__all__ = ["OpenVisit", "Reader", "RecordedEvent", "StoreConnection", "StoreUnavailable", "Transaction",
+           "VisitStore", "open_database"]

@@ -1,17 +1,22 @@
-"""Opening the SQLite file: pragmas for durability, and what a failing disk looks like."""
+"""Opening the SQLite file (pragmas for durability), what a failing disk looks like, and the two
+things every statement of the store goes through: :func:`translated` (the one place a failure
+of the file becomes :class:`StoreUnavailable`) and :func:`write_transaction` (the one
+``BEGIN IMMEDIATE`` … ``COMMIT``/``ROLLBACK``)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import typing
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import sqlite_utils
 
 from mqtt.private_file import owner_only
 
-from .room import out_of_room
+from .room import NO_ROOM, out_of_room
 from .schema import migrations
 
 #: How long a writer waits for another writer (staff pages, uplink) before giving up.
@@ -28,6 +33,7 @@ class StoreUnavailable(RuntimeError):
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.detail = detail
 
 
 def classify_error(exc: sqlite3.Error) -> StoreUnavailable | None:
@@ -44,12 +50,114 @@ def classify_error(exc: sqlite3.Error) -> StoreUnavailable | None:
     return None
 
 
-def raise_unavailable(exc: sqlite3.Error) -> typing.NoReturn:
+def unavailable(exc: BaseException, folder: Path | None = None, what: str = "") -> StoreUnavailable | None:
+    """What a failure of the store's file means: an sqlite3 error by its result code
+    (:func:`classify_error`), an OSError ``disk_full`` when it says "no room", else ``io_error``;
+    and an I/O error while ``folder``'s disk has no room is ``disk_full`` (on a full disk SQLite
+    may only say "disk I/O error"). None: not a storage failure but a bug, to be raised as it is.
+    ``what``: what was being done, for the detail."""
+    if isinstance(exc, sqlite3.Error):
+        found = classify_error(exc)
+    elif isinstance(exc, OSError):
+        found = StoreUnavailable("disk_full" if exc.errno in NO_ROOM else "io_error", exc.strerror or str(exc))
+    else:
+        return None
+    if found is None:
+        return None
+    detail = f"{what}: {found.detail}" if what else found.detail
+    reason = "disk_full" if found.reason == "io_error" and folder is not None and out_of_room(folder) else found.reason
+    return StoreUnavailable(reason, detail)
+
+
+@contextmanager
+def translated(folder: Path | None = None, what: str = "") -> Iterator[None]:
+    """Raise a failure of the store's file (sqlite3.Error, OSError) inside as
+    :class:`StoreUnavailable`; anything else (a bug) as it is. See :func:`unavailable`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        found = unavailable(exc, folder, what)
+        if found is None:
+            raise
+        raise found from exc
+
+
+def raise_unavailable(exc: sqlite3.Error, folder: Path | None = None) -> typing.NoReturn:
     """Re-raise a storage failure as :class:`StoreUnavailable`; anything else (a bug) as it is."""
-    unavailable = classify_error(exc)
-    if unavailable:
-        raise unavailable from exc
-    raise exc
+    with translated(folder):
+        raise exc
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection, folder: Path | None, *, nested: bool = False) -> Iterator[None]:
+    """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error, its
+    sqlite3 errors raised as :class:`StoreUnavailable` (:func:`translated`).
+
+    IMMEDIATE takes the write lock up front, so a read-then-write cannot fail half-way because
+    another process (staff pages, uplink) wrote in between. nested: inside a transaction this
+    thread holds open, a savepoint of it: its changes are undone alone on an error, and are
+    committed with the enclosing transaction.
+    """
+    begin, end, undo = ((f"SAVEPOINT {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}", f"ROLLBACK TO {_SAVEPOINT}")
+                        if nested else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
+    with translated(folder):
+        conn.execute(begin)
+    try:
+        yield
+        with translated(folder):
+            conn.execute(end)
+    except sqlite3.Error as exc:
+        _undo(conn, undo, nested)
+        raise_unavailable(exc, folder)
+    except BaseException:
+        _undo(conn, undo, nested)
+        raise
+
+
+_SAVEPOINT = "kiosk_nested"
+
+
+def _undo(conn: sqlite3.Connection, undo: str, nested: bool) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute(undo)
+            if nested:
+                conn.execute(f"RELEASE {_SAVEPOINT}")
+    except sqlite3.Error:
+        pass  # the failed COMMIT (or the error, e.g. a full disk) already ended it
+
+
+class Statements:
+    """The base of the store's groups of statements (:mod:`.visits`, :mod:`.outbox`, …): each runs
+    on the connection it is given, inside the caller's transaction or as a read of its own, and a
+    failure of the file is raised as :class:`StoreUnavailable` (:func:`translated`)."""
+
+    def __init__(self, db: sqlite_utils.Database, folder: Path | None = None):
+        self._db = db
+        self._folder = folder
+
+    def _rows(self, sql: str, params: typing.Sequence = ()) -> list[tuple]:
+        with translated(self._folder):
+            return self._db.conn.execute(sql, params).fetchall()
+
+    def _row(self, sql: str, params: typing.Sequence = ()) -> tuple | None:
+        with translated(self._folder):
+            return self._db.conn.execute(sql, params).fetchone()
+
+    def _value(self, sql: str, params: typing.Sequence = ()):
+        """The first column of the first row (None: no row)."""
+        row = self._row(sql, params)
+        return row[0] if row else None
+
+    def _change(self, sql: str, params: typing.Sequence = ()) -> int:
+        """A write; how many rows it changed."""
+        with translated(self._folder):
+            return self._db.conn.execute(sql, params).rowcount
+
+    def _insert(self, sql: str, params: typing.Sequence = ()) -> int:
+        """An INSERT; the new row's id."""
+        with translated(self._folder):
+            return self._db.conn.execute(sql, params).lastrowid
 
 
 def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
@@ -58,37 +166,29 @@ def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:
     Raises :class:`StoreUnavailable` when the file cannot be opened for writing: on a full disk the
     WAL index (``-shm``) cannot be created ("disk I/O error", named ``disk_full`` here when the disk
     has no room) and a pending migration cannot be written."""
-    try:
+    with translated(what=f"cannot create {path.parent}"):
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreUnavailable("io_error", f"cannot create {path.parent}: {exc.strerror}") from exc
-    try:
+    with translated(path.parent, what=f"cannot open {path.name}"):
         owner_only(path)                # visitors' names and ids: 0600, and so its -wal and -shm
-    except OSError as exc:
-        reason = "disk_full" if out_of_room(path.parent) else "io_error"
-        raise StoreUnavailable(reason, f"cannot open {path.name}: {exc.strerror}") from exc
     conn = None
     try:
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in the store);
-        # sqlite-utils' atomic() also works with it for the migrations.
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a check-in whose feedback was given survives a power cut, not just a crash.
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        if migrate:
-            with _MIGRATING:            # the kiosk's connections open side by side after a failed start
-                migrations.apply(db)
-    except sqlite3.Error as exc:
+        with translated(path.parent):
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in the store);
+            # sqlite-utils' atomic() also works with it for the migrations.
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a check-in whose feedback was given survives a power cut, not just a crash.
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if migrate:
+                with _MIGRATING:        # the kiosk's connections open side by side after a failed start
+                    migrations.apply(db)
+    except BaseException:
         if conn is not None:
             conn.close()                # a kiosk retrying every few seconds must not leak a file per try
-        unavailable = classify_error(exc)
-        if unavailable and unavailable.reason == "io_error" and out_of_room(path.parent):
-            unavailable = StoreUnavailable("disk_full", str(exc))
-        if unavailable:
-            raise unavailable from exc
         raise
     return db
 
@@ -100,7 +200,7 @@ class StoreConnection:
     """One connection to the kiosk database, opened when first needed rather than at start.
 
     >>> connection = StoreConnection(Path("./var/kiosk.db"))
-    >>> connection.get().execute("SELECT count(*) FROM visits").fetchone()
+    >>> VisitStore(connection).reader().occupancy("cho-phanrang")
 
     A kiosk (re)started on a full or failing disk cannot open the file, and must still start, say
     "not recorded" with its red light and recover by itself: so :meth:`get` opens the database on
