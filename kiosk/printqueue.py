@@ -21,7 +21,7 @@ KINDS = ("slip", "card")
 
 class PrintQueue:
     def __init__(self, store: VisitStore, *, lock: threading.RLock | None = None, on_queued=None):
-        """on_queued: called after each job is queued (wakes the print worker)."""
+        """on_queued: called once each job is committed (wakes the print worker)."""
         self.store = store
         self.lock = lock or threading.RLock()
         self.on_queued = on_queued or (lambda: None)
@@ -31,18 +31,15 @@ class PrintQueue:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         with self.lock, self.store.transaction() as tx:
-            job = tx.execute("INSERT INTO print_jobs (kind, subject, created_at, staff_id) VALUES (?, ?, ?, ?)",
-                             [kind, subject, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              staff_id]).lastrowid
-        self.on_queued()
+            job = tx.queue_print_job(kind, subject, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                     staff_id=staff_id)
+            tx.after_commit(self.on_queued)      # inside a staff action: once that has committed
         return job
 
     def queued(self) -> list[dict]:
         with self.lock:
-            rows = self.store.db.execute("SELECT id, kind, subject, attempts, last_error, created_at FROM print_jobs "
-                                         "WHERE state = 'queued' ORDER BY id").fetchall()
-        return [dict(zip(("id", "kind", "subject", "attempts", "last_error", "created_at"), r)) for r in rows]
+            return self.store.reader().queued_print_jobs()
 
     def counts(self) -> dict[str, int]:
         with self.lock:
-            return dict(self.store.db.execute("SELECT state, count(*) FROM print_jobs GROUP BY state").fetchall())
+            return self.store.reader().print_job_counts()

@@ -13,7 +13,6 @@ resumes by itself when the printer is back.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import datetime, timezone
@@ -128,8 +127,7 @@ class PrintWorker:
 
     def _print_next(self, store: VisitStore) -> bool:
         """Print the oldest queued job; False when there is none. Raises PrinterError (the job stays)."""
-        row = store.db.execute("SELECT id, kind, subject FROM print_jobs WHERE state = 'queued' "
-                               "ORDER BY id LIMIT 1").fetchone()
+        row = store.reader().next_print_job()
         if row is None:
             return False
         job_id, kind, subject = row
@@ -144,8 +142,7 @@ class PrintWorker:
             self.printer.print_image(image)
         except PrinterError:
             with store.transaction() as tx:
-                tx.execute("UPDATE print_jobs SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                           ["printer unavailable", job_id])
+                tx.print_job_attempted(job_id, "printer unavailable")
             raise
         except StoreUnavailable:
             raise
@@ -160,22 +157,17 @@ class PrintWorker:
 
     def _finish(self, store: VisitStore, job_id: int, state: str, error: str | None) -> None:
         with store.transaction() as tx:
-            tx.execute("UPDATE print_jobs SET state = ?, last_error = ?, attempts = attempts + 1, done_at = ? "
-                       "WHERE id = ?", [state, error, datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                         job_id])
+            tx.finish_print_job(job_id, state, error, done_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def _render(self, store: VisitStore, kind: str, subject: str):
         now = self.clock.now()
         if kind == "slip":
-            row = store.db.execute(
-                "SELECT v.person, v.check_in_at, e.seq FROM visits v JOIN events e "
-                "ON e.visit_id = v.visit_id AND e.type = 'check_in' "
-                "WHERE v.visit_id = ? AND v.check_out_at IS NULL", [subject]).fetchone()
-            if row is None:
+            slip = store.reader().slip_visit(subject)
+            if slip is None:
                 return None
-            person, check_in_at, seq = row
-            return render_slip(venue=self.venue_name, check_in_at=datetime.fromisoformat(check_in_at).astimezone(self.clock.tz),
-                               name=json.loads(person).get("name"), visit_number=str(seq),
+            return render_slip(venue=self.venue_name,
+                               check_in_at=datetime.fromisoformat(slip.check_in_at).astimezone(self.clock.tz),
+                               name=slip.person.get("name"), visit_number=str(slip.seq),
                                token=self.tokens.slip(subject, issued=now), width=self.printer.width,
                                language=self.language)
         person = People(store).get(subject)
