@@ -17,7 +17,7 @@ from hardware.printers import open_printer
 from mqtt import sdnotify
 from mqtt.uplink import Uplink, UplinkSettings
 
-from . import __version__
+from . import __version__, retention
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
@@ -243,7 +243,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
         autocheckout=AutoCheckout(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
         open_camera=lambda: open_source(config.camera.source, settings),
-        purge=lambda: store.purge(clock=clock, days=config.kiosk.retention_days))
+        purge=lambda: retention.purge(store, clock=clock, days=config.kiosk.retention_days))
     tokens, printing = _tokens_and_printing(config, store, clock, simulate)
     loop.verifier = tokens
     if printing is not None:

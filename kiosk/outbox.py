@@ -18,8 +18,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .retention import purge as purge_store
-from .store import StoreConnection
+from . import retention
+from .store import StoreConnection, VisitStore
 from .store import outbox as rows_sql
 from .store.database import raise_unavailable
 
@@ -36,6 +36,7 @@ class KioskOutbox:
     def __init__(self, path: Path, *, retention_days: float = 21.0, clock=None):
         # Opened when first needed (and again after a failed open): see StoreConnection.
         self._connection = StoreConnection(path)
+        self._store = VisitStore(self._connection)
         self.retention_days = retention_days
         self._clock = clock
 
@@ -101,10 +102,7 @@ class KioskOutbox:
 
     def purge(self) -> dict[str, int]:
         """Retention purge, on command (see :func:`kiosk.retention.purge`)."""
-        try:
-            return purge_store(self.db, clock=self._clock, days=self.retention_days)
-        except sqlite3.Error as exc:
-            raise_unavailable(exc)
+        return retention.purge(self._store, clock=self._clock, days=self.retention_days)
 
     def close(self) -> None:
         self._connection.close()

@@ -8,6 +8,7 @@ from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from kiosk.outbox import KioskOutbox
+from kiosk.retention import purge
 
 from codes import ManualTime, cccd_payload
 
@@ -56,7 +57,7 @@ def test_nothing_is_purged_on_an_unsynced_clock(store):
 def test_refusal_counts_expire_too(store, clock, wall):
     store.count_refusal((clock.now() - timedelta(days=30)).isoformat(), "payment_qr")
     store.count_refusal(clock.now().isoformat(), "url")
-    assert store.purge(clock=clock, days=21)["refusals"] == 1
+    assert purge(store, clock=clock, days=21)["refusals"] == 1
     assert store.refusal_counts() == {"url": 1}
 
 
@@ -72,7 +73,7 @@ def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(stor
     desk.present(back.credential())                   # back for a while (in, then out), not inside now
     desk.present(back.credential())
     wall.advance(2 * DAY)
-    assert store.purge(clock=clock, days=21)["people"] == 1
+    assert purge(store, clock=clock, days=21)["people"] == 1
     assert [p.name for p in people.by_phone("0912345678")] == ["Người Ở Lại", "Người Quay Lại"]
 
 
@@ -95,8 +96,8 @@ def test_people_who_come_at_the_camera_with_their_card_or_id_card_stay_registere
         for code in (card.encode(), cccd_payload(1)):
             assert camera.present(recognise(code, verifier=tokens), method="camera").kind == "check_out"
         wall.advance(3 * DAY / 4)
-        assert store.purge(clock=clock, days=21)["people"] == 0
+        assert purge(store, clock=clock, days=21)["people"] == 0
     assert {p.person_id for p in people.by_phone("0912345678")} == {carded.person_id, with_id.person_id}
     assert recognise(card.encode(), verifier=tokens).key == carded.key      # the card still works
     wall.advance(22 * DAY)                            # then they stop coming: gone after the retention
-    assert store.purge(clock=clock, days=21)["people"] == 2
+    assert purge(store, clock=clock, days=21)["people"] == 2

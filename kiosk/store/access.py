@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .database import StoreConnection, StoreUnavailable, translated, write_transaction
 from .print_jobs import PrintJobReads, PrintJobWrites
+from .retention import RetentionWrites
 from .room import prove_room
 from .visits import RecordedEvent, VisitReads, VisitWrites
 
@@ -28,7 +29,7 @@ class Reader(VisitReads, PrintJobReads):
         return self._value("PRAGMA quick_check")
 
 
-class Transaction(Reader, VisitWrites, PrintJobWrites):
+class Transaction(Reader, VisitWrites, PrintJobWrites, RetentionWrites):
     """The reads and writes of one write transaction; valid only inside :meth:`VisitStore.transaction`."""
 
     def __init__(self, db: sqlite_utils.Database, folder: Path | None, after_commit: list[Callable[[], None]]):
@@ -151,12 +152,6 @@ class VisitStore:
                 return
             yield from events
             before = events[-1].seq
-
-    def purge(self, *, clock, days: float) -> dict[str, int]:
-        """The retention purge (see :mod:`kiosk.retention`); raises StoreUnavailable."""
-        from ..retention import purge
-        with translated(self.path.parent):
-            return purge(self.db, clock=clock, days=days)
 
     def visits(self, *, open_only: bool = False, limit: int | None = None) -> list[dict]:
         """Visits, newest first, as the CLI's ``visits --json`` objects."""
