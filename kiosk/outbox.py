@@ -11,22 +11,17 @@ The uplink thread owns its own connection to the kiosk database (the scan loop h
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
 
-import sqlite_utils
-
 from . import retention
 from .store import StoreConnection, VisitStore
-from .store import outbox as rows_sql
-from .store.database import raise_unavailable
 
 
 class KioskOutbox:
-    """The uplink's interface to the kiosk store (see ``mqtt.uplink.Outbox``); its SQL is in
-    :mod:`kiosk.store.outbox`.
+    """The uplink's interface to the kiosk store (see ``mqtt.uplink.Outbox``); its statements are
+    in :mod:`kiosk.store.outbox`, each call one read or one write transaction.
 
     >>> outbox = KioskOutbox(Path("/var/lib/checkin-kiosk/kiosk.db"))
     >>> outbox.pending(after_seq=0, limit=100)
@@ -35,64 +30,68 @@ class KioskOutbox:
 
     def __init__(self, path: Path, *, retention_days: float = 21.0, clock=None):
         # Opened when first needed (and again after a failed open): see StoreConnection.
-        self._connection = StoreConnection(path)
-        self._store = VisitStore(self._connection)
+        self._store = VisitStore(StoreConnection(path))
         self.retention_days = retention_days
         self._clock = clock
 
-    @property
-    def db(self) -> sqlite_utils.Database:
-        return self._connection.get()
-
     def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of pending rows after ``after_seq``, lowest seq first."""
-        rows = self._read(rows_sql.pending, after_seq, limit)
+        rows = self._store.reader().pending_events(after_seq, limit)
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def mark_sent(self, seqs: list[int]) -> None:
-        self._write(rows_sql.mark_sent, seqs)
+        with self._store.transaction() as tx:
+            tx.mark_sent(seqs, _now())
 
     def mark_delivered(self, event_ids: list[str]) -> int:
         """Rows the collector holds; returns how many changed state (acks may repeat)."""
-        return self._write(rows_sql.mark_delivered, event_ids)
+        with self._store.transaction() as tx:
+            return tx.mark_delivered(event_ids, _now())
 
     def quarantine(self, seq: int, reason: str) -> None:
-        self._write(rows_sql.quarantine, [seq], reason)
+        with self._store.transaction() as tx:
+            tx.quarantine([seq], reason, _now())
 
     def quarantine_refused(self, refused: list[tuple[str, str]]) -> int:
         """Rows the collector refused for good (an ack's ``refused``: event id, reason) set aside."""
-        return self._write(rows_sql.quarantine_refused, refused)
+        with self._store.transaction() as tx:
+            return tx.quarantine_refused(refused, _now())
 
     def quarantine_pending(self, reason: str) -> int:
         """Every pending row set aside at once (the broker refuses the kiosk's events topic)."""
-        return self._write(rows_sql.quarantine_pending, reason)
+        with self._store.transaction() as tx:
+            return tx.quarantine_pending(reason, _now())
 
     def quarantined(self, *, reason_prefix: str, limit: int = 1) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of rows set aside for a reason starting with
         ``reason_prefix``, lowest seq first (the uplink tests its guesses with them)."""
-        rows = self._read(rows_sql.quarantined, reason_prefix, limit)
+        rows = self._store.reader().quarantined_events(reason_prefix, limit)
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def requeue_quarantined(self, reason_prefix: str) -> int:
         """Rows set aside for a reason starting with ``reason_prefix`` back to pending: the uplink's
         guesses that the broker refuses them proved wrong. How many."""
-        return self._write(rows_sql.requeue_quarantined, reason_prefix)
+        with self._store.transaction() as tx:
+            return tx.requeue_quarantined(reason_prefix, _now())
 
     def requeue_sent(self) -> int:
         """Every sent row (PUBACKed by the broker, not acked by the collector) back to pending: the
         broker came back without our session, so what it held for the collector may be gone."""
-        return self._write(rows_sql.requeue_sent)
+        with self._store.transaction() as tx:
+            return tx.requeue_sent(_now())
 
     def resend_unacknowledged(self, older_than_s: float) -> int:
         """Sent rows the collector has not acked for a while go back to pending (the broker or
         the collector may have lost them; the collector de-duplicates a second copy)."""
         cutoff = datetime.fromtimestamp(time.time() - older_than_s).astimezone().isoformat()
-        return self._write(rows_sql.requeue_sent, updated_before=cutoff)
+        with self._store.transaction() as tx:
+            return tx.requeue_sent(_now(), updated_before=cutoff)
 
     def depth(self) -> dict:
         """Counts by state and the age in seconds of the oldest undelivered event (health report)."""
-        counts = self._read(rows_sql.counts)
-        oldest = self._read(rows_sql.oldest_undelivered_at)
+        reader = self._store.reader()
+        counts = reader.outbox_counts()
+        oldest = reader.oldest_undelivered_at()
         age = None
         if oldest:
             age = max(0.0, time.time() - datetime.fromisoformat(oldest).timestamp())
@@ -105,28 +104,8 @@ class KioskOutbox:
         return retention.purge(self._store, clock=self._clock, days=self.retention_days)
 
     def close(self) -> None:
-        self._connection.close()
-
-    def _read(self, query, *args):
-        try:
-            return query(self.db, *args)
-        except sqlite3.Error as exc:
-            raise_unavailable(exc)
-
-    def _write(self, statement, *args, **kw) -> int:
-        """``statement(conn, *args, now, **kw)`` in one write transaction; rows changed."""
-        conn = self.db.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            changed = statement(conn, *args, _now(), **kw)
-            conn.execute("COMMIT")
-            return changed
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise_unavailable(exc)
+        self._store.close()
 
 
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
-

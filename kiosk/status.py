@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 from .store import StoreConnection, StoreUnavailable, VisitStore
-from .store.outbox import undelivered
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class KioskStatus:
         self._store.close()
 
     def _outbox(self) -> int:
-        return undelivered(self._store.db)
+        return self._store.reader().undelivered()
 
     def _read(self, query: Callable[[], int]) -> int | None:
         with self._lock:

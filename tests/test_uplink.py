@@ -18,7 +18,7 @@ from uplink_support import (
 )
 
 from kiosk.outbox import KioskOutbox
-from kiosk.store import StoreUnavailable
+from kiosk.store import StoreConnection, StoreUnavailable
 from mqtt import contract
 from mqtt.refusal_inference import GUESS, REFUSED
 from mqtt.uplink import Uplink, UplinkSettings
@@ -322,30 +322,33 @@ def test_unusable_tls_files_leave_the_door_recording_and_say_which_file(tmp_path
         uplink.stop()
 
 
-class FailedOpenCountingOutbox(KioskOutbox):
-    """The real outbox, counting the times its database could not be opened. Nothing in the
-    uplink catches that, so each one is a step that failed (the uplink thread alone uses it)."""
+class FailedOpenCountingConnection(StoreConnection):
+    """The outbox's real connection, counting the times its database could not be opened. Nothing
+    in the uplink catches that, so each one is a step that failed (the uplink thread alone uses it)."""
 
     failed_opens = 0
 
-    @property
-    def db(self):
+    def get(self):
         try:
-            return super().db
+            return super().get()
         except StoreUnavailable:
             self.failed_opens += 1
             raise
 
 
-def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tmp_path, caplog):
+def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tmp_path, caplog, monkeypatch):
     """An outbox that cannot be opened (its card gave way: here a folder where the database should
     be) fails every step, a second apart: one traceback for the outage, not one a second."""
     (tmp_path / "kiosk.db").mkdir()
-    outbox = FailedOpenCountingOutbox(tmp_path / "kiosk.db")
+    connections = []
+    monkeypatch.setattr("kiosk.outbox.StoreConnection",
+                        lambda path: connections.append(FailedOpenCountingConnection(path)) or connections[-1])
+    outbox = KioskOutbox(tmp_path / "kiosk.db")
+    [connection] = connections
     uplink = make_uplink(mosquitto.url, tmp_path / "kiosk.db", outbox=outbox)
     uplink.start()
     try:
-        wait_until(lambda: outbox.failed_opens >= 3, timeout=30)      # three failing steps at least
+        wait_until(lambda: connection.failed_opens >= 3, timeout=30)  # three failing steps at least
         assert uplink.last_error == "StoreUnavailable"
     finally:
         uplink.stop()

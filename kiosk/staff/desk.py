@@ -18,7 +18,6 @@ from ..checkin import CheckinDesk
 from ..outcome import Outcome
 from ..printqueue import PrintQueue
 from ..store import Reader, StoreUnavailable
-from ..store.figures import day_rows
 from .accounts import Staff
 from .audit import Audit
 from .people import Declaration, People, Person
@@ -214,8 +213,9 @@ class StaffDesk:
             return local if local and local.date() == day else None
 
         with self.lock:
-            rows = day_rows(self.store.db, self.desk.venue_id, day.isoformat())
-            inside = self._reader().occupancy(self.desk.venue_id)
+            reader = self._reader()
+            rows = reader.day_rows(self.desk.venue_id, day.isoformat())
+            inside = reader.occupancy(self.desk.venue_id)
         began = [v for v in rows.visits if today(v.check_in_at)]
         ended = [v for v in rows.visits if today(v.check_out_at)]
         hours = Counter(today(v.check_in_at).hour for v in began)

@@ -14,13 +14,15 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from .database import StoreConnection, StoreUnavailable, translated, write_transaction
+from .figures import FigureReads
+from .outbox import OutboxReads, OutboxWrites
 from .print_jobs import PrintJobReads, PrintJobWrites
 from .retention import RetentionWrites
 from .room import prove_room
 from .visits import RecordedEvent, VisitReads, VisitWrites
 
 
-class Reader(VisitReads, PrintJobReads):
+class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads):
     """Reads only, each statement its own snapshot: no write transaction (it would take the
     store's write lock from the door). Raises :class:`StoreUnavailable` like every statement."""
 
@@ -29,7 +31,7 @@ class Reader(VisitReads, PrintJobReads):
         return self._value("PRAGMA quick_check")
 
 
-class Transaction(Reader, VisitWrites, PrintJobWrites, RetentionWrites):
+class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, RetentionWrites):
     """The reads and writes of one write transaction; valid only inside :meth:`VisitStore.transaction`."""
 
     def __init__(self, db: sqlite_utils.Database, folder: Path | None, after_commit: list[Callable[[], None]]):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlite_utils
-
-from .outbox import counts
+from .outbox import OutboxReads
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,15 @@ class DayRows:
     outbox: dict[str, int]              # events by outbox state, all days
 
 
-def day_rows(db: sqlite_utils.Database, venue_id: str, since: str) -> DayRows:
-    visits = [VisitRow(r[0], r[1], bool(r[2]), r[3], r[4]) for r in db.execute(
-        """SELECT v.check_in_at, v.check_out_at, v.check_out_estimated, count(e.seq),
-                  count(CASE WHEN o.state = 'delivered' THEN 1 END)
-           FROM visits v
-           LEFT JOIN events e ON e.visit_id = v.visit_id
-           LEFT JOIN outbox o ON o.seq = e.seq
-           WHERE v.venue_id = ? AND (v.check_in_at >= ? OR v.check_out_at >= ?)
-           GROUP BY v.visit_id""", [venue_id, since, since]).fetchall()]
-    refusals = db.execute("SELECT at, reason FROM refusals WHERE at >= ?", [since]).fetchall()
-    return DayRows(visits, [tuple(r) for r in refusals], counts(db))
+class FigureReads(OutboxReads):
+    def day_rows(self, venue_id: str, since: str) -> DayRows:
+        visits = [VisitRow(r[0], r[1], bool(r[2]), r[3], r[4]) for r in self._rows(
+            """SELECT v.check_in_at, v.check_out_at, v.check_out_estimated, count(e.seq),
+                      count(CASE WHEN o.state = 'delivered' THEN 1 END)
+               FROM visits v
+               LEFT JOIN events e ON e.visit_id = v.visit_id
+               LEFT JOIN outbox o ON o.seq = e.seq
+               WHERE v.venue_id = ? AND (v.check_in_at >= ? OR v.check_out_at >= ?)
+               GROUP BY v.visit_id""", [venue_id, since, since])]
+        refusals = self._rows("SELECT at, reason FROM refusals WHERE at >= ?", [since])
+        return DayRows(visits, [tuple(r) for r in refusals], self.outbox_counts())
