@@ -6,7 +6,15 @@ whose sequence numbers run twice. ``write-boot`` and ``enroll-qr`` record every 
 identity to and warn when it was given before, so a technician writing a spare card for the same
 door learns it before both are in service.
 
->>> given(fleet.kiosk_dir("ninhthuan-cho-01"), "ninhthuan-cho-01", "image /tmp/sd.img")   # None: the first card
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as kiosk_dir:          # a fleet's kiosks/<id>/
+...     given(kiosk_dir, "ninhthuan-cho-01", "folder /media/tech/bootfs") is None     # the first card
+...     print(given(kiosk_dir, "ninhthuan-cho-01", "QR enrolment by 192.168.1.57"))    # a second one
+...     [card.media for card in read(Path(kiosk_dir, LEDGER))]
+True
+warning: kiosk ninhthuan-cho-01's identity was already written at ... (folder /media/tech/bootfs). If that
+was this same card, ignore this. Two cards with one identity knock each other off the broker: ...
+['folder /media/tech/bootfs', 'QR enrolment by 192.168.1.57']
 """
 
 from __future__ import annotations

@@ -122,9 +122,34 @@ class _Server(ThreadingHTTPServer):
 class OfferServer:
     """Serves one offer on (host, port): the sealed bundle to the first GET of its path.
 
-    >>> server = OfferServer(offer, "192.168.1.20", 8470).start()
-    >>> server.code.text()           # what the QR says
-    >>> server.wait()                # "fetched" or "expired"
+    On the technician's laptop, at its LAN address (what ``enroll-qr`` does)::
+
+        server = OfferServer(offer, *parse_listen("lan:8470")).start()
+        qr_for(server.code).terminal()       # the kiosk scans it
+        server.wait()                        # "fetched" or "expired"
+        server.stop()
+
+    The same on loopback, with the kiosk's side (``kiosk enrol``) fetching and opening the bundle:
+
+    >>> import tempfile
+    >>> from kiosk.enrolment.bundle import unpack, unseal
+    >>> from kiosk.enrolment.fetch import fetch
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     fleet = Fleet.init(Path(tmp, "fleet"), broker_host="broker.example")
+    ...     _ = fleet.add_venue("cho-phanrang", "Chợ Phan Rang")
+    ...     _ = fleet.new_kiosk("ninhthuan-cho-phanrang-01", "cho-phanrang")
+    ...     offer = Offer.create(fleet, "ninhthuan-cho-phanrang-01", minutes=15)    # sealed in memory
+    >>> server = OfferServer(offer, "127.0.0.1", 0, allow_loopback=True).start()     # port 0: any free one
+    >>> server.code.text()           # what the QR says: where, and the key
+    'CKE1.127.0.0.1:...'
+    >>> sorted(unpack(unseal(fetch(server.code), server.code.key)))
+    ['ca.pem', 'kiosk.db', 'kiosk.key', 'kiosk.pem', 'kiosk.toml', 'venue-token.key', 'web.key', 'web.pem']
+    >>> server.wait(), offer.taken_by
+    ('fetched', '127.0.0.1')
+    >>> fetch(server.code)           # a second scan
+    Traceback (most recent call last):
+    ...
+    kiosk.enrolment.fetch.FetchError: enrol_used
     >>> server.stop()
 
     host: an address of this machine the kiosk can reach: not loopback (unless ``allow_loopback``,

@@ -1,10 +1,20 @@
 """What a fleet directory holds, for ``venue list`` and ``kiosk list``: the venues and their kiosks,
 each kiosk's certificate validity and the cards its identity went to.
 
->>> [v.venue_id for v in venues(fleet)]
-['cho-phanrang']
->>> kiosks(fleet)[0].expires
-datetime.datetime(2028, 3, 7, 3, 12, tzinfo=datetime.timezone.utc)
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     fleet = Fleet.init(Path(tmp, "fleet"), broker_host="broker.example", days=825)
+...     _ = fleet.add_venue("cho-phanrang", "Chợ Phan Rang")
+...     _ = fleet.add_venue("truong-hoc", "Trường Tiểu học Đô Vinh")
+...     _ = fleet.new_kiosk("ninhthuan-cho-phanrang-01", "cho-phanrang")
+...     _ = cards.given(fleet.kiosk_dir("ninhthuan-cho-phanrang-01"), "ninhthuan-cho-phanrang-01",
+...                     "folder /media/tech/bootfs")
+...     [(v.venue_id, v.name, v.kiosks) for v in venues(fleet)]
+...     [(k.kiosk_id, k.venue_id, k.state(now()), [c.media for c in k.cards]) for k in kiosks(fleet)]
+[('cho-phanrang', 'Chợ Phan Rang', 1), ('truong-hoc', 'Trường Tiểu học Đô Vinh', 0)]
+[('ninhthuan-cho-phanrang-01', 'cho-phanrang', 'certificate valid 824 more day(s)', ['folder /media/tech/bootfs'])]
+
+(The certificate was issued for 825 days a moment before: 824 whole days remain.)
 """
 
 from __future__ import annotations

@@ -1,10 +1,24 @@
 """The fleet's certificate authority: EC P-256 keys, PEM files, written with safe permissions.
 
+>>> import tempfile
 >>> ca = CertificateAuthority.create("checkin-kiosk fleet CA", days=3650)
->>> ca.write(cert_path, key_path)                           # key 0600
 >>> cert, key = ca.issue("ninhthuan-cho-phanrang-01", days=825)           # client certificate
->>> cert, key = ca.issue("broker.example", server_names=["broker.example"], days=825)
->>> write_private_key(path, key); write_cert(path, cert)
+>>> cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()            # CN = the MQTT username
+('CN=ninhthuan-cho-phanrang-01', 'CN=checkin-kiosk fleet CA')
+>>> server, server_key = ca.issue("broker.example", server_names=["broker.example", "10.0.0.5"], days=825)
+>>> san = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value    # server certificate
+>>> san.get_values_for_type(x509.DNSName), [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+(['broker.example'], ['10.0.0.5'])
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     ca.write(Path(tmp, "fleet-ca.pem"), Path(tmp, "fleet-ca.key"))
+...     write_cert(Path(tmp, "kiosk.pem"), cert); write_private_key(Path(tmp, "kiosk.key"), key)
+...     sorted((p.name, oct(p.stat().st_mode & 0o777)) for p in Path(tmp).iterdir())    # keys 0600
+...     CertificateAuthority.load(Path(tmp, "fleet-ca.pem"), Path(tmp, "fleet-ca.key")).cert == ca.cert
+[('fleet-ca.key', '0o600'), ('fleet-ca.pem', '0o644'), ('kiosk.key', '0o600'), ('kiosk.pem', '0o644')]
+True
+>>> crl = ca.crl([(cert.serial_number, dt.datetime.now(dt.timezone.utc))])      # the kiosk revoked
+>>> [r.serial_number for r in crl] == [cert.serial_number], crl.is_signature_valid(ca.key.public_key())
+(True, True)
 """
 
 from __future__ import annotations
