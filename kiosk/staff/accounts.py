@@ -41,7 +41,6 @@ import hashlib
 import math
 import re
 import secrets
-import sqlite3
 import threading
 import time
 import unicodedata
@@ -53,8 +52,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..store import VisitStore
-from ..store import staff as records
-from ..store.database import raise_unavailable
 from .audit import Audit
 from .throttle import LOOPBACK, LoginThrottle, client_key
 
@@ -181,9 +178,9 @@ class StaffAccounts:
         pin = self._one_time_pin()
         pin_hash = _HASHER.hash(pin)
         with self.lock, self.store.transaction() as tx:
-            if records.name_taken(tx, name.casefold()):
+            if tx.staff_name_taken(name.casefold()):
                 raise AccountError("staff_exists")
-            records.insert_account(tx, staff_id="s-" + secrets.token_hex(4), name=name, name_key=name.casefold(),
+            tx.insert_account(staff_id="s-" + secrets.token_hex(4), name=name, name_key=name.casefold(),
                                    pin_hash=pin_hash, created_at=_now_iso())
         return pin
 
@@ -193,30 +190,30 @@ class StaffAccounts:
         pin_hash = _HASHER.hash(pin)
         with self.lock, self.store.transaction() as tx:
             staff_id = self._id_of(tx, name)
-            records.set_one_time_pin(tx, staff_id, pin_hash)
+            tx.set_one_time_pin(staff_id, pin_hash)
             self.audit.write(tx, None, "pin_reset", subject=staff_id)
         return pin
 
     def remove(self, name: str) -> None:
         """The account can no longer log in; its id stays, so the audit trail still names it."""
         with self.lock, self.store.transaction() as tx:
-            records.remove_account(tx, self._id_of(tx, name), _now_iso())
+            tx.remove_account(self._id_of(tx, name), _now_iso())
 
     def list(self) -> list[dict]:
         now = self.clock()
         with self.lock:
-            rows = records.list_accounts(self.store.db)
+            rows = self.store.reader().list_accounts()
         return [{"staff_id": r[0], "name": r[1], "pin_set": not r[2], "locked": bool(r[3] and r[3] > now),
                  "created_at": r[4]} for r in rows]
 
     def count(self) -> int:
         """Live accounts (0: nobody can use the staff pages yet)."""
         with self.lock:
-            return records.count_accounts(self.store.db)
+            return self.store.reader().count_accounts()
 
     @staticmethod
-    def _id_of(db, name: str) -> str:
-        staff_id = records.account_id(db, check_name(name).casefold())
+    def _id_of(tx, name: str) -> str:
+        staff_id = tx.staff_account_id(check_name(name).casefold())
         if staff_id is None:
             raise AccountError("staff_unknown")
         return staff_id
@@ -246,7 +243,7 @@ class StaffAccounts:
                     return LoginResult(reason="throttled", retry_after_s=max(1, math.ceil(wait)))
             now = self.clock()
             with self.lock:
-                row = records.account_for_login(self.store.db, name_key(name))
+                row = self.store.reader().account_for_login(name_key(name))
             # The same work whether the name exists or not: one verification.
             right = self._verify(row.pin_hash if row else _DUMMY_HASH, pin if isinstance(pin, str) else "")
         finally:
@@ -254,7 +251,7 @@ class StaffAccounts:
         locked = row is not None and row.locked_until is not None and row.locked_until > now
         if row is not None and right and (not locked or who == LOOPBACK):
             with self.lock, self.store.transaction() as tx:
-                records.clear_failures(tx, row.staff_id)
+                tx.clear_login_failures(row.staff_id)
                 if locked:
                     self.audit.write(tx, row.staff_id, "unlocked", subject=row.staff_id)
             if who is not None:
@@ -263,8 +260,8 @@ class StaffAccounts:
         # Refused: one transaction whatever the reason (the tally, and the account's count if any).
         newly_locked = False
         with self.lock, self.store.transaction() as tx:
-            if row is not None and not locked and records.add_failure(tx, row.staff_id) >= self.max_failures:
-                records.lock_account(tx, row.staff_id, now + self.lockout_s)
+            if row is not None and not locked and tx.add_login_failure(row.staff_id) >= self.max_failures:
+                tx.lock_account(row.staff_id, now + self.lockout_s)
                 self.audit.write(tx, None, "locked_out", subject=row.staff_id)
                 newly_locked = True
             if who is not None:
@@ -281,7 +278,7 @@ class StaffAccounts:
         verification slots are taken, AccountError ``pin_busy`` (nothing changed)."""
         check_new_pin(new_pin)
         with self.lock:
-            current = records.pin_hash_of(self.store.db, staff_id)
+            current = self.store.reader().pin_hash_of(staff_id)
         # Two argon2 runs (the check against the current PIN, the new hash): logins' limit.
         if not self.verify_slots.acquire(blocking=False):
             raise AccountError("pin_busy")
@@ -292,7 +289,7 @@ class StaffAccounts:
         finally:
             self.verify_slots.release()
         with self.lock, self.store.transaction() as tx:
-            records.set_own_pin(tx, staff_id, pin_hash)
+            tx.set_own_pin(staff_id, pin_hash)
 
     def flush(self) -> None:
         """Write the failed-login counts not written yet (the kiosk stops)."""
@@ -312,8 +309,8 @@ class StaffAccounts:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with self.lock, self.store.transaction() as tx:
-            records.delete_idle_sessions(tx, now - self.session_idle_s)
-            records.insert_session(tx, _token_hash(token), staff_id, now)
+            tx.delete_idle_sessions(now - self.session_idle_s)
+            tx.insert_session(_token_hash(token), staff_id, now)
         return token
 
     def session(self, token: str | None) -> Staff | None:
@@ -323,18 +320,16 @@ class StaffAccounts:
         now = self.clock()
         token_hash = _token_hash(token)
         with self.lock:
-            row = records.session_row(self.store.db, token_hash)
+            row = self.store.reader().session_row(token_hash)
             if row is None or row[3] < now - self.session_idle_s:
                 return None
             if now - row[3] >= SESSION_TOUCH_S:
-                try:
-                    records.touch_session(self.store.db, token_hash, now)
-                except sqlite3.Error as exc:
-                    raise_unavailable(exc)
+                with self.store.transaction() as tx:
+                    tx.touch_session(token_hash, now)
         return Staff(row[0], row[1], bool(row[2]))
 
     def close_session(self, token: str | None) -> None:
         if not token:
             return
         with self.lock, self.store.transaction() as tx:
-            records.delete_session(tx, _token_hash(token))
+            tx.delete_session(_token_hash(token))

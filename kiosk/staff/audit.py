@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..store import VisitStore
-from ..store import staff as records
 
 ACTIONS = ("login", "login_failed", "locked_out", "unlocked", "pin_reset", "logout", "pin_changed", "check_in",
            "check_out", "check_out_all", "register", "print_card", "revoke")
@@ -63,13 +62,13 @@ class Audit:
         """One row in the caller's transaction (the caller holds the lock); returns its id."""
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
-        return records.insert_audit(tx, at=self._at(self.clock()), staff_id=staff_id, action=action,
+        return tx.insert_audit(at=self._at(self.clock()), staff_id=staff_id, action=action,
                                     subject=subject, detail=detail)
 
     def recent(self, limit: int = 200) -> list[dict]:
         with self.lock:
-            rows = records.recent_audit(self.store.db, limit)
-        return [dict(zip(("at", "staff_id", "action", "subject", "detail"), r)) for r in rows]
+            rows = self.store.reader().recent_audit(limit)
+        return [dict(zip(("at", "staff_id", "action", "subject", "detail"), r, strict=True)) for r in rows]
 
     # -- failed logins, tallied -----------------------------------------------------------------
 
@@ -118,8 +117,8 @@ class Audit:
         return tally
 
     def _write_tally(self, tx, client: str, tally: _Tally) -> None:
-        if tally.row_id is None or not records.update_audit_detail(tx, tally.row_id, tally.detail):
-            tally.row_id = records.insert_audit(tx, at=self._at(tally.started), staff_id=None, action="login_failed",
+        if tally.row_id is None or not tx.update_audit_detail(tally.row_id, tally.detail):
+            tally.row_id = tx.insert_audit(at=self._at(tally.started), staff_id=None, action="login_failed",
                                                 subject=client, detail=tally.detail)
         tally.written, tally.written_at = (tally.failed, tally.throttled), self.clock()
 

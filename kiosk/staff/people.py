@@ -17,7 +17,7 @@ import datetime as dt
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timezone
 
 from ..credentials import Credential
@@ -158,9 +158,6 @@ def _id_number(text: str) -> tuple[str | None, str | None]:
     raise DeclarationError("id_number", "id_number_invalid")
 
 
-_COLUMNS = "person_id, phone, name, birth_date, sex, id_type, id_number, address, created_at"
-
-
 class People:
     """The registry. Thread-safe (one lock around the connection)."""
 
@@ -177,22 +174,19 @@ class People:
     def by_phone(self, phone: str) -> list[Person]:
         """The people registered under ``phone`` (canonical form), oldest first."""
         with self.lock:
-            rows = self.store.db.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL "
-                                         "ORDER BY created_at, rowid", [phone]).fetchall()
+            rows = self.store.reader().people_by_phone(phone)
         return [Person(*r) for r in rows]
 
     def get(self, person_id: str) -> Person | None:
         with self.lock:
-            row = self.store.db.execute(f"SELECT {_COLUMNS} FROM people WHERE person_id = ? AND revoked_at IS NULL",
-                                        [person_id]).fetchone()
+            row = self.store.reader().person_row(person_id)
         return Person(*row) if row else None
 
     def register(self, d: Declaration, *, staff_id: str | None) -> tuple[Person, bool]:
         """The registered person and whether they are new. The same name and birth under the same
         phone is the same person (a form sent twice), not a new one. Raises :class:`PhoneFull`."""
         with self.lock, self.store.transaction() as tx:
-            rows = tx.execute(f"SELECT {_COLUMNS} FROM people WHERE phone = ? AND revoked_at IS NULL",
-                              [d.phone]).fetchall()
+            rows = tx.people_by_phone(d.phone)
             for row in rows:
                 known = Person(*row)
                 if known.name.casefold() == d.name.casefold() and known.birth_date == d.birth_date:
@@ -202,13 +196,10 @@ class People:
             now = self._now_iso()
             person = Person("P" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9)), d.phone, d.name,
                             d.birth_date, d.sex, d.id_type, d.id_number, d.address, now)
-            tx.execute(f"INSERT INTO people ({_COLUMNS}, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [person.person_id, person.phone, person.name, person.birth_date, person.sex, person.id_type,
-                        person.id_number, person.address, now, staff_id])
+            tx.add_person(astuple(person), created_by=staff_id)
         return person, True
 
     def revoke(self, person_id: str) -> bool:
         """Take a person off their phone number (their card stops working)."""
         with self.lock, self.store.transaction() as tx:
-            return tx.execute("UPDATE people SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL",
-                              [self._now_iso(), person_id]).rowcount == 1
+            return tx.revoke_person(person_id, self._now_iso())

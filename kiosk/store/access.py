@@ -14,15 +14,18 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from .database import StoreConnection, StoreUnavailable, translated, write_transaction
+from .audit import AuditReads, AuditWrites
 from .figures import FigureReads
 from .outbox import OutboxReads, OutboxWrites
+from .people import PeopleReads, PeopleWrites
 from .print_jobs import PrintJobReads, PrintJobWrites
 from .retention import RetentionWrites
 from .room import prove_room
+from .staff import StaffReads, StaffWrites
 from .visits import RecordedEvent, VisitReads, VisitWrites
 
 
-class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads):
+class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, StaffReads, AuditReads):
     """Reads only, each statement its own snapshot: no write transaction (it would take the
     store's write lock from the door). Raises :class:`StoreUnavailable` like every statement."""
 
@@ -31,7 +34,8 @@ class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads):
         return self._value("PRAGMA quick_check")
 
 
-class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, RetentionWrites):
+class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, PeopleWrites, StaffWrites, AuditWrites,
+                  RetentionWrites):
     """The reads and writes of one write transaction; valid only inside :meth:`VisitStore.transaction`."""
 
     def __init__(self, db: sqlite_utils.Database, folder: Path | None, after_commit: list[Callable[[], None]]):
