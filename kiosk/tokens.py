@@ -13,7 +13,6 @@ working when staff take the person off the phone number (revocation).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,13 +79,13 @@ class KioskTokens:
     def _slip(self, claims: SlipClaims) -> dict:
         if self.clock.now() - claims.issued > self.slip_valid:
             raise Refused("token_expired", "the slip is older than the maximum stay")
-        row = self.store.db.execute("SELECT person, check_out_at, check_out_method FROM visits "
-                                    "WHERE visit_id = ? AND venue_id = ?", [claims.visit_id, self.venue_id]).fetchone()
-        if row is None:
+        visit = self.store.reader().visit_state(claims.visit_id, self.venue_id)
+        if visit is None:
             raise Refused("not_inside", "no record of the slip's visit at this kiosk")
-        if row[1] is not None:
-            raise Refused("token_used" if row[2] == "slip" else "token_visit_closed", "the slip's visit is closed")
-        return {"id": claims.visit_id, "visit_id": claims.visit_id, "person": json.loads(row[0])}
+        if visit.check_out_at is not None:
+            raise Refused("token_used" if visit.check_out_method == "slip" else "token_visit_closed",
+                          "the slip's visit is closed")
+        return {"id": claims.visit_id, "visit_id": claims.visit_id, "person": visit.person}
 
     def _card(self, claims: CardClaims) -> dict:
         person = People(self.store).get(claims.person_id)

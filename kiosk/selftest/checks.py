@@ -94,7 +94,7 @@ def storage(data_dir: Path) -> Result:
         store = VisitStore.open(data_dir / "kiosk.db")
         try:
             store.probe()
-            verdict = store.db.execute("PRAGMA quick_check").fetchone()[0]
+            verdict = store.reader().quick_check()
         finally:
             store.close()
         if verdict != "ok":

@@ -42,11 +42,6 @@ class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, PeopleWrite
         super().__init__(db, folder)
         self._after_commit = after_commit
 
-    def execute(self, sql: str, params: list | tuple = ()):
-        """Any other statement of this transaction (staff accounts, people)."""
-        with translated(self._folder):
-            return self._db.execute(sql, params)
-
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the transaction (the outermost, when nested) has committed."""
         self._after_commit.append(callback)
