@@ -244,6 +244,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "staff_not_recorded": {"vi": "Chưa ghi được cho {name}: máy đang lỗi lưu trữ. Thử lại sau hoặc báo kỹ thuật viên.",
                            "en": "Nothing recorded for {name}: the kiosk's storage has a problem. Try again later or tell the technician."},
     "staff_not_done": {"vi": "Chưa làm được cho {name}.", "en": "Nothing was done for {name}."},
+    "staff_store_unavailable": {"vi": "Chưa ghi được gì: máy đang lỗi lưu trữ. Thử lại sau hoặc báo kỹ thuật viên.",
+                                "en": "Nothing was recorded: the kiosk's storage has a problem. Try again later or tell the technician."},
     "staff_nobody_chosen": {"vi": "Chưa chọn ai: hãy đánh dấu người cần chọn rồi bấm lại.",
                             "en": "Nobody was ticked: tick the people first, then press again."},
     "staff_select_all": {"vi": "Chọn tất cả", "en": "Select all"},

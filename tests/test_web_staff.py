@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from hypothesis import given, settings
@@ -473,3 +474,65 @@ def test_declaring_someone_inside_already_is_a_note_with_the_time(client, servic
     html = declare(client, name="Trần Văn Thử").get_data(as_text=True)
     assert 'class="note">Trần Văn Thử đang ở trong rồi (vào lúc 21:13): không cần cho vào lại.<' in html
     assert len(services.store.events()) == 1
+
+
+# -- a store that cannot write ----------------------------------------------------------------
+
+STORE_DOWN = "Chưa ghi được gì: máy đang lỗi lưu trữ."          # staff_store_unavailable, Vietnamese
+STORE_DOWN_EN = "Nothing was recorded: the kiosk's storage has a problem."
+
+
+@pytest.fixture
+def full_disk_staff(tmp_path, clock):
+    """The staff pages (a real app, no TESTING: what a browser gets) on a kiosk database on a 4 MB
+    tmpfs (``fault_support.SmallDisk``), and the disk."""
+    from fault_support import SmallDisk
+
+    with SmallDisk(tmp_path / "data", size=4 * 2**20) as disk:
+        config = parse_config(f'[kiosk]\nid = "k-01"\nvenue_id = "cho-thu"\nvenue_name = "Chợ Thử"\n'
+                              f'data_dir = "{disk.path}"\n')
+        s = StaffServices.open(config, clock)
+        try:
+            app = create_app(WebContext(config, LiveFeed(), status=lambda: {}, occupancy=lambda: 0, staff=s))
+            yield app.test_client(), s, disk
+        finally:
+            s.close()
+
+
+def test_on_a_full_disk_staff_check_ins_and_declarations_get_a_clean_503_and_work_again_after(full_disk_staff):
+    client, services, disk = full_disk_staff
+    login(client, services)
+    assert declare(client, name="Bà Ngoại Thử").status_code == 200            # registered and inside
+    [grandma] = services.desk.people.by_phone(PHONE)
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [grandma.person_id]})
+    assert r.status_code == 200
+    events, audit = len(services.store.events()), len(services.audit.recent())
+    disk.fill()
+
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_in", "person": [grandma.person_id]})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert 'class="bad">Chưa ghi được cho Bà Ngoại Thử: máy đang lỗi lưu trữ.' in html
+    r = declare(client, name="Mẹ Thử", birth="1975")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert STORE_DOWN in html and 'value="Mẹ Thử"' in html                     # the form is kept
+    post(client, "/lang", {"language": "en", "next": "/staff/declare"}, from_page="/staff/declare")
+    r = declare(client, name="Mẹ Thử", birth="1975")
+    assert r.status_code == 503 and STORE_DOWN_EN in unescape(r.get_data(as_text=True))
+    assert client.get("/staff/inside").status_code == 200                        # reading still works
+    other = client.application.test_client()                                    # a login must write
+    r = post(other, "/staff/login", {"name": "Lan", "pin": "480215"}, from_page="/staff/login")
+    assert r.status_code == 503 and STORE_DOWN in r.get_data(as_text=True)
+    # Nothing half-written: no visit change, nobody registered, no audit row.
+    assert len(services.store.events()) == events and len(services.audit.recent()) == audit
+    assert [p.name for p in services.desk.people.by_phone(PHONE)] == ["Bà Ngoại Thử"]
+
+    disk.free()                                     # space comes back: the same pages work, no restart
+    post(client, "/lang", {"language": "vi", "next": "/staff/"})
+    r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_in", "person": [grandma.person_id]})
+    assert r.status_code == 200 and "Đã cho Bà Ngoại Thử vào lúc" in r.get_data(as_text=True)
+    r = declare(client, name="Mẹ Thử", birth="1975")
+    assert r.status_code == 200 and "Đã cho Mẹ Thử vào lúc" in r.get_data(as_text=True)
+    assert [e["type"] for e in services.store.events()[events:]] == ["check_in", "check_in"]
+    assert [p.name for p in services.desk.people.by_phone(PHONE)] == ["Bà Ngoại Thử", "Mẹ Thử"]

@@ -38,6 +38,7 @@ opens it on the kiosk's screen, or ``kiosk staff reset``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import secrets
@@ -51,9 +52,11 @@ from itertools import pairwise
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..store import VisitStore
+from ..store import StoreUnavailable, VisitStore
 from .audit import Audit
 from .throttle import LOOPBACK, LoginThrottle, client_key
+
+log = logging.getLogger(__name__)
 
 #: OWASP's argon2id minimum (19 MiB, 2 passes): about 60 ms on a Raspberry Pi 4.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -314,7 +317,8 @@ class StaffAccounts:
         return token
 
     def session(self, token: str | None) -> Staff | None:
-        """The staff member a live session belongs to (and the session is kept alive), or None."""
+        """The staff member a live session belongs to (and the session is kept alive, when the
+        store can be written), or None."""
         if not token:
             return None
         now = self.clock()
@@ -324,8 +328,13 @@ class StaffAccounts:
             if row is None or row[3] < now - self.session_idle_s:
                 return None
             if now - row[3] >= SESSION_TOUCH_S:
-                with self.store.transaction() as tx:
-                    tx.touch_session(token_hash, now)
+                try:
+                    with self.store.transaction() as tx:
+                        tx.touch_session(token_hash, now)
+                except StoreUnavailable as exc:
+                    # A store that cannot write: the pages that only read still open (who is
+                    # inside); the session is kept alive at the next page that can write it.
+                    log.warning("staff session not kept alive: the store cannot be written (%s)", exc.reason)
         return Staff(row[0], row[1], bool(row[2]))
 
     def close_session(self, token: str | None) -> None:

@@ -2,7 +2,8 @@
 declare someone on their behalf, see who is inside, close the day, and the day's figures.
 
 Every action is done as a named staff member (``staff_id`` in the events) and written to the
-audit trail. Uses a store connection of its own (the web server's threads), serialised by one lock.
+audit trail in the action's own transaction: on a store that cannot write, neither is written.
+Uses a store connection of its own (the web server's threads), serialised by one lock.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class StaffResult:
 
 
 class StaffDesk:
-    """desk: a :class:`CheckinDesk` on the staff connection; on_outcome: told of each check-in or
+    """desk: a :class:`CheckinDesk` on the staff connection (people, audit and prints on that same
+    store: an action and its audit row are one transaction); on_outcome: told of each check-in or
     check-out staff made (the slip policy, the simulator's terminal). Never the visitor screen, and
     never the lights: the staff page says what happened, in staff wording."""
 
@@ -111,13 +113,15 @@ class StaffDesk:
                     results.append(StaffResult(person, "not_inside"))
                     continue
                 try:
-                    outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id,
-                                                mode=mode)
+                    with self.store.transaction():          # the visit change and its audit row, or neither
+                        outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id,
+                                                    mode=mode)
+                        if outcome.accepted:
+                            self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
                 except StoreUnavailable:
                     results.append(StaffResult(person, "not_recorded"))
                     continue
                 if outcome.accepted:
-                    self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
                     results.append(StaffResult(person, outcome.kind, at=outcome.at, outcome=outcome))
                 else:   # changed meanwhile (someone left by the camera), or the venue is full
                     results.append(StaffResult(person, outcome.reason or "not_recorded", outcome=outcome))
@@ -128,7 +132,7 @@ class StaffDesk:
 
     def revoke(self, staff: Staff, phone: str, person_ids: list[str]) -> int:
         """Take chosen people off the phone number: their personal cards stop working."""
-        with self.lock:
+        with self.lock, self.store.transaction():
             members = {p.person_id for p in self.people.by_phone(phone)}
             n = 0
             for person_id in dict.fromkeys(person_ids):
@@ -141,18 +145,20 @@ class StaffDesk:
 
     def declare(self, staff: Staff, declaration: Declaration) -> tuple[Person, bool, StaffResult]:
         """Register (or find) the person under the phone number and check them in.
-        Raises :class:`~kiosk.staff.people.PhoneFull` when the number has its maximum already."""
+        Raises :class:`~kiosk.staff.people.PhoneFull` when the number has its maximum already, and
+        :class:`~kiosk.store.StoreUnavailable` when nobody could be registered (nothing is)."""
         with self.lock:
-            person, new = self.people.register(declaration, staff_id=staff.staff_id)
-            if new:
-                self.audit.record(staff.staff_id, "register", subject=person.person_id)
+            with self.store.transaction():          # registered with its audit row, or not at all
+                person, new = self.people.register(declaration, staff_id=staff.staff_id)
+                if new:
+                    self.audit.record(staff.staff_id, "register", subject=person.person_id)
             [result] = self._present(staff, person.phone, [person.person_id], "entry", "staff_form")
         return person, new, result
 
     def print_card(self, staff: Staff, person_id: str) -> tuple[int, Person] | None:
         """Queue a personal QR card for a registered person: the job id and the person; None if
         there is no such person."""
-        with self.lock:
+        with self.lock, self.store.transaction():
             person = self.people.get(person_id)
             if person is None:
                 return None
@@ -162,7 +168,7 @@ class StaffDesk:
 
     def print_slips(self, staff: Staff, visit_ids: list[str]) -> int:
         """Queue check-in slips for chosen open visits (someone without a phone asks for one)."""
-        with self.lock:
+        with self.lock, self.store.transaction():
             open_ids = {v["visit_id"] for v in self.inside()}
             chosen = [v for v in dict.fromkeys(visit_ids) if v in open_ids]
             for visit_id in chosen:
@@ -184,7 +190,7 @@ class StaffDesk:
 
     def check_out_visits(self, staff: Staff, visit_ids: list[str]) -> int:
         """Manual check-out of chosen visits (staff saw them leave)."""
-        with self.lock:
+        with self.lock, self.store.transaction():
             n = self.desk.check_out_visits(list(visit_ids), method="staff_phone", staff_id=staff.staff_id)
             if n:
                 self.audit.record(staff.staff_id, "check_out", detail=f"{n} visit(s)")
@@ -192,7 +198,7 @@ class StaffDesk:
 
     def check_out_everyone(self, staff: Staff) -> int:
         """Closing time: everyone still inside is checked out, marked estimated."""
-        with self.lock:
+        with self.lock, self.store.transaction():
             n = self.desk.check_out_visits(None, method="staff_phone", staff_id=staff.staff_id, estimated=True)
             self.audit.record(staff.staff_id, "check_out_all", detail=f"{n} visit(s)")
         return n

@@ -7,7 +7,9 @@ Served to the venue's LAN as well as the kiosk itself, so:
   checked against the store: logging out ends it at once); a one-time PIN must be replaced first;
 - every form carries a CSRF token (:mod:`kiosk.web.security`);
 - personal data never goes into a URL (phone numbers travel in POST bodies only) or a log line;
-- every action is audited and carried in the events as ``staff_id``.
+- every action is audited and carried in the events as ``staff_id``;
+- on a store that cannot write (a full disk), an action is not done and the page says so in staff
+  wording, 503 with Retry-After (:func:`store_unavailable`): never an error page of the server.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 SESSION_KEY = "staff_token"
+#: Seconds a page of an action the store could not write asks to wait (the door's probe runs every few).
+RETRY_AFTER_S = 10
 
 
 def services():
@@ -45,6 +49,15 @@ def _page_values():
     printer = ctx.printer()
     problem = t(f"printer_{printer}") if printer in ("offline", "no_paper", "paper_low", "error") else None
     return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem}
+
+
+@bp.errorhandler(StoreUnavailable)
+def store_unavailable(exc: StoreUnavailable):
+    """Any staff page whose writes the store refused: nothing was recorded (each action is one
+    transaction), said in staff wording; the store's reason goes to the log, never a traceback."""
+    log.error("staff page %s: nothing recorded, the store cannot be written (%s)", request.endpoint, exc.reason)
+    return (render_template("staff_message.html", ok=False, text=t("staff_store_unavailable")), 503,
+            {"Retry-After": str(RETRY_AFTER_S)})
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -146,18 +159,21 @@ def phone():
                                error=t(exc.code, **exc.values)), 400
     s, action = services(), request.form.get("action", "lookup")
     chosen = request.form.getlist("person")
-    results, error = None, None
+    results, error, unrecorded = None, None, False
     if action in ("check_in", "check_out", "revoke") and not chosen:
         error = t("staff_nobody_chosen")
     elif action in ("check_in", "check_out"):
         done = (s.desk.check_in if action == "check_in" else s.desk.check_out)(g.staff, number, chosen)
         results = [_result(r) for r in done]
+        unrecorded = any(r.code == "not_recorded" for r in done)     # the store could not write it
     elif action == "revoke":
         results = [{"ok": True, "text": t("staff_revoked_n", n=s.desk.revoke(g.staff, number, chosen))}]
     members = s.desk.household(number)
-    return render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
-                           masked_phone=mask_phone(number),
-                           full=len(members) >= s.desk.people.max_per_phone), 400 if error else 200
+    page = render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
+                           masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
+    if unrecorded:
+        return page, 503, {"Retry-After": str(RETRY_AFTER_S)}
+    return page, 400 if error else 200
 
 
 #: A staff result's code -> its sentence (:mod:`kiosk.messages`); the tone: ok, note (nothing
@@ -210,7 +226,13 @@ def declare():
     except PhoneFull as exc:
         return render_template("staff_declare.html", form=form, field="phone",
                                error=t("phone_full", limit=exc.limit)), 409
-    return render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False)
+    except StoreUnavailable:        # nobody registered: the form stays, to be sent again
+        return (render_template("staff_declare.html", form=form, field=None, error=t("staff_store_unavailable")),
+                503, {"Retry-After": str(RETRY_AFTER_S)})
+    page = render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False)
+    if result.code == "not_recorded":    # registered, but the check-in could not be written
+        return page, 503, {"Retry-After": str(RETRY_AFTER_S)}
+    return page
 
 
 @bp.post("/card")
