@@ -2,6 +2,11 @@
 kiosk that holds SQL. Callers say what they want through named methods of a transaction or a
 reader; every statement's failure of the file is :class:`StoreUnavailable`.
 
+sqlite-utils: only its ``Migrations`` (:mod:`.schema`) and the ``Database`` they apply to. Its table
+API reads no better here: the statements are guarded state changes, joins and RETURNING it cannot
+say, and one ``table.insert()`` runs six statements (schema look-ups, a savepoint) where the door's
+commit needs one. So each statement is SQL once, in a named method of the module that holds it.
+
 >>> store = VisitStore.open(Path("./var/kiosk.db"))
 >>> with store.transaction() as tx:
 ...     tx.open_visit("cho-phanrang", "cccd:079190000001")

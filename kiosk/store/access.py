@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from .database import StoreConnection, StoreUnavailable, translated, write_transaction
 from .audit import AuditReads, AuditWrites
+from .database import StoreConnection, StoreUnavailable, translated, write_transaction
 from .figures import FigureReads
 from .outbox import OutboxReads, OutboxWrites
 from .people import PeopleReads, PeopleWrites

@@ -82,12 +82,6 @@ def translated(folder: Path | None = None, what: str = "") -> Iterator[None]:
         raise found from exc
 
 
-def raise_unavailable(exc: sqlite3.Error, folder: Path | None = None) -> typing.NoReturn:
-    """Re-raise a storage failure as :class:`StoreUnavailable`; anything else (a bug) as it is."""
-    with translated(folder):
-        raise exc
-
-
 @contextmanager
 def write_transaction(conn: sqlite3.Connection, folder: Path | None, *, nested: bool = False) -> Iterator[None]:
     """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error, its
@@ -108,7 +102,8 @@ def write_transaction(conn: sqlite3.Connection, folder: Path | None, *, nested: 
             conn.execute(end)
     except sqlite3.Error as exc:
         _undo(conn, undo, nested)
-        raise_unavailable(exc, folder)
+        with translated(folder):
+            raise exc
     except BaseException:
         _undo(conn, undo, nested)
         raise

@@ -64,8 +64,9 @@ class OutboxWrites(Statements):
     def quarantine_refused(self, refused: list[tuple[str, str]], now: str) -> int:
         """Rows the collector refused for good (``(event_id, reason)``) are set aside with the reason."""
         return sum(self._change(
-            "UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? WHERE state IN ('pending', 'sent') "
-            "AND seq IN (SELECT seq FROM events WHERE event_id = ?)", [f"refused centrally: {reason}", now, event_id])
+            "UPDATE outbox SET state = 'quarantined', last_error = ?, updated_at = ? "
+            "WHERE state IN ('pending', 'sent') AND seq IN (SELECT seq FROM events WHERE event_id = ?)",
+            [f"refused centrally: {reason}", now, event_id])
             for event_id, reason in refused)
 
     def quarantine_pending(self, reason: str, now: str) -> int:
