@@ -18,8 +18,23 @@ from .store import OpenVisit, VisitStore
 class AutoCheckout:
     """Closes overdue visits.
 
-    >>> AutoCheckout(store, clock, kiosk_id="k1", venue_id="cho", max_stay_h=12, closing_time="18:00").run()
-    3          # visits closed
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from kiosk.checkin import CheckinDesk
+    >>> from kiosk.credentials import recognise
+    >>> def clock_at(hours):        # one boot of the kiosk, ``hours`` after 08:31 on 19 August 2026
+    ...     return Clock("Asia/Ho_Chi_Minh", wall=lambda: 1787103062.153 + hours * 3600,
+    ...                  monotonic=lambda: 1000.0 + hours * 3600, synced=lambda wall: True)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+    ...     desk = CheckinDesk(store, clock_at(0), kiosk_id="k1", venue_id="cho-phanrang")
+    ...     _ = desk.present(recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021"))
+    ...     AutoCheckout(store, clock_at(13), kiosk_id="k1", venue_id="cho-phanrang", max_stay_h=12,
+    ...                  closing_time="18:00").run()                  # visits closed
+    ...     [(v["check_out_at"], v["check_out_type"], v["check_out_estimated"]) for v in store.visits()]
+    ...     store.close()
+    1
+    [('2026-08-19T18:00:00.000+07:00', 'auto_check_out', True)]
 
     max_stay_h: hours after check-in a visit is taken to have ended.
     closing_time: ``"HH:MM"`` local time at which everyone still inside is checked out ("" = never).

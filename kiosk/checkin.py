@@ -29,9 +29,17 @@ EVENT_INVALID = "event_invalid"
 class CheckinDesk:
     """Applies the visit rules for one kiosk.
 
-    >>> desk = CheckinDesk(store, clock, kiosk_id="k1", venue_id="cho", mode="toggle")
-    >>> desk.present(credential, method="camera").kind
-    'check_in'
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from kiosk.credentials import recognise
+    >>> card = recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1 Đường Thử|15072021")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+    ...     desk = CheckinDesk(store, Clock("Asia/Ho_Chi_Minh"), kiosk_id="k1", venue_id="cho-phanrang", mode="toggle")
+    ...     first, second = desk.present(card, method="camera"), desk.present(card, method="camera")
+    ...     store.close()
+    >>> first.kind, first.occupancy, second.kind, second.occupancy, second.visit_id == first.visit_id
+    ('check_in', 1, 'check_out', 0, True)
 
     mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none).
     Raises :class:`~kiosk.store.StoreUnavailable` when nothing could be recorded.

@@ -89,10 +89,13 @@ class Stamp:
 class Clock:
     """The kiosk's clock.
 
-    >>> clock = Clock("Asia/Ho_Chi_Minh")
+    >>> clock = Clock("Asia/Ho_Chi_Minh", wall=lambda: 1787103062.153, monotonic=lambda: 1000.0,
+    ...               synced=lambda wall: True)            # a kiosk whose NTP has synced
     >>> stamp = clock.stamp()
-    >>> stamp.at.isoformat(timespec="milliseconds")
-    '2021-08-15T08:31:02.153+07:00'
+    >>> stamp.at.isoformat(timespec="milliseconds"), stamp.synced, stamp.uptime_s
+    ('2026-08-19T08:31:02.153+07:00', True, 1000.0)
+    >>> Clock("Asia/Ho_Chi_Minh", wall=lambda: 1000.0).stamp().synced      # just booted, the clock in 1970
+    False
 
     timezone: IANA zone for local times (events carry the offset).
     wall: the wall-clock function (``time.time``); monotonic: uptime since boot.

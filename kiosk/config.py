@@ -1,12 +1,21 @@
-"""The kiosk's configuration: a TOML file validated strictly against this schema.
+r"""The kiosk's configuration: a TOML file validated strictly against this schema.
 
 Every key has a default, so ``kiosk run --simulate`` needs no file. Unknown keys and bad values
 are errors that name the key (and its line), so a typo never silently falls back to a default.
 
->>> cfg = load_config(None)                       # all defaults
->>> cfg = load_config(Path("/etc/checkin-kiosk/kiosk.toml"))
->>> cfg.kiosk.mode
+>>> load_config(None).kiosk.mode                  # all defaults
 'toggle'
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:    # on a kiosk /etc/checkin-kiosk/kiosk.toml
+...     path = Path(tmp, "kiosk.toml")
+...     _ = path.write_text('[kiosk]\nid = "ninhthuan-cho-phanrang-01"\nmode = "entry"\n', encoding="utf-8")
+...     cfg = load_config(path)
+>>> cfg.kiosk.id, cfg.kiosk.mode, cfg.camera.source
+('ninhthuan-cho-phanrang-01', 'entry', 'picamera2')
+>>> parse_config('[kiosk]\nmdoe = "entry"\n')
+Traceback (most recent call last):
+...
+mqtt.tomlconfig.ConfigError: config line 2: [kiosk] mdoe: unknown key (known: id, venue_id, ...)
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from . import __version__
 class HealthReport:
     """Builds the health dict from the scan loop's counters.
 
-    >>> report = HealthReport(loop, clock, data_dir)
-    >>> report()["camera_fps"]
-    14.9
+    Usage (the running kiosk's, for the uplink; see :func:`kiosk.app.build_kiosk`)::
+
+        report = HealthReport(loop, clock, config.data_path, printer_state)
+        report()["camera_fps"]          # 14.9
 
     Rates (fps, decode ms) are over the time since the previous report. printer_state: as
     :class:`~kiosk.status.KioskStatus` gets it (None: no printer, reported as ``"none"``).

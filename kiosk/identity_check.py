@@ -3,8 +3,15 @@ the private key and names this kiosk. One check for the two places that need it:
 before anything is installed (:mod:`kiosk.enrolment.identity`), and the self-test, on the installed
 files (:mod:`kiosk.selftest.checks`); each says what is wrong in its own words.
 
->>> ca, cert, key = (load_pem(part, data) for part, data in (("ca", ca_pem), ("cert", cert_pem), ("key", key_pem)))
->>> identity_problem(ca, cert, key, "kiosk-01")          # None, or "wrong_ca" | "wrong_key" | "wrong_cn"
+>>> from provisioning.pki import CertificateAuthority
+>>> ca = CertificateAuthority.create("checkin-kiosk fleet CA", days=30)
+>>> cert, key = ca.issue("ninhthuan-cho-phanrang-01", days=30)          # as kiosk-provision issues it
+>>> ca_pem = ca.cert.public_bytes(serialization.Encoding.PEM)           # the installed ca.pem
+>>> [identity_problem(load_pem("ca", ca_pem), cert, key, kiosk_id)
+...  for kiosk_id in ("ninhthuan-cho-phanrang-01", "ninhthuan-cho-phanrang-02")]
+[None, 'wrong_cn']
+>>> identity_problem(CertificateAuthority.create("another CA", days=30).cert, cert, key, "ninhthuan-cho-phanrang-01")
+'wrong_ca'
 """
 
 from __future__ import annotations

@@ -1,8 +1,22 @@
-"""The kiosk on the venue LAN: what ``lan`` means in a listen address, the staff pages' HTTPS port,
+r"""The kiosk on the venue LAN: what ``lan`` means in a listen address, the staff pages' HTTPS port,
 and the names staff phones reach the kiosk by.
 
->>> resolve_listen([("lan", 8443), ("localhost", 8080)])
-[('192.168.1.20', 8443), ('127.0.0.1', 8080)]
+On a kiosk whose default route is on wlan0, at 192.168.1.20, ``resolve_listen([("lan", 8443),
+("localhost", 8080)])`` is ``[('192.168.1.20', 8443), ('127.0.0.1', 8080)]``. Here the route
+table is a file whose default route is on ``lo``, and then one with no default route:
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     table = Path(tmp, "route")                     # as /proc/net/route says it
+...     _ = table.write_text("Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT\n"
+...                          "lo 00000000 0100007F 0003 0 0 0 00000000 0 0 0\n")
+...     resolve_listen([("lan", 8443), ("localhost", 8080)], route_table=table)
+...     _ = table.write_text("Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT\n")
+...     resolve_listen([("lan", 8443), ("localhost", 8080)], route_table=table)      # lan left out, logged
+[('127.0.0.1', 8443), ('127.0.0.1', 8080)]
+[('127.0.0.1', 8080)]
+>>> web_names("ninhthuan-cho-phanrang-01")             # what the kiosk's web certificate is for
+['ninhthuan-cho-phanrang-01.local', 'ninhthuan-cho-phanrang-01']
 
 ``lan`` is the IPv4 address of the interface that carries the default route (``/proc/net/route``),
 looked up when it is resolved, so a kiosk moved to another network listens on its new address.

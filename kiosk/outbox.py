@@ -23,9 +23,24 @@ class KioskOutbox:
     """The uplink's interface to the kiosk store (see ``mqtt.uplink.Outbox``); its statements are
     in :mod:`kiosk.store.outbox`, each call one read or one write transaction.
 
-    >>> outbox = KioskOutbox(Path("/var/lib/checkin-kiosk/kiosk.db"))
-    >>> outbox.pending(after_seq=0, limit=100)
-    [(1, 'c0ffee…', b'{"schema":"checkin.event/1",…}')]
+    >>> import tempfile
+    >>> from kiosk.checkin import CheckinDesk
+    >>> from kiosk.clock import Clock
+    >>> from kiosk.credentials import recognise
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = VisitStore.open(Path(tmp.name, "kiosk.db"))         # the scan loop's connection
+    >>> desk = CheckinDesk(store, Clock("Asia/Ho_Chi_Minh"), kiosk_id="k1", venue_id="cho-phanrang")
+    >>> _ = desk.present(recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021"))
+    >>> outbox = KioskOutbox(store.path)                             # the uplink's own
+    >>> [(seq, event_id, payload)] = outbox.pending(after_seq=0, limit=100)
+    >>> seq, payload[:27]
+    (1, b'{"schema":"checkin.event/1"')
+    >>> outbox.mark_sent([seq])                                      # the broker PUBACKed it
+    >>> outbox.mark_delivered([event_id]), outbox.mark_delivered([event_id])      # the collector's ack, twice
+    (1, 0)
+    >>> outbox.depth()
+    {'pending': 0, 'sent': 0, 'delivered': 1, 'quarantined': 0, 'oldest_undelivered_s': None}
+    >>> outbox.close(); store.close(); tmp.cleanup()
     """
 
     def __init__(self, path: Path, *, retention_days: float = 21.0, clock=None):

@@ -4,9 +4,17 @@ The door never waits for the printer: a check-in (or a staff member asking for a
 only adds a row here. The print worker (with the printer backends) takes queued jobs in order;
 jobs survive a restart because they are rows, not memory.
 
->>> queue = PrintQueue(store)
->>> queue.enqueue("card", person_id, staff_id="s-1a2b3c4d")
-7
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+...     queue = PrintQueue(store, on_queued=lambda: print("worker woken"))
+...     queue.enqueue("card", "PABCDEFGHJ", staff_id="s-1a2b3c4d")      # a registered person's card
+...     [(job["kind"], job["subject"]) for job in queue.queued()], queue.counts()
+...     store.close()
+worker woken
+1
+([('card', 'PABCDEFGHJ')], {'queued': 1})
 """
 
 from __future__ import annotations

@@ -3,8 +3,20 @@
 are not among them: they are signed with the venue's key for a visit or a registered person, so
 they come out of the kiosk's printer (``var/printer`` in simulation) and go back to its camera.
 
->>> write_samples(Path("./samples"))
-[PosixPath('samples/cccd-nguyen-thi-mau.png'), ...]
+``kiosk samples FOLDER`` writes them; read back as the kiosk's camera and decoder read them:
+
+>>> import tempfile
+>>> from hardware.camera_folder import load_frames
+>>> from hardware.decoders import open_decoder
+>>> from kiosk.credentials import recognise
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     paths = write_samples(Path(tmp, "samples"))
+...     [path.name for path in paths]
+...     [recognise(symbol.data).key for symbol in open_decoder().decode(load_frames(paths[0], 640, 480)[0])]
+['cccd-nguyen-thi-mau.png', 'can-cuoc-tran-van-thu.png', 'bhyt-old-nguyen-thi-mau.png',
+ 'bhyt-new-tran-van-thu.png', 'national-qr-masked.png', 'refused-payment-qr.png', 'refused-url.png',
+ 'refused-vaccine-passport.png']
+['cccd:079190000001']
 
 The people are made up ("Mẫu" and "Thử" mean "sample" and "test"); the layouts are the real ones.
 """

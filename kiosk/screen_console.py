@@ -24,9 +24,18 @@ _LIGHTS = {"vi": {"green": "đèn xanh", "red": "đèn đỏ", "beep": "bíp", "
 class ConsoleScreen:
     """Prints outcomes and status changes.
 
-    >>> screen = ConsoleScreen(language="vi", venue_name="Chợ Phan Rang", relay=True)
-    >>> screen.show(outcome)
-    08:31:02 ✔ VÀO  Xin chào Nguyễn T. M. — đã vào lúc 08:31  [đèn xanh · bíp ×1 · mở cửa]  visit 3f2a9c1e · 12 người
+    >>> import io
+    >>> from kiosk.credentials import recognise
+    >>> out = io.StringIO()                         # stdout by default
+    >>> screen = ConsoleScreen(language="vi", venue_name="Chợ Phan Rang", relay=True, out=out)
+    >>> card = recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021")
+    >>> screen.show(Outcome("check_in", card, "3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+    ...                     "2026-08-19T08:31:02.153+07:00", occupancy=12))
+    >>> screen.show(Outcome("refused", reason="payment_qr"))
+    >>> for line in out.getvalue().splitlines():
+    ...     print(line[len("08:31:02 "):])          # each line starts with the time it was shown
+    ✔ VÀO  Xin chào Nguyễn T. M. — đã vào lúc 08:31  [đèn xanh · bíp ×1 · mở cửa]  visit 3f2a9c1e · 12 người
+    ✘ TỪ CHỐI  Mã này là mã thanh toán, không phải giấy tờ tùy thân.  [đèn đỏ · bíp ×1 (dài)]
     """
 
     def __init__(self, *, language: str = "vi", venue_name: str = "", relay: bool = False, out=None, tz=None):

@@ -4,9 +4,12 @@ Read from the web's threads, so on a database connection of its own: the scan lo
 uplink's connections belong to their threads. Reads only; a failing read gives None ("unknown")
 instead of an error page.
 
->>> status = KioskStatus(Path("./var/kiosk.db"), venue_id="cho-phanrang", clock=clock, uplink=uplink, loop=loop)
->>> status()
-{'broker_connected': True, 'outbox': 0, 'printer': None, 'clock_synced': True, 'error': None}
+Usage (the running kiosk's uplink and scan loop; see :func:`kiosk.app.build_kiosk`)::
+
+    status = KioskStatus(config.db_path, venue_id=config.kiosk.venue_id, clock=clock,
+                         uplink=uplink, loop=loop, printer_state=printer_state)
+    status()        # {'broker_connected': True, 'outbox': 0, 'printer': None, 'clock_synced': True, 'error': None}
+    status.occupancy()      # 12
 """
 
 from __future__ import annotations

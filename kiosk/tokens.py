@@ -6,9 +6,26 @@ closed otherwise), after the maximum stay, or when this kiosk has no record of t
 stands for a person staff registered, and checks them in and out like their ID card; it stops
 working when staff take the person off the phone number (revocation).
 
->>> tokens = KioskTokens(VenueKey.load(path), venue_id="cho-phanrang", store=store, clock=clock)
->>> tokens.slip(visit_id, issued=now)          # 'CK1.S.…'
->>> recognise(scanned, verifier=tokens)        # the visitor's own Credential, details["via"] = "slip"
+>>> import tempfile
+>>> from kiosk.checkin import CheckinDesk
+>>> from kiosk.clock import Clock
+>>> from kiosk.credentials import recognise
+>>> tmp = tempfile.TemporaryDirectory()
+>>> store, clock = VisitStore.open(Path(tmp.name, "kiosk.db")), Clock("Asia/Ho_Chi_Minh")
+>>> tokens = KioskTokens(VenueKey.create(Path(tmp.name, KEY_FILE)), venue_id="cho-phanrang", store=store, clock=clock)
+>>> desk = CheckinDesk(store, clock, kiosk_id="k1", venue_id="cho-phanrang")
+>>> visit = desk.present(recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021"))
+>>> slip = tokens.slip(visit.visit_id, issued=clock.now())       # the slip's QR
+>>> slip.split(".")[:2]                                          # CK1.S.<body>.<signature>
+['CK1', 'S']
+>>> shown = recognise(slip, verifier=tokens)                     # at the camera on the way out
+>>> shown.key, shown.details["via"], desk.present(shown, method="slip").kind
+('cccd:079190000001', 'slip', 'check_out')
+>>> recognise(slip, verifier=tokens)                             # the same slip again
+Traceback (most recent call last):
+...
+kiosk.credentials.model.Refused: token_used: the slip's visit is closed
+>>> store.close(); tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -1,8 +1,16 @@
 """Check-in slips and personal QR cards, drawn as 1-bit images ``width`` dots wide (384 for 58 mm
 paper, 576 for 80 mm) for :mod:`hardware.printers`.
 
->>> image = render_slip(venue="Chợ Phan Rang", check_in_at=at, name="Nguyễn Thị Mẫu",
-...                     visit_number="4812", token="CK1.S.…", width=384)
+>>> from zoneinfo import ZoneInfo
+>>> at = datetime(2026, 8, 19, 8, 31, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+>>> image = render_slip(venue="Chợ Phan Rang", check_in_at=at, name="Nguyễn Thị Mẫu", visit_number="4812",
+...                     token="CK1.S.L3H5SGF6RGY7EPVPOR6GIPBUATPM3K3RAHEM42A.EWXMTH6ZHALNJG77", width=384)
+>>> image.mode, image.width
+('1', 384)
+>>> [line.text for line in slip_lines(venue="Chợ Phan Rang", check_in_at=at, name="Nguyễn Thị Mẫu",
+...                                   visit_number="4812")]
+['Chợ Phan Rang', 'Vào lúc 08:31 — 19/08/2026', '', 'Nguyễn T. M.', 'Lượt số 4812', '',
+ 'Đưa mã này vào camera khi ra về']
 
 What is drawn comes from :func:`slip_lines` / :func:`card_lines` (so tests can check it without
 reading pixels): names are masked here (``mqtt.masking.mask_name``), so no caller can print a

@@ -7,8 +7,34 @@ printed. When the printer is offline or out of paper the job stays queued (it is
 restart keeps it), the screen and the staff pages show the printer's state, and printing
 resumes by itself when the printer is back.
 
->>> worker = PrintWorker(db_path, printer, tokens, venue_name="Chợ Phan Rang", clock=clock)
->>> worker.start(); queue.enqueue("slip", visit_id); worker.wake()
+A slip for a check-in, on the file printer (on a kiosk: a receipt printer, ``[printer] kind``):
+
+>>> import tempfile, time
+>>> from hardware.printers import open_printer
+>>> from kiosk.checkin import CheckinDesk
+>>> from kiosk.clock import Clock
+>>> from kiosk.credentials import recognise
+>>> from kiosk.tokens import KioskTokens
+>>> from mqtt.tokens import VenueKey
+>>> tmp = tempfile.TemporaryDirectory()
+>>> store, clock = VisitStore.open(Path(tmp.name, "kiosk.db")), Clock("Asia/Ho_Chi_Minh")
+>>> tokens = KioskTokens(VenueKey.create(Path(tmp.name, "venue-token.key")), venue_id="cho-phanrang",
+...                      store=store, clock=clock)
+>>> visit = CheckinDesk(store, clock, kiosk_id="k1", venue_id="cho-phanrang").present(
+...     recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021"))
+>>> printer = open_printer("file", width=384, folder=Path(tmp.name, "printer"))
+>>> worker = PrintWorker(store.path, printer, tokens, venue_name="Chợ Phan Rang", clock=clock)
+>>> worker.start()
+>>> queue = PrintQueue(store, on_queued=worker.wake)
+>>> queue.enqueue("slip", visit.visit_id)            # the job id
+1
+>>> for _ in range(200):                             # printed on the worker's thread
+...     if not queue.counts().get("queued"):
+...         break
+...     time.sleep(0.05)
+>>> worker.stop(); queue.counts(), sorted(p.suffix for p in printer.folder.iterdir())    # ESC/POS and a preview
+({'printed': 1}, ['.bin', '.png'])
+>>> store.close(); tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -7,9 +7,16 @@ API reads no better here: the statements are guarded state changes, joins and RE
 say, and one ``table.insert()`` runs six statements (schema look-ups, a savepoint) where the door's
 commit needs one. So each statement is SQL once, in a named method of the module that holds it.
 
->>> store = VisitStore.open(Path("./var/kiosk.db"))
->>> with store.transaction() as tx:
-...     tx.open_visit("cho-phanrang", "cccd:079190000001")
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = VisitStore.open(Path(tmp, "kiosk.db"))      # on a kiosk /var/lib/checkin-kiosk/kiosk.db
+...     with store.transaction() as tx:                     # BEGIN IMMEDIATE ... COMMIT
+...         tx.open_visit("cho-phanrang", "cccd:079190000001") is None, tx.occupancy("cho-phanrang")
+...     store.reader().refusal_counts()                     # reads outside any write transaction
+...     store.close()
+(True, 0)
+{}
 """
 
 from .access import Reader, Transaction, VisitStore

@@ -50,10 +50,17 @@ class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, PeopleWrite
 class VisitStore:
     """The kiosk database.
 
-    >>> store = VisitStore.open(Path("./var/kiosk.db"))
-    >>> with store.transaction() as tx:
-    ...     tx.occupancy("cho-phanrang")
-    0
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+    ...     store.count_refusal("2026-08-19T08:31:02.153+07:00", "payment_qr")    # one transaction
+    ...     with store.transaction() as tx:
+    ...         tx.count_refusal("2026-08-19T08:31:05.020+07:00", "payment_qr")
+    ...         with store.transaction() as inner:          # the same thread: a savepoint of it
+    ...             inner.count_refusal("2026-08-19T08:31:09.400+07:00", "url")
+    ...     store.refusal_counts(), store.reader().occupancy("cho-phanrang")
+    ...     store.close()
+    ({'payment_qr': 2, 'url': 1}, 0)
 
     Every method raises :class:`StoreUnavailable` when the disk is full, the database is locked
     past the busy timeout, or the file cannot be written; nothing is half-written then.

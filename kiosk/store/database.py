@@ -194,8 +194,17 @@ _MIGRATING = threading.Lock()
 class StoreConnection:
     """One connection to the kiosk database, opened when first needed rather than at start.
 
-    >>> connection = StoreConnection(Path("./var/kiosk.db"))
-    >>> VisitStore(connection).reader().occupancy("cho-phanrang")
+    >>> import tempfile
+    >>> from kiosk.store import VisitStore
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     connection = StoreConnection(Path(tmp, "kiosk.db"))
+    ...     connection.opened, sorted(p.name for p in Path(tmp).iterdir())      # nothing opened yet
+    ...     VisitStore(connection).reader().occupancy("cho-phanrang")            # opened (and migrated) now
+    ...     connection.opened
+    ...     connection.close()
+    (False, [])
+    0
+    True
 
     A kiosk (re)started on a full or failing disk cannot open the file, and must still start, say
     "not recorded" with its red light and recover by itself: so :meth:`get` opens the database on
