@@ -1,7 +1,14 @@
 """The sealed bundle: a kiosk's provisioned files, packed, compressed and sealed with AES-256-GCM.
 
->>> blob = seal(pack({"kiosk.toml": b"...", ...}), key)        # technician's laptop
->>> files = unpack(unseal(blob, key))                            # the kiosk
+>>> key = os.urandom(32)                                 # the QR carries it (:mod:`.payload`)
+>>> files = {name: b"..." for name in NAMES}             # kiosk.toml, the certificates, keys, kiosk.db
+>>> blob = seal(pack(files), key)                        # the technician's laptop
+>>> blob[:len(MAGIC)] == MAGIC, unpack(unseal(blob, key)) == files        # the kiosk
+(True, True)
+>>> unseal(blob, os.urandom(32))                         # another code's key
+Traceback (most recent call last):
+...
+kiosk.enrolment.bundle.BundleError: enrol_bad_key: authentication failed
 
 Sealed layout: ``MAGIC`` (8 bytes) | nonce (12 bytes) | AES-GCM ciphertext and tag, with
 ``MAGIC`` as associated data. The key (32 random bytes) travels only in the QR, so whoever

@@ -1,6 +1,16 @@
 """Fetching the sealed bundle from the technician's laptop over plain HTTP (the seal protects it).
 
->>> blob = fetch(code)            # raises FetchError("enrol_unreachable" | "enrol_not_found" | …)
+>>> import socket
+>>> with socket.socket() as nobody:                 # a port of this machine where nothing listens
+...     nobody.bind(("127.0.0.1", 0))
+...     fetch(EnrolCode("127.0.0.1", nobody.getsockname()[1], bytes(32)), attempts=1)
+Traceback (most recent call last):
+...
+kiosk.enrolment.fetch.FetchError: enrol_unreachable
+
+The other refusals are ``enrol_not_found``, ``enrol_used``, ``enrol_expired`` and
+``enrol_bad_response``; a bundle offered on loopback, fetched and opened, is the example of
+:class:`provisioning.enrol.OfferServer`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """The enrolment code's payload (``CKE1``): where the sealed identity waits, and the key that opens it.
 
->>> code = EnrolCode("192.168.1.20", 8470, key)
->>> code.text()
-'CKE1.192.168.1.20:8470.MZXW6YTBOI...'        # 52 base32 characters of key
->>> parse(code.text()) == code
-True
+>>> code = EnrolCode("192.168.1.20", 8470, bytes(range(32)))       # a real key is 32 random bytes
+>>> code.text()                                                     # 52 base32 characters of key
+'CKE1.192.168.1.20:8470.AAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQTCQKRMFYYDENBWHA5DYPQ'
+>>> parse(code.text()) == code, code                                # the key is never in a repr
+(True, EnrolCode(host='192.168.1.20', port=8470))
+>>> parse("CKE1.192.168.1.20:8470.AAAQ")
+Traceback (most recent call last):
+...
+kiosk.enrolment.payload.PayloadError: the key is not 52 base32 characters
 
 Every character is in the QR alphanumeric set (upper case, digits, ``.`` and ``:``), so a code of
 about 80 characters fits a version 4 QR at error correction M: large modules, read at a glance

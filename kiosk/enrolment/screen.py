@@ -1,9 +1,12 @@
 """What the enrolling kiosk shows: one state, told to the terminal and read by the web page.
 
 >>> screen = EnrolScreen(out=sys.stdout)
->>> screen.show("enrol_scan")                      # prints "Quét mã đăng ký / Scan the enrolment code"
->>> screen.snapshot()["message"]["vi"]
-'Quét mã đăng ký'
+>>> screen.show("enrol_scan")
+Quét mã đăng ký / Scan the enrolment code
+>>> screen.show("enrol_scan")                      # no change: the terminal is not told again
+>>> screen.snapshot()
+{'state': 'scanning', 'code': 'enrol_scan', 'seq': 1,
+ 'message': {'vi': 'Quét mã đăng ký', 'en': 'Scan the enrolment code'}}
 """
 
 from __future__ import annotations

@@ -1,7 +1,25 @@
 """The enrolling kiosk's loop: camera → decoder → enrolment code → fetch → open → check → install.
 
->>> enrolment = Enrolment(camera, decoder, screen, Targets(etc, data), open_camera=reopen)
->>> enrolment.run(stop, timeout_s=None)          # the kiosk id once enrolled; None on stop/timeout
+On a kiosk the camera is the Pi's and the targets ``Targets.under(Path("/"))``; here the
+image-folder camera is shown a code that is not an enrolment code, in a temporary folder:
+
+>>> import segno, sys, tempfile
+>>> from pathlib import Path
+>>> from hardware.decoders import open_decoder
+>>> from hardware.frames import open_source
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     camera = open_source(f"dir:{tmp}/camera")
+...     segno.make("https://example.invalid/").save(f"{tmp}/camera/url.png", scale=4)
+...     enrolment = Enrolment(camera, open_decoder(), EnrolScreen(out=sys.stdout), Targets.under(Path(tmp, "root")),
+...                           open_camera=lambda: open_source(f"dir:{tmp}/camera"))
+...     enrolment.run(timeout_s=2)            # the kiosk id once enrolled; None on stop or timeout
+...     enrolment.close()
+Quét mã đăng ký / Scan the enrolment code
+Đây không phải mã đăng ký máy. Hãy đưa mã do kỹ thuật viên tạo. /
+    This is not an enrolment code. Show the code from the technician's laptop.
+
+A real code, offered by ``kiosk-provision enroll-qr``, is fetched, opened and installed the same
+way (see :class:`provisioning.enrol.OfferServer` for an offer fetched and opened on loopback).
 
 Any other code shown is refused with a message and the loop goes on; so does a code whose offer
 cannot be fetched or opened (that code is then ignored for ``retry_after_s``, so a code still in

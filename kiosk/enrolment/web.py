@@ -1,6 +1,18 @@
 """The enrolling kiosk's screen page: "Quét mã đăng ký / Scan the enrolment code" and what happened.
 
->>> WebServer(create_app(screen), resolve_listen(listen_addresses(config.web.listen))).start()
+>>> import io
+>>> screen = EnrolScreen(out=io.StringIO())
+>>> screen.show("enrol_fetching")
+>>> response = create_app(screen).test_client().get("/enrol/status")
+>>> response.headers[MARK_HEADER], response.get_json()["state"], response.get_json()["message"]["en"]
+('1', 'working', "Code read. Fetching the configuration from the technician's laptop…")
+
+``kiosk enrol`` serves it (:mod:`kiosk.enrolment.command`)::
+
+    web = WebServer(create_app(screen), resolve_listen(listen_addresses(config.web.listen)))
+    web.start()         # [('127.0.0.1', 8080)]
+    ...
+    web.stop()
 
 Served on the kiosk's ``[web] listen`` addresses, so the Chromium kiosk screen (which opens
 http://127.0.0.1:8080/) shows it. ``/`` is the page; ``/enrol/status`` its state as JSON, polled

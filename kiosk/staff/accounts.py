@@ -28,11 +28,19 @@ no monotonic clock does (it starts again at each boot): it keeps wall time, and 
 back while an account is locked lengthens that lockout by the step at most (its owner still
 opens it on the kiosk's screen, or ``kiosk staff reset``).
 
->>> accounts = StaffAccounts(store)
->>> pin = accounts.add("Lan")                 # '480215'
->>> result = accounts.login("lan", pin, client="192.168.1.50")
->>> result.ok, result.must_change
-(True, True)
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+...     accounts = StaffAccounts(store)
+...     pin = accounts.add("Lan")                 # the one-time PIN, six digits
+...     result = accounts.login("lan", pin, client="192.168.1.50")
+...     result.ok, result.must_change, accounts.login("Lan", "000000", client="192.168.1.50").reason
+...     accounts.change_pin(result.staff.staff_id, "480215")
+...     accounts.login("Lan", "480215", client="192.168.1.50").must_change
+...     store.close()
+(True, True, 'bad_login')
+False
 """
 
 from __future__ import annotations

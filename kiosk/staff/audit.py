@@ -1,8 +1,15 @@
 """The audit trail: who (staff id), what (an action code and the visit or person id it touched),
 when. Never a name, a phone number or an ID number: the trail is kept longer than personal data.
 
->>> audit = Audit(store)
->>> audit.record("s-1a2b3c4d", "check_in", subject="3f2a9c1e-…")
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+...     audit = Audit(store)
+...     audit.record("s-1a2b3c4d", "check_in", subject="3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+...     [(row["staff_id"], row["action"], row["subject"]) for row in audit.recent()]
+...     store.close()
+[('s-1a2b3c4d', 'check_in', '3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b')]
 
 Failed logins are not a row each (a flood would write one per request): each client (see
 :func:`kiosk.staff.throttle.client_key`) gets one ``login_failed`` row per window, its subject

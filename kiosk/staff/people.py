@@ -6,9 +6,23 @@ relative's or a manager's number may be used for a household). The ID number is 
 so their visits join those of their ID card at the camera, otherwise as ``kiosk_card:<person_id>``
 (the id their printed personal card will carry).
 
->>> people = People(store)
+>>> import tempfile
+>>> from pathlib import Path
 >>> declaration = parse_declaration({"name": "Trần Văn Thử", "phone": "+84 912 345 678", "birth": "1950"})
->>> person = people.register(declaration, staff_id="s-1a2b3c4d")
+>>> mother = parse_declaration({"name": "Nguyễn Thị Mẫu", "phone": "0912345678", "birth": "5/3/1990",
+...                             "id_number": "079 190 000 001"})
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = VisitStore.open(Path(tmp, "kiosk.db"))
+...     people = People(store)
+...     person, new = people.register(declaration, staff_id="s-1a2b3c4d")
+...     again, new_again = people.register(declaration, staff_id="s-1a2b3c4d")      # the form sent twice
+...     registered, _ = people.register(mother, staff_id="s-1a2b3c4d")
+...     household = [p.name for p in people.by_phone("0912345678")]
+...     store.close()
+>>> person.phone, new, again == person, new_again, person.key.startswith("kiosk_card:P"), household
+('0912345678', True, True, False, True, ['Trần Văn Thử', 'Nguyễn Thị Mẫu'])
+>>> registered.birth_date, registered.key
+('1990-03-05', 'cccd:079190000001')
 """
 
 from __future__ import annotations

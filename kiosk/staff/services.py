@@ -2,8 +2,23 @@
 threads), serialised by one lock: accounts, the audit trail, the people registry, the print
 queue and the staff desk.
 
->>> services = StaffServices.open(config, clock, on_outcome=slips.staff_show)   # never the visitor screen
->>> services.accounts.login("Lan", "480215")
+>>> import tempfile
+>>> from kiosk.config import load_config
+>>> from kiosk.staff.people import parse_declaration
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     config = load_config(None).replace("kiosk", data_dir=tmp)        # on a kiosk /var/lib/checkin-kiosk
+...     services = StaffServices.open(config, Clock("Asia/Ho_Chi_Minh"),
+...                                   on_outcome=lambda outcome: print(outcome.kind))   # never the visitor screen
+...     staff = services.accounts.login("Lan", services.accounts.add("Lan")).staff
+...     declaration = parse_declaration({"name": "Trần Văn Thử", "phone": "0912345678"})
+...     _, _, result = services.desk.declare(staff, declaration)       # registered and checked in
+...     result.code, [visit["name"] for visit in services.desk.inside()]
+...     services.close()
+check_in
+('check_in', ['Trần V. T.'])
+
+The kiosk (:func:`kiosk.app.build_kiosk`) tells each staff outcome to the slip policy
+(``staff_show``) and, in simulation, to the terminal.
 """
 
 from __future__ import annotations

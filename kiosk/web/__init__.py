@@ -1,7 +1,23 @@
-"""The kiosk's web app: the visitor screen on its own display (and, later, the staff pages).
+"""The kiosk's web app: the visitor screen on its own display, and the staff pages.
 
->>> app = create_app(WebContext(config, feed, status, occupancy, simulated=True, camera_dir=...))
->>> WebServer(app, [("127.0.0.1", 8080)], feed=feed).start()
+>>> import tempfile
+>>> from kiosk.config import load_config
+>>> from kiosk.web.live import LiveFeed
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     config = load_config(None).replace("kiosk", data_dir=tmp)        # the session key is kept there
+...     app = create_app(WebContext(config, LiveFeed(), status=lambda: {}, occupancy=lambda: 0))
+...     client = app.test_client()                                        # as from 127.0.0.1
+...     [client.get(path).status_code for path in ("/", "/?lang=en", "/sim/present", "/staff/")]
+...     client.get("/", environ_base={"REMOTE_ADDR": "192.168.1.50"}).status_code     # the kiosk's own screen only
+[200, 200, 404, 404]
+403
+
+The running kiosk's (:func:`kiosk.app.build_kiosk`), with its status, simulator and staff pages::
+
+    ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
+                     camera_dir=camera_dir, signals=signals, staff=staff, printer=printer_state)
+    web = web_server(create_app(ctx), config, feed=feed)        # kiosk.web.server
+    web.start()
 
 Flask, served by waitress (:mod:`kiosk.web.server`); one blueprint per part:
 ``screen`` (``/``, ``/?lang=en``, ``/events``), ``lang`` (``/lang``: the staff pages' switch), ``sim``

@@ -5,9 +5,17 @@ per-subscriber buffers, and a subscriber whose buffer is full (a slow or dead br
 rather than waited for. Everything published is a view model safe to show anyone who can see
 the screen: masked names only, never an ID number or a phone.
 
+>>> from zoneinfo import ZoneInfo
+>>> from kiosk.credentials import recognise
 >>> feed = LiveFeed()
+>>> stream = feed.subscribe()                    # one open /events stream
 >>> screen = WebScreen(feed, venue_name="Chợ Phan Rang", tz=ZoneInfo("Asia/Ho_Chi_Minh"))
->>> screen.show(outcome)        # -> event "outcome" to every open /events stream
+>>> card = recognise("079190000001|000000001|Nguyễn Thị Mẫu|01011990|Nữ|Số 1|15072021")
+>>> screen.show(Outcome("check_in", card, "3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+...                     "2026-08-19T08:31:02.153+07:00", occupancy=12))
+>>> message = stream.next(timeout=1.0)
+>>> message.event, json.loads(message.data)["values"], message.sse().splitlines()[:2]
+('outcome', {'name': 'Nguyễn T. M.', 'time': '08:31'}, ['id: 1', 'event: outcome'])
 
 The events (``data`` is one JSON object; each has ``published_at``, wall time in seconds):
 

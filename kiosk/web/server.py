@@ -1,10 +1,14 @@
 """Serving the web app with waitress, in a thread of the kiosk process.
 
->>> server = WebServer(app, resolve_listen(config.web.listen), feed=feed)
->>> server.start()                       # [('127.0.0.1', 8080), ('192.168.1.20', 8080)]
->>> server.url
-'http://127.0.0.1:8080/'
->>> server.stop()
+Usage (the kiosk's server from ``[web]``, see :func:`web_server`)::
+
+    server = web_server(app, config, feed=feed)     # plain HTTP on listen, HTTPS on tls_listen
+    server.start()          # [('127.0.0.1', 8080)]; server.tls_bound: [('192.168.1.20', 8443)]
+    server.url              # 'http://127.0.0.1:8080/'
+    server.stop()
+
+Plain HTTP alone (``kiosk enrol``'s screen) is
+``WebServer(app, resolve_listen(listen_addresses(config.web.listen)))``.
 
 Each address is bound on its own, so one that cannot be bound (the LAN address changed, the
 port is taken) costs only that address. ``lan`` is the IPv4 address of the interface that

@@ -21,7 +21,24 @@ that connects and says nothing stalls every page) and loses bytes OpenSSL holds 
 - a handshake not finished within :data:`HANDSHAKE_S` is dropped; plain HTTP sent to the TLS port
   gets a short plain answer saying to use ``https://``, never a page.
 
->>> context = server_context("/etc/checkin-kiosk/web.pem", "/etc/checkin-kiosk/web.key")
+The kiosk's web certificate (on a kiosk /etc/checkin-kiosk/web.pem and web.key), as
+``kiosk-provision`` issues it, in a temporary folder:
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from provisioning.pki import CertificateAuthority, write_cert, write_private_key
+>>> from kiosk.lan import web_names
+>>> ca = CertificateAuthority.create("checkin-kiosk fleet CA", days=30)
+>>> cert, key = ca.issue("ninhthuan-cho-phanrang-01", server_names=web_names("ninhthuan-cho-phanrang-01"), days=30)
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     write_cert(Path(tmp, "web.pem"), cert); write_private_key(Path(tmp, "web.key"), key)
+...     context = server_context(f"{tmp}/web.pem", f"{tmp}/web.key")
+...     server_context(f"{tmp}/web.pem", f"{tmp}/missing.key")
+Traceback (most recent call last):
+...
+kiosk.web.tls.TlsConfigError: [web] tls_key = '.../missing.key': No such file or directory
+>>> context.minimum_version
+<TLSVersion.TLSv1_2: 771>
 """
 
 from __future__ import annotations
