@@ -260,7 +260,7 @@ def _loopback_listen(v):
     problem = _listen(v)
     if problem:
         return problem
-    for (host, _), entry in zip(listen_addresses(v), [v] if isinstance(v, str) else v):
+    for (host, _), entry in zip(listen_addresses(v), [v] if isinstance(v, str) else v, strict=True):
         if host != "localhost" and (host == "lan" or not ipaddress.ip_address(host).is_loopback):
             # Staff type PINs, names, phone and ID numbers on these pages: never in clear on the LAN.
             return (f"{entry!r} is not a loopback address: plain HTTP is only for the kiosk's own screen; "

@@ -68,7 +68,7 @@ def test_the_file_printer_writes_one_bin_and_one_png_per_job_with_time_sorted_na
     assert [b.stem for b in bins] == sorted(b.stem for b in bins)
     stamps = [datetime.strptime(b.stem.split("Z")[0], "%Y%m%dT%H%M%S.%f") for b in bins]
     assert stamps == sorted(stamps) and abs(stamps[0] - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
-    for image, bin_file, png in zip(images, bins, pngs):
+    for image, bin_file, png in zip(images, bins, pngs, strict=True):
         data = bin_file.read_bytes()
         assert data == escpos_itself(image)                    # exactly python-escpos's own bytes
         [printed] = raster_images(data)

@@ -151,7 +151,7 @@ class WebServer:
             self._bridge.stop(timeout)
         self._dispatcher.shutdown(timeout=2)
         # A map whose loop has ended is this thread's: its sockets are closed here.
-        for thread, map_ in zip(self._threads, self._maps):
+        for thread, map_ in zip(self._threads, self._maps, strict=True):
             if thread.is_alive():
                 log.error("web: the %s loop did not stop within %.0f s; its sockets are left open", thread.name,
                           timeout)

@@ -367,7 +367,7 @@ class SqlStore(Store):
         changed: set[str] = set()
         refs = self._rows_each("SELECT event_id, at, uptime_s FROM events WHERE kiosk_id = ? AND boot_id = ? "
                                "AND synced = TRUE ORDER BY uptime_s, event_id LIMIT 1", list(boots))
-        for ((kiosk, boot), events), ref in zip(boots.items(), refs):
+        for ((kiosk, boot), events), ref in zip(boots.items(), refs, strict=True):
             if not ref:
                 continue
             ref_at, ref_up = self._dt(ref[0]["at"]), ref[0]["uptime_s"]

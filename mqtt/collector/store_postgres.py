@@ -253,7 +253,7 @@ class PostgresStore(SqlStore):
         types = self._column_types[table]
         arrays = ", ".join(f"{ARRAY}::{types[c]}[]" for c in columns)
         return self._rows(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}",
-                          [list(values) for values in zip(*rows)])
+                          [list(values) for values in zip(*rows, strict=True)])
 
     def _in(self, column: str, values: list) -> tuple[str, list]:
         return f"{column} = ANY({ARRAY})", [values]

@@ -215,7 +215,7 @@ class SqliteStore(SqlStore):
             if cur.description is None:
                 return []
             cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def _exec(self, sql: str, params: Iterable = ()) -> int:
         with self._mutex:
