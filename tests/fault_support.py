@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Self
 
@@ -57,32 +58,45 @@ def wait_for(predicate: Callable, timeout: float = 60.0, what: str = "condition"
 
 
 def act_mid_flight(count: Callable[[], int], total: int, act: Callable[[], None], *, what: str,
-                   at_least: int = 1, jitter_s: float = 0.0, timeout: float = 60.0, interval: float = 0.002) -> int:
+                   at_least: int = 1, jitter: bool = False, hold: Callable[[], AbstractContextManager] | None = None,
+                   timeout: float = 60.0, interval: float = 0.002) -> int:
     """Poll ``count()`` and run ``act()`` (a kill, a restart) as soon as ``at_least <= count < total``.
 
-    jitter_s: wait a random time up to this long first (e.g. one collector batch window), so the
-    fault lands at a random point of the work under way rather than just after a commit; the
-    count is checked again after the wait.
+    jitter: act at a random moment within one step of the count rather than just after one (a step
+    is e.g. one collector batch: gathered, committed, acked), so the fault lands anywhere in the
+    work under way. The step is timed on this machine, on the next change of the count, so a fast
+    machine gets a short wait, never one that lets the count run to ``total``.
+    hold: a context (e.g. :meth:`CollectorProcess.paused`) that stops whatever makes ``count`` grow,
+    entered before the jitter's wait and left after ``act()``, for a fault to another piece.
     Returns the count seen just before acting. Fails (never skips) if the count went from below
     ``at_least`` to ``total`` between two polls: the fault would not have landed mid-flight.
     """
     end = time.monotonic() + timeout
     last = 0
-    while time.monotonic() < end:
+
+    def poll() -> int:
+        nonlocal last
         last = count()
-        if at_least <= last < total:
-            if jitter_s:
-                time.sleep(random.uniform(0, jitter_s))
-                last = count()
-                if last >= total:
-                    continue   # reported below
-            act()
-            return last
         if last >= total:
             raise AssertionError(f"{what}: everything ({last}/{total}) arrived before the fault could land "
                                  "mid-flight; slow the drain down")
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: timed out after {timeout:.0f} s with {last}/{total}")
+        return last
+
+    while poll() < at_least:
         time.sleep(interval)
-    raise AssertionError(f"{what}: timed out after {timeout:.0f} s with {last}/{total}")
+    step_s = 0.0
+    if jitter:
+        seen, since = last, time.monotonic()
+        while poll() == seen:
+            time.sleep(interval)
+        step_s = time.monotonic() - since
+    with hold() if hold else nullcontext():
+        time.sleep(random.uniform(0, step_s))
+        poll()
+        act()
+    return last
 
 
 # -- a small disk -----------------------------------------------------------------------------
@@ -335,6 +349,16 @@ class CollectorProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP for the body, then SIGCONT: the collector takes, stores and acks nothing meanwhile
+        (as a collector stalled by a slow disk would); its connection stays open."""
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> dict[str, int] | None:
         """SIGTERM (a clean stop); the counters of its final log line, if it printed one."""

@@ -6,8 +6,9 @@ event exactly once, no seq gap is left, and every outbox row on the kiosk is ``d
 
 Faults land mid-flight on purpose: the test polls the count the fault interrupts (events in the
 central store, rows delivered on the kiosk) every 2 ms and acts once half is through
-(``N/2 <= count < N``), after a random delay within one batch window where that matters; if
-everything arrived between two polls the test fails rather than passing without a fault.
+(``N/2 <= count < N``), at a random moment within one batch where that matters; where
+the fault is not to the piece that makes the count grow, that piece is held (SIGSTOP) meanwhile.
+If everything arrived between two polls the test fails rather than passing without a fault.
 
 The kiosk's re-send of events it never got an ack for (``resend_after_s``, 120 s in production)
 is set to 30 s here, far beyond a drain (1-3 s). Every scenario also asserts that it was not
@@ -150,10 +151,10 @@ def test_collector_killed_mid_batch_then_restarted(tmp_path, store, kiosk_db, st
         record_check_ins(store, N)
         uplink = in_process_uplink(kiosk_db, broker.url)
         uplink.start()
-        # Once half is stored, a random moment within the next batch window (50 ms): the writer is
+        # Once half is stored, a random moment within one batch (timed here): the writer is
         # gathering or committing a batch, messages are taken but not PUBACKed, acks are unsent.
         seen = act_mid_flight(count, N, collector.kill, what="collector SIGKILL", at_least=N // 2,
-                              jitter_s=0.05)
+                              jitter=True)
         after = count()
         assert 0 < seen <= after < N, (seen, after)       # it died with events still to store
         time.sleep(1.0)                                   # the kiosk goes on publishing into the session
@@ -180,10 +181,22 @@ def test_kiosk_killed_mid_drain_then_restarted(tmp_path, store, kiosk_db, store_
         collector.start()
         record_check_ins(store, N)
         kiosks.append(KioskUplinkProcess(kiosk_db, broker.url, tmp_path / "kiosk-uplink-1.log"))
-        seen = act_mid_flight(lambda: delivered(kiosk_db), N, kiosks[0].kill, what="kiosk SIGKILL",
-                              at_least=N // 2, jitter_s=0.02)
+        # Once half is stored, the collector is held (SIGSTOP) while the kiosk, with acks still
+        # arriving for what was stored, is killed at a random moment: some rows are delivered, the
+        # rest are sent with no ack yet, whatever the speed of the drain. Held, the collector can
+        # not store the rest before the kill, so the kiosk can not have every ack.
+        def kill_once_acks_arrive():
+            wait_for(lambda: delivered(kiosk_db) > 0, 10, "the first acks on the kiosk", interval=0.002)
+            kiosks[0].kill()
+
+        count = store_event_count(store_url)
+        try:
+            stored = act_mid_flight(count, N, kill_once_acks_arrive, what="kiosk SIGKILL", at_least=N // 2,
+                                    jitter=True, hold=collector.paused)
+        finally:
+            count.close()
         states = outbox_states(kiosk_db)
-        assert 0 < seen <= states.get("delivered", 0) < N, states
+        assert 0 < states.get("delivered", 0) <= stored < N, (stored, states)
         time.sleep(0.5)                                   # acks for it queue in its session meanwhile
         kiosks.append(KioskUplinkProcess(kiosk_db, broker.url, tmp_path / "kiosk-uplink-2.log"))  # same client id
         _all_delivered(kiosk_db)
