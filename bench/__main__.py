@@ -57,7 +57,7 @@ def _settings(quick: bool) -> dict:
                 "trace_sizes": [100_000, 1_000_000], "trace_persons": 50, "screen_presentations": 50,
                 "print_repeats": 5, "login_requests": 40}
     return {"seconds": 3.0, "min_frames": 300, "repeats": 5, "stage_seconds": 3.0, "stage_frames": 300,
-            "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 3,
+            "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 5,
             "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50, "screen_presentations": 200,
             "print_repeats": 50, "login_requests": 400}
 
