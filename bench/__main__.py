@@ -281,7 +281,7 @@ def _mqtt_section(s: dict, out: dict) -> None:
               ("correct_clocks", "store: _correct_clocks"), ("rebuild_visits", "store: _rebuild_visits"),
               ("transaction", "store: BEGIN … COMMIT (durable)"), ("total", "store.ingest, total")]
     rows = [["paho receive + PUBACK (raw subscriber's CPU per message)"] + [ing["raw_cpu_us_per_msg"]] * len(labels),
-            ["contract.validate_event (no broker)"] + [costs["validate_us"]] * len(labels)]
+            ["validate_event (no broker)"] + [costs["validate_us"]] * len(labels)]
     rows += [[name + " (no broker)"] + [costs["stores"][lb][key] for lb in labels] for key, name in phases]
     rows += [["live Collector: CPU per event (both processes)"] + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
              ["live Collector: wall time per event"] + [ing["stores"][lb]["wall_us_per_event"] for lb in labels]]

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hardware.decoders import open_decoder
 from kiosk.enrolment.payload import EnrolCode
-from mqtt.tokens import VenueKey
+from mqtt.wire.slip_codes import VenueKey
 
 BACKENDS = ("zxing", "zbar")
 SCALES = (0.40, 0.60, 0.85)

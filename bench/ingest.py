@@ -36,7 +36,8 @@ from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from kiosk.store import VisitStore
-from mqtt import contract
+from mqtt.wire.event import validate_event
+from mqtt.wire.topics import EVENTS_FILTER, events_topic, parse_topic
 from mqtt.collector.config import Config
 from mqtt.collector.ingest import Collector
 from mqtt.collector.store import open_store
@@ -82,7 +83,7 @@ def kiosk_messages(workdir: Path, n: int, kiosks: int = KIOSKS, seed: int = 5) -
                                                "Phường Mẫu|15072021"))
                         made += 1
         visits += persons
-        topic = contract.events_topic(kiosk_id)
+        topic = events_topic(kiosk_id)
         per_kiosk.append([(topic, body.encode()) for (body,) in
                           store.db.execute("SELECT body FROM events ORDER BY seq").fetchall()])
         store.close()
@@ -119,7 +120,7 @@ def raw_session(url: str, client_id: str, receive_max: int) -> None:
     client.on_subscribe = lambda *a: done.set()
     client.connect(*_hostport(url), clean_start=True, properties=_connect_props(SESSION_EXPIRY_S, receive_max))
     client.loop_start()
-    client.subscribe(contract.EVENTS_FILTER, qos=1)
+    client.subscribe(EVENTS_FILTER, qos=1)
     if not done.wait(10):
         raise RuntimeError("raw subscriber: no SUBACK")
     client.disconnect()
@@ -282,11 +283,11 @@ PHASES = ("_track_seq", "_correct_clocks", "_rebuild_visits")
 
 
 def offline_costs(messages: list[tuple[str, bytes]], unique: int, store_urls: dict, batch_size: int) -> dict:
-    """Where the collector's time per event goes, without a broker: ``contract.validate_event`` on
+    """Where the collector's time per event goes, without a broker: ``validate_event`` on
     every message, then ``store.ingest`` of the same batches on a fresh store of each kind, split
     into its phases (timed through the store instance's own methods). Microseconds per unique event."""
     started = time.perf_counter()
-    events = [contract.validate_event(p, topic_kiosk_id=contract.parse_topic(t)[0]) for t, p in messages]
+    events = [validate_event(p, topic_kiosk_id=parse_topic(t)[0]) for t, p in messages]
     out: dict = {"validate_us": (time.perf_counter() - started) / unique * 1e6, "stores": {}}
     for label, url in store_urls.items():
         store = open_store(url)

@@ -27,7 +27,7 @@ from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from kiosk.outbox import KioskOutbox
 from kiosk.store import VisitStore
-from mqtt import contract
+from mqtt.wire.topics import events_topic
 from mqtt.uplink import Uplink, UplinkSettings
 
 from .report import median
@@ -83,7 +83,7 @@ def raw_publish_rate(url: str, payloads: list[bytes], window: int) -> float:
     client.on_publish = on_publish
     client.connect(host, int(port))
     client.loop_start()
-    topic = contract.events_topic("bench-raw")
+    topic = events_topic("bench-raw")
     started = time.perf_counter()
     for p in payloads:
         client.publish(topic, p, qos=1)
@@ -119,9 +119,9 @@ def drain(broker_url: str, workdir: Path, n: int, repeats: int) -> dict:
         kiosk_id = f"bench-{r}"
         db = workdir / f"kiosk-{r}.db"
         payloads = kiosk_db_with_events(db, n, kiosk_id)
-        with offline_collector(broker_url, contract.events_topic("bench-raw"), f"bench-holder-raw-{r}"):
+        with offline_collector(broker_url, events_topic("bench-raw"), f"bench-holder-raw-{r}"):
             raw.append(raw_publish_rate(broker_url, payloads, window))
-        with offline_collector(broker_url, contract.events_topic(kiosk_id), f"bench-holder-{r}"):
+        with offline_collector(broker_url, events_topic(kiosk_id), f"bench-holder-{r}"):
             ours.append(uplink_drain_rate(broker_url, db, n, kiosk_id))
     return {"events": n, "repeats": repeats, "window": window, "raw_msgs_per_s": median(raw),
             "uplink_msgs_per_s": median(ours), "ratio": median(ours) / median(raw)}

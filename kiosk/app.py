@@ -14,7 +14,7 @@ from hardware.feedback import SignalPins, Signals
 from hardware.frames import CameraError, CameraSettings, FrameSource, open_source
 from hardware.printers import open_printer
 
-from mqtt import sdnotify
+from mqtt.plumbing import sdnotify
 from mqtt.uplink import Uplink, UplinkSettings
 
 from . import __version__, retention
@@ -129,21 +129,12 @@ class Kiosk:
         the loop's own thread, and a STATUS= line such as "scanning; 12 inside; broker connected"."""
         if not sdnotify.enabled():
             return None
-        pinger = sdnotify.Watchdog()
-        state = {"ready": False, "status": None, "next_status": 0.0}
+        heartbeat = sdnotify.Heartbeat(every_s=SYSTEMD_STATUS_EVERY_S)
 
         def beat() -> None:
-            now = time.monotonic()
-            if now >= state["next_status"]:
-                state["next_status"] = now + SYSTEMD_STATUS_EVERY_S
-                line = self._status_line()
-                if not state["ready"]:
-                    state["ready"] = True
-                    sdnotify.ready(line)
-                elif line != state["status"]:
-                    sdnotify.status(line)
-                state["status"] = line
-            pinger.tick()
+            if heartbeat.due():
+                heartbeat.say(self._status_line())
+            heartbeat.tick()
         return beat
 
     def _status_line(self) -> str:

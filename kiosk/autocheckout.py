@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 from datetime import datetime, time, timedelta
 
+from mqtt.wire.event import build_event
+
 from .clock import Clock, Stamp, iso, within_unsynced_range
-from .events import build_event
 from .store import OpenVisit, VisitStore
 
 
@@ -62,7 +63,7 @@ class AutoCheckout:
                 at = iso(reading.at)
                 tx.check_out(visit, type="auto_check_out", at=at, estimated=True, method=None,
                              event=functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
-                                                     stamp=reading, staff_id=None))
+                                                     clock=reading.as_event_clock(), now=reading.at, staff_id=None))
                 closed += 1
         return closed
 

@@ -11,11 +11,11 @@ import functools
 import logging
 import uuid
 
-from mqtt import contract
+from mqtt.wire.event import build_event
+from mqtt.wire.fields import InvalidEvent
 
 from .clock import Clock, Stamp, iso
 from .credentials import Credential, Refused, fit_to_contract
-from .events import build_event
 from .outcome import Outcome
 from .rules import decide
 from .store import VisitStore
@@ -43,7 +43,7 @@ class CheckinDesk:
 
     mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none).
     Raises :class:`~kiosk.store.StoreUnavailable` when nothing could be recorded.
-    An event the centre would refuse (:func:`mqtt.contract.check_event`) is never recorded: the
+    An event the centre would refuse (:func:`mqtt.wire.event.check_event`) is never recorded: the
     presentation is refused (:data:`EVENT_INVALID`) and nothing of it is kept.
     """
 
@@ -69,7 +69,7 @@ class CheckinDesk:
             return Outcome("refused", credential, reason=refusal.code, capacity=self.capacity)
         try:
             return self._record(credential, mode or self.mode, method, staff_id)
-        except contract.InvalidEvent as exc:
+        except InvalidEvent as exc:
             # Rolled back whole. A credential read at the door is fitted to the contract, so what
             # is left is a visit the store holds that the contract cannot carry (an earlier
             # firmware recorded it) or a clock it cannot; the detail names fields, never values.
@@ -127,5 +127,5 @@ class CheckinDesk:
 
     def _events(self, stamp: Stamp, staff_id: str | None):
         """This kiosk's events of the clock reading ``stamp``, made by ``staff_id`` (None: not staff)."""
-        return functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id, stamp=stamp,
-                                 staff_id=staff_id)
+        return functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
+                                 clock=stamp.as_event_clock(), now=stamp.at, staff_id=staff_id)

@@ -17,9 +17,9 @@ from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_
                      load_config)
 from .credentials import Refused, recognise
 from .printing import check_profile
-from mqtt.logs import setup_logging, use_timezone
-from mqtt.masking import mask_id, mask_name
-from mqtt.terminal import echo
+from mqtt.plumbing.logs import setup_logging, use_timezone
+from mqtt.wire.masking import mask_id, mask_name
+from mqtt.plumbing.terminal import echo
 
 log = logging.getLogger("kiosk")
 

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mqtt import contract
+from mqtt.wire.event import EARLIEST_SYNCED_AT, UNSYNCED_RANGE
 
 #: Wall times before this cannot be right (the firmware did not exist): treat as unsynced. The
 #: event contract's floor for a synced clock, so the centre never refuses a synced kiosk time.
-EARLIEST_PLAUSIBLE = contract.EARLIEST_SYNCED_AT.timestamp()
+EARLIEST_PLAUSIBLE = EARLIEST_SYNCED_AT.timestamp()
 #: An unsynced reading is kept within the range the contract takes for unsynced times (it says
 #: nothing the centre uses: it corrects the time from the uptime and a synced event of the boot).
-_UNSYNCED_LOW = contract.UNSYNCED_RANGE[0].timestamp()
-_UNSYNCED_HIGH = contract.UNSYNCED_RANGE[1].timestamp() - 0.001
+_UNSYNCED_LOW = UNSYNCED_RANGE[0].timestamp()
+_UNSYNCED_HIGH = UNSYNCED_RANGE[1].timestamp() - 0.001
 _TIME_ERROR = 5  # adjtimex() result when the kernel's clock is not synchronised (STA_UNSYNC)
 
 

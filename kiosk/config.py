@@ -15,7 +15,7 @@ are errors that name the key (and its line), so a typo never silently falls back
 >>> parse_config('[kiosk]\nmdoe = "entry"\n')
 Traceback (most recent call last):
 ...
-mqtt.tomlconfig.ConfigError: config line 2: [kiosk] mdoe: unknown key (known: id, venue_id, ...)
+mqtt.plumbing.tomlconfig.ConfigError: config line 2: [kiosk] mdoe: unknown key (known: id, venue_id, ...)
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mqtt.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
-from mqtt.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
+from mqtt.plumbing.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
+from mqtt.plumbing.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
+from mqtt.wire.ids import ID, ID_RULE
 
 __all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_config"]
 
@@ -56,7 +57,7 @@ def _gpio_pin(v):
 
 
 def _kiosk_id(v):
-    problem = matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)")(v)
+    problem = matches(ID.pattern, ID_RULE)(v)
     if problem:
         return problem
     if v.startswith("collector"):
@@ -106,8 +107,7 @@ def listen_addresses(listen: str | list[str]) -> list[tuple[str, int]]:
 @dataclass(frozen=True)
 class KioskSection:
     id: str = key(_kiosk_id, default=DEFAULT_KIOSK_ID)
-    venue_id: str = key(matches(r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and '-' (at most 63)"),
-                         default="sim-venue")
+    venue_id: str = key(matches(ID.pattern, ID_RULE), default="sim-venue")
     venue_name: str = key(matches(r"[^\x00-\x1f\x7f]{1,80}", "1-80 printable characters"),
                            default="Địa điểm mô phỏng")
     mode: str = key(one_of("entry", "exit", "toggle"), default="toggle")

@@ -12,8 +12,8 @@ from datetime import datetime
 from hardware.feedback import PATTERNS
 
 from . import messages
-from mqtt.masking import mask_name
-from mqtt.terminal import echo
+from mqtt.wire.masking import mask_name
+from mqtt.plumbing.terminal import echo
 from .outcome import Outcome
 
 _MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}

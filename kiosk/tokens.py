@@ -34,7 +34,7 @@ import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mqtt.tokens import CardClaims, SlipClaims, TokenRefused, VenueKey, open_parts, sign_card, sign_slip
+from mqtt.wire.slip_codes import CardClaims, SlipClaims, TokenRefused, VenueKey, open_parts, sign_card, sign_slip
 
 from .credentials import Refused
 from .staff.people import People

@@ -29,7 +29,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from . import contract, endpoint
+from .wire.acks import decode_ack
+
+from .wire.fields import load_json
+
+from . import endpoint
+from .wire.topics import acks_topic, cmd_topic, events_topic, health_topic, parse_topic, status_topic
 from .refusal_inference import GUESS, NOT_AUTHORIZED, RefusalInference, Verdict
 
 log = logging.getLogger(__name__)
@@ -238,7 +243,7 @@ class Uplink:
         client.on_message = self._on_message
         client.max_inflight_messages_set(self.s.window)
         # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
-        client.will_set(contract.status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+        client.will_set(status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
         self.host, self.port = endpoint.prepare(client, self.s.url, tls_ca=self.s.tls_ca,
                                                 tls_cert=self.s.tls_cert, tls_key=self.s.tls_key)
         return client
@@ -278,9 +283,9 @@ class Uplink:
         # A new session: whatever the broker held for us and for the collector may be gone.
         self._requeue_sent = not flags.session_present
         self.inference.connected()
-        client.subscribe([(contract.acks_topic(self.s.kiosk_id), 1),
-                          (contract.cmd_topic(self.s.kiosk_id, "#"), 1)])
-        client.publish(contract.status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
+        client.subscribe([(acks_topic(self.s.kiosk_id), 1),
+                          (cmd_topic(self.s.kiosk_id, "#"), 1)])
+        client.publish(status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
         self._next_health = 0.0
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -323,7 +328,7 @@ class Uplink:
     def _goodbye(self) -> None:
         """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
         if self.connected and self._client.is_connected():
-            info = self._client.publish(contract.status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+            info = self._client.publish(status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
             end = time.monotonic() + 2
             while not info.is_published() and time.monotonic() < end:
                 self._client.loop(timeout=0.05)
@@ -369,7 +374,7 @@ class Uplink:
         self._publish_event(seq, payload, now, test=True)
 
     def _publish_event(self, seq: int, payload: bytes, now: float, *, test: bool = False) -> bool:
-        info = self._client.publish(contract.events_topic(self.s.kiosk_id), payload, qos=1)
+        info = self._client.publish(events_topic(self.s.kiosk_id), payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return False
         self._inflight[info.mid] = (seq, now)
@@ -418,11 +423,11 @@ class Uplink:
             self._sent.append(seq)
 
     def _on_message(self, client, userdata, message) -> None:
-        parsed = contract.parse_topic(message.topic)
+        parsed = parse_topic(message.topic)
         leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
         if leaf == "acks":
             try:
-                ids, refused = contract.decode_ack(message.payload)
+                ids, refused = decode_ack(message.payload)
                 self._refused.extend(refused)
                 self._delivered.extend(ids)
                 for acked in [self._awaiting.pop(i) for i in ids if i in self._awaiting]:
@@ -489,14 +494,14 @@ class Uplink:
                   "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if self._replies:
             report["replies"], self._replies = self._replies, []
-        self._client.publish(contract.health_topic(self.s.kiosk_id),
+        self._client.publish(health_topic(self.s.kiosk_id),
                              json.dumps(report, separators=(",", ":")), qos=1, retain=True)
 
     def _command(self, name: str, payload: bytes) -> None:
         request_id = None
         if payload and len(payload) <= MAX_COMMAND_BYTES:
             try:
-                body = contract.load_json(payload)       # the one reader of the wire
+                body = load_json(payload)       # the one reader of the wire
                 request_id = str(body.get("id"))[:64] if isinstance(body, dict) and "id" in body else None
             except ValueError:
                 pass

@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from mqtt.plumbing.files import replace_file
+
 from .fleet import FleetError
 
 #: Files every Raspberry Pi boot partition has.
@@ -45,14 +47,7 @@ class BootFolder:
         return f"folder {self.root}"
 
     def write_file(self, name: str, data: bytes) -> None:
-        tmp = self.root / f".{name}.tmp"
-        tmp.unlink(missing_ok=True)      # a leftover would keep its mode: always a new file, 0600
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / name)
+        replace_file(self.root / name, data)                 # 0600
 
     def replace_dir(self, name: str, src: Path) -> None:
         dest = self.root / name

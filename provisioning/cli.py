@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kiosk.rules import MODES
 
-from mqtt.terminal import echo
+from mqtt.plumbing.terminal import echo
 
 from . import bundle, cards, enrol, inventory, writeboot
 from .args import fleet_arg

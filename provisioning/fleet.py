@@ -41,7 +41,9 @@ from kiosk.lan import STAFF_HTTPS_PORT, web_names
 from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.collector.registry import parse_registry, render_registry
-from mqtt.tokens import VenueKey
+from mqtt.plumbing.files import replace_file
+from mqtt.wire.ids import ID_RULE, is_id
+from mqtt.wire.slip_codes import VenueKey
 
 from .pki import CertificateAuthority, load_cert, write_cert, write_crl, write_private_key, write_secret_bytes
 
@@ -52,7 +54,6 @@ UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
 ETC = PLACES["etc"]
 #: Where the broker's files go on the central server.
 BROKER_ETC = PurePosixPath("/etc/mosquitto")
-VENUE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VENUE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
 REASON = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
@@ -84,9 +85,8 @@ def check_kiosk_id(kiosk_id: str) -> None:
 
 
 def check_venue_id(venue_id: str) -> None:
-    if not VENUE_ID.fullmatch(venue_id):
-        raise FleetError(f"venue id {venue_id!r}: lower-case letters, digits and '-' (at most 63), "
-                         "starting with a letter or digit")
+    if not is_id(venue_id):
+        raise FleetError(f"venue id {venue_id!r}: {ID_RULE}, starting with a letter or digit")
 
 
 def _web_block(kiosk_id: str) -> str:
@@ -337,9 +337,7 @@ class Fleet:
                                          server_names=web_names(kiosk_id))
             write_cert(etc / "web.pem", web_cert)
             write_private_key(etc / "web.key", web_key)
-            tmp = toml_path.with_name(f".{toml_path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, toml_path)
+            replace_file(toml_path, text.encode("utf-8"), mode=0o644)
         return etc / "web.pem"
 
     def _registry_to_extend(self) -> dict[str, str]:
@@ -349,10 +347,7 @@ class Fleet:
         return self.registry() if self.registry_file.is_file() else self._provisioned()
 
     def _write_registry(self, kiosks: dict[str, str]) -> None:
-        path = self.registry_file
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(render_registry(kiosks), encoding="utf-8")
-        os.replace(tmp, path)
+        replace_file(self.registry_file, render_registry(kiosks).encode("utf-8"), mode=0o644)
 
     def registry(self) -> dict[str, str]:
         """The fleet registry: kiosk id → venue id (FleetError when the file is not a registry)."""

@@ -35,6 +35,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mqtt.plumbing.files import create_new, replace_file
+
 __all__ = ["CertificateAuthority", "load_cert", "write_cert", "write_crl", "write_private_key", "write_secret_bytes"]
 
 
@@ -48,12 +50,7 @@ def _name(cn: str) -> x509.Name:
 
 def write_secret_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file created 0600 (refuses an existing file)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(path, 0o600)
+    create_new(Path(path), data)
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -68,11 +65,7 @@ def write_cert(path: Path, cert: x509.Certificate) -> None:
 
 def write_crl(path: Path, crl: x509.CertificateRevocationList) -> None:
     """Replace ``path`` atomically (the broker may be reading the old one)."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    replace_file(Path(path), crl.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def load_cert(path: Path) -> x509.Certificate:

@@ -15,7 +15,7 @@ from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import Credential
 from kiosk.store import VisitStore
-from mqtt import contract
+from mqtt.wire.event import validate_event
 
 KIOSK_ID = "k-door-01"
 HOUR = 3600.0
@@ -72,7 +72,7 @@ class KioskAtTheDoor:
         received = datetime.fromtimestamp(wall(), UTC) if synced else datetime.now(UTC)
         events = []
         for body in self._bodies_after(before):
-            event = contract.validate_event(body.encode("utf-8"), topic_kiosk_id=KIOSK_ID, now=received)
+            event = validate_event(body.encode("utf-8"), topic_kiosk_id=KIOSK_ID, now=received)
             assert (event["person"]["kind"], event["person"]["id"]) == (credential.kind, credential.id)
             events.append(event)
         assert [e["type"] for e in events][-1] == end.removeprefix("staff_") and len(events) == 2

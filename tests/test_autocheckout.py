@@ -111,7 +111,7 @@ def test_an_auto_check_out_reckoned_from_an_unsynced_check_in_is_timed_by_the_up
     not claim a synced clock for "1970 + 12 h" (the centre refuses a synced time before the
     product existed): while unsynced it carries the end's uptime, so the centre corrects it like
     any unsynced event; once synced, the true time of the end."""
-    from mqtt import contract
+    from mqtt.wire.event import check_event
 
     for synced_at_end in (False, True):
         wall, uptime, synced = ManualTime(1000.0), ManualTime(20.0), {"now": False}
@@ -128,7 +128,7 @@ def test_an_auto_check_out_reckoned_from_an_unsynced_check_in_is_timed_by_the_up
         auto = AutoCheckout(store, clock, kiosk_id="k", venue_id=f"cho-{int(synced_at_end)}", max_stay_h=12)
         assert auto.run() == 1
         event = next(e for e in store.events() if e["visit_id"] == visit.visit_id and e["type"] == "auto_check_out")
-        contract.check_event(event)                      # what the collector will say
+        check_event(event)                      # what the collector will say
         assert event["clock"]["synced"] is synced_at_end
         assert event["clock"]["uptime_s"] == 20.0 + 12 * HOUR   # the end's reading, not the run's
         if synced_at_end:

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from broker import Mosquitto, free_port
 from mqtt.broker.loopback import LoopbackBroker
 from mqtt.broker import collector_blocks, render, write_broker_config
-from mqtt.contract import acks_topic, cmd_topic, events_topic, status_topic
+from mqtt.wire.topics import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca
 
 TIMEOUT = 5.0

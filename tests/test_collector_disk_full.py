@@ -25,7 +25,11 @@ from test_collector_ingest import Kiosk
 from test_collector_store import make_event, person
 from test_systemd import NotifySocket
 
-from mqtt import contract
+from mqtt.wire.fields import compact_json
+
+from mqtt.wire.selftest_report import SELFTEST_SCHEMA
+
+from mqtt.wire.topics import health_topic, selftest_topic, status_topic
 from mqtt.collector import ingest
 from mqtt.collector.cli import main as collector_main
 from mqtt.collector.config import load_config
@@ -37,7 +41,7 @@ def recent(minutes_ago: float = 0) -> datetime:
 
 
 def selftest_report(kiosk_id: str = "kiosk-a") -> dict:
-    return {"schema": contract.SELFTEST_SCHEMA, "report_id": str(uuid.uuid4()), "kiosk_id": kiosk_id,
+    return {"schema": SELFTEST_SCHEMA, "report_id": str(uuid.uuid4()), "kiosk_id": kiosk_id,
             "venue_id": "cho-thu", "at": recent().isoformat(timespec="milliseconds"), "version": "0.1.0",
             "passed": True, "checks": [{"name": "camera", "status": "pass", "detail": "15.0 frames/s"}]}
 
@@ -63,10 +67,10 @@ def publish_everything(kiosk: Kiosk) -> tuple[list[dict], dict, dict]:
     for e in events:
         kiosk.send(e)
     health = {"version": "0.1.0", "outbox": {"pending": 3, "sent": 0, "delivered": 1, "quarantined": 0}}
-    kiosk.publish(contract.status_topic("kiosk-a"), "online", retain=True)
-    kiosk.publish(contract.health_topic("kiosk-a"), json.dumps(health), retain=True)
+    kiosk.publish(status_topic("kiosk-a"), "online", retain=True)
+    kiosk.publish(health_topic("kiosk-a"), json.dumps(health), retain=True)
     report = selftest_report()
-    kiosk.publish(contract.selftest_topic("kiosk-a"), contract.compact_json(report))
+    kiosk.publish(selftest_topic("kiosk-a"), compact_json(report))
     return events, health, report
 
 

@@ -20,7 +20,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from test_collector_store import make_event as store_event
 from test_collector_store import person
 
-from mqtt import contract
+from mqtt.wire.acks import decode_ack
+
+from mqtt.wire.event import MAX_EVENT_BYTES, encode_event
+
+from mqtt.wire.topics import events_topic, health_topic, parse_topic, selftest_topic, status_topic
 from mqtt.collector.config import parse_config
 from mqtt.collector.ingest import Collector
 from mqtt.collector.store import StoreError, open_store
@@ -65,8 +69,8 @@ class Kiosk:
         assert subscribed.wait(5)
 
     def _on_message(self, client, userdata, msg):
-        kiosk_id = contract.parse_topic(msg.topic)[0]
-        ids, refused = contract.decode_ack(msg.payload)      # the kiosk's decoder: a bad ack fails here
+        kiosk_id = parse_topic(msg.topic)[0]
+        ids, refused = decode_ack(msg.payload)      # the kiosk's decoder: a bad ack fails here
         with self._lock:
             self.acks.setdefault(kiosk_id, []).extend(ids)
             self.refusals.setdefault(kiosk_id, []).extend(refused)
@@ -83,7 +87,7 @@ class Kiosk:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def send(self, event: dict, topic_kiosk: str | None = None) -> None:
-        self.publish(contract.events_topic(topic_kiosk or event["kiosk_id"]), contract.encode_event(event))
+        self.publish(events_topic(topic_kiosk or event["kiosk_id"]), encode_event(event))
 
     def close(self):
         self.client.disconnect()
@@ -132,11 +136,11 @@ def test_valid_events_are_stored_once_and_acked_to_their_kiosk(collector, kiosk)
 
 
 def test_bad_input_goes_to_dead_letters_and_the_collector_keeps_running(collector, kiosk):
-    topic = contract.events_topic("kiosk-a")
+    topic = events_topic("kiosk-a")
     kiosk.publish(topic, b'{"schema": "checkin.event/1", "event_id": ')                     # malformed JSON
-    kiosk.publish(topic, contract.encode_event({**make_event(), "schema": "checkin.event/9"}))  # wrong schema
-    kiosk.publish(topic, b"{" + b" " * contract.MAX_EVENT_BYTES + b"}")                     # oversize
-    kiosk.publish(topic, contract.encode_event({**make_event(), "address": "12 Lê Lợi"}))     # unknown field
+    kiosk.publish(topic, encode_event({**make_event(), "schema": "checkin.event/9"}))  # wrong schema
+    kiosk.publish(topic, b"{" + b" " * MAX_EVENT_BYTES + b"}")                     # oversize
+    kiosk.publish(topic, encode_event({**make_event(), "address": "12 Lê Lợi"}))     # unknown field
     kiosk.send(make_event(kiosk="kiosk-b"), topic_kiosk="kiosk-a")                           # forged kiosk id
     kiosk.send(make_event(who={**person(1), "name": "Nguyễn\u0007Thị Mẫu"}))                 # control character
     kiosk.publish(topic, b"\xff\xfe not utf-8")
@@ -248,8 +252,8 @@ def test_deeply_nested_json_is_a_dead_letter_and_the_collector_goes_on(collector
     """json.loads raises RecursionError for [[[…]]] 2000 deep: it killed the inbox thread, so the
     collector looked healthy and stored nothing, and the message came back after every restart."""
     nested = b"[" * 2000 + b"]" * 2000
-    for topic in (contract.events_topic("kiosk-a"), contract.health_topic("kiosk-a"),
-                  contract.selftest_topic("kiosk-a")):
+    for topic in (events_topic("kiosk-a"), health_topic("kiosk-a"),
+                  selftest_topic("kiosk-a")):
         kiosk.publish(topic, nested)
     after = make_event(seq=1)
     kiosk.send(after)
@@ -277,7 +281,7 @@ def test_an_unexpected_error_for_one_message_is_its_dead_letter_not_a_dead_inbox
     c.start()
     try:
         assert c.wait_ready(10)
-        kiosk.publish(contract.events_topic("kiosk-a"), BuggyCollector.TRIPWIRE)
+        kiosk.publish(events_topic("kiosk-a"), BuggyCollector.TRIPWIRE)
         after = make_event(seq=1)
         kiosk.send(after)
         wait_for(lambda: kiosk.acked("kiosk-a") == [after["event_id"]], what="the event after it stored")
@@ -293,13 +297,13 @@ def test_an_unexpected_error_for_one_message_is_its_dead_letter_not_a_dead_inbox
 def test_status_and_health_update_the_fleet(collector, kiosk):
     health = {"version": "0.1.0", "outbox": {"pending": 2, "sent": 1, "delivered": 10, "quarantined": 0,
                                              "oldest_undelivered_s": 12.5}}
-    kiosk.publish(contract.status_topic("kiosk-a"), "online", retain=True)
-    kiosk.publish(contract.health_topic("kiosk-a"), json.dumps(health), retain=True)
+    kiosk.publish(status_topic("kiosk-a"), "online", retain=True)
+    kiosk.publish(health_topic("kiosk-a"), json.dumps(health), retain=True)
     rows = wait_for(lambda: [r for r in collector.store.fleet_rows() if r["health"] and r["status"]], what="fleet")
     assert rows[0]["kiosk_id"] == "kiosk-a" and rows[0]["status"] == "online" and rows[0]["health"] == health
-    kiosk.publish(contract.status_topic("kiosk-a"), "offline", retain=True)   # the Last Will
+    kiosk.publish(status_topic("kiosk-a"), "offline", retain=True)   # the Last Will
     wait_for(lambda: collector.store.fleet_rows()[0]["status"] == "offline", what="offline")
-    kiosk.publish(contract.health_topic("kiosk-a"), "[1, 2]")
+    kiosk.publish(health_topic("kiosk-a"), "[1, 2]")
     wait_for(lambda: [r for r in collector.store.dead_letter_rows() if r["reason"] == "health"], what="bad health")
 
 

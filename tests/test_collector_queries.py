@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqtt import contract
+from mqtt.wire.event import canonical_phone, check_person
 from mqtt.collector import queries
 from mqtt.collector.cli import main, mask_id, mask_name
 from mqtt.collector.store import open_store
@@ -308,18 +308,18 @@ _SEP = st.sampled_from(["", " ", ".", "-", "  "])
        st.lists(_SEP, min_size=9, max_size=9))
 def test_canonical_phone_of_every_typed_form(national, prefix, seps):
     typed = prefix + "".join(sep + digit for sep, digit in zip(seps, national))
-    assert contract.canonical_phone(typed) == "0" + national
+    assert canonical_phone(typed) == "0" + national
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=24))
 def test_canonical_phone_is_what_an_event_carries_or_a_clear_refusal(text):
     try:
-        phone = contract.canonical_phone(text)
+        phone = canonical_phone(text)
     except ValueError as exc:
         assert "phone number" in str(exc)
     else:
-        contract.check_person({**who(1), "phone": phone})     # the event's own rule accepts it
+        check_person({**who(1), "phone": phone})     # the event's own rule accepts it
 
 
 # -- the union of shared time, against brute force ----------------------------------------------

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mqtt import contract
-from mqtt.contract import InvalidEvent, validate_event
+from mqtt.wire.acks import ACK_SCHEMA, MAX_ACK_BYTES, decode_ack, encode_ack, encode_acks
+from mqtt.wire.event import EARLIEST_SYNCED_AT, MAX_AHEAD, MAX_EVENT_BYTES, MAX_NAME_CHARS, UNSYNCED_RANGE, check_event, check_person, event_id_of, validate_event
+from mqtt.wire.fields import InvalidEvent, MAX_JSON_DEPTH, has_controls, load_json
+from mqtt.wire.selftest_report import validate_selftest
+from mqtt.wire.topics import EVENTS_FILTER, cmd_topic, events_topic, parse_topic, shared
 
 BASE = {"schema": "checkin.event/1", "event_id": "2c7cbcd8-93bd-456d-a9ad-3fa239e488a9", "kiosk_id": "k-001",
         "venue_id": "cho-thu", "seq": 7, "type": "check_in", "visit_id": "3c7cbcd8-93bd-456d-a9ad-3fa239e488a9",
@@ -30,11 +32,11 @@ def test_a_contract_event_is_valid_and_unchanged():
 
 
 def test_topics():
-    assert contract.events_topic("k-001") == "kiosks/k-001/events"
-    assert contract.cmd_topic("k-001", "ping") == "kiosks/k-001/cmd/ping"
-    assert contract.shared("collectors", contract.EVENTS_FILTER) == "$share/collectors/kiosks/+/events"
-    assert contract.parse_topic("kiosks/k-001/cmd/ping") == ("k-001", "cmd/ping")
-    assert contract.parse_topic("kiosks/K 1/events") is None and contract.parse_topic("other/k/events") is None
+    assert events_topic("k-001") == "kiosks/k-001/events"
+    assert cmd_topic("k-001", "ping") == "kiosks/k-001/cmd/ping"
+    assert shared("collectors", EVENTS_FILTER) == "$share/collectors/kiosks/+/events"
+    assert parse_topic("kiosks/k-001/cmd/ping") == ("k-001", "cmd/ping")
+    assert parse_topic("kiosks/K 1/events") is None and parse_topic("other/k/events") is None
 
 
 @pytest.mark.parametrize("change, reason", [
@@ -61,7 +63,7 @@ def test_each_rule_refuses_with_its_reason(change, reason):
 
 def test_oversize_and_not_json():
     with pytest.raises(InvalidEvent, match="oversize"):
-        validate_event(b"{" + b" " * contract.MAX_EVENT_BYTES + b"}")
+        validate_event(b"{" + b" " * MAX_EVENT_BYTES + b"}")
     for junk in (b"\xff\xfe", b"[1, 2]", b"nope"):
         with pytest.raises(InvalidEvent):
             validate_event(junk)
@@ -161,9 +163,9 @@ def test_any_time_is_taken_exactly_when_it_lies_in_the_window(when, synced, hour
     text = at.isoformat(timespec="milliseconds")
     utc = datetime.fromisoformat(text).astimezone(UTC)
     if synced:
-        inside = contract.EARLIEST_SYNCED_AT <= utc <= NOW + contract.MAX_AHEAD
+        inside = EARLIEST_SYNCED_AT <= utc <= NOW + MAX_AHEAD
     else:
-        inside = contract.UNSYNCED_RANGE[0] <= utc < contract.UNSYNCED_RANGE[1]
+        inside = UNSYNCED_RANGE[0] <= utc < UNSYNCED_RANGE[1]
     try:
         validate_event(timed(text, synced), now=NOW)
     except InvalidEvent as err:
@@ -183,28 +185,28 @@ def test_the_default_window_is_the_receivers_clock():
 # -- person limits (issue 10, item 1): one definition, public for the kiosk -----------------------
 
 def test_a_name_of_the_limit_is_taken_one_more_is_refused():
-    name = "Thử " * (contract.MAX_NAME_CHARS // 4)
-    ok = {**BASE["person"], "name": name.strip() + "x" * (contract.MAX_NAME_CHARS - len(name.strip()))}
-    assert len(ok["name"]) == contract.MAX_NAME_CHARS
+    name = "Thử " * (MAX_NAME_CHARS // 4)
+    ok = {**BASE["person"], "name": name.strip() + "x" * (MAX_NAME_CHARS - len(name.strip()))}
+    assert len(ok["name"]) == MAX_NAME_CHARS
     assert validate_event(encode({**BASE, "person": ok}))
     with pytest.raises(InvalidEvent, match="1-200 characters"):
         validate_event(encode({**BASE, "person": {**ok, "name": ok["name"] + "y"}}))
     with pytest.raises(InvalidEvent):
-        contract.check_person({**ok, "name": ok["name"] + "y"})
+        check_person({**ok, "name": ok["name"] + "y"})
 
 
 @pytest.mark.parametrize("field, value", [("birth_date", "١٩٩٠"), ("phone", "0٩١٢٣٤٥٦٧٨")])
 def test_digits_of_other_scripts_are_not_ascii_digits(field, value):
     with pytest.raises(InvalidEvent):
-        contract.check_person({**BASE["person"], field: value})
+        check_person({**BASE["person"], field: value})
 
 
 def test_check_event_is_the_collectors_validator_on_the_encoded_event():
-    contract.check_event(BASE, now=NOW)
+    check_event(BASE, now=NOW)
     with pytest.raises(InvalidEvent, match="implausible_time"):
-        contract.check_event({**BASE, "at": "9999-01-01T00:00:00.000+07:00"}, now=NOW)
+        check_event({**BASE, "at": "9999-01-01T00:00:00.000+07:00"}, now=NOW)
     with pytest.raises(InvalidEvent, match="field"):
-        contract.check_event({**BASE, "person": {**BASE["person"], "name": "x" * 201}}, now=NOW)
+        check_event({**BASE, "person": {**BASE["person"], "name": "x" * 201}}, now=NOW)
 
 
 # -- acks with refusals ---------------------------------------------------------------------------
@@ -212,18 +214,18 @@ def test_check_event_is_the_collectors_validator_on_the_encoded_event():
 def test_an_ack_may_name_refused_events_with_their_reasons():
     ids = [str(uuid.uuid4()) for _ in range(2)]
     refused = [(str(uuid.uuid4()), "implausible_time")]
-    payload = contract.encode_ack(ids, refused)
-    assert contract.decode_ack(payload) == (ids, refused)          # one decoder, one parse
-    plain = contract.encode_ack(ids)
-    assert b"refused" not in plain and contract.decode_ack(plain) == (ids, [])
+    payload = encode_ack(ids, refused)
+    assert decode_ack(payload) == (ids, refused)          # one decoder, one parse
+    plain = encode_ack(ids)
+    assert b"refused" not in plain and decode_ack(plain) == (ids, [])
 
 
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_any_refusals_field_is_read_or_refused_never_a_crash(value):
-    payload = encode({"schema": contract.ACK_SCHEMA, "event_ids": [], "refused": value})
+    payload = encode({"schema": ACK_SCHEMA, "event_ids": [], "refused": value})
     try:
-        _, refused = contract.decode_ack(payload)
+        _, refused = decode_ack(payload)
     except ValueError:
         return
     assert all(len(event_id) == 36 and reason for event_id, reason in refused)
@@ -233,8 +235,8 @@ def decoded(payloads: list[bytes]) -> tuple[list[str], list[tuple[str, str]]]:
     """What the kiosk reads from a collector's acks, in order."""
     ids, refused = [], []
     for payload in payloads:
-        assert len(payload) <= contract.MAX_ACK_BYTES
-        one_ids, one_refused = contract.decode_ack(payload)
+        assert len(payload) <= MAX_ACK_BYTES
+        one_ids, one_refused = decode_ack(payload)
         ids += one_ids
         refused += one_refused
     return ids, refused
@@ -246,10 +248,10 @@ def test_many_refusals_go_in_acks_the_kiosk_takes():
     ids = [str(uuid.uuid4()) for _ in range(1200)]
     refused = [(str(uuid.uuid4()), "visit_of_other_kiosk") for _ in range(600)]
     with pytest.raises(ValueError):
-        contract.encode_ack([], refused)                  # one ack cannot hold them
-    payloads = contract.encode_acks(ids, refused)
+        encode_ack([], refused)                  # one ack cannot hold them
+    payloads = encode_acks(ids, refused)
     assert len(payloads) == 3 and decoded(payloads) == (ids, refused)
-    assert contract.encode_acks([]) == []
+    assert encode_acks([]) == []
 
 
 uuids = st.uuids().map(str)
@@ -261,9 +263,9 @@ reasons = st.sampled_from(["implausible_time", "visit_of_other_kiosk", "store_re
 @given(st.lists(uuids, max_size=2500), st.lists(st.tuples(uuids, reasons), max_size=1500))
 def test_every_ack_the_collector_can_encode_decodes_at_the_kiosk(ids, refused):
     try:
-        payloads = contract.encode_acks(ids, refused)
+        payloads = encode_acks(ids, refused)
     except ValueError:                                    # a refusal no kiosk could read: never sent
-        assert not all(0 < len(r) <= 32 and not contract.has_controls(r) for _, r in refused)
+        assert not all(0 < len(r) <= 32 and not has_controls(r) for _, r in refused)
         return
     assert decoded(payloads) == (ids, refused)
 
@@ -272,10 +274,10 @@ def test_every_ack_the_collector_can_encode_decodes_at_the_kiosk(ids, refused):
 @given(st.lists(uuids, max_size=40), st.lists(st.tuples(uuids, reasons), max_size=40))
 def test_one_ack_encodes_only_what_decodes(ids, refused):
     try:
-        payload = contract.encode_ack(ids, refused)
+        payload = encode_ack(ids, refused)
     except ValueError:
         return
-    assert contract.decode_ack(payload) == (ids, refused)
+    assert decode_ack(payload) == (ids, refused)
 
 
 # -- one JSON reader for the wire (nesting, bad bytes) ------------------------------------------
@@ -284,17 +286,17 @@ NESTED = b"[" * 2000 + b"]" * 2000
 
 
 @pytest.mark.parametrize("payload", [NESTED, b'{"a":' * 600 + b"1" + b"}" * 600,
-                                     b"[" * (contract.MAX_JSON_DEPTH + 1) + b"]" * (contract.MAX_JSON_DEPTH + 1)])
+                                     b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)])
 def test_deeply_nested_json_is_refused_as_not_json_by_every_reader(payload):
     """json.loads raises RecursionError (not a ValueError) for such nesting: it stopped central
     ingest for good. Every reader refuses it as the contract's not_json."""
-    for read in (contract.load_json, validate_event, contract.validate_selftest):
+    for read in (load_json, validate_event, validate_selftest):
         with pytest.raises(InvalidEvent) as err:
             read(payload)
         assert err.value.reason == "not_json"
-    assert contract.event_id_of(payload) is None
+    assert event_id_of(payload) is None
     with pytest.raises(ValueError):
-        contract.decode_ack(payload)
+        decode_ack(payload)
 
 
 def depth_of(value) -> int:
@@ -310,8 +312,8 @@ def test_any_nesting_is_read_or_refused_as_not_json(depth, brackets, inner):
     payload = (opening * depth + json.dumps(inner) + closing * depth).encode()
     nested = depth + depth_of(inner)
     try:
-        contract.load_json(payload)
+        load_json(payload)
     except InvalidEvent as err:
-        assert err.reason == "not_json" and nested > contract.MAX_JSON_DEPTH
+        assert err.reason == "not_json" and nested > MAX_JSON_DEPTH
     else:
-        assert nested <= contract.MAX_JSON_DEPTH
+        assert nested <= MAX_JSON_DEPTH

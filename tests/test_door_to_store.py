@@ -19,7 +19,7 @@ from kiosk.clock import Clock
 from kiosk.cooldown import Cooldown
 from kiosk.credentials import recognise
 from kiosk.scanloop import ScanLoop
-from mqtt import contract
+from mqtt.wire.event import MAX_NAME_CHARS
 from mqtt.collector.ingest import Collector
 
 KIOSK_ID = "k-door-01"
@@ -50,11 +50,11 @@ def test_an_over_long_bhyt_name_is_checked_in_and_the_event_reaches_the_central_
     # 320 characters: the collector's limit is 200 (before the fix: checked in at the door, then
     # dead-lettered centrally, never acked, re-sent every two minutes, a permanent seq gap).
     name = "Nguyễn " + " ".join(["Thị Mẫu Thử"] * 28)
-    assert len(name) > contract.MAX_NAME_CHARS
+    assert len(name) > MAX_NAME_CHARS
     [outcome] = present_at_the_door(store, signals, bhyt_payload(name=name))
     assert outcome.kind == "check_in"
     shortened = outcome.credential.name
-    assert len(shortened) <= contract.MAX_NAME_CHARS and name.startswith(shortened)
+    assert len(shortened) <= MAX_NAME_CHARS and name.startswith(shortened)
     assert "name_shortened" in outcome.credential.warnings
     assert store.visits()[0]["person"]["name"] == shortened          # the kiosk's own record agrees
 

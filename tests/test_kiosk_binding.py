@@ -24,7 +24,11 @@ from test_broker_security import Client
 from test_collector_ingest import Kiosk, collector_config
 from test_collector_store import make_event, person
 
-from mqtt import contract
+from mqtt.wire.acks import decode_ack
+
+from mqtt.wire.event import encode_event
+
+from mqtt.wire.topics import acks_topic, events_topic
 from mqtt.collector import queries
 from mqtt.collector.config import ConfigError, parse_config
 from mqtt.collector.ingest import Collector
@@ -156,17 +160,17 @@ class FleetKiosk(Client):
                          ca=etc / "ca.pem", client_id=kiosk_id)
         self.kiosk_id = kiosk_id
         self.start()
-        assert self.subscribe(contract.acks_topic(kiosk_id)) == [1]
+        assert self.subscribe(acks_topic(kiosk_id)) == [1]
 
     def send(self, event: dict) -> None:
-        assert self.publish(contract.events_topic(self.kiosk_id), contract.encode_event(event)) == 0
+        assert self.publish(events_topic(self.kiosk_id), encode_event(event)) == 0
 
     def acked(self) -> list[str]:
-        return [i for payload in self.received(contract.acks_topic(self.kiosk_id)) for i in contract.decode_ack(payload)[0]]
+        return [i for payload in self.received(acks_topic(self.kiosk_id)) for i in decode_ack(payload)[0]]
 
     def refused(self) -> list[tuple[str, str]]:
         """What the acks name as refused for good (the kiosk sets those aside)."""
-        return [r for payload in self.received(contract.acks_topic(self.kiosk_id)) for r in contract.decode_ack(payload)[1]]
+        return [r for payload in self.received(acks_topic(self.kiosk_id)) for r in decode_ack(payload)[1]]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 
-from mqtt.logs import VenueTimeFormatter, use_timezone
+from mqtt.plumbing.logs import VenueTimeFormatter, use_timezone
 
 
 def _line(formatter: logging.Formatter, created: float) -> str:

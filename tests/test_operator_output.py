@@ -15,10 +15,12 @@ from test_collector_queries import cli_config  # noqa: F401 - the fixture: a cen
 from test_contract import BASE
 
 from kiosk.cli import main as kiosk_main
-from mqtt import contract
+from mqtt.wire.event import validate_event
+from mqtt.wire.fields import InvalidEvent
+from mqtt.wire.topics import events_topic
 from mqtt.collector.cli import main as collector_main
 from mqtt.collector.store import DeadLetter, open_store
-from mqtt.terminal import for_terminal
+from mqtt.plumbing.terminal import for_terminal
 
 ESC_TITLE = "\x1b]0;pwned\x07"       # retitles the terminal window
 CLEAR = "\x1b[2J\x1b[H"              # clears the screen
@@ -30,9 +32,9 @@ def raw_controls(text: str) -> list[str]:
     return [ch for ch in text if ch != "\n" and unicodedata.category(ch) in SHOWN_ESCAPED]
 
 
-def refused(payload: bytes) -> contract.InvalidEvent:
-    with pytest.raises(contract.InvalidEvent) as err:
-        contract.validate_event(payload, topic_kiosk_id="k-001")
+def refused(payload: bytes) -> InvalidEvent:
+    with pytest.raises(InvalidEvent) as err:
+        validate_event(payload, topic_kiosk_id="k-001")
     return err.value
 
 
@@ -43,7 +45,7 @@ def test_dead_letters_show_an_events_unknown_key_escaped(cli_config, capsys):  #
     assert err.reason == "schema" and ESC_TITLE in err.detail          # the detail quotes the key
     url = cli_config.read_text().split('"')[1]
     with open_store(url) as store:
-        store.add_dead_letters([DeadLetter(contract.events_topic("k-001"), "k-001", err.reason, err.detail, payload,
+        store.add_dead_letters([DeadLetter(events_topic("k-001"), "k-001", err.reason, err.detail, payload,
                                            datetime.now(UTC))])
     assert collector_main(["dead-letters", "--config", str(cli_config)]) == 0
     out = capsys.readouterr().out

@@ -116,12 +116,12 @@ def test_any_text_gives_a_canonical_number_or_value_error(text):
        | st.builds(lambda nsn, prefix: prefix + nsn, st.text("0123456789", min_size=8, max_size=11),
                    st.sampled_from(["0", "+84", "84", "0084", "+84 (0) ", "840"])))
 def test_the_form_is_the_event_contracts_and_the_mobile_rules_the_kiosks(text):
-    """One rule for how a number is written (mqtt.contract.canonical_phone, which the collector
+    """One rule for how a number is written (mqtt.wire.event.canonical_phone, which the collector
     applies to a phone staff type for a trace): every number the kiosk takes is in the form the
     contract gives it; what the contract's form refuses, the kiosk refuses too."""
-    from mqtt import contract
+    from mqtt.wire.event import canonical_phone
     try:
-        canonical = contract.canonical_phone(text)
+        canonical = canonical_phone(text)
     except ValueError:
         canonical = None
     try:

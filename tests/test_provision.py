@@ -21,7 +21,7 @@ from kiosk.config import load_config, parse_config
 from kiosk.staff.accounts import StaffAccounts
 from kiosk.store import VisitStore
 from mqtt.broker import write_broker_config
-from mqtt.tokens import VenueKey
+from mqtt.wire.slip_codes import VenueKey
 from provisioning.cli import main
 from provisioning.fleet import Fleet, FleetError
 

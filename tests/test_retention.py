@@ -81,7 +81,7 @@ def test_people_who_come_at_the_camera_with_their_card_or_id_card_stay_registere
     """Their visits say they keep coming, whoever recorded them: a staff check-in is not needed."""
     from kiosk.staff.people import People, parse_declaration
     from kiosk.tokens import KioskTokens
-    from mqtt.tokens import VenueKey
+    from mqtt.wire.slip_codes import VenueKey
     people = People(store, now=clock.now)
     carded, _ = people.register(parse_declaration({"name": "Người Có Thẻ", "phone": "0912345678"}), staff_id=None)
     with_id, _ = people.register(parse_declaration({"name": "Người Có CCCD", "phone": "0912345678",

@@ -20,7 +20,8 @@ from kiosk.clock import Clock
 from kiosk.instance import single_instance
 from kiosk.selftest import checks
 from kiosk.selftest.report import central_report
-from mqtt import contract
+from mqtt.wire.fields import InvalidEvent
+from mqtt.wire.selftest_report import MAX_SELFTEST_BYTES, SELFTEST_SCHEMA, validate_selftest
 from mqtt.collector import queries
 from mqtt.collector.config import parse_config as collector_parse
 from mqtt.collector.ingest import Collector
@@ -237,10 +238,10 @@ def test_damaged_database_fails_storage(tmp_path):
 @settings(max_examples=300, deadline=None)
 def test_validate_selftest_refuses_anything_malformed_with_its_own_error(payload):
     try:
-        report = contract.validate_selftest(payload, topic_kiosk_id="k-1")
-    except contract.InvalidEvent:
+        report = validate_selftest(payload, topic_kiosk_id="k-1")
+    except InvalidEvent:
         return
-    assert report["schema"] == contract.SELFTEST_SCHEMA
+    assert report["schema"] == SELFTEST_SCHEMA
 
 
 def test_a_report_built_by_the_kiosk_validates_and_tampering_is_refused():
@@ -249,17 +250,17 @@ def test_a_report_built_by_the_kiosk_validates_and_tampering_is_refused():
                              {"disk_free_bytes": 3 * 2**30})]
     report = central_report(results, kiosk_id="k-1", venue_id="cho-thu", at=Clock().now())
     payload = json.dumps(report).encode()
-    with pytest.raises(contract.InvalidEvent, match="control characters"):
-        contract.validate_selftest(payload, topic_kiosk_id="k-1")      # a bell from a driver message
+    with pytest.raises(InvalidEvent, match="control characters"):
+        validate_selftest(payload, topic_kiosk_id="k-1")      # a bell from a driver message
     results[0].values["error"] = "no camera"
     report = central_report(results, kiosk_id="k-1", venue_id="cho-thu", at=Clock().now())
-    assert contract.validate_selftest(json.dumps(report).encode(), topic_kiosk_id="k-1")["passed"] is False
-    with pytest.raises(contract.InvalidEvent, match="kiosk_mismatch|differs"):
-        contract.validate_selftest(json.dumps(report).encode(), topic_kiosk_id="k-2")
-    with pytest.raises(contract.InvalidEvent, match="passed disagrees"):
-        contract.validate_selftest(json.dumps({**report, "passed": True}).encode(), topic_kiosk_id="k-1")
-    with pytest.raises(contract.InvalidEvent, match="oversize"):
-        contract.validate_selftest(b" " * (contract.MAX_SELFTEST_BYTES + 1))
+    assert validate_selftest(json.dumps(report).encode(), topic_kiosk_id="k-1")["passed"] is False
+    with pytest.raises(InvalidEvent, match="kiosk_mismatch|differs"):
+        validate_selftest(json.dumps(report).encode(), topic_kiosk_id="k-2")
+    with pytest.raises(InvalidEvent, match="passed disagrees"):
+        validate_selftest(json.dumps({**report, "passed": True}).encode(), topic_kiosk_id="k-1")
+    with pytest.raises(InvalidEvent, match="oversize"):
+        validate_selftest(b" " * (MAX_SELFTEST_BYTES + 1))
 
 
 # -- a provisioned kiosk against the fleet's broker --------------------------------------------

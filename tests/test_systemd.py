@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kiosk_process import write_config
-from mqtt import sdnotify
+from mqtt.plumbing import sdnotify
 from mqtt.broker.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

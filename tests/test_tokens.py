@@ -15,7 +15,7 @@ from kiosk.checkin import CheckinDesk
 from kiosk.credentials import Refused, recognise
 from kiosk.staff.people import People, parse_declaration
 from kiosk.tokens import KioskTokens, venue_key
-from mqtt.tokens import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
+from mqtt.wire.slip_codes import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
 from codes import cccd_payload
 
 VENUE = "cho-thu"
@@ -180,7 +180,7 @@ def test_any_text_is_opened_or_refused_with_a_reason(text):
 
 
 def test_the_central_side_checks_a_code_with_the_venues_key(key, tmp_path, clock, capsys):
-    """kiosk-collector token: the scheme is shared (mqtt/tokens.py), so the centre verifies codes too."""
+    """kiosk-collector token: the scheme is shared (mqtt/wire/slip_codes.py), so the centre verifies codes too."""
     import json
 
     from mqtt.collector.cli import main

@@ -19,7 +19,7 @@ from uplink_support import (
 
 from kiosk.outbox import KioskOutbox
 from kiosk.store import StoreConnection, StoreUnavailable
-from mqtt import contract
+from mqtt.wire.topics import cmd_topic, events_topic
 from mqtt.refusal_inference import GUESS, REFUSED
 from mqtt.uplink import Uplink, UplinkSettings
 
@@ -134,9 +134,9 @@ def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kio
         health = json.loads(central.on("kiosks/k-001/health")[-1].payload)
         assert health["camera_fps"] == 15.0 and health["version"] == "test"
         assert set(health["outbox"]) >= {"pending", "sent", "delivered", "quarantined", "oldest_undelivered_s"}
-        central.client.publish(contract.cmd_topic("k-001", "ping"), json.dumps({"id": "req-1"}), qos=1)
-        central.client.publish(contract.cmd_topic("k-001", "purge"), b"", qos=1)
-        central.client.publish(contract.cmd_topic("k-001", "reboot"), b"", qos=1)
+        central.client.publish(cmd_topic("k-001", "ping"), json.dumps({"id": "req-1"}), qos=1)
+        central.client.publish(cmd_topic("k-001", "purge"), b"", qos=1)
+        central.client.publish(cmd_topic("k-001", "reboot"), b"", qos=1)
 
         def replies():
             return [r for m in central.on("kiosks/k-001/health") for r in json.loads(m.payload).get("replies", [])]
@@ -261,7 +261,7 @@ def test_an_event_the_broker_closes_the_connection_for_is_quarantined_alone(tmp_
     record_check_ins(store, 4, start=1)                          # short names (one word)
     record_check_ins(store, 1, start=111111)                     # seq 5: six words, a larger event
     record_check_ins(store, 5, start=5)
-    sizes = {seq: publish_packet_size(contract.events_topic("k-001"), payload)
+    sizes = {seq: publish_packet_size(events_topic("k-001"), payload)
              for seq, _id, payload in KioskOutbox(kiosk_db).pending(limit=100)}
     largest_other = max(size for seq, size in sizes.items() if seq != 5)
     assert sizes[5] - largest_other >= 8, sizes

@@ -13,7 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
-from mqtt import contract
+from mqtt.wire.acks import encode_ack
+from mqtt.wire.topics import acks_topic
 
 
 def record_check_ins(store, n: int, *, start: int = 0, kiosk_id: str = "k-001", clock=None) -> None:
@@ -58,7 +59,7 @@ def acking_collector(url: str, client_id: str = "test-acker") -> RawClient:
     def ack(client, message):
         if message.topic.endswith("/events"):
             event = json.loads(message.payload)
-            client.publish(contract.acks_topic(event["kiosk_id"]), contract.encode_ack([event["event_id"]]), qos=1)
+            client.publish(acks_topic(event["kiosk_id"]), encode_ack([event["event_id"]]), qos=1)
     return RawClient(url, client_id, subscribe=["kiosks/+/events"], on_message=ack)
 
 

@@ -18,7 +18,7 @@ import datetime
 import re
 from typing import NoReturn
 
-from mqtt import contract
+from mqtt.wire.fields import has_controls
 
 from .model import Credential, Refused
 from .normalise import (
@@ -130,7 +130,7 @@ def _text(raw: str, index: int) -> str | None:
             decoded = bytes.fromhex(raw).decode("utf-8")
         except UnicodeDecodeError:
             decoded = None  # hex-looking plain text, e.g. a short name
-        if decoded is not None and not (is_ascii_digits(raw) and contract.has_controls(decoded)):
+        if decoded is not None and not (is_ascii_digits(raw) and has_controls(decoded)):
             # Hex hides what it carries from the payload check; check the decoded text again.
             text = check_controls(decoded, f"field {index}")
     return collapse(text) or None

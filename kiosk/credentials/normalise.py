@@ -11,7 +11,9 @@ import datetime
 import re
 import unicodedata
 
-from mqtt import contract
+from mqtt.wire.event import MAX_NAME_CHARS as EVENT_NAME_CHARS
+from mqtt.wire.event import PERSON_ID, PERSON_KINDS, check_person
+from mqtt.wire.fields import InvalidEvent, has_controls
 
 from .model import Credential, Refused
 
@@ -125,10 +127,10 @@ def birth_in_future(birth_date: str | None, today: datetime.date) -> bool:
 
 def fit_to_contract(credential: Credential) -> Credential:
     """``credential`` as the event contract carries it, so the centre takes every event the kiosk
-    records (the rules are :mod:`mqtt.contract`'s, the ones the collector applies).
+    records (the rules are :mod:`mqtt.wire.event`'s, the ones the collector applies).
 
     What can be fitted is fitted and said in ``warnings``: a name longer than
-    :data:`mqtt.contract.MAX_NAME_CHARS` is shortened at a word boundary (``name_shortened``: the
+    :data:`mqtt.wire.event.MAX_NAME_CHARS` is shortened at a word boundary (``name_shortened``: the
     person is identified by ``kind:id``, not by the name); a birth date, sex or phone the contract
     cannot carry is left out (``birth_date_dropped``, ``sex_dropped``, ``phone_dropped``). A kind or
     id it cannot carry, or a name with control characters, is refused (``malformed_<kind>``, or
@@ -137,19 +139,19 @@ def fit_to_contract(credential: Credential) -> Credential:
     refusal = _FIT_REFUSALS.get(credential.kind, "malformed_token")
     if "via" in credential.details:
         refusal = "malformed_token"
-    if credential.kind not in contract.PERSON_KINDS:
+    if credential.kind not in PERSON_KINDS:
         raise Refused(refusal, "not a kind of person the event contract knows")
-    if not (isinstance(credential.id, str) and contract.PERSON_ID.fullmatch(credential.id)):
+    if not (isinstance(credential.id, str) and PERSON_ID.fullmatch(credential.id)):
         raise Refused(refusal, "the id is not 1-64 ASCII letters, digits, '*' or '-'")
     warnings = list(credential.warnings)
     changes: dict = {}
     name = credential.name
     if name is not None:
-        if not isinstance(name, str) or contract.has_controls(name):
+        if not isinstance(name, str) or has_controls(name):
             raise Refused(refusal, "the name is not text without control characters")
         name = collapse(name) or None
-        if name and len(name) > contract.MAX_NAME_CHARS:
-            name = _shorten(name, contract.MAX_NAME_CHARS)
+        if name and len(name) > EVENT_NAME_CHARS:
+            name = _shorten(name, EVENT_NAME_CHARS)
             warnings.append("name_shortened")
         if name != credential.name:
             changes["name"] = name
@@ -158,8 +160,8 @@ def fit_to_contract(credential: Credential) -> Credential:
         if value is None:
             continue
         try:
-            contract.check_person({**_PLACEHOLDER, key: value})
-        except contract.InvalidEvent:
+            check_person({**_PLACEHOLDER, key: value})
+        except InvalidEvent:
             changes[key] = None
             warnings.append(dropped)
     if not changes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mqtt import contract
+from mqtt.wire.event import canonical_phone
 
 # Separators people type or print; they carry no meaning (the contract's, for telling what is wrong).
 _SEPARATORS = re.compile(r"[\s.\-()]")
@@ -45,7 +45,7 @@ def normalise_phone(text: str) -> str:
 
     Accepts ``0…``, ``+84…``, ``84…`` and ``0084…`` (also with the national ``0`` kept after the
     country code: ``+84 0912…``), ignoring spaces, dots, dashes and parentheses: the form is the
-    event contract's (:func:`mqtt.contract.canonical_phone`, the collector's too); which numbers
+    event contract's (:func:`mqtt.wire.event.canonical_phone`, the collector's too); which numbers
     are mobiles is the kiosk's rule.
     Raises :class:`PhoneError` for anything else, including landlines (``02x``) and pre-2018
     11-digit mobiles.
@@ -53,7 +53,7 @@ def normalise_phone(text: str) -> str:
     if not isinstance(text, str):
         raise PhoneError("phone_chars", "A phone number must be text.")
     try:
-        phone = contract.canonical_phone(text)
+        phone = canonical_phone(text)
     except ValueError:
         raise _why_not(text) from None
     if not _MOBILE.fullmatch(phone[1:]):
@@ -71,7 +71,7 @@ def _why_not(text: str) -> PhoneError:
         return PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
     try:
         # One digit more than the form takes: a landline (02x) or a pre-2018 11-digit mobile?
-        national = contract.canonical_phone(compact[:-1])[1:] + compact[-1]
+        national = canonical_phone(compact[:-1])[1:] + compact[-1]
     except ValueError:
         national = ""
     if national[:1] == "2":

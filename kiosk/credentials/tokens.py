@@ -4,7 +4,7 @@ Envelope, ASCII in the QR alphanumeric charset so that codes stay small::
 
     CK1.<T>.<BODY>.<SIG>     T = S (slip) or C (kiosk_card); BODY, SIG = unpadded base32 (A-Z2-7)
 
-This module only checks the envelope (the scheme itself is :mod:`mqtt.tokens`). Whether BODY and
+This module only checks the envelope (the scheme itself is :mod:`mqtt.wire.slip_codes`). Whether BODY and
 SIG belong together, and what BODY says, is the job of a :class:`TokenVerifier` (the kiosk's is
 :class:`kiosk.tokens.KioskTokens`). Without one, well-formed tokens are refused as
 ``token_unverifiable``.
@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mqtt.tokens import ENVELOPE as _ENVELOPE
-from mqtt.tokens import KINDS as _TYPES
-from mqtt.tokens import LETTERS as _LETTERS
-from mqtt.tokens import PREFIX, decode_b32, encode_b32
+from mqtt.wire.slip_codes import ENVELOPE as _ENVELOPE
+from mqtt.wire.slip_codes import KINDS as _TYPES
+from mqtt.wire.slip_codes import LETTERS as _LETTERS
+from mqtt.wire.slip_codes import PREFIX, decode_b32, encode_b32
 
 from .model import Credential, Refused
 from .normalise import check_controls, collapse, to_text

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hardware.frames import CameraError, open_source
-from mqtt.terminal import echo
+from mqtt.plumbing.terminal import echo
 
 from ..config import Config, listen_addresses
 from ..lan import resolve_listen

@@ -7,7 +7,7 @@ must be one; the database must be SQLite.
 
 from __future__ import annotations
 
-from mqtt.tokens import VenueKey
+from mqtt.wire.slip_codes import VenueKey
 
 from ..config import ConfigError, parse_config
 from ..identity_check import identity_problem, load_pem

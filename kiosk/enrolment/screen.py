@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TextIO
 
-from mqtt.terminal import echo
+from mqtt.plumbing.terminal import echo
 
 from .. import messages
 

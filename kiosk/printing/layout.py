@@ -13,7 +13,7 @@ paper, 576 for 80 mm) for :mod:`hardware.printers`.
  'Đưa mã này vào camera khi ra về']
 
 What is drawn comes from :func:`slip_lines` / :func:`card_lines` (so tests can check it without
-reading pixels): names are masked here (``mqtt.masking.mask_name``), so no caller can print a
+reading pixels): names are masked here (``mqtt.wire.masking.mask_name``), so no caller can print a
 full name by forgetting to; phones show their last three digits. Every text is cleaned
 (control and format characters, a pile of combining marks) and wrapped to the width, cut with
 "…" after a few lines, so no name — 300 characters, no spaces, hostile bytes — leaves the paper.
@@ -34,7 +34,7 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from mqtt.masking import mask_name
+from mqtt.wire.masking import mask_name
 
 from ..messages import text
 from .fonts import font

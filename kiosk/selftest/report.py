@@ -1,5 +1,5 @@
 """The self-test report: the technician's text (Vietnamese or English) and the central copy
-(``checkin.selftest/1``, see :func:`mqtt.contract.validate_selftest`)."""
+(``checkin.selftest/1``, see :func:`mqtt.wire.selftest_report.validate_selftest`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import uuid
 from datetime import datetime
 
-from mqtt.contract import SELFTEST_SCHEMA
+from mqtt.wire.selftest_report import SELFTEST_SCHEMA
 
 from .. import __version__
 from ..clock import iso

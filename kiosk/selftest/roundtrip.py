@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from mqtt import contract
+from mqtt.wire.topics import selftest_topic
 from mqtt.uplink import Uplink
 
 from .checks import Result
@@ -20,7 +20,7 @@ from .checks import Result
 def broker(uplink: Uplink, payload: bytes, report_id: str, timeout_s: float) -> Result:
     host = f"{uplink.host}:{uplink.port}"
     start = time.monotonic()
-    acked = uplink.post(contract.selftest_topic(uplink.s.kiosk_id), payload, report_id)
+    acked = uplink.post(selftest_topic(uplink.s.kiosk_id), payload, report_id)
     uplink.start()
     try:
         if acked.wait(timeout_s):

@@ -24,7 +24,7 @@ from PIL import Image
 
 from hardware.feedback import Signals
 from hardware.frames import open_source
-from mqtt.terminal import echo
+from mqtt.plumbing.terminal import echo
 from mqtt.uplink import Uplink
 
 from .. import __version__

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from mqtt.masking import mask_name
+from mqtt.wire.masking import mask_name
 
 from ..checkin import CheckinDesk
 from ..outcome import Outcome

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import sqlite_utils
 
-from mqtt.private_file import owner_only
+from mqtt.plumbing.files import owner_only
 
 from .room import NO_ROOM, out_of_room
 from .schema import migrations

@@ -50,7 +50,7 @@ class VisitState:
 
 
 class EventBuilder(Protocol):
-    """Makes a visit change's event (``kiosk.events.build_event`` with the kiosk, the clock
+    """Makes a visit change's event (``mqtt.wire.event.build_event`` with the kiosk, the clock
     reading and the staff member bound); raises for one the contract cannot carry."""
 
     def __call__(self, *, seq: int, event_id: str, type: str, visit_id: str, at: str, method: str | None,

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Callable
 
-from mqtt.masking import mask_name
+from mqtt.wire.masking import mask_name
 
 from ..outcome import Outcome
 

@@ -20,7 +20,7 @@ from functools import wraps
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
-from mqtt.masking import mask_name
+from mqtt.wire.masking import mask_name
 
 from ..credentials.phone import PhoneError, mask_phone, normalise_phone
 from ..staff.accounts import AccountError

@@ -1,6 +1,6 @@
 """The central collector: broker → central store (exactly once), acks, and tracing queries.
 
-Runs centrally (``kiosk-collector run``); imports ``mqtt.contract`` but never ``kiosk``, so it
+Runs centrally (``kiosk-collector run``); imports ``mqtt.wire`` and ``mqtt.plumbing`` but never ``kiosk``, so it
 installs without the kiosk's camera and GPIO dependencies.
 
 >>> import tempfile

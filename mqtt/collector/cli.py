@@ -20,17 +20,17 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .. import contract
+from ..wire.event import PERSON_KINDS
 from . import queries
-from ..logs import setup_logging, use_timezone
-from ..masking import mask_id, mask_name
-from ..terminal import echo
+from ..plumbing.logs import setup_logging, use_timezone
+from ..wire.masking import mask_id, mask_name
+from ..plumbing.terminal import echo
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import TRACE_PHONE, StoreError, open_store
 
 log = logging.getLogger("mqtt.collector")
 #: What ``trace KIND:ID`` takes: a person kind, or ``phone`` (everyone checked in with it).
-_TRACE_KINDS = (*contract.PERSON_KINDS, TRACE_PHONE)
+_TRACE_KINDS = (*PERSON_KINDS, TRACE_PHONE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +242,7 @@ def _purge(args, config: Config) -> int:
 
 def _token(args, config: Config) -> int:
     """Whether a code was really printed by a kiosk of the venue, and what it stands for."""
-    from ..tokens import SlipClaims, TokenRefused, VenueKey, open_token
+    from ..wire.slip_codes import SlipClaims, TokenRefused, VenueKey, open_token
     try:
         key = VenueKey.load(args.key)
     except (OSError, ValueError) as exc:

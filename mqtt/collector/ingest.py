@@ -57,7 +57,17 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .. import contract
+from ..wire.acks import encode_acks
+
+from ..wire import presence
+from ..wire.event import encode_event, event_id_of, validate_event
+
+from ..wire.fields import InvalidEvent
+
+from ..wire.selftest_report import validate_selftest
+
+from ..wire.topics import EVENTS_FILTER, acks_topic, events_topic, parse_topic, shared
+from ..plumbing import sdnotify
 from . import receiver
 from .config import Config
 from .registry import Registry
@@ -66,8 +76,6 @@ from .store import UTC, DeadLetter, FleetUpdate, IngestResult, Store, StoreError
 
 log = logging.getLogger("mqtt.collector")
 
-MAX_HEALTH_BYTES = 16 * 1024
-STATUSES = (b"online", b"offline")
 BURST_GAP_S = 0.005
 #: Under systemd, READY=1 is sent after this long even when the broker is not reachable yet.
 READY_WAIT_S = 10.0
@@ -134,8 +142,8 @@ class Collector:
         self._next_purge = 0.0
         #: When the writer last went round its loop (its heartbeat, for systemd's watchdog).
         self.last_pass = time.monotonic()
-        self.events_filter = (contract.shared(config.mqtt.shared_group, contract.EVENTS_FILTER)
-                              if config.mqtt.shared_group else contract.EVENTS_FILTER)
+        self.events_filter = (shared(config.mqtt.shared_group, EVENTS_FILTER)
+                              if config.mqtt.shared_group else EVENTS_FILTER)
         self.receiver: subprocess.Popen | None = None
         self._pipe: Connection | None = None
 
@@ -288,21 +296,21 @@ class Collector:
         try:
             return self._classify(msg)
         except Exception as exc:  # noqa: BLE001 - an error of ours must not stop central ingest
-            parsed = contract.parse_topic(msg.topic)
+            parsed = parse_topic(msg.topic)
             kiosk_id = parsed[0] if parsed else None
             # Where it failed, not the exception's text: that may quote the payload (someone's name).
             where = traceback.extract_tb(exc.__traceback__)[-1]
             log.error("collector: dead letter from %s: unreadable (%s at %s:%d, a collector bug)", kiosk_id or "?",
                       type(exc).__name__, Path(where.filename).name, where.lineno)
             try:
-                event_id = contract.event_id_of(msg.payload) if parsed and parsed[1] == "events" else None
+                event_id = event_id_of(msg.payload) if parsed and parsed[1] == "events" else None
             except Exception:  # noqa: BLE001 - the id is a courtesy; the letter is kept without it
                 event_id = None
             return DeadLetter(msg.topic, kiosk_id, "unreadable", f"the collector could not read it "
                               f"({type(exc).__name__})", msg.payload, msg.received_at, event_id=event_id)
 
     def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
-        parsed = contract.parse_topic(msg.topic)
+        parsed = parse_topic(msg.topic)
         kiosk_id, leaf = parsed if parsed else (None, None)
 
         def dead(reason: str, detail: str, event_id: str | None = None, final: bool = False) -> DeadLetter:
@@ -314,38 +322,35 @@ class Collector:
         if leaf == "events":
             try:
                 # The plausible time window is reckoned from when the message arrived.
-                event = contract.validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
-            except contract.InvalidEvent as exc:
+                event = validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
+            except InvalidEvent as exc:
                 # The same bytes are refused the same way however often they come: final.
-                return dead(exc.reason, exc.detail, contract.event_id_of(msg.payload), final=True)
+                return dead(exc.reason, exc.detail, event_id_of(msg.payload), final=True)
             refusal = self.registry.refusal(event) if self.registry is not None else None
             if refusal:
                 # Not final: held until the registry lists the kiosk at that venue.
                 return dead(*refusal, event_id=event["event_id"])
             return event
         if leaf == "status":
-            if msg.payload in STATUSES:
-                return FleetUpdate(kiosk_id, msg.received_at, status=msg.payload.decode(), retained=msg.retain)
-            # An empty retained message clears the topic: nothing to record.
-            return dead("status", "status must be 'online' or 'offline'") if msg.payload else None
+            if not msg.payload:
+                return None         # an empty retained message clears the topic: nothing to record
+            try:
+                return FleetUpdate(kiosk_id, msg.received_at, status=presence.read_status(msg.payload),
+                                   retained=msg.retain)
+            except ValueError as exc:
+                return dead("status", str(exc))
         if leaf == "health":
             if not msg.payload:
                 return None
             try:
-                if len(msg.payload) > MAX_HEALTH_BYTES:
-                    raise ValueError(f"{len(msg.payload)} bytes, limit {MAX_HEALTH_BYTES}")
-                if b"\\u0000" in msg.payload:
-                    raise ValueError("NUL characters")     # PostgreSQL's jsonb cannot hold them
-                health = contract.load_json(msg.payload)
-                if not isinstance(health, dict):
-                    raise ValueError("not a JSON object")
+                health = presence.read_health(msg.payload)
             except ValueError as exc:
                 return dead("health", f"health must be a JSON object ({str(exc)[:80]})")
             return FleetUpdate(kiosk_id, msg.received_at, health=health)
         if leaf == "selftest":
             try:
-                report = contract.validate_selftest(msg.payload, topic_kiosk_id=kiosk_id)
-            except contract.InvalidEvent as exc:
+                report = validate_selftest(msg.payload, topic_kiosk_id=kiosk_id)
+            except InvalidEvent as exc:
                 return dead("selftest", f"{exc.reason}: {exc.detail}")
             return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
         return dead("topic", "not a kiosks/<id>/events|status|health|selftest topic")
@@ -450,8 +455,8 @@ class Collector:
             except StoreError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                letters.append(DeadLetter(contract.events_topic(event["kiosk_id"]), event["kiosk_id"], "store_rejected",
-                                          f"the store refused it ({type(exc).__name__})", contract.encode_event(event),
+                letters.append(DeadLetter(events_topic(event["kiosk_id"]), event["kiosk_id"], "store_rejected",
+                                          f"the store refused it ({type(exc).__name__})", encode_event(event),
                                           event_id=event["event_id"], final=True))
                 log.warning("collector: dead letter from %s: store_rejected", event["kiosk_id"])
                 continue
@@ -492,8 +497,8 @@ class Collector:
             per_kiosk[kiosk_of[held_id]][0].append(held_id)
         for kiosk_id, event_id, reason in refused:
             per_kiosk[kiosk_id][1].append((event_id, reason))
-        acks = [(contract.acks_topic(kiosk_id), payload) for kiosk_id, (ids, refusals) in per_kiosk.items()
-                for payload in contract.encode_acks(ids, refusals)]
+        acks = [(acks_topic(kiosk_id), payload) for kiosk_id, (ids, refusals) in per_kiosk.items()
+                for payload in encode_acks(ids, refusals)]
         if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
             self.counters.acks_published += len(acks)
 
@@ -541,18 +546,16 @@ def run(config: Config, stop: threading.Event) -> int:
     STOPPING=1 on the way out. A store that cannot be opened (a new one on a full disk, a
     migration that cannot write, PostgreSQL unreachable) is waited for the same way, READY=1 and
     status "STORE DOWN …" meanwhile: a restart would not help either."""
-    from .. import sdnotify
-
-    interval = sdnotify.watchdog_interval()
-    pinger = sdnotify.Watchdog(interval)
+    heartbeat = sdnotify.Heartbeat(every_s=STATUS_EVERY_S)
+    interval = heartbeat.watchdog.interval
     status_file = Path(config.collector.status_file) if config.collector.status_file else None
-    store = _open_store(config, stop, pinger, status_file)
+    store = _open_store(config, stop, heartbeat, status_file)
     if store is None:
         sdnotify.stopping("stopping")
         return 0
     collector = Collector(config, store=store)
     collector.start()
-    started, ready, shown, next_status = time.monotonic(), False, None, 0.0
+    started = time.monotonic()
     written, next_write, warned = None, 0.0, False
     try:
         while not stop.wait(0.5 if not interval else min(0.5, interval / 2)):
@@ -560,14 +563,9 @@ def run(config: Config, stop: threading.Event) -> int:
                 return 1
             state = collector.state()
             connected, line, down = state["connected"], state["line"], state["store"] == "down"
-            if not ready and (connected or time.monotonic() - started >= READY_WAIT_S):
-                ready = True
-                sdnotify.ready(line)
-                shown, next_status = line, time.monotonic() + STATUS_EVERY_S
-            elif ready and line != shown and (time.monotonic() >= next_status
-                                              or down != (shown or "").startswith("STORE DOWN")):
-                sdnotify.status(line)          # at once when the store goes down or comes back
-                shown, next_status = line, time.monotonic() + STATUS_EVERY_S
+            if heartbeat.ready or connected or time.monotonic() - started >= READY_WAIT_S:
+                # At once when the store goes down or comes back.
+                heartbeat.say(line, urgent=down != (heartbeat.shown or "").startswith("STORE DOWN"))
             if status_file is not None:
                 key = (state["connected"], state["store"])
                 if key != written or time.monotonic() >= next_write:
@@ -578,7 +576,7 @@ def run(config: Config, stop: threading.Event) -> int:
                         log.warning("collector: cannot write the status file %s ([collector] status_file)",
                                     status_file)
             if collector.writing(within=interval or 1.0):
-                pinger.tick()
+                heartbeat.tick()
     finally:
         sdnotify.stopping("stopping")
         collector.stop()
@@ -589,11 +587,10 @@ def run(config: Config, stop: threading.Event) -> int:
     return 0
 
 
-def _open_store(config: Config, stop: threading.Event, pinger, status_file: Path | None) -> Store | None:
+def _open_store(config: Config, stop: threading.Event, heartbeat: sdnotify.Heartbeat,
+                status_file: Path | None) -> Store | None:
     """The central store, opened as soon as it can be (None when stopped first). Until then the
     broker keeps the collector's session: nothing is taken from it, so nothing is lost."""
-    from .. import sdnotify
-
     delay, since = 0.5, None
     while True:
         try:
@@ -607,10 +604,10 @@ def _open_store(config: Config, stop: threading.Event, pinger, status_file: Path
                                                   "messages; retrying in %.1f s", exc, delay)
             if status_file is not None:
                 write_status(status_file, state)
-            (sdnotify.ready if first else sdnotify.status)(state["line"])
+            heartbeat.say(state["line"], urgent=True)
             end = time.monotonic() + delay
             while (left := end - time.monotonic()) > 0:
-                pinger.tick()                  # deliberately waiting, not hung
+                heartbeat.tick()               # deliberately waiting, not hung
                 if stop.wait(min(0.5, left)):
                     return None
             delay = min(delay * 2, MAX_RETRY_S)

@@ -20,7 +20,8 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .. import contract
+from ..wire.event import canonical_phone
+
 from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
 
 DEFAULT_TRACE_DAYS = 14
@@ -41,7 +42,7 @@ def visits(store: Store, venue: str | None = None, limit: int | None = None) -> 
 def trace(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAYS, *,
           now: datetime | None = None) -> list[dict]:
     """The contacts of ``kind:person_id`` or, with ``kind`` ``"phone"``, of everyone checked in with
-    that phone number (typed in any form :func:`mqtt.contract.canonical_phone` reads): every other
+    that phone number (typed in any form :func:`mqtt.wire.event.canonical_phone` reads): every other
     person whose visit at the same venue overlapped an index visit still going within the last
     ``days`` days. One dict per contact person (``kind:id``), longest shared time first:
 
@@ -59,7 +60,7 @@ def trace(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAY
     other arrives) do not overlap. Raises ValueError for a malformed phone number.
     """
     if kind == TRACE_PHONE:
-        person_id = contract.canonical_phone(person_id)
+        person_id = canonical_phone(person_id)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     return contacts(store.trace_rows(kind, person_id, now - timedelta(days=days), now), now)
 
@@ -142,7 +143,7 @@ def fleet(store: Store, *, now: datetime | None = None) -> list[dict]:
 
 
 def selftest_summary(report: dict | None, received_at: datetime | None) -> dict | None:
-    """The latest self-test (stored only once it passed contract.validate_selftest): when,
+    """The latest self-test (stored only once it passed validate_selftest): when,
     passed or not, and the checks that failed or warned."""
     if report is None:
         return None

@@ -39,8 +39,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from .. import contract, endpoint
-from ..logs import setup_logging
+from .. import endpoint
+from ..wire.topics import HEALTH_FILTER, SELFTEST_FILTER, STATUS_FILTER
+from ..plumbing.logs import setup_logging
 from .config import MqttSection
 
 log = logging.getLogger("mqtt.collector")
@@ -195,8 +196,8 @@ class Receiver:
         # keeps them anyway. Status, health and self-test reports are never shared: every
         # collector keeps the whole fleet (each stores a report and acks it; the kiosk takes the
         # first ack).
-        client.subscribe([(self.s.events_filter, opts), (contract.STATUS_FILTER, opts),
-                          (contract.HEALTH_FILTER, opts), (contract.SELFTEST_FILTER, opts)])
+        client.subscribe([(self.s.events_filter, opts), (STATUS_FILTER, opts),
+                          (HEALTH_FILTER, opts), (SELFTEST_FILTER, opts)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]

@@ -27,8 +27,8 @@ import os
 import time
 from pathlib import Path
 
-from .. import contract
-from ..tomlconfig import ConfigError, load_toml, read_text
+from ..wire.ids import ID
+from ..plumbing.tomlconfig import ConfigError, load_toml, read_text
 
 log = logging.getLogger("mqtt.collector")
 
@@ -50,10 +50,10 @@ def parse_registry(text: str, path: Path | None = None) -> dict[str, str]:
     if not isinstance(kiosks, dict):
         raise ConfigError(f"{where}: kiosks must be a [kiosks] table (kiosk id = venue id)")
     for kiosk_id, venue_id in kiosks.items():
-        if not contract._ID.fullmatch(kiosk_id):
+        if not ID.fullmatch(kiosk_id):
             raise ConfigError(f"{where}: [kiosks] {kiosk_id!r}: not a kiosk id "
                               "(lower-case letters, digits and '-', at most 63)")
-        if not isinstance(venue_id, str) or not contract._ID.fullmatch(venue_id):
+        if not isinstance(venue_id, str) or not ID.fullmatch(venue_id):
             raise ConfigError(f"{where}: [kiosks] {kiosk_id} = {venue_id!r}: must be a venue id "
                               "(lower-case letters, digits and '-', at most 63)")
     return dict(kiosks)

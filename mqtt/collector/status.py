@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import datetime
 from pathlib import Path
+
+from ..plumbing.files import replace_file
 
 log = logging.getLogger("mqtt.collector")
 
@@ -29,17 +30,11 @@ STALE_S = 30.0
 def write_status(path: Path, state: dict) -> bool:
     """Replace ``path`` with ``state``; False (logged once by the caller) when it cannot be written."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(state, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        replace_file(path, (json.dumps(state, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"), mode=0o644)
         return True
     except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         return False
 
 

@@ -3,7 +3,7 @@
 Both backends share the rules in :class:`SqlStore` (de-duplication, visits, seq tracking, clock
 correction, purge); a backend only says how to talk to its database.
 
-An event (as :func:`mqtt.contract.validate_event` returns it) that comes twice is stored once,
+An event (as :func:`mqtt.wire.event.validate_event` returns it) that comes twice is stored once,
 and its id is held (to be acked) whichever copy is the new one:
 
 >>> import tempfile
@@ -29,7 +29,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import contract
+from ..wire.event import encode_event
+
+from ..wire.fields import compact_json, parse_time
+
+from ..wire.topics import events_topic
 
 UTC = timezone.utc
 #: Dead letters keep at most this much of the payload (enough to see what went wrong).
@@ -283,8 +287,8 @@ class SqlStore(Store):
         foreign = self._foreign_visits(batch)
         if foreign:
             self._write_dead_letters([DeadLetter(
-                contract.events_topic(e["kiosk_id"]), e["kiosk_id"], VISIT_OF_OTHER_KIOSK,
-                f"its visit was opened by kiosk {owner}", contract.encode_event(e), now,
+                events_topic(e["kiosk_id"]), e["kiosk_id"], VISIT_OF_OTHER_KIOSK,
+                f"its visit was opened by kiosk {owner}", encode_event(e), now,
                 event_id=e["event_id"], final=True) for e, owner in foreign])
             result.refused = [(e["kiosk_id"], e["event_id"], VISIT_OF_OTHER_KIOSK) for e, _ in foreign]
             refused = {e["event_id"] for e, _ in foreign}
@@ -332,7 +336,7 @@ class SqlStore(Store):
     def _event_row(self, e: dict, received: Any) -> tuple:
         clock, person = e["clock"], e["person"]
         return (e["event_id"], e["kiosk_id"], e["venue_id"], e["seq"], e["type"], e["visit_id"],
-                self._t(utc_ms(contract.parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
+                self._t(utc_ms(parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
                 float(clock["uptime_s"]), e["method"], e["staff_id"], person["kind"], person["id"],
                 self._json(person), bool(e.get("estimated", False)), received)
 
@@ -611,4 +615,4 @@ class SqlStore(Store):
 
 
 def dumps(obj: Any) -> str:
-    return contract.compact_json(obj)
+    return compact_json(obj)

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from ..private_file import owner_only
+from ..plumbing.files import owner_only
 from .store import UTC, SqlStore, StoreError, dumps, iso
 
 BUSY_TIMEOUT_MS = 5000

@@ -31,7 +31,7 @@ SlipClaims(visit_id='0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a',
            issued=datetime.datetime(2026, 11, 21, 1, 31, tzinfo=datetime.timezone.utc))
 >>> open_token(key, "cho-thu", token)
 Traceback (most recent call last):
-mqtt.tokens.TokenRefused: token_other_venue: signed for another venue
+mqtt.wire.slip_codes.TokenRefused: token_other_venue: signed for another venue
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import struct
@@ -50,6 +49,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ..plumbing.files import create_new
 
 PREFIX = "CK1."
 KEY_BYTES = 32
@@ -104,11 +105,7 @@ class VenueKey:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_bytes(KEY_BYTES)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secret.hex() + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        create_new(path, (secret.hex() + "\n").encode("ascii"))
         return cls(secret)
 
     def mac(self, letter: str, body: str) -> bytes:

@@ -15,7 +15,7 @@ the key, and says what is allowed:
 Web(listen='0.0.0.0:80')
 >>> parse_sections('[web]\\nlisten = "80"', Path("kiosk.toml"), {"web": Web})
 Traceback (most recent call last):
-mqtt.tomlconfig.ConfigError: kiosk.toml line 2: [web] listen = '80': must be HOST:PORT
+mqtt.plumbing.tomlconfig.ConfigError: kiosk.toml line 2: [web] listen = '80': must be HOST:PORT
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Under a ``Type=notify`` unit, systemd sets ``$NOTIFY_SOCKET`` (a path, or ``@nam
 abstract namespace) and, with ``WatchdogSec=``, ``$WATCHDOG_USEC``. Each message is one
 datagram of ``KEY=value`` lines. Outside systemd every call is a no-op that returns False.
 
-Used by both the kiosk and the collector (so it lives here: ``mqtt`` never imports ``kiosk``).
+Used by both the kiosk and the collector (so it lives here: ``mqtt`` never imports ``kiosk``),
+each through one :class:`Heartbeat`: READY=1 with the first status line, STATUS= when the line
+changes, WATCHDOG=1 from the thread whose hang should restart the service.
 
 Here a socket of our own stands in for systemd's:
 
@@ -29,7 +31,7 @@ import time
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Watchdog", "enabled", "notify", "ready", "status", "stopping", "watchdog", "watchdog_interval"]
+__all__ = ["Heartbeat", "Watchdog", "enabled", "notify", "ready", "status", "stopping", "watchdog", "watchdog_interval"]
 
 
 def _address() -> str | bytes | None:
@@ -113,3 +115,46 @@ class Watchdog:
             return False
         self._next = now + self.interval
         return watchdog()
+
+
+class Heartbeat:
+    """A daemon's side of ``Type=notify``: :meth:`say` a status line (READY=1 with the first,
+    STATUS= afterwards when it changed, at most every ``every_s`` seconds unless ``urgent``), and
+    :meth:`tick` the watchdog from the thread that must not hang.
+
+    >>> sent = []
+    >>> beat = Heartbeat(every_s=5.0, clock=lambda: 0.0, send=lambda *fields: sent.append(fields))
+    >>> beat.say("starting"); beat.say("scanning"); beat.say("STORE DOWN", urgent=True)
+    >>> sent
+    [('READY=1', 'STATUS=starting'), ('STATUS=STORE DOWN',)]
+    """
+
+    def __init__(self, *, every_s: float, interval: float | None = None, clock=time.monotonic, send=None):
+        self.every_s = every_s
+        self.watchdog = Watchdog(interval, clock=clock)
+        self.ready = False
+        self.shown: str | None = None
+        self._clock = clock
+        self._send = send or notify
+        self._next = 0.0
+
+    def due(self) -> bool:
+        """Whether :meth:`say` would look at a line now (a line costly to make is made only then)."""
+        return not self.ready or self._clock() >= self._next
+
+    def say(self, line: str, *, urgent: bool = False) -> None:
+        """READY=1 with ``line`` the first time; after that STATUS=``line`` when it differs from the
+        last one shown and it is due (or ``urgent``: a change the operator must see at once)."""
+        if not urgent and not self.due():
+            return
+        self._next = self._clock() + self.every_s
+        if not self.ready:
+            self.ready = True
+            self._send("READY=1", f"STATUS={line}")
+        elif line != self.shown:
+            self._send(f"STATUS={line}")
+        self.shown = line
+
+    def tick(self) -> bool:
+        """WATCHDOG=1 when due (see :class:`Watchdog`)."""
+        return self.watchdog.tick()
