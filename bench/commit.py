@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from kiosk.app import DB_NAME
+from kiosk.config import DB_NAME
 from kiosk.credentials import recognise
 from kiosk.store import open_database
 

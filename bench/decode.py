@@ -105,7 +105,7 @@ def throughput(frames_by_scene: dict, workdir: Path, *, seconds: float, min_fram
                 "raw_cpu_ms": median(s["raw_cpu"]), "pipeline_cpu_ms": median(s["pipeline_cpu"]),
                 "cpu_ratio": median(s["raw_cpu"]) / median(s["pipeline_cpu"]),
                 "raw_fps_samples": s["raw"], "pipeline_fps_samples": s["pipeline"], "ratio_samples": s["ratio"],
-                "pipeline_outcomes": dict(loops[(backend, scene)].stats.outcomes),
+                "pipeline_outcomes": dict(loops[(backend, scene)].state.outcomes),
             }
         return result
     finally:

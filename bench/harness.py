@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from gpiozero.pins.mock import MockFactory
-
-from hardware.decoders import open_decoder
 from hardware.feedback import Signals
-from kiosk.app import DB_NAME, signal_pins
+from kiosk.app import build_desk, build_scan_loop, build_signals
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
-from kiosk.config import Config
-from kiosk.cooldown import Cooldown
+from kiosk.config import DB_NAME, Config
+from kiosk.config.parts import decoder_from_config
 from kiosk.scanloop import ScanLoop
 from kiosk.store import VisitStore
 
@@ -96,29 +93,26 @@ def remove_tempdirs() -> None:
 
 def kiosk_decoder(backend: str):
     """The decoder exactly as ``build_kiosk`` makes it from the default config."""
-    d = Config().decoder
-    options = {"try_downscale": d.try_downscale, "try_invert": d.try_invert} if backend == "zxing" else {}
-    return open_decoder(backend, symbologies=d.symbologies, **options)
+    return decoder_from_config(Config(), backend)
 
 
 def make_desk(data_dir: Path) -> CheckinDesk:
     """The real desk on a real store file, as ``build_kiosk`` assembles it (default config)."""
     config = Config()
-    store = VisitStore.open(data_dir / DB_NAME)
-    return CheckinDesk(store, Clock(config.kiosk.timezone), kiosk_id=config.kiosk.id,
-                       venue_id=config.kiosk.venue_id, mode=config.kiosk.mode, capacity=config.rules.capacity)
+    return build_desk(config, VisitStore.open(data_dir / DB_NAME), Clock(config.kiosk.timezone))
 
 
 def make_signals() -> Signals:
-    return Signals(signal_pins(Config()), pin_factory=MockFactory())
+    """The lights and buzzer as a simulated kiosk has them (gpiozero's mock pins)."""
+    return build_signals(Config(), simulate=True)
 
 
-def make_loop(backend: str, frames: Sequence[np.ndarray], data_dir: Path,
-              cooldown_s: float | None = None) -> ScanLoop:
-    """A ScanLoop as the kiosk runs it, but fed by :class:`ReplayCamera`; cooldown from the default config."""
-    cooldown_s = Config().rules.cooldown_s if cooldown_s is None else cooldown_s
-    return ScanLoop(camera=ReplayCamera(frames), decoder=kiosk_decoder(backend), desk=make_desk(data_dir),
-                    signals=make_signals(), screen=NullScreen(), cooldown=Cooldown(cooldown_s))
+def make_loop(backend: str, frames: Sequence[np.ndarray], data_dir: Path) -> ScanLoop:
+    """A ScanLoop as ``build_kiosk`` assembles it from the default config, fed by
+    :class:`ReplayCamera` and telling a screen that draws nothing."""
+    desk = make_desk(data_dir)
+    return build_scan_loop(Config(), desk.store, desk.clock, camera=ReplayCamera(frames), signals=make_signals(),
+                           listeners=[NullScreen()], desk=desk, decoder=kiosk_decoder(backend))
 
 
 def close_loop(loop: ScanLoop) -> None:

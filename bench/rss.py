@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.app import DB_NAME
+from kiosk.config import DB_NAME
 
 from .frames import person_payload, qr_png_bytes
 from .harness import make_tempdir

@@ -140,7 +140,7 @@ def _selftest(args, config: Config | ConfigError) -> int:
 # -- kiosk decode -----------------------------------------------------------------------------
 
 def _decode(args, config: Config) -> int:
-    from .app import decoder_from_config
+    from .config.parts import decoder_from_config
 
     decoder = decoder_from_config(config, args.decoder)
     all_ok = True

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable, Protocol, Sequence
 
 from hardware.decoders import Decoder
 from hardware.feedback import Signals
@@ -24,6 +24,7 @@ from .clock import iso
 from .cooldown import Cooldown
 from .credentials import Refused, recognise
 from .outcome import Outcome
+from .state import LoopState
 from .store import RecordedEvent, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,45 +39,46 @@ PROBE_EVERY_S = 2.0
 CAMERA_RETRY_S = (1, 2, 5, 10, 30)
 
 
-@dataclass
-class LoopStats:
-    """Figures for the health report: frames read, decode time, outcomes by kind."""
+class OutcomeListener(Protocol):
+    """What learns of each outcome at the door, after the lights and the beep: the screens (web,
+    terminal) and the slip policy. ``status`` is the kiosk's error code, or None when it is well."""
 
-    frames: int = 0
-    decode_s: float = 0.0
-    outcomes: dict[str, int] = field(default_factory=dict)
+    def show(self, outcome: Outcome) -> None: ...
+
+    def status(self, code: str | None) -> None: ...
 
 
 class ScanLoop:
     """Runs the kiosk: reads frames until stopped.
 
     camera, decoder: from :mod:`hardware`; desk: the rules and the store; signals: lights and
-    beeps; screen: anything with ``show(outcome)`` and ``status(code | None)``;
-    open_camera: makes a new camera after a :class:`CameraError` (None: never reopen).
-    verifier: checks the kiosk's own slip/card tokens (None until the kiosk has a key).
-    purge: the retention purge, run hourly (returns counts).
+    beeps; listeners: told every outcome and every change of the error state, in order (the
+    screens, then the slip policy); open_camera: makes a new camera after a :class:`CameraError`
+    (None: never reopen); verifier: checks the kiosk's own slip/card codes (None while the kiosk
+    has no key); purge: the retention purge, run hourly (returns counts); state: where the loop
+    keeps its figures and errors (:class:`~kiosk.state.LoopState`, read by the status marks and
+    the health report); heartbeat: called from the loop's own thread after every step that went
+    through (the systemd watchdog: a hung loop, not just a live process, gets the kiosk
+    restarted).
     """
 
     def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: Signals,
-                 screen, cooldown: Cooldown, autocheckout: AutoCheckout | None = None, open_camera=None,
-                 verifier=None, purge=None):
+                 listeners: Sequence[OutcomeListener], cooldown: Cooldown, autocheckout: AutoCheckout | None = None,
+                 open_camera=None, verifier=None, purge=None, state: LoopState | None = None,
+                 heartbeat: Callable[[], None] | None = None):
         self.camera = camera
         self.decoder = decoder
         self.desk = desk
         self.signals = signals
-        self.screen = screen
+        self.listeners = tuple(listeners)
         self.cooldown = cooldown
         self.autocheckout = autocheckout
         self.open_camera = open_camera
         self.verifier = verifier
         self.purge = purge
-        #: Called from the loop's own thread after every step that went through (the systemd
-        #: watchdog ping: a hung loop, not just a live process, gets the kiosk restarted).
-        self.heartbeat = None
+        self.state = state if state is not None else LoopState()
+        self.heartbeat = heartbeat
         self._next_purge = 0.0
-        self.stats = LoopStats()
-        self.store_error: str | None = None
-        self.camera_error: str | None = None
         self._next_autocheckout = 0.0
         self._next_probe = 0.0
         #: Whether a probe has proved that check-ins can be recorded (the first housekeeping
@@ -121,8 +123,8 @@ class ScanLoop:
     def _decode(self, frame) -> list[Symbol]:
         started = time.perf_counter()
         symbols = self.decoder.decode(frame)
-        self.stats.frames += 1
-        self.stats.decode_s += time.perf_counter() - started
+        self.state.frames += 1
+        self.state.decode_s += time.perf_counter() - started
         return symbols
 
     # -- one code ---------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class ScanLoop:
             self._unrecorded.update((symbol.data, credential.key))
             self._store_failed(exc)
             return self._tell(Outcome("error", credential, reason=exc.reason))
-        if self.store_error:
+        if self.state.store_error:
             # This one fitted (perhaps into room a failed write left behind); only the probe says
             # recording works again, and it is asked at once.
             self._next_probe = 0.0
@@ -182,8 +184,9 @@ class ScanLoop:
 
     def _tell(self, outcome: Outcome, count_refusal: bool = False) -> Outcome:
         self.signals.show(outcome.kind)
-        self.screen.show(outcome)
-        self.stats.outcomes[outcome.kind] = self.stats.outcomes.get(outcome.kind, 0) + 1
+        for listener in self.listeners:
+            listener.show(outcome)
+        self.state.count(outcome.kind)
         if count_refusal:
             try:
                 self.desk.store.count_refusal(iso(self.desk.clock.now()), outcome.reason)
@@ -195,7 +198,7 @@ class ScanLoop:
 
     def housekeeping(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        if (self.store_error or not self._store_proven) and now >= self._next_probe:
+        if (self.state.store_error or not self._store_proven) and now >= self._next_probe:
             self._next_probe = now + PROBE_EVERY_S
             try:
                 self.desk.store.probe()
@@ -204,7 +207,7 @@ class ScanLoop:
             else:
                 self._store_proven = True
                 self._store_ok()
-        if self.autocheckout and not self.store_error and now >= self._next_autocheckout:
+        if self.autocheckout and not self.state.store_error and now >= self._next_autocheckout:
             self._next_autocheckout = now + AUTO_CHECKOUT_EVERY_S
             try:
                 closed = self.autocheckout.run()
@@ -213,7 +216,7 @@ class ScanLoop:
             else:
                 if closed:
                     log.info("auto check-out closed %d visit(s)", closed)
-        if self.purge and not self.store_error and now >= self._next_purge:
+        if self.purge and not self.state.store_error and now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY_S
             try:
                 purged = self.purge()
@@ -224,16 +227,16 @@ class ScanLoop:
                     log.info("retention purge: %s", purged)
 
     def _store_failed(self, exc: StoreUnavailable) -> None:
-        if self.store_error != exc.reason:
+        if self.state.store_error != exc.reason:
             log.error("store unavailable (%s): check-ins are not being recorded", exc.reason)
-        self.store_error = exc.reason
+        self.state.store_error = exc.reason
         self.signals.set_error(True)
-        self.screen.status(exc.reason)
+        self._status(exc.reason)
 
     def _store_ok(self) -> None:
-        if self.store_error:
+        if self.state.store_error:
             log.warning("store available again: recording resumed")
-            self.store_error = None
+            self.state.store_error = None
             for key in self._unrecorded:
                 self.cooldown.forget(key)
             self._unrecorded.clear()
@@ -241,7 +244,7 @@ class ScanLoop:
 
     def _camera_failed(self, exc: CameraError) -> None:
         log.error("camera failed: %s", exc)
-        self.camera_error = str(exc)
+        self.state.camera_error = str(exc)
         if self.camera is not None:
             try:
                 self.camera.close()
@@ -251,7 +254,7 @@ class ScanLoop:
         self._next_camera_try = time.monotonic() + CAMERA_RETRY_S[0]
         self._camera_retry = 0
         self.signals.set_error(True)
-        self.screen.status("camera_error")
+        self._status("camera_error")
 
     def _reopen_camera(self) -> None:
         if self.open_camera is None or time.monotonic() < self._next_camera_try:
@@ -265,13 +268,17 @@ class ScanLoop:
             log.error("camera still unavailable: %s", exc)
             return
         log.warning("camera available again")
-        self.camera_error = None
+        self.state.camera_error = None
         self._update_error_state()
 
     def _update_error_state(self) -> None:
-        failing = self.store_error or ("camera_error" if self.camera_error else None)
+        failing = self.state.error
         self.signals.set_error(bool(failing))
-        self.screen.status(failing)
+        self._status(failing)
+
+    def _status(self, code: str | None) -> None:
+        for listener in self.listeners:
+            listener.status(code)
 
 
 def _age_s(event: RecordedEvent, stamp) -> float | None:

@@ -41,7 +41,7 @@ def present_at_the_door(store, signals, payload: str):
                        venue_id="cho-thu")
     screen = RecordingScreen()
     loop = ScanLoop(camera=FramesFromMemory([qr_frame(payload, size=(960, 720))]), decoder=open_decoder("zxing"),
-                    desk=desk, signals=signals, screen=screen, cooldown=Cooldown(10.0, clock=ManualTime(100.0)))
+                    desk=desk, signals=signals, listeners=[screen], cooldown=Cooldown(10.0, clock=ManualTime(100.0)))
     return loop.step()
 
 

@@ -71,7 +71,7 @@ def test_every_check_in_prints_a_slip_whose_code_checks_the_visit_out(tmp_path):
         assert events[1]["person"]["id"] == "079190000001"
         time.sleep(1.2)                                              # past the cooldown
         image.save(camera(kiosk) / "slip-again.png")                 # a used slip does not work twice
-        wait_until(lambda: kiosk.loop.stats.outcomes.get("refused"), timeout=10)
+        wait_until(lambda: kiosk.loop.state.outcomes.get("refused"), timeout=10)
         assert visit_states(kiosk) == [(1, "slip")] and len(kiosk.store.events()) == 2
         assert kiosk.store.refusal_counts() == {"token_used": 1}
 
@@ -168,7 +168,7 @@ def test_the_button_prints_the_door_visitors_slip_never_one_staff_made(tmp_path)
         assert done.code == "check_in"
         press(kiosk)                                                  # whoever is at the door
         write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-        wait_until(lambda: kiosk.loop.stats.outcomes.get("check_in") == 1, timeout=10)   # answered at the door
+        wait_until(lambda: kiosk.loop.state.outcomes.get("check_in") == 1, timeout=10)   # answered at the door
         press(kiosk)                                                  # the visitor asks for their slip
         printed(printer, 1)
         [door_visit] = [v for v in kiosk.store.visits() if v["check_in_method"] == "camera"]

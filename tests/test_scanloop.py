@@ -64,7 +64,7 @@ def make_loop(desk, signals, monotonic):
     def make(frames, **kw):
         screen = RecordingScreen()
         loop = ScanLoop(camera=FramesFromMemory(frames), decoder=open_decoder("zxing"), desk=desk,
-                        signals=signals, screen=screen, cooldown=Cooldown(10.0, clock=monotonic), **kw)
+                        signals=signals, listeners=[screen], cooldown=Cooldown(10.0, clock=monotonic), **kw)
         return loop, screen
     return make
 
@@ -126,14 +126,14 @@ def test_disk_full_gives_an_error_state_loses_nothing_recorded_and_recovers(make
             break
         recorded.append(outcome.visit_id)
     assert failed is not None and failed.reason == "disk_full" and recorded
-    assert loop.store_error == "disk_full" and signals.in_error and "disk_full" in screen.statuses
+    assert loop.state.store_error == "disk_full" and signals.in_error and "disk_full" in screen.statuses
     # Everything the visitor was told "recorded" is there, with a gapless seq; nothing half-written.
     assert sorted(v["visit_id"] for v in store.visits()) == sorted(recorded)
     assert [e["seq"] for e in store.events()] == list(range(1, len(recorded) + 1))
     # The disk is freed: the probe notices, the error clears, the same person can try again at once.
     store.db.execute("PRAGMA max_page_count=1073741823")
     loop.housekeeping(now=time.monotonic() + 10)
-    assert loop.store_error is None and not signals.in_error and screen.statuses[-1] is None
+    assert loop.state.store_error is None and not signals.in_error and screen.statuses[-1] is None
     assert loop.handle(_symbol_of(failed)).kind == "check_in"
     assert len(store.visits()) == len(recorded) + 1
 
@@ -155,7 +155,7 @@ def test_a_locked_database_is_an_error_state_then_recovers(make_loop, store, tmp
         other.execute("ROLLBACK")
         other.close()
     loop.housekeeping(now=time.monotonic() + 10)
-    assert loop.store_error is None
+    assert loop.state.store_error is None
     assert loop.step()[0].kind == "check_in"
     assert database.BUSY_TIMEOUT_MS >= 1000
 
@@ -178,7 +178,7 @@ def test_the_loop_survives_a_camera_failure_and_reopens_it(desk, signals, monoto
         return FramesFromMemory([frame])
 
     screen = RecordingScreen()
-    loop = ScanLoop(camera=Broken(), decoder=open_decoder("zxing"), desk=desk, signals=signals, screen=screen,
+    loop = ScanLoop(camera=Broken(), decoder=open_decoder("zxing"), desk=desk, signals=signals, listeners=[screen],
                     cooldown=Cooldown(10.0, clock=monotonic), open_camera=reopen)
     assert loop.step() == []
     assert loop.camera is None and signals.in_error and screen.statuses[-1] == "camera_error"
@@ -192,7 +192,7 @@ def test_auto_check_out_runs_from_housekeeping(store, clock, desk, signals, wall
     desk.present(recognise(CCCD_MAU))
     auto = AutoCheckout(store, clock, kiosk_id="test-kiosk-01", venue_id="cho-thu", max_stay_h=12)
     loop = ScanLoop(camera=FramesFromMemory([]), decoder=open_decoder("zxing"), desk=desk, signals=signals,
-                    screen=RecordingScreen(), cooldown=Cooldown(10.0, clock=monotonic), autocheckout=auto)
+                    listeners=[RecordingScreen()], cooldown=Cooldown(10.0, clock=monotonic), autocheckout=auto)
     wall.advance(13 * 3600)
     uptime.advance(13 * 3600)
     loop.housekeeping(now=1e9)
@@ -208,7 +208,7 @@ def test_run_stops_when_asked(make_loop):
     time.sleep(0.2)
     stop.set()
     t.join(5)
-    assert not t.is_alive() and loop.stats.frames > 0
+    assert not t.is_alive() and loop.state.frames > 0
 
 
 def test_one_person_showing_two_of_their_codes_is_one_presentation(make_loop, monotonic):
@@ -252,7 +252,7 @@ def full_disk_loop(tmp_path, clock, signals, monotonic):
         frames = [qr_frame(cccd_payload(1))] + [qr_frame(cccd_payload(2))] * 8
         screen = RecordingScreen()
         loop = ScanLoop(camera=FramesFromMemory(frames), decoder=open_decoder("zxing"), desk=desk, signals=signals,
-                        screen=screen, cooldown=Cooldown(10.0, clock=monotonic))
+                        listeners=[screen], cooldown=Cooldown(10.0, clock=monotonic))
         loop.housekeeping(now=0.0)
         assert [o.kind for o in loop.step()] == ["check_in"]
         disk.fill()
@@ -286,10 +286,10 @@ def test_one_presentation_on_a_full_disk_is_one_outcome_and_the_error_holds(full
         monotonic.advance(0.5)
         loop.housekeeping(now=time.monotonic() + PROBE_EVERY_S * (len(outcomes) + 2))
     assert [(o.kind, o.reason) for o in outcomes] == [("error", "disk_full")]
-    assert loop.store_error == "disk_full" and signals.in_error and None not in screen.statuses
+    assert loop.state.store_error == "disk_full" and signals.in_error and None not in screen.statuses
     disk.free()                                          # space comes back: the probe says so
     loop.housekeeping(now=time.monotonic() + 1e6)
-    assert loop.store_error is None and not signals.in_error and screen.statuses[-1] is None
+    assert loop.state.store_error is None and not signals.in_error and screen.statuses[-1] is None
     # The visitor still holding the code up is recorded now, once.
     assert loop.handle(Symbol.from_bytes("qr_code", cccd_payload(2).encode())).kind == "check_in"
     assert loop.handle(Symbol.from_bytes("qr_code", cccd_payload(2).encode())) is None
@@ -306,7 +306,7 @@ def test_a_restarted_loop_takes_a_code_recorded_within_the_cooldown_as_the_same_
     def started_loop(desk):
         """A new process: a new scan loop with an empty cooldown, over the same database."""
         return ScanLoop(camera=FramesFromMemory([frame]), decoder=open_decoder("zxing"), desk=desk, signals=signals,
-                        screen=RecordingScreen(), cooldown=Cooldown(10.0, clock=monotonic))
+                        listeners=[RecordingScreen()], cooldown=Cooldown(10.0, clock=monotonic))
 
     assert [o.kind for o in started_loop(desk).step()] == ["check_in"]
     wall.advance(4)

@@ -137,7 +137,7 @@ def test_a_simulated_selftest_without_a_kiosk_id_does_not_impersonate_the_simula
 
 def test_simulation_never_uses_the_production_data_dir(tmp_path):
     """A provisioned kiosk.toml names /var/lib/checkin-kiosk; simulating it on a laptop writes ./var."""
-    from kiosk.app import simulation_config
+    from kiosk.config import simulation_config
     from kiosk.config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, load_config
 
     path = tmp_path / "kiosk.toml"

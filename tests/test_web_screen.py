@@ -271,7 +271,7 @@ def test_an_outcome_committed_by_the_desk_reaches_the_stream_with_the_masked_nam
 def test_an_error_state_is_told_at_once(web):
     stream = Stream(web.client.get("/events", buffered=False))
     stream.next_event(), stream.next_event()
-    web.loop.screen.status("disk_full")
+    web.screen.status("disk_full")
     event, data = stream.next_event()
     assert (event, data["error"]) == ("status", "disk_full")
     stream.close()

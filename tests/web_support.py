@@ -19,17 +19,12 @@ from contextlib import contextmanager
 import pytest
 
 from hardware.decoders import open_decoder
-from kiosk.app import build_kiosk
+from kiosk.app import build_kiosk, build_scan_loop, build_status, build_uplink
 from hardware.symbols import Symbol
 from kiosk.config import parse_config
-from kiosk.cooldown import Cooldown
-from kiosk.outbox import KioskOutbox
-from kiosk.scanloop import ScanLoop
-from kiosk.status import KioskStatus
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
 from mqtt.broker.loopback import free_port
-from mqtt.uplink import Uplink, UplinkSettings
 
 from uplink_support import wait_until
 
@@ -44,13 +39,11 @@ class KioskWeb:
         self.config = parse_config(f'[kiosk]\nid = "test-kiosk-01"\nvenue_id = "{desk.venue_id}"\n'
                                    f'venue_name = "{VENUE}"\ndata_dir = "{tmp_path}"\n{extra_config}')
         self.feed = LiveFeed(max_subscribers=max_subscribers)
-        self.loop = ScanLoop(camera=None, decoder=open_decoder("zxing"), desk=desk, signals=signals,
-                             screen=WebScreen(self.feed, venue_name=VENUE, tz=desk.clock.tz), cooldown=Cooldown(10))
-        self.outbox = KioskOutbox(desk.store.path)
-        self.uplink = Uplink(self.outbox, UplinkSettings(url="mqtt://127.0.0.1:1", kiosk_id="test-kiosk-01"),
-                             health=dict)   # never started: the broker is "offline"
-        self.status = KioskStatus(desk.store.path, venue_id=desk.venue_id, clock=desk.clock, uplink=self.uplink,
-                                  loop=self.loop)
+        self.screen = WebScreen(self.feed, venue_name=VENUE, tz=desk.clock.tz)
+        self.loop = build_scan_loop(self.config, desk.store, desk.clock, camera=None, signals=signals,
+                                    listeners=[self.screen], desk=desk, decoder=open_decoder("zxing"))
+        self.uplink = build_uplink(self.config, desk.clock, self.loop.state)    # never started: "offline"
+        self.status = build_status(self.config, desk.clock, self.uplink, self.loop.state)
         self.camera_dir = tmp_path / "camera"
         self.ctx = WebContext(self.config, self.feed, self.status, self.status.occupancy, simulated=simulated,
                               camera_dir=self.camera_dir if simulated else None, signals=signals)
@@ -70,7 +63,7 @@ class KioskWeb:
         self.feed.close()
         self.loop.decoder.close()
         self.status.close()
-        self.outbox.close()
+        self.uplink.outbox.close()
 
 
 @contextmanager

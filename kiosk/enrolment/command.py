@@ -41,7 +41,8 @@ def enrol(config: Config, *, simulate: bool = False, etc_dir: Path | None = None
           timeout_s: float | None = None, stop: threading.Event | None = None, out: TextIO | None = None,
           fetch_attempts: int | None = None) -> int:
     """Run an enrolment to its end; the exit status."""
-    from ..app import camera_settings, decoder_from_config, simulation_config
+    from ..config import simulation_config
+    from ..config.parts import camera_settings, decoder_from_config
 
     out = out if out is not None else sys.stdout
     if simulate:

@@ -28,7 +28,8 @@ from mqtt.plumbing.terminal import echo
 from mqtt.uplink import Uplink
 
 from .. import __version__
-from ..app import DB_NAME, camera_settings, decoder_from_config, mock_pin_factory, signal_pins, simulation_config, uplink_settings
+from ..config import DB_NAME, simulation_config
+from ..config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from ..clock import Clock
 from ..config import DEFAULT_KIOSK_ID, Config, ConfigError
 from ..instance import AlreadyRunning, single_instance

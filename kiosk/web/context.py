@@ -28,7 +28,7 @@ EXTENSION = "kiosk"
 class WebContext:
     """config: the kiosk's (simulated: after :func:`kiosk.app.simulation_config`).
     feed: the live events for the screen.
-    status: returns the status marks (see :class:`kiosk.status.KioskStatus`): ``broker_connected``,
+    status: returns the status marks (see :class:`kiosk.state.KioskStatus`): ``broker_connected``,
         ``outbox``, ``printer`` (None: no printer; ``"ok"``; else the problem), ``clock_synced``, ``error``.
     occupancy: returns the people inside now (None: unknown).
     printer: returns the printer's state alone, as in the status marks (the staff pages show it).

@@ -331,3 +331,19 @@ def load_config(path: Path | None) -> Config:
 def parse_config(text: str, path: Path | None = None) -> Config:
     sections, raw = parse_sections(text, path, _SECTIONS)
     return Config(**sections, source=path, explicit_data_dir="data_dir" in raw.get("kiosk", {}))
+
+
+def simulation_config(config: Config) -> Config:
+    """The config for a simulated kiosk: data under ./var (unless the file chose a data_dir),
+    the image-folder camera (unless the file chose one), mock GPIO, the file printer (unless the
+    file chose a printer). A provisioned kiosk.toml names the production data dir: a simulation on
+    a laptop never writes there."""
+    if not config.explicit_data_dir or config.kiosk.data_dir == DEFAULT_DATA_DIR:
+        config = config.replace("kiosk", data_dir=SIMULATION_DATA_DIR)
+    if not config.camera.source.startswith("dir:"):
+        config = config.replace("camera", source=f"dir:{Path(config.kiosk.data_dir) / 'camera'}")
+    if config.printer.kind == "none":
+        # The contract's file printer: every check-in's slip lands in ./var/printer as ESC/POS + PNG.
+        config = config.replace("printer", kind="file", path=str(Path(config.kiosk.data_dir) / "printer"),
+                                slips="always")
+    return config
