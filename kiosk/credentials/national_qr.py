@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .model import Credential, Refused
 from .normalise import (
@@ -84,7 +84,7 @@ def parse(data: bytes | str, *, today: datetime.date | None = None) -> Credentia
 
     ext_fields = _read_ext(ext)
     warnings += ext_fields.warnings
-    details = {
+    details: dict[str, Any] = {
         "document_number": document or None,
         "proxy_declared": declared == "1",
         "proxy_qid": ext_fields.proxy_qid,

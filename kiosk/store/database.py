@@ -152,7 +152,9 @@ class Statements:
     def _insert(self, sql: str, params: typing.Sequence = ()) -> int:
         """An INSERT; the new row's id."""
         with translated(self._folder):
-            return self._db.conn.execute(sql, params).lastrowid
+            row_id = self._db.conn.execute(sql, params).lastrowid
+        assert row_id is not None, "an INSERT gives its row an id"
+        return row_id
 
 
 def open_database(path: Path, *, migrate: bool = True) -> sqlite_utils.Database:

@@ -28,7 +28,7 @@ import typing
 import zoneinfo
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 
 class ConfigError(ValueError):
@@ -79,8 +79,10 @@ def mqtt_url(v):
 class ReplaceKeys:
     """For a config dataclass of sections: ``config.replace("kiosk", data_dir="./var")``."""
 
-    def replace(self, section: str, **changes):
-        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+    def replace(self, section: str, **changes) -> Self:
+        # self is the dataclass this is mixed into (mypy cannot know that of a mixin).
+        whole: Any = self
+        return dataclasses.replace(whole, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
 
 def key(check=None, **kw):

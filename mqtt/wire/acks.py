@@ -7,7 +7,7 @@ self-test report) ids it holds durably, and the events it refused for good with 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .fields import compact_json, has_controls, load_json
 from .ids import UUID
@@ -21,7 +21,7 @@ MAX_ACK_IDS = 1000
 MAX_ACK_BYTES = MAX_ACK_IDS * 40 + 100
 
 
-def encode_ack(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> bytes:
+def encode_ack(event_ids: Sequence[str], refused: Sequence[tuple[str, str]] = ()) -> bytes:
     """One message for ``kiosks/<id>/acks``: the event ids the collector holds durably, and
     (``refused``, only when there are any) ``(event_id, reason)`` of events it refused for good,
     so that the kiosk keeps them aside instead of sending them again every few minutes. Raises
@@ -43,7 +43,7 @@ def encode_ack(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> byt
     return payload
 
 
-def encode_acks(event_ids: list[str], refused: list[tuple[str, str]] = ()) -> list[bytes]:
+def encode_acks(event_ids: Sequence[str], refused: Sequence[tuple[str, str]] = ()) -> list[bytes]:
     """As many :func:`encode_ack` messages as ``event_ids`` and ``refused`` need, each within
     what the kiosk's :func:`decode_ack` takes (:data:`MAX_ACK_IDS` entries of each kind,
     :data:`MAX_ACK_BYTES`); in order, ids first. None for nothing."""
