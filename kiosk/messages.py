@@ -1,7 +1,14 @@
-"""Every sentence the kiosk shows a person, in Vietnamese (default) and English.
+"""Every sentence the kiosk shows a person, in Vietnamese (default) and English, and the one way
+every part of the kiosk looks one up: :func:`text` (the visitor screen and the staff pages in the
+request's language, :mod:`kiosk.web.i18n`; the console, the enrolment screen, printed slips, the
+self-test report and the command line in theirs).
 
 >>> text("payment_qr", "vi")
 'Mã này là mã thanh toán, không phải giấy tờ tùy thân.'
+>>> text("check_in", "en", name="Nguyễn T. M.", time="14:12")
+'Welcome Nguyễn T. M. — checked in at 14:12'
+>>> text("no_such_code", "en") == text("unknown_format", "en")     # an unknown code: an unrecognised code
+True
 """
 
 from __future__ import annotations
@@ -381,7 +388,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
 _FALLBACK = "unknown_format"
 
 
-def text(code: str, language: str = "vi", **values: str) -> str:
-    """The sentence for ``code`` in ``language``; unknown codes read as an unrecognised code."""
+def text(code: str, language: str = "vi", **values) -> str:
+    """The sentence for ``code`` in ``language``, its ``{placeholders}`` filled from ``values``.
+
+    One fallback rule: an unknown code reads as an unrecognised code, a language the sentence lacks
+    as Vietnamese. One placeholder rule: ``str.format`` with ``values``; given none, the sentence
+    comes back as written (the screen's script fills it in the browser, kiosk/web/static/screen.js)."""
     entry = CATALOGUE.get(code) or CATALOGUE[_FALLBACK]
     return entry.get(language, entry["vi"]).format(**values) if values else entry.get(language, entry["vi"])

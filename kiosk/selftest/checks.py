@@ -20,6 +20,9 @@ from hardware.printers import PrinterError, open_printer
 from ..config import Config
 from ..store import StoreUnavailable, VisitStore
 
+#: The checks' names, in the order they run and are shown.
+NAMES = ("config", "certificates", "storage", "staff", "clock", "printer", "signals", "camera", "test_code", "broker")
+
 #: Below this the kiosk is about to stop recording; below the warning, a technician should look.
 DISK_FAIL_BYTES = 100 * 2**20
 DISK_WARN_BYTES = 1024 * 2**20
@@ -35,7 +38,7 @@ SIGNAL_ON_S = 0.4
 class Result:
     name: str
     status: str                       # pass | warn | fail | skip
-    key: str                          # a sentence: kiosk.messages "selftest_<key>"
+    key: str                          # its sentence: kiosk.messages "selftest_<key>" (report.detail)
     values: dict = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
 

@@ -33,14 +33,14 @@ from ..config.parts import camera_settings, decoder_from_config, mock_pin_factor
 from ..clock import Clock
 from ..config import DEFAULT_KIOSK_ID, Config, ConfigError
 from ..instance import AlreadyRunning, single_instance
+from ..messages import text
 from ..outbox import KioskOutbox
 from ..printing.layout import Line, qr_image, render
 from ..store import StoreUnavailable
 from . import checks
-from .checks import Result
+from .checks import NAMES, Result
 from .report import central_report, encode, passed, text_report
 from .roundtrip import broker
-from .wording import NAMES, say
 
 #: Where a kiosk leaves the test code's image for the technician (also shown in the terminal).
 CODE_IMAGE = "selftest-code.png"
@@ -125,10 +125,12 @@ def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, 
 
 def _test_page(config: Config, clock: Clock, token: str, width: int) -> Image.Image:
     lang = config.kiosk.language
-    lines = [Line("title", say("page_title", lang)), Line("body", config.kiosk.venue_name or config.kiosk.venue_id),
-             Line("body", say("page_kiosk", lang, kiosk=config.kiosk.id)),
-             Line("body", f"{clock.now():%d/%m/%Y %H:%M}"), Line("rule"), Line("body", say("page_fonts", lang)),
-             Line("qr"), Line("note", say("page_note", lang))]
+    lines = [Line("title", text("selftest_page_title", lang)),
+             Line("body", config.kiosk.venue_name or config.kiosk.venue_id),
+             Line("body", text("selftest_page_kiosk", lang, kiosk=config.kiosk.id)),
+             Line("body", f"{clock.now():%d/%m/%Y %H:%M}"), Line("rule"),
+             Line("body", text("selftest_page_fonts", lang)),
+             Line("qr"), Line("note", text("selftest_page_note", lang))]
     return render(lines, token, width)
 
 
@@ -149,7 +151,7 @@ def _show_code(config: Config, token: str, simulate: bool, out, lang: str) -> No
         code.save(config.data_path / CODE_IMAGE)
     except OSError:
         pass                                         # the terminal still shows it
-    print(say("code_show", lang), file=out)
+    print(text("selftest_code_show", lang), file=out)
     segno.make_qr(token, error="m").terminal(out=out, compact=True)
     out.flush()
 

@@ -49,7 +49,7 @@ def create_app(ctx: WebContext) -> Flask:
                       SCREEN_LANGUAGE_S=SCREEN_LANGUAGE_S)
     app.extensions[EXTENSION] = ctx
     secure(app, ctx.data_path)
-    app.jinja_env.globals.update(t=i18n.t, current_language=i18n.current_language)
+    app.context_processor(i18n.template_values)
 
     app.register_blueprint(screen.bp)
     app.register_blueprint(i18n.bp)

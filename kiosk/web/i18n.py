@@ -7,7 +7,9 @@ with the switch.
   venue's language by itself (:data:`kiosk.web.SCREEN_LANGUAGE_S` after the last result). Nothing
   on the server or in the browser keeps one visitor's language for the next.
 
-Every sentence comes from the one catalogue, :mod:`kiosk.messages`; templates call ``t(code, **values)``.
+Every sentence is looked up with the one lookup, :func:`kiosk.messages.text`, in the language
+:func:`current_language` says; templates call ``text(code, language, **values)`` (``language`` is
+in every template's context).
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ def current_language() -> str:
     return chosen if chosen in LANGUAGES else default_language()
 
 
-def t(code: str, **values) -> str:
-    """The sentence for ``code`` in the request's language."""
-    return messages.text(code, current_language(), **values)
+def template_values() -> dict:
+    """What every template is given: the one lookup and the request's language."""
+    return {"text": messages.text, "language": current_language()}
 
 
 def catalogue() -> dict[str, str]:

@@ -21,7 +21,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from hardware.atomic import write_atomically
 
-from .i18n import t
+from ..messages import text
+from .i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def wants_json() -> bool:
 
 def refuse(status: int, code: str, **values):
     """An error the page's script or a person can read: JSON for fetch, else a short text page."""
-    message = t(code, **values)
+    message = text(code, current_language(), **values)
     if wants_json():
         return jsonify(ok=False, error=code, message=message), status
     return message, status, {"Content-Type": "text/plain; charset=utf-8"}

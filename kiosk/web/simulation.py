@@ -17,8 +17,9 @@ from PIL import Image, UnidentifiedImageError
 
 from hardware.atomic import write_atomically
 
+from ..messages import text
 from .context import web_context
-from .i18n import t
+from .i18n import current_language
 from .screen import local_only
 from .security import MAX_UPLOAD_BYTES, refuse
 
@@ -51,7 +52,7 @@ def present():
     name = f"sim-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}{suffix}"
     # A hidden temporary name (the camera skips dot-files), then one rename: never half a file.
     write_atomically(camera_dir / name, data)
-    return jsonify(ok=True, message=t("sim_presented"))
+    return jsonify(ok=True, message=text("sim_presented", current_language()))
 
 
 def _image_suffix(data: bytes) -> str | None:

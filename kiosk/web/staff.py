@@ -27,8 +27,9 @@ from ..staff.accounts import AccountError
 from ..staff.people import DeclarationError, PhoneFull, parse_declaration
 from ..staff.throttle import is_kiosk_screen
 from ..store import StoreUnavailable
+from ..messages import text
 from .context import web_context
-from .i18n import t
+from .i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def services():
 def _page_values():
     ctx = web_context()
     printer = ctx.printer()
-    problem = t(f"printer_{printer}") if printer in ("offline", "no_paper", "paper_low", "error") else None
+    problem = (text(f"printer_{printer}", current_language())
+               if printer in ("offline", "no_paper", "paper_low", "error") else None)
     return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem}
 
 
@@ -56,7 +58,8 @@ def store_unavailable(exc: StoreUnavailable):
     """Any staff page whose writes the store refused: nothing was recorded (each action is one
     transaction), said in staff wording; the store's reason goes to the log, never a traceback."""
     log.error("staff page %s: nothing recorded, the store cannot be written (%s)", request.endpoint, exc.reason)
-    return (render_template("staff_message.html", ok=False, text=t("staff_store_unavailable")), 503,
+    message = text("staff_store_unavailable", current_language())
+    return (render_template("staff_message.html", ok=False, message=message), 503,
             {"Retry-After": str(RETRY_AFTER_S)})
 
 
@@ -85,7 +88,7 @@ def login_required(view):
 def login():
     """One answer (401, the same page) for an unknown name, a wrong PIN and a locked account; a
     device that tried too often is told at once how long to wait (429, Retry-After)."""
-    error = t("session_ended") if request.args.get("ended") else None
+    error = text("session_ended", current_language()) if request.args.get("ended") else None
     if request.method == "POST":
         s, name = services(), request.form.get("name", "")
         result = s.accounts.login(name, request.form.get("pin", ""), client=request.remote_addr)
@@ -97,9 +100,9 @@ def login():
             return redirect(url_for(target), code=303)
         if result.retry_after_s:
             code = "login_busy" if result.reason == "busy" else "login_throttled"
-            return (_login_page(t(code, seconds=result.retry_after_s), name), 429,
+            return (_login_page(text(code, current_language(), seconds=result.retry_after_s), name), 429,
                     {"Retry-After": str(result.retry_after_s)})
-        return _login_page(t("bad_login"), name), 401
+        return _login_page(text("bad_login", current_language()), name), 401
     return _login_page(error, "")
 
 
@@ -132,7 +135,7 @@ def change_pin():
                 raise AccountError("pin_mismatch")
             services().accounts.change_pin(g.staff.staff_id, pin)
         except AccountError as exc:
-            error = t(exc.code)
+            error = text(exc.code, current_language())
         else:
             services().audit.record(g.staff.staff_id, "pin_changed")
             return redirect(url_for("staff.home"), code=303)
@@ -156,18 +159,19 @@ def phone():
         number = normalise_phone(raw)
     except PhoneError as exc:
         return render_template("staff_phone.html", phone=raw, members=None, results=None,
-                               error=t(exc.code, **exc.values)), 400
+                               error=text(exc.code, current_language(), **exc.values)), 400
     s, action = services(), request.form.get("action", "lookup")
     chosen = request.form.getlist("person")
     results, error, unrecorded = None, None, False
     if action in ("check_in", "check_out", "revoke") and not chosen:
-        error = t("staff_nobody_chosen")
+        error = text("staff_nobody_chosen", current_language())
     elif action in ("check_in", "check_out"):
         done = (s.desk.check_in if action == "check_in" else s.desk.check_out)(g.staff, number, chosen)
         results = [_result(r) for r in done]
         unrecorded = any(r.code == "not_recorded" for r in done)     # the store could not write it
     elif action == "revoke":
-        results = [{"ok": True, "text": t("staff_revoked_n", n=s.desk.revoke(g.staff, number, chosen))}]
+        revoked = s.desk.revoke(g.staff, number, chosen)
+        results = [{"ok": True, "text": text("staff_revoked_n", current_language(), n=revoked)}]
     members = s.desk.household(number)
     page = render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
                            masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
@@ -188,7 +192,8 @@ def _result(r) -> dict:
     name: they just typed it or chose it)."""
     code, tone = _RESULTS.get(r.code, ("staff_not_done", "bad"))
     capacity = r.outcome.capacity if r.outcome else 0
-    return {"ok": tone == "ok", "tone": tone, "text": t(code, name=r.person.name, time=_hhmm(r.at), capacity=capacity)}
+    return {"ok": tone == "ok", "tone": tone,
+            "text": text(code, current_language(), name=r.person.name, time=_hhmm(r.at), capacity=capacity)}
 
 
 @bp.app_template_filter("hhmm")
@@ -222,12 +227,13 @@ def declare():
         person, new, result = services().desk.declare(g.staff, declaration)
     except DeclarationError as exc:
         return render_template("staff_declare.html", form=form, field=exc.field,
-                               error=t(exc.code, **exc.values)), 400
+                               error=text(exc.code, current_language(), **exc.values)), 400
     except PhoneFull as exc:
         return render_template("staff_declare.html", form=form, field="phone",
-                               error=t("phone_full", limit=exc.limit)), 409
+                               error=text("phone_full", current_language(), limit=exc.limit)), 409
     except StoreUnavailable:        # nobody registered: the form stays, to be sent again
-        return (render_template("staff_declare.html", form=form, field=None, error=t("staff_store_unavailable")),
+        error = text("staff_store_unavailable", current_language())
+        return (render_template("staff_declare.html", form=form, field=None, error=error),
                 503, {"Retry-After": str(RETRY_AFTER_S)})
     page = render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False)
     if result.code == "not_recorded":    # registered, but the check-in could not be written
@@ -241,9 +247,11 @@ def card():
     """Queue a personal QR card for a registered person (the printer prints it when it can)."""
     queued = services().desk.print_card(g.staff, request.form.get("person_id", ""))
     if queued is None:
-        return render_template("staff_message.html", ok=False, text=t("staff_no_such_person")), 404
+        message = text("staff_no_such_person", current_language())
+        return render_template("staff_message.html", ok=False, message=message), 404
     _, person = queued
-    return render_template("staff_message.html", ok=True, text=t("staff_card_queued", name=mask_name(person.name)))
+    message = text("staff_card_queued", current_language(), name=mask_name(person.name))
+    return render_template("staff_message.html", ok=True, message=message)
 
 
 # -- who is inside ----------------------------------------------------------------------------
@@ -265,16 +273,16 @@ def inside_check_out():
     done = []
     if action != "everyone" and not chosen:
         return render_template("staff_inside.html", visits=_inside(), done=None,
-                               error=t("staff_nobody_chosen")), 400
+                               error=text("staff_nobody_chosen", current_language())), 400
     if action == "print":
-        done.append(t("staff_slips_queued_n", n=s.desk.print_slips(g.staff, chosen)))
+        done.append(text("staff_slips_queued_n", current_language(), n=s.desk.print_slips(g.staff, chosen)))
     elif action == "everyone":
-        done.append(t("staff_checked_out_n", n=s.desk.check_out_everyone(g.staff)))
+        done.append(text("staff_checked_out_n", current_language(), n=s.desk.check_out_everyone(g.staff)))
     else:
         n = s.desk.check_out_visits(g.staff, chosen)
-        done.append(t("staff_checked_out_n", n=n))
+        done.append(text("staff_checked_out_n", current_language(), n=n))
         if n < len(chosen):     # another staff member or the camera was quicker
-            done.append(t("staff_checked_out_gone", n=len(chosen) - n))
+            done.append(text("staff_checked_out_gone", current_language(), n=len(chosen) - n))
     return render_template("staff_inside.html", visits=_inside(), done=done, error=None)
 
 
@@ -285,7 +293,7 @@ def inside_check_out():
 def today():
     figures = services().desk.today()
     return render_template("staff_today.html", f=figures, chart=hour_chart(figures["check_ins_by_hour"]),
-                           reasons=[(t(code), n) for code, n in figures["refusals"].items()])
+                           reasons=[(text(code, current_language()), n) for code, n in figures["refusals"].items()])
 
 
 def hour_chart(per_hour: list[int], *, first: int = 5, last: int = 22) -> list[dict]:
