@@ -5,7 +5,7 @@ Two candidates for what the kiosk scans to enrol itself:
 * ``full``: everything a kiosk needs but its database, in the QR itself: kiosk.toml (deflated),
   the kiosk key (PKCS#8 DER), its certificate and the CA certificate (DER), the venue key (32 B),
   length-prefixed and compressed, in a binary (byte-mode) QR at ECC L and at ECC M;
-* ``token``: the ``CKE1`` code of ``kiosk-provision enroll-qr`` (laptop address, port and a
+* ``token``: the ``CKE1`` code of ``kiosk-provision enrol-qr`` (laptop address, port and a
   32-byte key), alphanumeric mode, at ECC M, Q and H.
 
 Each is shown as a phone or laptop screen would show it to the kiosk camera, spanning 40 %, 60 %
@@ -200,7 +200,7 @@ def section(out: dict, *, quick: bool, log=lambda m: None) -> None:
         ["candidate", "bytes", "QR ver", "height", "px/module", "backend", "reads", "rate", "worst distortion",
          f"÷ {TOKEN_REFERENCE}"], rows,
         note=f"   full = kiosk.toml (deflated) + kiosk key (PKCS#8 DER) + kiosk and CA certificates (DER) + venue "
-             f"key (32 B), compressed, byte mode; token = the CKE1 code of `kiosk-provision enroll-qr` "
+             f"key (32 B), compressed, byte mode; token = the CKE1 code of `kiosk-provision enrol-qr` "
              f"(alphanumeric mode)"
              f"\n   distortions (tests/corpus.py): {', '.join(res['distortions'])}"
              f"\n   target: {TOKEN_REFERENCE} read in ≥{TARGET_TOKEN_RATE:.0%} of frames by zxing from 60 % up — "

@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("name", nargs="?", help="the staff member's login name")
     staff.add_argument("--simulate", action="store_true", help="the simulated kiosk's data (./var)")
 
-    enr = command("enrol", _enrol, "give this kiosk its identity by scanning the code of `kiosk-provision enroll-qr`")
+    enr = command("enrol", _enrol, "give this kiosk its identity by scanning the code of `kiosk-provision enrol-qr`")
     enr.add_argument("--simulate", action="store_true",
                      help="image-folder camera; installs under ./var/enrolled instead of /etc and /var/lib")
     enr.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (default: wait)")

@@ -21,7 +21,7 @@ table is a file whose default route is on ``lo``, and then one with no default r
 ``lan`` is the IPv4 address of the interface that carries the default route (``/proc/net/route``),
 looked up when it is resolved, so a kiosk moved to another network listens on its new address.
 The kiosk's web server resolves ``[web] listen`` and ``tls_listen`` with it, and
-``kiosk-provision enroll-qr --listen lan:PORT`` the technician laptop's address by the same rule.
+``kiosk-provision enrol-qr --listen lan:PORT`` the technician laptop's address by the same rule.
 Standard library only: provisioning imports this without the kiosk's web server.
 """
 

@@ -2,7 +2,7 @@
 
 Two cards with one identity are two kiosks with one certificate: the broker takes each one's
 connection for the other's and drops it (``use_username_as_clientid``), the centre sees one kiosk
-whose sequence numbers run twice. ``write-boot`` and ``enroll-qr`` record every card they give an
+whose sequence numbers run twice. ``write-boot`` and ``enrol-qr`` record every card they give an
 identity to and warn when it was given before, so a technician writing a spare card for the same
 door learns it before both are in service.
 

@@ -10,7 +10,7 @@
     kiosk-provision bundle [OUT_DIR] [--python 3.13] [--fleet FLEET_DIR]
     kiosk-provision write-boot (--image SD.img | --boot DIR) (KIOSK_ID | --unenrolled) --ssh-key KEY.pub
                     [--ssh-key ...] [--wifi-ssid SSID [--wifi-country VN]] [--bundle DIR] [--fleet FLEET_DIR]
-    kiosk-provision enroll-qr KIOSK_ID [--listen lan:8470] [--minutes 15] [--png FILE] [--fleet FLEET_DIR]
+    kiosk-provision enrol-qr KIOSK_ID [--listen lan:8470] [--minutes 15] [--png FILE] [--fleet FLEET_DIR]
 
 FLEET_DIR for ``venue``, ``kiosk``, ``bundle`` and ``write-boot``: ``--fleet``, else
 $KIOSK_FLEET_DIR, else the current directory. Refusals (missing fleet, unknown venue, existing
@@ -24,7 +24,7 @@ cloud-init seed (user-data, meta-data, network-config) plus the wheelhouse, with
 the image's FAT partition with mtools, or into the mounted boot folder. The Wi-Fi password comes
 from $KIOSK_WIFI_PASSWORD or is asked, never from the command line. With ``--unenrolled`` the
 card gets the software but no identity: the kiosk boots into "scan the enrolment code", and
-``enroll-qr`` shows that code (a one-time token; the laptop serves the encrypted identity once).
+``enrol-qr`` shows that code (a one-time token; the laptop serves the encrypted identity once).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ from .fleet import Fleet, FleetError
 
 #: The kiosk command where the kiosk has it (cloud-init installs it there).
 KIOSK_COMMAND = "/opt/checkin-kiosk/.venv/bin/kiosk"
+
+#: A command's old name that technicians' scripts still use -> its name (not shown in --help).
+OLD_NAMES = {"enroll-qr": "enrol-qr"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--boot", metavar="DIR", help="the card's mounted boot partition (bootfs)")
     p.add_argument("kiosk_id", metavar="KIOSK_ID", nargs="?", help="a kiosk made with `kiosk new`")
     p.add_argument("--unenrolled", action="store_true",
-                   help="no identity: the kiosk enrols itself by scanning `enroll-qr` (instead of KIOSK_ID)")
+                   help="no identity: the kiosk enrols itself by scanning `enrol-qr` (instead of KIOSK_ID)")
     p.add_argument("--ssh-key", action="append", default=[], metavar="FILE",
                    help="the technician's public key (authorized_keys format); repeatable")
     p.add_argument("--wifi-ssid", metavar="SSID", help="a Wi-Fi network (password: $KIOSK_WIFI_PASSWORD or asked)")
@@ -140,7 +143,7 @@ def _write_boot(args) -> None:
           + (f" and Wi-Fi {network.ssid!r} ({network.country})" if network else ""))
     if args.unenrolled:
         print("the kiosk will show 'Quét mã đăng ký / Scan the enrolment code': "
-              "kiosk-provision enroll-qr KIOSK_ID on this laptop shows it.")
+              "kiosk-provision enrol-qr KIOSK_ID on this laptop shows it.")
     else:
         print("user-data holds the kiosk's private key until first boot removes it: keep the card safe.")
     if args.image:
@@ -169,6 +172,9 @@ def _kiosk_list(fleet: Fleet, venue: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in OLD_NAMES:
+        argv[0] = OLD_NAMES[argv[0]]
     args = build_parser().parse_args(argv)
     try:
         if args.command == "init":
@@ -186,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "kiosk" and args.kiosk_command == "web-cert":
             web = Fleet.open(args.fleet).add_web_cert(args.kiosk_id)
             print(f"kiosk {args.kiosk_id}: staff-pages certificate {web} (for {args.kiosk_id}.local) and the [web] "
-                  "block of its kiosk.toml; write-boot or enroll-qr it again to put them on its card")
+                  "block of its kiosk.toml; write-boot or enrol-qr it again to put them on its card")
         elif args.command == "venue":
             fleet = Fleet.open(args.fleet)
             key = fleet.add_venue(args.venue_id, args.name)
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                   "/etc/checkin-collector/ on the collector (one whose collector.toml names it in [fleet] "
                   "kiosks holds this kiosk's events until then)")
             print(f"  next: kiosk-provision write-boot --image SD.img {args.kiosk_id} --ssh-key KEY.pub "
-                  f"(a flashed card), or kiosk-provision enroll-qr {args.kiosk_id} (a card written --unenrolled)")
+                  f"(a flashed card), or kiosk-provision enrol-qr {args.kiosk_id} (a card written --unenrolled)")
             if pin is None:
                 print(f"staff: NO staff account on this kiosk (no --staff NAME): nobody can log in to its staff "
                       f"pages until one is added; on the kiosk: sudo -u kiosk {KIOSK_COMMAND} staff add NAME")
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             _bundle(args)
         elif args.command == "write-boot":
             _write_boot(args)
-        elif args.command == "enroll-qr":
+        elif args.command == "enrol-qr":
             return enrol.run(args)
     except FleetError as exc:
         print(f"kiosk-provision: {exc}", file=sys.stderr)

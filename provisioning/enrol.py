@@ -1,6 +1,6 @@
-"""``kiosk-provision enroll-qr``: offer a provisioned kiosk its identity, once, through a QR code.
+"""``kiosk-provision enrol-qr``: offer a provisioned kiosk its identity, once, through a QR code.
 
-    kiosk-provision enroll-qr KIOSK_ID [--fleet DIR] [--listen HOST:PORT] [--minutes 15] [--png FILE]
+    kiosk-provision enrol-qr KIOSK_ID [--fleet DIR] [--listen HOST:PORT] [--minutes 15] [--png FILE]
 
 The kiosk's files (kiosks/<id>/etc/checkin-kiosk/* and var/lib/checkin-kiosk/kiosk.db) are
 packed and sealed with AES-256-GCM under a fresh random key (:mod:`kiosk.enrolment.bundle`). The
@@ -122,7 +122,7 @@ class _Server(ThreadingHTTPServer):
 class OfferServer:
     """Serves one offer on (host, port): the sealed bundle to the first GET of its path.
 
-    On the technician's laptop, at its LAN address (what ``enroll-qr`` does)::
+    On the technician's laptop, at its LAN address (what ``enrol-qr`` does)::
 
         server = OfferServer(offer, *parse_listen("lan:8470")).start()
         qr_for(server.code).terminal()       # the kiosk scans it
@@ -237,8 +237,8 @@ def write_png(qr: segno.QRCode, path: Path) -> None:
 # -- the command -----------------------------------------------------------------------------------
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """``enroll-qr`` on kiosk-provision's subparsers."""
-    p = subparsers.add_parser("enroll-qr", help="show a one-time QR code a kiosk scans to enrol itself",
+    """``enrol-qr`` on kiosk-provision's subparsers."""
+    p = subparsers.add_parser("enrol-qr", help="show a one-time QR code a kiosk scans to enrol itself",
                               description=__doc__.split("\n\n")[2].strip())
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
     fleet_arg(p)

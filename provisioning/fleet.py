@@ -313,7 +313,7 @@ class Fleet:
 
     def add_web_cert(self, kiosk_id: str) -> Path:
         """Give a kiosk provisioned before the staff pages had HTTPS its web certificate (and the
-        [web] block of its kiosk.toml), so write-boot and enroll-qr take it again; returns web.pem."""
+        [web] block of its kiosk.toml), so write-boot and enrol-qr take it again; returns web.pem."""
         check_kiosk_id(kiosk_id)
         with self.lock():
             etc = self.kiosk_etc(kiosk_id)

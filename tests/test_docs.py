@@ -66,7 +66,7 @@ def test_every_cli_has_subcommands():
     # The walk itself must find what is known to be there, or the tests below check nothing.
     names = {command for _, command in COMMANDS}
     assert {"kiosk run", "kiosk staff add", "kiosk-collector trace", "kiosk-provision kiosk revoke",
-            "kiosk-provision enroll-qr"} <= names
+            "kiosk-provision enrol-qr"} <= names
 
 
 @pytest.mark.parametrize("prog, command", COMMANDS, ids=[c for _, c in COMMANDS])

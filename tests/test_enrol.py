@@ -1,4 +1,4 @@
-"""Zero-touch enrolment: `kiosk-provision enroll-qr` on the laptop, `kiosk enrol` on the kiosk.
+"""Zero-touch enrolment: `kiosk-provision enrol-qr` on the laptop, `kiosk enrol` on the kiosk.
 
 Real fleet (provisioning.fleet), real AES-GCM, real HTTP on loopback, real QR images through the
 image-folder camera and the real decoders; only the laptop's LAN address is replaced by 127.0.0.1
@@ -123,7 +123,7 @@ def assert_nothing_installed(targets: Targets) -> None:
 # -- the round trip ---------------------------------------------------------------------------------
 
 def test_round_trip_cli_to_cli_through_the_camera(fleet, tmp_path):
-    """enroll-qr (library CLI entry, loopback) ↔ `kiosk enrol --simulate` (a real process) via a PNG."""
+    """enrol-qr (library CLI entry, loopback) ↔ `kiosk enrol --simulate` (a real process) via a PNG."""
     png = tmp_path / "enrol.png"
     args = argparse.Namespace(kiosk_id=KIOSK_ID, fleet=str(fleet.root), listen="127.0.0.1:0", minutes=2.0,
                               png=png, allow_loopback=True)
@@ -407,7 +407,7 @@ def test_as_root_the_files_get_their_owners(fleet, targets):
 
 # -- the laptop's refusals ------------------------------------------------------------------------
 
-def test_enroll_qr_refuses_unprovisioned_kiosks_and_unreachable_addresses(fleet, tmp_path, capsys):
+def test_enrol_qr_refuses_unprovisioned_kiosks_and_unreachable_addresses(fleet, tmp_path, capsys):
     def run(**kw):
         args = argparse.Namespace(**{"kiosk_id": KIOSK_ID, "fleet": str(fleet.root), "listen": "127.0.0.1:0",
                                      "minutes": 1.0, "png": None, **kw})
@@ -424,10 +424,10 @@ def test_enroll_qr_refuses_unprovisioned_kiosks_and_unreachable_addresses(fleet,
     assert run(allow_loopback=True, minutes=0) == 2
 
 
-def test_enroll_qr_parser():
+def test_enrol_qr_parser():
     parser = argparse.ArgumentParser()
     offer_mod.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["enroll-qr", KIOSK_ID, "--minutes", "5", "--png", "x.png"])
+    args = parser.parse_args(["enrol-qr", KIOSK_ID, "--minutes", "5", "--png", "x.png"])
     assert (args.kiosk_id, args.minutes, args.png, args.listen, args.allow_loopback) == \
         (KIOSK_ID, 5.0, Path("x.png"), "lan:8470", False)
 

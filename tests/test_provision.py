@@ -266,11 +266,23 @@ def test_broker_gets_a_systemd_drop_in_for_mosquitto(fleet_run):
     assert "network-online.target" in dropin["Unit"]["After"]
 
 
-def test_enroll_qr_is_a_subcommand_and_refuses_an_unknown_kiosk(fleet_run, capsys):
+def test_enrol_qr_is_a_subcommand_and_refuses_an_unknown_kiosk(fleet_run, capsys):
+    fleet, _ = fleet_run
+    code, out, err = run(capsys, "enrol-qr", "k-chua-co", "--fleet", str(fleet.root), "--listen", "127.0.0.1:0")
+    assert code == 2 and not out
+    assert "k-chua-co" in err
+
+
+def test_enroll_qr_the_old_spelling_still_runs_enrol_qr_and_is_not_in_the_help(fleet_run, capsys):
+    # Technicians' scripts say enroll-qr: it stays a hidden alias of enrol-qr.
     fleet, _ = fleet_run
     code, out, err = run(capsys, "enroll-qr", "k-chua-co", "--fleet", str(fleet.root), "--listen", "127.0.0.1:0")
     assert code == 2 and not out
-    assert "k-chua-co" in err
+    assert "k-chua-co" in err and "invalid choice" not in err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    assert "enrol-qr" in shown and "enroll" not in shown
 
 
 def test_collector_toml_is_written_for_the_central_server(fleet_run):
@@ -414,7 +426,7 @@ def test_a_kiosk_from_before_https_gets_its_web_certificate(tmp_path, capsys):
         fleet.kiosk_files(KIOSK)
     capsys.readouterr()
     assert main(["kiosk", "web-cert", KIOSK, "--fleet", str(root)]) == 0
-    assert "write-boot or enroll-qr it again" in capsys.readouterr().out
+    assert "write-boot or enrol-qr it again" in capsys.readouterr().out
     assert set(fleet.kiosk_files(KIOSK)) >= {"web.pem", "web.key", "kiosk.toml"}
     web = load_config(toml).web
     assert web.tls_listen and web.tls_cert.endswith("web.pem") and web.listen in ("127.0.0.1:8080", ["127.0.0.1:8080"])

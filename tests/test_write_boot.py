@@ -224,7 +224,7 @@ def test_unenrolled_card_has_the_software_and_units_but_no_identity(tmp_path, ca
                  "--ssh-key", str(ssh_key), "--bundle", str(wheels)])
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert "enroll-qr KIOSK_ID" in out.out and "private key" not in out.out
+    assert "enrol-qr KIOSK_ID" in out.out and "private key" not in out.out
     text, c = user_data(image)
     assert c["hostname"].startswith("kiosk-unenrolled-")
     paths = {f["path"] for f in c["write_files"]}

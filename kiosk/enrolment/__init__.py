@@ -1,4 +1,4 @@
-"""Zero-touch enrolment: a kiosk with no identity scans the code of ``kiosk-provision enroll-qr``.
+"""Zero-touch enrolment: a kiosk with no identity scans the code of ``kiosk-provision enrol-qr``.
 
 The code (:mod:`.payload`, ``CKE1.HOST:PORT.KEY``) names the technician laptop's one-shot offer
 and carries the AES-256-GCM key of the sealed bundle waiting there (:mod:`.bundle`). The kiosk

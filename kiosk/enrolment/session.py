@@ -18,7 +18,7 @@ Quét mã đăng ký / Scan the enrolment code
 Đây không phải mã đăng ký máy. Hãy đưa mã do kỹ thuật viên tạo. /
     This is not an enrolment code. Show the code from the technician's laptop.
 
-A real code, offered by ``kiosk-provision enroll-qr``, is fetched, opened and installed the same
+A real code, offered by ``kiosk-provision enrol-qr``, is fetched, opened and installed the same
 way (see :class:`provisioning.enrol.OfferServer` for an offer fetched and opened on loopback).
 
 Any other code shown is refused with a message and the loop goes on; so does a code whose offer
