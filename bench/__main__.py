@@ -66,14 +66,15 @@ def _machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith(("model name", "Model"))), cpu)
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith(("model name", "Model"))), cpu)
     except OSError:
         pass
     from hardware.decode_zbar import _zbar_version
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "zxing_cpp": version("zxing-cpp"), "pyzbar": version("pyzbar"),
             "libzbar": ".".join(map(str, _zbar_version())), "sqlite_utils": version("sqlite-utils"),
-            "numpy": version("numpy"), "scratch_dir": scratch_root(), "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+            "numpy": version("numpy"), "scratch_dir": scratch_root(),
+            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
 
 
 def _progress(message: str) -> None:
@@ -96,7 +97,8 @@ def _run(args) -> int:
     m = out["machine"]
     print(f"checkin-kiosk bench{' (quick)' if args.quick else ''} — {m['date']}")
     print(f"{m['cpu']}, {m['cores']} cores; Python {m['python']}, zxing-cpp {m['zxing_cpp']}, pyzbar {m['pyzbar']} "
-          f"(libzbar {m['libzbar']}), SQLite {m['sqlite']}, sqlite-utils {m['sqlite_utils']}; scratch {m['scratch_dir']}")
+          f"(libzbar {m['libzbar']}), SQLite {m['sqlite']}, sqlite-utils {m['sqlite_utils']}; "
+          f"scratch {m['scratch_dir']}")
     print(f"load average at start {m['loadavg']} (other processes share these cores: figures are this run's)\n")
     if "decode" in args.only:
         _decode_section(s, out)
@@ -157,7 +159,8 @@ def _decode_section(s: dict, out: dict) -> None:
          "raw CPU ms/f", "pipeline CPU ms/f", "CPU ratio"], rows,
         note="   raw: " + "; ".join(f"{b} = {c}" for b, c in raw_call.items()) +
              "\n   pipeline: ScanLoop.step() (replayed frames, real desk + SQLite, Cooldown 10 s, mock-pin Signals)"
-             "\n   code read in " + ", ".join(f"{found[b]['code']}/{len(scenes['code'])} frames by {b}" for b in found) +
+             "\n   code read in "
+             + ", ".join(f"{found[b]['code']}/{len(scenes['code'])} frames by {b}" for b in found) +
              f"; codes in empty scenes: {sum(found[b]['empty'] for b in found)}"
              "\n   ratio = pipeline fps / raw fps (median of the rounds' ratios); CPU ratio = raw CPU ms / pipeline "
              "CPU ms per frame (this thread), the figure least moved by other load"
@@ -166,8 +169,10 @@ def _decode_section(s: dict, out: dict) -> None:
     rows = []
     for stage in decode.STAGES + ("frame_total",):
         z, b = stages["zxing"][stage], stages["zbar"][stage]
-        rows.append([stage, z["n"], z["p50_ms"], z["p99_ms"], z["mean_ms"], b["n"], b["p50_ms"], b["p99_ms"], b["mean_ms"]])
-    print(table("   Per-stage ms on the 'with code' frames, every frame taken as a new presentation (Cooldown(0); toggle in/out)",
+        rows.append([stage, z["n"], z["p50_ms"], z["p99_ms"], z["mean_ms"],
+                     b["n"], b["p50_ms"], b["p99_ms"], b["mean_ms"]])
+    print(table("   Per-stage ms on the 'with code' frames, every frame taken as a new presentation "
+                "(Cooldown(0); toggle in/out)",
                 ["stage", "zxing n", "p50", "p99", "mean", "zbar n", "p50", "p99", "mean"], rows,
                 note="   present = rules + BEGIN IMMEDIATE … COMMIT (synchronous=FULL); feedback = Signals.show() "
                      "(gpiozero MockFactory)"))
@@ -184,8 +189,10 @@ def _commit_section(s: dict, out: dict) -> None:
     k, r = cl["kiosk"], cl["raw"]
     rows = [["CheckinDesk.present() (kiosk)", k["n"], k["p50_ms"], k["p99_ms"], k["max_ms"], k["mean_ms"]],
             ["raw sqlite3 3-insert txn", r["n"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["mean_ms"]],
-            ["ratio kiosk / raw", "", cl["ratio_p50"], cl["ratio_p99"], k["max_ms"] / r["max_ms"], k["mean_ms"] / r["mean_ms"]],
-            ["  of which Clock.stamp() alone", stamp["n"], stamp["p50_ms"], stamp["p99_ms"], stamp["max_ms"], stamp["mean_ms"]]]
+            ["ratio kiosk / raw", "", cl["ratio_p50"], cl["ratio_p99"], k["max_ms"] / r["max_ms"],
+             k["mean_ms"] / r["mean_ms"]],
+            ["  of which Clock.stamp() alone", stamp["n"], stamp["p50_ms"], stamp["p99_ms"], stamp["max_ms"],
+             stamp["mean_ms"]]]
     verdict = "ok" if k["p99_ms"] < FRAME_MS_AT_15FPS else "OVER"
     print(table(f"2. Check-in commit latency, WAL + synchronous=FULL, distinct persons, on {m['scratch_dir']}",
                 ["", "n", "p50 ms", "p99 ms", "max ms", "mean ms"], rows,
@@ -283,13 +290,15 @@ def _mqtt_section(s: dict, out: dict) -> None:
     rows = [["paho receive + PUBACK (raw subscriber's CPU per message)"] + [ing["raw_cpu_us_per_msg"]] * len(labels),
             ["validate_event (no broker)"] + [costs["validate_us"]] * len(labels)]
     rows += [[name + " (no broker)"] + [costs["stores"][lb][key] for lb in labels] for key, name in phases]
-    rows += [["live Collector: CPU per event (both processes)"] + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
+    rows += [["live Collector: CPU per event (both processes)"]
+             + [ing["stores"][lb]["cpu_us_per_event"] for lb in labels],
              ["live Collector: wall time per event"] + [ing["stores"][lb]["wall_us_per_event"] for lb in labels]]
     print(table(f"   Where the collector's time goes — µs per event; the same {ing['messages']} messages, store.ingest "
                 f"in batches of {ing['batch_size']} on a fresh store, no broker",
                 ["", *(f"{names[lb]} µs" for lb in labels)], rows,
                 note=f"   raw subscriber wall time per event: {1e6 / ing['raw_msgs_per_s']:.0f} µs; the ≥"
-                     f"{TARGET_MQTT_RATIO:.2f} target allows the collector {1e6 / ing['raw_msgs_per_s'] / TARGET_MQTT_RATIO:.0f} µs"))
+                     f"{TARGET_MQTT_RATIO:.2f} target allows the collector "
+                     f"{1e6 / ing['raw_msgs_per_s'] / TARGET_MQTT_RATIO:.0f} µs"))
 
 
 def _screen_section(s: dict, out: dict) -> None:
@@ -328,7 +337,8 @@ def _print_section(s: dict, out: dict) -> None:
     print(table(f"7. Print jobs — one ESC/POS job each (ESC @, GS v 0 raster, feed, cut); ms are medians of {n}",
                 ["", "rows", "bytes", "USB ms", "115200 s", "render ms", "encode ms", "ours ms",
                  "raw escpos ms", "ratio"], rows,
-                note=f"   USB ms = bytes at ~{printing.USB_BYTES_PER_S / 1e6:g} MB/s effective (full speed); 115200 s = "
+                note=f"   USB ms = bytes at ~{printing.USB_BYTES_PER_S / 1e6:g} MB/s effective (full speed); "
+                     "115200 s = "
                      f"bytes x 10 bits at {printing.SERIAL_BAUD} baud; the printer's own speed comes on top"
                      "\n   ours = render_slip/render_card + job_bytes (python-escpos encodes the job); raw = "
                      "python-escpos's Dummy printing the same finished image directly; ratio = ours / raw"))
@@ -420,7 +430,8 @@ def _trace_section(s: dict, out: dict) -> None:
              f"in {lay['open_hours_a_day']} opening hours a day, 10 % auto check-outs, visits still going are open; "
              f"one household (2 persons) in {round(1 / lay['phone_households'])} checked in with its phone"
              f"\n   persons: drawn uniformly among those with a visit in the last {res['trace_days']} days; idx "
-             f"visits / contacts = medians of their own visits in the window and of the contacts trace returns; walked = "
+             f"visits / contacts = medians of their own visits in the window and of the contacts trace returns; "
+             f"walked = "
              f"median visits the query's (venue_id, check_out_at > index start) range steps through for them"))
 
 

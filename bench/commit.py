@@ -71,12 +71,12 @@ def commit_latency(workdir: Path, calls: int) -> dict:
     clock = time.perf_counter
     try:
         for i in range(total):
-            def kiosk_call():
-                outcome = desk.present(credentials[i], method="camera")
+            def kiosk_call(credential=credentials[i]):
+                outcome = desk.present(credential, method="camera")
                 kinds[outcome.kind] = kinds.get(outcome.kind, 0) + 1
 
-            def raw_call():
-                _raw_check_in(raw, raw_rows[i])
+            def raw_call(rows=raw_rows[i]):
+                _raw_check_in(raw, rows)
 
             for fn, samples in ((kiosk_call, kiosk_s), (raw_call, raw_s))[:: 1 if i % 2 == 0 else -1]:
                 t = clock()

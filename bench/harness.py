@@ -10,10 +10,11 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
+
 from hardware.feedback import Signals
 from kiosk.app import build_desk, build_scan_loop, build_signals
 from kiosk.checkin import CheckinDesk

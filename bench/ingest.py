@@ -36,11 +36,11 @@ from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from kiosk.store import VisitStore
-from mqtt.wire.event import validate_event
-from mqtt.wire.topics import EVENTS_FILTER, events_topic, parse_topic
 from mqtt.collector.config import Config
 from mqtt.collector.ingest import Collector
 from mqtt.collector.store import open_store
+from mqtt.wire.event import validate_event
+from mqtt.wire.topics import EVENTS_FILTER, events_topic, parse_topic
 
 from .report import median
 from .uplink import _letters
@@ -76,7 +76,7 @@ def kiosk_messages(workdir: Path, n: int, kiosks: int = KIOSKS, seed: int = 5) -
         made = 0
         for start in range(0, persons, BLOCK):
             block = range(start, min(start + BLOCK, persons))
-            for rounds in range(2):                     # in, then out
+            for _ in range(2):                          # in, then out
                 for i in block:
                     if made < count:
                         desk.present(recognise(f"0791{j:02d}{i:06d}||Người Thử {_letters(i)}|01011990|Nữ|"
@@ -249,7 +249,7 @@ def ingest(broker_url: str, workdir: Path, n: int, repeats: int, stores: dict, l
             sessions[label] = f"bench-collector-{label}-{r}"
             configs[label] = collector_config(broker_url, sessions[label], fresh(r))
         raw_session(broker_url, sessions["raw"], rm)
-        for label, cfg in configs.items():
+        for cfg in configs.values():
             collector_session(cfg)
         publish_all(broker_url, messages)
         order = ["raw"] + list(stores) if r % 2 == 0 else list(stores) + ["raw"]
@@ -293,11 +293,11 @@ def offline_costs(messages: list[tuple[str, bytes]], unique: int, store_urls: di
         store = open_store(url)
         spent = dict.fromkeys(PHASES + ("_ingest",), 0.0)
 
-        def timed(name, fn):
-            def wrapper(*a, **k):
+        def timed(name, fn, spent=spent):
+            def wrapper(*args, **kwargs):
                 t = time.perf_counter()
                 try:
-                    return fn(*a, **k)
+                    return fn(*args, **kwargs)
                 finally:
                     spent[name] += time.perf_counter() - t
             return wrapper

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-
 from .harness import served_kiosk
 from .report import latency_summary
 

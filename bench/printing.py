@@ -55,7 +55,7 @@ def run(repeats: int) -> dict:
             image = draw()
             data = job_bytes(image, width=width)
 
-            def raw():
+            def raw(image=image):
                 dummy(profile="TM-T20II").image(image, impl="bitImageRaster")
 
             raw()                                      # warm: fonts, python-escpos's profile

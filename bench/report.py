@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def median(values: Sequence[float]) -> float:
@@ -23,8 +23,8 @@ def percentile(values: Sequence[float], p: float) -> float:
 def latency_summary(seconds: Sequence[float]) -> dict:
     """p50/p99/max/mean in milliseconds, and the sample count."""
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99), "max_ms": max(ms, default=float("nan")),
-            "mean_ms": statistics.fmean(ms) if ms else float("nan")}
+    return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
+            "max_ms": max(ms, default=float("nan")), "mean_ms": statistics.fmean(ms) if ms else float("nan")}
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence], note: str | None = None) -> str:
@@ -33,7 +33,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence], note: str
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
 
     def line(row):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        cells = enumerate(zip(row, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in cells)
 
     out = [title, line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]]
     if note:

@@ -24,7 +24,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from .harness import served_kiosk
 from .report import percentile
 
@@ -83,7 +82,8 @@ def ours(workdir: Path, n: int = PRESENTATIONS) -> dict:
     try:
         time.sleep(0.2)                       # the stream's first snapshot
         for i in range(n):
-            payload = f"0791{90 + i // 1_000_000:02d}{i % 1_000_000:06d}||Người Thử Bench|01011990|Nữ|Phường Mẫu|15072021"
+            payload = (f"0791{90 + i // 1_000_000:02d}{i % 1_000_000:06d}"
+                       "||Người Thử Bench|01011990|Nữ|Phường Mẫu|15072021")
             symbol = Symbol.from_bytes("qr_code", payload.encode())
             started = time.perf_counter()
             outcome = kiosk.loop.handle(symbol)

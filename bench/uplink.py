@@ -27,8 +27,8 @@ from kiosk.clock import Clock
 from kiosk.credentials import recognise
 from kiosk.outbox import KioskOutbox
 from kiosk.store import VisitStore
-from mqtt.wire.topics import events_topic
 from mqtt.uplink import Uplink, UplinkSettings
+from mqtt.wire.topics import events_topic
 
 from .report import median
 

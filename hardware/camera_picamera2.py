@@ -6,11 +6,11 @@ apt; the kiosk's venv is made with ``--system-site-packages`` to see it).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from .frames import CameraError, CameraSettings, T, SourceBase
+from .frames import CameraError, CameraSettings, SourceBase, T
 
 _AF_MODES = {"manual": 0, "continuous": 2}
 

@@ -9,7 +9,7 @@ With an older libzbar, text is repaired by :func:`repair_mojibake` instead.
 from __future__ import annotations
 
 import ctypes
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from pyzbar import wrapper as zw

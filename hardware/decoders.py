@@ -13,7 +13,8 @@ One interface, two backends, chosen by config ``[decoder] backend``:
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -47,7 +47,7 @@ def escpos_package():
                 import escpos.capabilities
                 import escpos.constants
                 import escpos.exceptions
-                import escpos.printer  # noqa: F401 - the package's printer classes
+                import escpos.printer
             finally:
                 if ours:
                     del os.environ[_PICKLE_DIR]   # read at import only; child processes need not see it

@@ -15,8 +15,9 @@ One interface, three backends, chosen by config ``[camera] source``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 

@@ -76,7 +76,7 @@ class ConnectionPrinter:
             except (PrinterError, OSError) as exc:
                 self._drop()
                 return self._printer_error(exc).state
-            except Exception:  # noqa: BLE001 - a status query must never take the kiosk down
+            except Exception:
                 log.exception("%s: status query failed", self)
                 self._drop()
                 return None
@@ -113,14 +113,15 @@ class ConnectionPrinter:
         if conn is not None:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
+            except Exception:
                 log.debug("%s: closing the connection failed", self, exc_info=True)
 
     def _printer_error(self, exc: BaseException) -> PrinterError:
         if isinstance(exc, PrinterError):
             return exc
         if isinstance(exc, OSError):   # sockets, pyusb's USBError, pyserial's SerialException
-            hint = " (a udev rule must give this user the device, see docs/technician.md)" if exc.errno == errno.EACCES else ""
+            hint = (" (a udev rule must give this user the device, see docs/technician.md)"
+                    if exc.errno == errno.EACCES else "")
             return PrinterError("offline", f"{self}: {exc}{hint}")
         log.exception("%s: unexpected failure", self)
         return PrinterError("error", f"{self}: {type(exc).__name__}: {exc}")

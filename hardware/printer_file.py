@@ -14,7 +14,7 @@ import io
 import itertools
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .atomic import sync_folder, write_atomically
@@ -36,7 +36,7 @@ class FilePrinter:
         preview = io.BytesIO()
         image.save(preview, "PNG")
         with self._lock:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             stem = f"{now:%Y%m%dT%H%M%S.%f}Z-{next(self._numbers):04d}"
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ class PrinterError(Exception):
 class Printer(Protocol):
     width: int  # dots per line: 384 (58 mm) or 576 (80 mm)
 
-    def print_image(self, image: "Image.Image", *, cut: bool = True) -> None:
+    def print_image(self, image: Image.Image, *, cut: bool = True) -> None:
         """Print ``image`` (mode "1", exactly ``width`` dots wide), then feed and cut when ``cut``.
 
         Sends only the job (no status query in between). Raises :class:`PrinterError`.

@@ -23,7 +23,7 @@ class Symbol:
     text: str
 
     @classmethod
-    def from_bytes(cls, format: str, data: bytes) -> "Symbol":
+    def from_bytes(cls, format: str, data: bytes) -> Symbol:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

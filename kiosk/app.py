@@ -11,7 +11,6 @@ from pathlib import Path
 from hardware.feedback import Signals
 from hardware.frames import CameraError, FrameSource, open_source
 from hardware.printers import open_printer
-
 from mqtt.plumbing import sdnotify
 from mqtt.uplink import Uplink
 
@@ -23,9 +22,9 @@ from .config import Config, simulation_config
 from .config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from .cooldown import Cooldown
 from .outbox import KioskOutbox
-from .scanloop import ScanLoop
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
+from .scanloop import ScanLoop
 from .screen_console import ConsoleScreen
 from .staff.services import StaffServices
 from .state import HealthReport, KioskStatus, LoopState
@@ -55,7 +54,7 @@ class Kiosk:
     web: WebServer
     watches: list[Watch]
     staff: StaffServices
-    printing: "SlipPrinting | None" = None
+    printing: SlipPrinting | None = None
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()

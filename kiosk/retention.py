@@ -8,7 +8,7 @@ quarantined events stay whatever their age.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .store import VisitStore
 
@@ -33,4 +33,4 @@ def purge(store: VisitStore, *, clock=None, days: float = DEFAULT_RETENTION_DAYS
     cutoff = now - timedelta(days=days)
     with store.transaction() as tx:
         return tx.purge_expired(cutoff.isoformat(timespec="milliseconds"),
-                                cutoff.astimezone(timezone.utc).isoformat(timespec="seconds"))
+                                cutoff.astimezone(UTC).isoformat(timespec="seconds"))

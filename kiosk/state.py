@@ -34,9 +34,9 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .store import StoreConnection, StoreUnavailable, VisitStore

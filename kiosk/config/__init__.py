@@ -26,8 +26,19 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mqtt.plumbing.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, one_of, parse_sections, read_text
-from mqtt.plumbing.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
+from mqtt.plumbing.tomlconfig import (
+    DEFAULT_TIMEZONE,
+    ConfigError,
+    ReplaceKeys,
+    in_range,
+    key,
+    matches,
+    mqtt_url,
+    one_of,
+    parse_sections,
+    read_text,
+)
+from mqtt.plumbing.tomlconfig import timezone_name as _timezone
 from mqtt.wire.ids import ID, ID_RULE
 
 __all__ = ["Config", "ConfigError", "listen_addresses", "load_config", "parse_config"]

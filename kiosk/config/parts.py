@@ -11,7 +11,6 @@ from __future__ import annotations
 from hardware.decoders import open_decoder
 from hardware.feedback import SignalPins
 from hardware.frames import CameraSettings
-
 from mqtt.uplink import UplinkSettings
 
 from . import Config

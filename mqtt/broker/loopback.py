@@ -78,7 +78,7 @@ class LoopbackBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "LoopbackBroker":
+    def start(self, timeout: float = 10.0) -> LoopbackBroker:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(exe):
             raise FileNotFoundError("mosquitto is not installed (apt install mosquitto)")

@@ -20,11 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..wire.event import PERSON_KINDS
-from . import queries
 from ..plumbing.logs import setup_logging, use_timezone
-from ..wire.masking import mask_id, mask_name
 from ..plumbing.terminal import echo
+from ..wire.event import PERSON_KINDS
+from ..wire.masking import mask_id, mask_name
+from . import queries
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
 from .store import TRACE_PHONE, StoreError, open_store
 
@@ -225,7 +225,8 @@ def _collector_line(config: Config, zone: ZoneInfo) -> None:
                 f"{state.get('waiting')} message(s) held")
     else:
         what = f"store up, {'connected' if state.get('connected') else 'waiting for the broker'}"
-    stale = f" (status from {_local(state['at'], zone)}: not running?)" if state["stale"] and not state.get("stopped") else ""
+    stopped = state["stale"] and not state.get("stopped")
+    stale = f" (status from {_local(state['at'], zone)}: not running?)" if stopped else ""
     echo(f"collector {state.get('client_id')}: {what}{stale}")
 
 

@@ -16,8 +16,18 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..plumbing.tomlconfig import ConfigError, ReplaceKeys, in_range, key, matches, mqtt_url, parse_sections, read_text
-from ..plumbing.tomlconfig import DEFAULT_TIMEZONE, timezone_name as _timezone
+from ..plumbing.tomlconfig import (
+    DEFAULT_TIMEZONE,
+    ConfigError,
+    ReplaceKeys,
+    in_range,
+    key,
+    matches,
+    mqtt_url,
+    parse_sections,
+    read_text,
+)
+from ..plumbing.tomlconfig import timezone_name as _timezone
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 

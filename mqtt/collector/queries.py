@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..wire.event import canonical_phone
-
 from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
 
 DEFAULT_TRACE_DAYS = 14

@@ -27,8 +27,8 @@ import os
 import time
 from pathlib import Path
 
-from ..wire.ids import ID
 from ..plumbing.tomlconfig import ConfigError, load_toml, read_text
+from ..wire.ids import ID
 
 log = logging.getLogger("mqtt.collector")
 

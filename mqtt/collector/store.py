@@ -23,19 +23,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..wire.event import encode_event
-
 from ..wire.fields import compact_json, parse_time
-
 from ..wire.topics import events_topic
 
-UTC = timezone.utc
+UTC = UTC
 #: Dead letters keep at most this much of the payload (enough to see what went wrong).
 DEAD_LETTER_PAYLOAD_BYTES = 4096
 

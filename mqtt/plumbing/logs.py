@@ -33,7 +33,7 @@ class VenueTimeFormatter(logging.Formatter):
         super().__init__(fmt)
         self.zone = ZoneInfo(zone)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, self.zone).isoformat(sep=" ", timespec="milliseconds")
 
 

@@ -26,9 +26,10 @@ import tomllib
 import types
 import typing
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Callable, Self
+from typing import Any, Self
 
 
 class ConfigError(ValueError):

@@ -7,7 +7,8 @@ self-test report) ids it holds durably, and the events it refused for good with 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .fields import compact_json, has_controls, load_json
 from .ids import UUID

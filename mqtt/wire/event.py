@@ -17,8 +17,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .fields import (InvalidEvent, compact_json, load_json, parse_time, require_keys, require_one_of, require_text,
-                     require_uuid)
+from .fields import (
+    InvalidEvent,
+    compact_json,
+    load_json,
+    parse_time,
+    require_keys,
+    require_one_of,
+    require_text,
+    require_uuid,
+)
 from .ids import ID, ID_RULE, UUID
 
 SCHEMA = "checkin.event/1"

@@ -7,8 +7,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .fields import InvalidEvent, has_controls, load_json, parse_time, require_keys, require_one_of, require_text
-from .fields import require_uuid
+from .fields import (
+    InvalidEvent,
+    has_controls,
+    load_json,
+    parse_time,
+    require_keys,
+    require_one_of,
+    require_text,
+    require_uuid,
+)
 from .ids import ID, ID_RULE
 
 SELFTEST_SCHEMA = "checkin.selftest/1"

@@ -24,7 +24,7 @@ Only a holder of the venue's key (its kiosks, the centre's ``kiosk-collector tok
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as tmp:
 ...     key = VenueKey.create(Path(tmp, "venue.key"))       # 0600, 64 hex digits
->>> issued = datetime(2026, 11, 21, 1, 31, tzinfo=timezone.utc)
+>>> issued = datetime(2026, 11, 21, 1, 31, tzinfo=UTC)
 >>> token = sign_slip(key, "cho-phanrang", "0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a", issued=issued)
 >>> open_token(key, "cho-phanrang", token)
 SlipClaims(visit_id='0b6e4a52-8d2f-4c1e-9a0e-3f5b7c9d1e2a',
@@ -45,7 +45,7 @@ import secrets
 import struct
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -62,7 +62,7 @@ KINDS = {letter: kind for kind, letter in LETTERS.items()}
 ENVELOPE = re.compile(rf"CK1\.([SC])\.([A-Z2-7]{{1,{MAX_BODY_CHARS}}})\.([A-Z2-7]{{1,{MAX_SIGNATURE_CHARS}}})")
 _SLIP = struct.Struct(">4s16sI")
 _CARD = struct.Struct(">4s10sH")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TokenRefused(Exception):
@@ -79,7 +79,7 @@ class VenueKey:
     secret: bytes
 
     @classmethod
-    def parse(cls, text: str) -> "VenueKey":
+    def parse(cls, text: str) -> VenueKey:
         """The key written as ``text`` (64 hex digits, surrounding whitespace ignored); ValueError
         when it is not one."""
         try:
@@ -91,7 +91,7 @@ class VenueKey:
         return cls(secret)
 
     @classmethod
-    def load(cls, path: Path) -> "VenueKey":
+    def load(cls, path: Path) -> VenueKey:
         """The key in ``path`` (64 hex digits); ValueError when it is not one."""
         text = Path(path).read_text()
         try:
@@ -100,7 +100,7 @@ class VenueKey:
             raise ValueError(f"{path}: {exc}") from None
 
     @classmethod
-    def create(cls, path: Path) -> "VenueKey":
+    def create(cls, path: Path) -> VenueKey:
         """A new random key written to ``path`` (0600, never over an existing file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
