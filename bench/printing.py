@@ -26,7 +26,7 @@ from .report import median
 USB_BYTES_PER_S = 1_000_000
 SERIAL_BAUD = 115_200
 WIDTHS = (384, 576)
-# Tokens as the kiosk signs them (kiosk/tokens.py): slip 24-byte body, card 16-byte body, 10-byte MAC.
+# Tokens as the kiosk signs them (kiosk/printed_codes.py): slip 24-byte body, card 16-byte body, 10-byte MAC.
 SLIP_TOKEN = "CK1.S.AAQCAMBAEAHAQB4YNBA2GZZQFRGGXYOQBF4G2VPNSCO3XZ6U.7AAKFBL4GXBHFNWQ"
 CARD_TOKEN = "CK1.C.AAQCAMBAEAHAQB4YNBA2GZZQFRGG.7AAKFBL4GXBHFNWQ"
 

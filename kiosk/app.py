@@ -22,6 +22,7 @@ from .config import Config, simulation_config
 from .config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from .cooldown import Cooldown
 from .outbox import KioskOutbox
+from .printed_codes import KEY_FILE, KioskTokens, venue_key
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
 from .scanloop import ScanLoop
@@ -29,7 +30,6 @@ from .screen_console import ConsoleScreen
 from .staff.services import StaffServices
 from .state import HealthReport, KioskStatus, LoopState
 from .store import VisitStore
-from .tokens import KEY_FILE, KioskTokens, venue_key
 from .web import WebContext, create_app
 from .web.live import LiveFeed, Watch, WebScreen
 from .web.server import WebServer, web_server

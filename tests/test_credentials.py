@@ -19,9 +19,9 @@ from kiosk.credentials import (
     Refused,
     bhyt,
     cccd,
+    kiosk_code,
     national_qr,
     recognise,
-    tokens,
 )
 
 TODAY = datetime.date(2025, 6, 1)
@@ -605,12 +605,12 @@ class HmacTestVerifier:
     @staticmethod
     def sign(kind: str, token_id: str) -> str:
         mac = hmac.new(KEY, f"{kind}:{token_id}".encode(), hashlib.sha256).digest()[:10]
-        return tokens.envelope(kind, token_id.encode(), mac)
+        return kiosk_code.envelope(kind, token_id.encode(), mac)
 
     def verify(self, kind, body, signature):
-        token_id = tokens.decode_b32(body).decode("ascii")
+        token_id = kiosk_code.decode_b32(body).decode("ascii")
         expected = hmac.new(KEY, f"{kind}:{token_id}".encode(), hashlib.sha256).digest()[:10]
-        if not hmac.compare_digest(expected, tokens.decode_b32(signature)):
+        if not hmac.compare_digest(expected, kiosk_code.decode_b32(signature)):
             raise Refused("token_forged", "signature does not match")
         if token_id in self.revoked:
             raise Refused("token_revoked", "this card was revoked")
@@ -708,7 +708,7 @@ def test_malformed_tokens(payload):
 
 def test_token_parser_refuses_other_kinds_of_codes():
     with pytest.raises(Refused) as info:
-        tokens.parse(CCCD_1, verifier=HmacTestVerifier())
+        kiosk_code.parse(CCCD_1, verifier=HmacTestVerifier())
     assert info.value.code == "malformed_token"
 
 

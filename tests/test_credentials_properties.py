@@ -17,9 +17,9 @@ from kiosk.credentials import (
     Refused,
     bhyt,
     cccd,
+    kiosk_code,
     national_qr,
     recognise,
-    tokens,
 )
 from kiosk.credentials.normalise import to_text
 from kiosk.credentials.phone import normalise_phone
@@ -31,8 +31,8 @@ PARSERS = [
     lambda d: cccd.parse(d, today=TODAY),
     lambda d: bhyt.parse(d, today=TODAY),
     lambda d: national_qr.parse(d, today=TODAY),
-    lambda d: tokens.parse(d),
-    lambda d: tokens.parse(d, verifier=AcceptingVerifier()),
+    lambda d: kiosk_code.parse(d),
+    lambda d: kiosk_code.parse(d, verifier=AcceptingVerifier()),
     lambda d: recognise(d, verifier=AcceptingVerifier()),
 ]
 REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
@@ -350,9 +350,9 @@ def test_whatever_ext_holds_the_code_is_accepted_with_warnings_at_most(qid, part
 @given(kind=st.sampled_from(["slip", "kiosk_card"]), body=st.binary(min_size=1, max_size=40),
        sig=st.binary(min_size=1, max_size=80))
 def test_token_envelope_round_trip(kind, body, sig):
-    text = tokens.envelope(kind, body, sig)
-    env = tokens.parse_envelope(text)
-    assert (env.kind, tokens.decode_b32(env.body), tokens.decode_b32(env.signature)) == (kind, body, sig)
+    text = kiosk_code.envelope(kind, body, sig)
+    env = kiosk_code.parse_envelope(text)
+    assert (env.kind, kiosk_code.decode_b32(env.body), kiosk_code.decode_b32(env.signature)) == (kind, body, sig)
     assert isinstance(outcome(lambda d: recognise(d), text), Refused)  # no key: never accepted
     c = recognise(text, verifier=AcceptingVerifier())
     assert c.kind == kind and c.phone == "0912345678"

@@ -20,7 +20,7 @@ from kiosk.printing.layout import (STYLES, Line, card_lines, clean, qr_image, re
                                    wrap)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# Tokens as the kiosk signs them (kiosk/tokens.py): slip 24-byte body, card 16-byte body, 10-byte MAC.
+# Tokens as the kiosk signs them (kiosk/printed_codes.py): slip 24-byte body, card 16-byte body, 10-byte MAC.
 SLIP_TOKEN = "CK1.S.AAQCAMBAEAHAQB4YNBA2GZZQFRGGXYOQBF4G2VPNSCO3XZ6U.7AAKFBL4GXBHFNWQ"
 CARD_TOKEN = "CK1.C.AAQCAMBAEAHAQB4YNBA2GZZQFRGG.7AAKFBL4GXBHFNWQ"
 AT = datetime(2026, 11, 21, 8, 31, tzinfo=timezone(timedelta(hours=7)))

@@ -79,8 +79,8 @@ def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(stor
 
 def test_people_who_come_at_the_camera_with_their_card_or_id_card_stay_registered(store, clock, wall, tmp_path):
     """Their visits say they keep coming, whoever recorded them: a staff check-in is not needed."""
+    from kiosk.printed_codes import KioskTokens
     from kiosk.staff.people import People, parse_declaration
-    from kiosk.tokens import KioskTokens
     from mqtt.wire.slip_codes import VenueKey
     people = People(store, now=clock.now)
     carded, _ = people.register(parse_declaration({"name": "Người Có Thẻ", "phone": "0912345678"}), staff_id=None)

@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 from kiosk.checkin import CheckinDesk
 from kiosk.credentials import Refused, recognise
+from kiosk.printed_codes import KioskTokens, venue_key
 from kiosk.staff.people import People, parse_declaration
-from kiosk.tokens import KioskTokens, venue_key
 from mqtt.wire.slip_codes import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
 from codes import cccd_payload
 

@@ -6,18 +6,18 @@
 
 The path of one payload: :mod:`.normalise` (bytes to clean text) -> :mod:`.classify` (which kind,
 or not a credential) -> the kind's parser (:mod:`.cccd`, :mod:`.bhyt`, :mod:`.national_qr`,
-:mod:`.tokens`). Every step raises only :class:`Refused`.
+:mod:`.kiosk_code`). Every step raises only :class:`Refused`.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from . import bhyt, cccd, national_qr, tokens
+from . import bhyt, cccd, kiosk_code, national_qr
 from .classify import classify
+from .kiosk_code import TokenVerifier
 from .model import KINDS, Credential, Refused
 from .normalise import MAX_PAYLOAD_BYTES, fit_to_contract, to_text
-from .tokens import TokenVerifier
 
 __all__ = [
     "KINDS",
@@ -50,5 +50,5 @@ def recognise(
     text = to_text(data)
     kind = classify(text)
     if kind == "token":
-        return fit_to_contract(tokens.parse(text, verifier=verifier))
+        return fit_to_contract(kiosk_code.parse(text, verifier=verifier))
     return fit_to_contract(_PARSERS[kind](text, today=today))

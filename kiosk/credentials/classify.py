@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 
 from .bhyt import MIN_TOKENS as _BHYT_MIN_TOKENS
+from .kiosk_code import is_token
 from .model import Refused
-from .tokens import is_token
 
 # Schemes with "//", the bare "www." people print, and URI schemes phones act on without "//".
 _URL = re.compile(

@@ -14,7 +14,7 @@ A slip for a check-in, on the file printer (on a kiosk: a receipt printer, ``[pr
 >>> from kiosk.checkin import CheckinDesk
 >>> from kiosk.clock import Clock
 >>> from kiosk.credentials import recognise
->>> from kiosk.tokens import KioskTokens
+>>> from kiosk.printed_codes import KioskTokens
 >>> from mqtt.wire.slip_codes import VenueKey
 >>> tmp = tempfile.TemporaryDirectory()
 >>> store, clock = VisitStore.open(Path(tmp.name, "kiosk.db")), Clock("Asia/Ho_Chi_Minh")

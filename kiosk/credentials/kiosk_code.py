@@ -6,7 +6,7 @@ Envelope, ASCII in the QR alphanumeric charset so that codes stay small::
 
 This module only checks the envelope (the scheme itself is :mod:`mqtt.wire.slip_codes`). Whether BODY and
 SIG belong together, and what BODY says, is the job of a :class:`TokenVerifier` (the kiosk's is
-:class:`kiosk.tokens.KioskTokens`). Without one, well-formed tokens are refused as
+:class:`kiosk.printed_codes.KioskTokens`). Without one, well-formed tokens are refused as
 ``token_unverifiable``.
 
 >>> env = parse_envelope(envelope("slip", b"visit-1", b"sig"))
