@@ -34,7 +34,6 @@ import sys
 from pathlib import Path
 
 from kiosk.rules import MODES
-
 from mqtt.plumbing.terminal import echo
 
 from . import bundle, cards, enrol, inventory, writeboot

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from mqtt.wire.topics import selftest_topic
 from mqtt.uplink import Uplink
+from mqtt.wire.topics import selftest_topic
 
 from .checks import Result
 

@@ -28,10 +28,9 @@ from mqtt.plumbing.terminal import echo
 from mqtt.uplink import Uplink
 
 from .. import __version__
-from ..config import DB_NAME, simulation_config
-from ..config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from ..clock import Clock
-from ..config import DEFAULT_KIOSK_ID, Config, ConfigError
+from ..config import DB_NAME, DEFAULT_KIOSK_ID, Config, ConfigError, simulation_config
+from ..config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from ..instance import AlreadyRunning, single_instance
 from ..messages import text
 from ..outbox import KioskOutbox
