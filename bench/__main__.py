@@ -158,7 +158,8 @@ def _decode_section(s: dict, out: dict) -> None:
         ["backend", "scene", "raw fps", "pipeline fps", "ratio", f"≥{TARGET_RATIO:.2f}",
          "raw CPU ms/f", "pipeline CPU ms/f", "CPU ratio"], rows,
         note="   raw: " + "; ".join(f"{b} = {c}" for b, c in raw_call.items()) +
-             "\n   pipeline: ScanLoop.step() (replayed frames, real desk + SQLite, Cooldown 10 s, mock-pin Signals)"
+             "\n   pipeline: ScanLoop.step() (replayed frames, real desk + SQLite, Cooldown 10 s, "
+             "mock-pin FeedbackDevices)"
              "\n   code read in "
              + ", ".join(f"{found[b]['code']}/{len(scenes['code'])} frames by {b}" for b in found) +
              f"; codes in empty scenes: {sum(found[b]['empty'] for b in found)}"
@@ -174,8 +175,8 @@ def _decode_section(s: dict, out: dict) -> None:
     print(table("   Per-stage ms on the 'with code' frames, every frame taken as a new presentation "
                 "(Cooldown(0); toggle in/out)",
                 ["stage", "zxing n", "p50", "p99", "mean", "zbar n", "p50", "p99", "mean"], rows,
-                note="   present = rules + BEGIN IMMEDIATE … COMMIT (synchronous=FULL); feedback = Signals.show() "
-                     "(gpiozero MockFactory)"))
+                note="   present = rules + BEGIN IMMEDIATE … COMMIT (synchronous=FULL); "
+                     "feedback = FeedbackDevices.show() (gpiozero MockFactory)"))
 
 
 

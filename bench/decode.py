@@ -1,7 +1,7 @@
 """Decoding throughput: the raw libraries against the kiosk's scan path, on the same frames.
 
 Raw = the library call alone. Pipeline = ``ScanLoop.step()`` with the kiosk's decoder, a real desk
-and store, real Cooldown and (mock-pin) Signals, fed by :class:`~bench.harness.ReplayCamera`.
+and store, real Cooldown and (mock-pin) FeedbackDevices, fed by :class:`~bench.harness.ReplayCamera`.
 Both run as fast as they can (no frame pacing), so frames/s compares the work per frame.
 """
 

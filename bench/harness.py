@@ -1,7 +1,7 @@
 """The benchmark harness: a frame source that replays frames from memory, and a kiosk built around it.
 
 Not product code: it stands in for the camera and the screen so the rest of the scan path (the
-real decoder, ScanLoop, CheckinDesk on a real SQLite file, Cooldown, Signals) runs unchanged.
+real decoder, ScanLoop, CheckinDesk on a real SQLite file, Cooldown, FeedbackDevices) runs unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware.feedback import Signals
+from hardware.feedback import FeedbackDevices
 from kiosk.app import build_desk, build_scan_loop, build_signals
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
@@ -103,7 +103,7 @@ def make_desk(data_dir: Path) -> CheckinDesk:
     return build_desk(config, VisitStore.open(data_dir / DB_NAME), Clock(config.kiosk.timezone))
 
 
-def make_signals() -> Signals:
+def make_signals() -> FeedbackDevices:
     """The lights and buzzer as a simulated kiosk has them (gpiozero's mock pins)."""
     return build_signals(Config(), simulate=True)
 

@@ -2,7 +2,7 @@
 
 >>> import time
 >>> from gpiozero.pins.mock import MockFactory
->>> with Signals(SignalPins(green_led=17, red_led=27, buzzer=22), pin_factory=MockFactory()) as signals:
+>>> with FeedbackDevices(SignalPins(green_led=17, red_led=27, buzzer=22), pin_factory=MockFactory()) as signals:
 ...     signals.show("check_in")      # green light, one short beep (and a door pulse, with a relay pin)
 ...     time.sleep(0.2)               # the patterns play in background threads
 ...     signals.green.is_lit, signals.red.is_lit
@@ -63,8 +63,9 @@ class SignalPins:
     button: int | None = None
 
 
-class Signals:
-    """The kiosk's feedback devices.
+class FeedbackDevices:
+    """The kiosk's feedback devices: the green and red lights, the buzzer, the door relay and the
+    optional button (named for what they are, not ``Signals``: that is the stdlib's ``signal.Signals``).
 
     pins: :class:`SignalPins`; pin_factory: a gpiozero pin factory (None: gpiozero's default,
         lgpio on a Pi; ``MockFactory()`` in simulation and tests).

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardware.feedback import Signals
+from hardware.feedback import FeedbackDevices
 from hardware.frames import CameraError, FrameSource, open_source
 from hardware.printers import open_printer
 from mqtt.plumbing import sdnotify
@@ -31,7 +31,7 @@ from .staff.services import StaffServices
 from .state import HealthReport, KioskStatus, LoopState
 from .store import VisitStore
 from .web import WebContext, create_app
-from .web.live import LiveFeed, Watch, WebScreen
+from .web.live import ChangePoller, LiveFeed, WebScreen
 from .web.server import WebServer, web_server
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Kiosk:
     uplink: Uplink
     status: KioskStatus
     web: WebServer
-    watches: list[Watch]
+    watches: list[ChangePoller]
     staff: StaffServices
     printing: SlipPrinting | None = None
 
@@ -176,8 +176,8 @@ def build_desk(config: Config, store: VisitStore, clock: Clock) -> CheckinDesk:
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
 
 
-def build_scan_loop(config: Config, store: VisitStore, clock: Clock, *, camera: FrameSource | None, signals: Signals,
-                    listeners, verifier=None, state: LoopState | None = None, heartbeat=None,
+def build_scan_loop(config: Config, store: VisitStore, clock: Clock, *, camera: FrameSource | None,
+                    signals: FeedbackDevices, listeners, verifier=None, state: LoopState | None = None, heartbeat=None,
                     desk: CheckinDesk | None = None, decoder=None) -> ScanLoop:
     """The scan loop with the config's desk, decoder, cooldown, auto check-out and retention purge.
     ``desk``, ``decoder``: ones made already (the tests', the bench's)."""
@@ -192,15 +192,15 @@ def build_scan_loop(config: Config, store: VisitStore, clock: Clock, *, camera: 
         verifier=verifier, state=state, heartbeat=heartbeat)
 
 
-def build_signals(config: Config, simulate: bool) -> Signals:
+def build_signals(config: Config, simulate: bool) -> FeedbackDevices:
     """The lights, buzzer and relay: gpiozero's mock pins in simulation, or where there is no GPIO."""
     if simulate:
-        return Signals(signal_pins(config), pin_factory=mock_pin_factory())
+        return FeedbackDevices(signal_pins(config), pin_factory=mock_pin_factory())
     try:
-        return Signals(signal_pins(config))
+        return FeedbackDevices(signal_pins(config))
     except Exception as exc:  # noqa: BLE001 - gpiozero raises many kinds when there is no GPIO
         log.error("GPIO unavailable (%s): lights and buzzer are simulated", exc)
-        return Signals(signal_pins(config), pin_factory=mock_pin_factory())
+        return FeedbackDevices(signal_pins(config), pin_factory=mock_pin_factory())
 
 
 def build_tokens(config: Config, store: VisitStore, clock: Clock, simulate: bool) -> KioskTokens | None:
@@ -281,12 +281,12 @@ def status_line(status: KioskStatus) -> str:
     return f"{doing}; {people}; {broker}{outbox}"
 
 
-def _watches(ctx: WebContext) -> list[Watch]:
+def _watches(ctx: WebContext) -> list[ChangePoller]:
     """What the screen learns by looking: the status marks and occupancy, and in simulation the
     mock lights, buzzer and relay."""
     sources = ctx.screen_sources()
     signals = sources.pop("signals", None)
-    watches = [Watch(ctx.feed, sources, STATUS_EVERY_S, name="status")]
+    watches = [ChangePoller(ctx.feed, sources, STATUS_EVERY_S, name="status")]
     if signals is not None:
-        watches.append(Watch(ctx.feed, {"signals": signals}, SIGNALS_EVERY_S, name="signals"))
+        watches.append(ChangePoller(ctx.feed, {"signals": signals}, SIGNALS_EVERY_S, name="signals"))
     return watches

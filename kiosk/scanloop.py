@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
 from hardware.decoders import Decoder
-from hardware.feedback import Signals
+from hardware.feedback import FeedbackDevices
 from hardware.frames import CameraError, FrameSource
 from hardware.symbols import Symbol
 
@@ -62,7 +62,7 @@ class ScanLoop:
     restarted).
     """
 
-    def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: Signals,
+    def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: FeedbackDevices,
                  listeners: Sequence[OutcomeListener], cooldown: Cooldown, autocheckout: AutoCheckout | None = None,
                  open_camera=None, verifier=None, purge=None, state: LoopState | None = None,
                  heartbeat: Callable[[], None] | None = None):

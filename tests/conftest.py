@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
-from hardware.feedback import SignalPins, Signals
+from hardware.feedback import FeedbackDevices, SignalPins
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.store import VisitStore
@@ -30,7 +30,7 @@ def mock_factory():
 
 @pytest.fixture
 def signals(mock_factory):
-    s = Signals(SignalPins(green_led=17, red_led=27, buzzer=22, relay=23), pin_factory=mock_factory)
+    s = FeedbackDevices(SignalPins(green_led=17, red_led=27, buzzer=22, relay=23), pin_factory=mock_factory)
     yield s
     s.close()
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from hardware.feedback import PATTERNS, SignalPins, Signals
+from hardware.feedback import PATTERNS, FeedbackDevices, SignalPins
 
 
 def pulses(pin):
@@ -84,7 +84,7 @@ def test_error_state_blinks_red_until_cleared(signals, pins):
 
 
 def test_active_low_relay_board_idles_high_and_pulses_low(mock_factory):
-    s = Signals(SignalPins(green_led=None, red_led=None, buzzer=None, relay=5, relay_active_high=False,
+    s = FeedbackDevices(SignalPins(green_led=None, red_led=None, buzzer=None, relay=5, relay_active_high=False,
                            relay_pulse_s=0.3), pin_factory=mock_factory)
     pin = mock_factory.pin(5)
     assert pin.state == 1          # door shut: an active-low board's input held high
@@ -98,7 +98,7 @@ def test_active_low_relay_board_idles_high_and_pulses_low(mock_factory):
 
 def test_button_calls_back(mock_factory):
     pressed = []
-    s = Signals(SignalPins(button=6), pin_factory=mock_factory, on_button=lambda: pressed.append(1))
+    s = FeedbackDevices(SignalPins(button=6), pin_factory=mock_factory, on_button=lambda: pressed.append(1))
     pin = mock_factory.pin(6)
     pin.drive_low()
     time.sleep(0.1)
@@ -107,7 +107,7 @@ def test_button_calls_back(mock_factory):
 
 
 def test_unfitted_devices_are_skipped(mock_factory):
-    s = Signals(SignalPins(green_led=None, red_led=None, buzzer=None), pin_factory=mock_factory)
+    s = FeedbackDevices(SignalPins(green_led=None, red_led=None, buzzer=None), pin_factory=mock_factory)
     for kind in PATTERNS:
         s.show(kind)
     s.set_error(True)

@@ -47,11 +47,11 @@ def test_never_means_never(desk, store):
 
 def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
     """gpiozero's mock pin pressed: the slip of the check-in just made is queued."""
-    from hardware.feedback import SignalPins, Signals
+    from hardware.feedback import FeedbackDevices, SignalPins
     from uplink_support import wait_until
     queue = PrintQueue(store)
     policy = SlipPolicy(queue.enqueue, "on_request")
-    signals = Signals(SignalPins(green_led=17, red_led=27, buzzer=22, button=5), pin_factory=mock_factory)
+    signals = FeedbackDevices(SignalPins(green_led=17, red_led=27, buzzer=22, button=5), pin_factory=mock_factory)
     try:
         signals.set_button(policy.button)
         check_in = desk.present(recognise(cccd_payload(5)))

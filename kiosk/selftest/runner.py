@@ -22,7 +22,7 @@ import numpy as np
 import segno
 from PIL import Image
 
-from hardware.feedback import Signals
+from hardware.feedback import FeedbackDevices
 from hardware.frames import open_source
 from mqtt.plumbing.terminal import echo
 from mqtt.uplink import Uplink
@@ -102,7 +102,7 @@ def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, 
     token = f"CKTEST.{secrets.token_hex(5).upper()}"
     results.append(checks.printer(config, lambda width: _test_page(config, clock, token, width)))
     results.append(checks.signals(
-        lambda: Signals(signal_pins(config), pin_factory=mock_pin_factory() if simulate else None)))
+        lambda: FeedbackDevices(signal_pins(config), pin_factory=mock_pin_factory() if simulate else None)))
     source = config.camera.source
     result, cam = checks.camera(source, lambda: open_source(source, camera_settings(config)), config.camera.fps)
     results.append(result)

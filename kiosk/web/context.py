@@ -17,7 +17,7 @@ from ..config import Config
 from .live import LiveFeed, signal_states
 
 if TYPE_CHECKING:
-    from hardware.feedback import Signals
+    from hardware.feedback import FeedbackDevices
 
     from ..staff.services import StaffServices
 
@@ -44,7 +44,7 @@ class WebContext:
     occupancy: Callable[[], int | None]
     simulated: bool = False
     camera_dir: Path | None = None
-    signals: "Signals | None" = None
+    signals: "FeedbackDevices | None" = None
     #: The staff side (accounts, people, the staff desk); None: no staff pages.
     staff: "StaffServices | None" = None
     printer: Callable[[], str | None] = lambda: None

@@ -20,10 +20,10 @@ the screen: masked names only, never an ID number or a phone.
 The events (``data`` is one JSON object; each has ``published_at``, wall time in seconds):
 
 - ``outcome`` (:class:`WebScreen`): ``kind``, ``code``, ``values``, ``occupancy``, ``capacity``, ``venue``;
-- ``status`` (:class:`Watch`, on change; :meth:`WebScreen.status` sends ``error`` alone at once):
+- ``status`` (:class:`ChangePoller`, on change; :meth:`WebScreen.status` sends ``error`` alone at once):
   ``broker_connected``, ``outbox``, ``printer``, ``clock_synced``, ``error``;
-- ``occupancy`` (:class:`Watch`, on change): ``occupancy``, ``capacity``;
-- ``signals`` (simulation, :class:`Watch` every 50 ms, on change): ``green``, ``red``, ``buzzer``,
+- ``occupancy`` (:class:`ChangePoller`, on change): ``occupancy``, ``capacity``;
+- ``signals`` (simulation, :class:`ChangePoller` every 50 ms, on change): ``green``, ``red``, ``buzzer``,
   ``relay`` (true/false, null when not fitted).
 """
 
@@ -195,7 +195,7 @@ def signal_states(signals) -> dict:
                                  ("buzzer", signals.buzzer), ("relay", signals.relay))}
 
 
-class Watch:
+class ChangePoller:
     """Polls ``sources`` ({event: read()}) every ``interval`` seconds in a thread of its own and
     publishes an event whenever what ``read()`` returns changes.
 
