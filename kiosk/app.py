@@ -18,6 +18,7 @@ from . import __version__, retention
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import Clock
+from .commands import kiosk_commands
 from .config import Config, simulation_config
 from .config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from .cooldown import Cooldown
@@ -242,8 +243,9 @@ def build_printing(config: Config, tokens: KioskTokens | None, clock: Clock) -> 
 def build_uplink(config: Config, clock: Clock, state: LoopState, printer_state=lambda: None) -> Uplink:
     """The uplink over the kiosk's outbox, publishing the health of ``state``; printer_state: the
     print worker's state (None: no printer)."""
-    outbox = KioskOutbox(config.db_path, retention_days=config.kiosk.retention_days, clock=clock)
+    outbox = KioskOutbox(config.db_path)
     return Uplink(outbox, uplink_settings(config), health=HealthReport(state, clock, config.data_path, printer_state),
+                  commands=kiosk_commands(outbox, clock=clock, retention_days=config.kiosk.retention_days),
                   version=__version__)
 
 

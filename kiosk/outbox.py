@@ -15,7 +15,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import retention
 from .store import StoreConnection, VisitStore
 
 
@@ -43,68 +42,67 @@ class KioskOutbox:
     >>> outbox.close(); store.close(); tmp.cleanup()
     """
 
-    def __init__(self, path: Path, *, retention_days: float = 21.0, clock=None):
-        # Opened when first needed (and again after a failed open): see StoreConnection.
-        self._store = VisitStore(StoreConnection(path))
-        self.retention_days = retention_days
-        self._clock = clock
+    def __init__(self, path: Path):
+        # Opened when first needed (and again after a failed open): see StoreConnection. The
+        # uplink thread's connection; the kiosk's commands run on that thread and use it too.
+        self.store = VisitStore(StoreConnection(path))
 
     def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of pending rows after ``after_seq``, lowest seq first."""
-        rows = self._store.reader().pending_events(after_seq, limit)
+        rows = self.store.reader().pending_events(after_seq, limit)
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def mark_sent(self, seqs: list[int]) -> None:
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.mark_sent(seqs, _now())
 
     def mark_delivered(self, event_ids: list[str]) -> int:
         """Rows the collector holds; returns how many changed state (acks may repeat)."""
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.mark_delivered(event_ids, _now())
 
     def quarantine(self, seq: int, reason: str) -> None:
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.quarantine([seq], reason, _now())
 
     def quarantine_refused(self, refused: list[tuple[str, str]]) -> int:
         """Rows the collector refused for good (an ack's ``refused``: event id, reason) set aside."""
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.quarantine_refused(refused, _now())
 
     def quarantine_pending(self, reason: str) -> int:
         """Every pending row set aside at once (the broker refuses the kiosk's events topic)."""
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.quarantine_pending(reason, _now())
 
     def quarantined(self, *, reason_prefix: str, limit: int = 1) -> list[tuple[int, str, bytes]]:
         """``(seq, event_id, payload)`` of rows set aside for a reason starting with
         ``reason_prefix``, lowest seq first (the uplink tests its guesses with them)."""
-        rows = self._store.reader().quarantined_events(reason_prefix, limit)
+        rows = self.store.reader().quarantined_events(reason_prefix, limit)
         return [(seq, event_id, body.encode("utf-8")) for seq, event_id, body in rows]
 
     def requeue_quarantined(self, reason_prefix: str) -> int:
         """Rows set aside for a reason starting with ``reason_prefix`` back to pending: the uplink's
         guesses that the broker refuses them proved wrong. How many."""
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.requeue_quarantined(reason_prefix, _now())
 
     def requeue_sent(self) -> int:
         """Every sent row (PUBACKed by the broker, not acked by the collector) back to pending: the
         broker came back without our session, so what it held for the collector may be gone."""
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.requeue_sent(_now())
 
     def resend_unacknowledged(self, older_than_s: float) -> int:
         """Sent rows the collector has not acked for a while go back to pending (the broker or
         the collector may have lost them; the collector de-duplicates a second copy)."""
         cutoff = datetime.fromtimestamp(time.time() - older_than_s).astimezone().isoformat()
-        with self._store.transaction() as tx:
+        with self.store.transaction() as tx:
             return tx.requeue_sent(_now(), updated_before=cutoff)
 
     def depth(self) -> dict:
         """Counts by state and the age in seconds of the oldest undelivered event (health report)."""
-        reader = self._store.reader()
+        reader = self.store.reader()
         counts = reader.outbox_counts()
         oldest = reader.oldest_undelivered_at()
         age = None
@@ -114,12 +112,8 @@ class KioskOutbox:
                 "delivered": counts.get("delivered", 0), "quarantined": counts.get("quarantined", 0),
                 "oldest_undelivered_s": round(age, 1) if age is not None else None}
 
-    def purge(self) -> dict[str, int]:
-        """Retention purge, on command (see :func:`kiosk.retention.purge`)."""
-        return retention.purge(self._store, clock=self._clock, days=self.retention_days)
-
     def close(self) -> None:
-        self._store.close()
+        self.store.close()
 
 
 def _now() -> str:

@@ -29,18 +29,15 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .wire.acks import decode_ack
-
-from .wire.fields import load_json
-
 from . import endpoint
-from .wire.topics import acks_topic, cmd_topic, events_topic, health_topic, parse_topic, status_topic
+from .commands import Commands
 from .refusal_inference import GUESS, NOT_AUTHORIZED, RefusalInference, Verdict
+from .wire.acks import decode_ack
+from .wire.presence import OFFLINE, ONLINE
+from .wire.topics import ACKS, CMD, acks_topic, cmd_topic, events_topic, health_topic, parse_topic, status_topic
 
 log = logging.getLogger(__name__)
 
-MAX_COMMAND_BYTES = 1024
-COMMANDS = ("ping", "purge")
 
 
 class Outbox(Protocol):
@@ -57,7 +54,6 @@ class Outbox(Protocol):
     def requeue_sent(self) -> int: ...
     def resend_unacknowledged(self, older_than_s: float) -> int: ...
     def depth(self) -> dict: ...
-    def purge(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -95,8 +91,10 @@ class Uplink:
     """Outbox → broker, acks and commands ← broker.
 
     outbox: see :class:`Outbox`; health: returns the kiosk's health figures (camera fps, decode
-    ms, printer, clock, disk, …) for the retained health message; on_alert: called with a
-    sentence when the broker refuses the kiosk's events (not authorised).
+    ms, printer, clock, disk, …) for the retained health message; commands: the handlers of the
+    commands the centre sends (:class:`~mqtt.commands.Commands`; None: every command is
+    unknown); on_alert: called with a sentence when the broker refuses the kiosk's events (not
+    authorised).
 
     What the broker's answers teach it:
 
@@ -121,10 +119,12 @@ class Uplink:
     """
 
     def __init__(self, outbox: Outbox, settings: UplinkSettings, *, health: Callable[[], dict],
-                 on_alert: Callable[[str], None] | None = None, version: str = ""):
+                 commands: Commands | None = None, on_alert: Callable[[str], None] | None = None,
+                 version: str = ""):
         self.outbox = outbox
         self.s = settings
         self.health = health
+        self.commands = commands if commands is not None else Commands()
         self.on_alert = on_alert
         self.version = version
         self.connected = False
@@ -243,7 +243,7 @@ class Uplink:
         client.on_message = self._on_message
         client.max_inflight_messages_set(self.s.window)
         # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
-        client.will_set(status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+        client.will_set(status_topic(self.s.kiosk_id), OFFLINE, qos=1, retain=True)
         self.host, self.port = endpoint.prepare(client, self.s.url, tls_ca=self.s.tls_ca,
                                                 tls_cert=self.s.tls_cert, tls_key=self.s.tls_key)
         return client
@@ -285,7 +285,7 @@ class Uplink:
         self.inference.connected()
         client.subscribe([(acks_topic(self.s.kiosk_id), 1),
                           (cmd_topic(self.s.kiosk_id, "#"), 1)])
-        client.publish(status_topic(self.s.kiosk_id), "online", qos=1, retain=True)
+        client.publish(status_topic(self.s.kiosk_id), ONLINE, qos=1, retain=True)
         self._next_health = 0.0
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -328,7 +328,7 @@ class Uplink:
     def _goodbye(self) -> None:
         """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
         if self.connected and self._client.is_connected():
-            info = self._client.publish(status_topic(self.s.kiosk_id), "offline", qos=1, retain=True)
+            info = self._client.publish(status_topic(self.s.kiosk_id), OFFLINE, qos=1, retain=True)
             end = time.monotonic() + 2
             while not info.is_published() and time.monotonic() < end:
                 self._client.loop(timeout=0.05)
@@ -425,7 +425,7 @@ class Uplink:
     def _on_message(self, client, userdata, message) -> None:
         parsed = parse_topic(message.topic)
         leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
-        if leaf == "acks":
+        if leaf == ACKS:
             try:
                 ids, refused = decode_ack(message.payload)
                 self._refused.extend(refused)
@@ -437,8 +437,9 @@ class Uplink:
             else:
                 self._to_confirm.append((message.mid, message.qos))
                 return
-        elif leaf is not None and leaf.startswith("cmd/"):
-            self._command(leaf[4:], message.payload)
+        elif leaf is not None and leaf.startswith(CMD + "/"):
+            # Answered in the next health message, at once.
+            self._replies.append(self.commands.handle(leaf[len(CMD) + 1:], message.payload))
         if message.qos:
             client.ack(message.mid, message.qos)   # nothing to write first
 
@@ -496,24 +497,6 @@ class Uplink:
             report["replies"], self._replies = self._replies, []
         self._client.publish(health_topic(self.s.kiosk_id),
                              json.dumps(report, separators=(",", ":")), qos=1, retain=True)
-
-    def _command(self, name: str, payload: bytes) -> None:
-        request_id = None
-        if payload and len(payload) <= MAX_COMMAND_BYTES:
-            try:
-                body = load_json(payload)       # the one reader of the wire
-                request_id = str(body.get("id"))[:64] if isinstance(body, dict) and "id" in body else None
-            except ValueError:
-                pass
-        reply = {"command": name[:32], "id": request_id}
-        if name == "ping":
-            reply["result"] = "pong"
-        elif name == "purge":
-            reply["result"] = self.outbox.purge()
-            log.info("uplink: purge on command: %s", reply["result"])
-        else:
-            reply["error"] = f"unknown command (known: {', '.join(COMMANDS)})"
-        self._replies.append(reply)   # answered in the next health message, at once
 
     def _alert(self, sentence: str) -> None:
         log.error("uplink: %s", sentence)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
+from kiosk.commands import kiosk_commands
 from kiosk.outbox import KioskOutbox
 from kiosk.retention import purge
 
@@ -22,15 +23,17 @@ def test_purge_takes_only_delivered_closed_visits_older_than_retention(store, cl
         desk.present(p)
     for p in people[:3]:
         desk.present(p)                               # 0, 1, 2 leave; 3 stays inside
-    outbox = KioskOutbox(store.path, retention_days=21, clock=clock)
+    outbox = KioskOutbox(store.path)
+    commands = kiosk_commands(outbox, clock=clock, retention_days=21)      # the centre's purge command
     delivered = [e["event_id"] for e in store.events() if e["person"]["id"] != people[1].id]
     outbox.mark_delivered(delivered)                  # person 1's events never reached the centre
     outbox.quarantine(1, "test")                      # ...and person 0's check-in is quarantined
 
     wall.advance(20 * DAY)
-    assert outbox.purge() == {"visits": 0, "events": 0, "outbox": 0, "refusals": 0, "people": 0}
+    assert commands.handle("purge", b"")["result"] == {"visits": 0, "events": 0, "outbox": 0, "refusals": 0,
+                                                       "people": 0}
     wall.advance(2 * DAY)
-    assert outbox.purge()["visits"] == 1              # only person 2: closed, delivered, old
+    assert commands.handle("purge", b"")["result"]["visits"] == 1     # only person 2: closed, delivered, old
     left = {v["person"]["id"] for v in store.visits()}
     assert left == {people[0].id, people[1].id, people[3].id}
     assert store.db.execute("SELECT count(*) FROM events e LEFT JOIN visits v USING (visit_id) "
@@ -44,14 +47,14 @@ def test_nothing_is_purged_on_an_unsynced_clock(store):
     desk = CheckinDesk(store, clock, kiosk_id="k", venue_id="v")
     desk.present(recognise(cccd_payload(1)))
     desk.present(recognise(cccd_payload(1)))
-    outbox = KioskOutbox(store.path, clock=clock)
+    outbox = KioskOutbox(store.path)
     outbox.mark_delivered([e["event_id"] for e in store.events()])
     wall.advance(100 * DAY)
     synced["now"] = False
-    assert outbox.purge() == {}
+    assert purge(store, clock=clock) == {}
     assert len(store.visits()) == 1
     synced["now"] = True
-    assert outbox.purge()["visits"] == 1
+    assert purge(store, clock=clock)["visits"] == 1
 
 
 def test_refusal_counts_expire_too(store, clock, wall):

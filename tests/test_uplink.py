@@ -17,6 +17,7 @@ from uplink_support import (
     wait_until,
 )
 
+from kiosk.commands import kiosk_commands
 from kiosk.outbox import KioskOutbox
 from kiosk.store import StoreConnection, StoreUnavailable
 from mqtt.wire.topics import cmd_topic, events_topic
@@ -29,10 +30,13 @@ def kiosk_db(store):
     return store.path
 
 
-def make_uplink(url, db, *, outbox: KioskOutbox | None = None, **kw):
+def make_uplink(url, db, *, outbox: KioskOutbox | None = None, commands=None, **kw):
+    """The uplink as the kiosk makes it: its outbox, and the kiosk's commands (unless ``commands``)."""
     settings = UplinkSettings(url=url, kiosk_id="k-001", health_interval_s=kw.pop("health_interval_s", 60),
                               backoff_s=(0.1, 0.5), **kw)
-    return Uplink(outbox or KioskOutbox(db), settings, health=lambda: {"camera_fps": 15.0}, version="test")
+    outbox = outbox or KioskOutbox(db)
+    return Uplink(outbox, settings, health=lambda: {"camera_fps": 15.0}, version="test",
+                  commands=commands if commands is not None else kiosk_commands(outbox))
 
 
 def test_drains_in_seq_order_and_rows_end_delivered(mosquitto, store, kiosk_db):
@@ -126,7 +130,13 @@ u.start(); time.sleep(60)
 
 def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kiosk_db):
     record_check_ins(store, 3)
-    uplink = make_uplink(mosquitto.url, kiosk_db)
+    outbox = KioskOutbox(kiosk_db)
+    commands = kiosk_commands(outbox)
+
+    def explode():
+        raise RuntimeError("a handler's bug")
+    commands.register("explode", explode)
+    uplink = make_uplink(mosquitto.url, kiosk_db, outbox=outbox, commands=commands)
     uplink.start()
     try:
         central = RawClient(mosquitto.url, "central", subscribe=["kiosks/k-001/health"])
@@ -137,14 +147,18 @@ def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kio
         central.client.publish(cmd_topic("k-001", "ping"), json.dumps({"id": "req-1"}), qos=1)
         central.client.publish(cmd_topic("k-001", "purge"), b"", qos=1)
         central.client.publish(cmd_topic("k-001", "reboot"), b"", qos=1)
+        central.client.publish(cmd_topic("k-001", "explode"), b"", qos=1)
+        central.client.publish(cmd_topic("k-001", "ping"), json.dumps({"id": "req-2"}), qos=1)
 
         def replies():
             return [r for m in central.on("kiosks/k-001/health") for r in json.loads(m.payload).get("replies", [])]
-        wait_until(lambda: len(replies()) == 3)
-        by_name = {r["command"]: r for r in replies()}
-        assert by_name["ping"] == {"command": "ping", "id": "req-1", "result": "pong"}
-        assert isinstance(by_name["purge"]["result"], dict)
-        assert "unknown command" in by_name["reboot"]["error"]
+        wait_until(lambda: len(replies()) == 5)
+        by_name = {(r["command"], r["id"]): r for r in replies()}
+        assert by_name["ping", "req-1"] == {"command": "ping", "id": "req-1", "result": "pong"}
+        assert isinstance(by_name["purge", None]["result"], dict)
+        assert by_name["reboot", None]["error"] == "unknown command (known: explode, ping, purge)"
+        assert by_name["explode", None] == {"command": "explode", "id": None, "error": "explode failed (RuntimeError)"}
+        assert by_name["ping", "req-2"]["result"] == "pong"          # the failing handler cost nothing
         central.close()
     finally:
         uplink.stop()

@@ -158,7 +158,7 @@ def _show_code(config: Config, token: str, simulate: bool, out, lang: str) -> No
 def _send(config: Config, results: list[Result], clock: Clock, timeout_s: float) -> Result:
     report = central_report(results, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id, at=clock.now())
     try:
-        outbox = KioskOutbox(config.data_path / DB_NAME, retention_days=config.kiosk.retention_days, clock=clock)
+        outbox = KioskOutbox(config.data_path / DB_NAME)
     except (StoreUnavailable, OSError) as exc:
         return Result("broker", "fail", "broker_down", {"host": config.mqtt.url, "error": f"outbox: {exc}"[:160]})
     stamp = clock.stamp()
