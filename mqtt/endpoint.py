@@ -1,5 +1,5 @@
-"""Where a broker URL points, and the TLS a client needs for it: shared by the kiosk's uplink,
-the collector's receiver and the self-test.
+"""Where a broker URL points, the TLS a client needs for it, and the one paho client factory:
+shared by the kiosk's uplink, the collector's receiver and the self-test.
 
 >>> address("mqtts://broker.example")
 ('broker.example', 8883)
@@ -12,6 +12,7 @@ import ssl
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 
 def address(url: str) -> tuple[str, int]:
@@ -25,13 +26,18 @@ class TlsSetupError(ValueError):
     config key and the file (``[mqtt] tls_ca = /etc/checkin-kiosk/ca.crt: no such file``)."""
 
 
-def prepare(client: paho.Client, url: str, *, tls_ca: str | None, tls_cert: str | None,
-            tls_key: str | None) -> tuple[str, int]:
-    """Give ``client`` TLS (the CA, and the client certificate when there is one) for an
-    ``mqtts://`` URL; the (host, port) to connect to. Raises :class:`TlsSetupError`."""
+def make_client(client_id: str, url: str, *, tls_ca: str | None = None, tls_cert: str | None = None,
+                tls_key: str | None = None, manual_ack: bool = False) -> tuple[paho.Client, str, int]:
+    """A paho client as both ends use one: callback API v2, MQTT 5, and for an ``mqtts://`` URL
+    TLS with the CA (and the client certificate when there is one); with the (host, port) to
+    connect to. ``manual_ack``: a received message is PUBACKed only when the caller says so
+    (once what it carries is on disk). Raises :class:`TlsSetupError`."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5,
+                         manual_ack=manual_ack)
     if urlsplit(url).scheme == "mqtts":
         client.tls_set_context(tls_context(tls_ca or None, tls_cert or None, tls_key or None))
-    return address(url)
+    host, port = address(url)
+    return client, host, port
 
 
 def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:

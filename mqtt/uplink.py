@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -235,8 +234,9 @@ class Uplink:
         # manual_ack: an ack message is PUBACKed to the broker only once its "delivered" is
         # written; a kiosk killed in between gets it again from its session instead of waiting
         # for the re-send timer.
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.s.kiosk_id,
-                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        client, self.host, self.port = endpoint.make_client(self.s.kiosk_id, self.s.url, tls_ca=self.s.tls_ca,
+                                                            tls_cert=self.s.tls_cert, tls_key=self.s.tls_key,
+                                                            manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -244,8 +244,6 @@ class Uplink:
         client.max_inflight_messages_set(self.s.window)
         # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
         client.will_set(status_topic(self.s.kiosk_id), OFFLINE, qos=1, retain=True)
-        self.host, self.port = endpoint.prepare(client, self.s.url, tls_ca=self.s.tls_ca,
-                                                tls_cert=self.s.tls_cert, tls_key=self.s.tls_key)
         return client
 
     def _connect(self) -> None:

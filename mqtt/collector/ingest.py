@@ -57,19 +57,16 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ..wire.acks import encode_acks
-
-from ..wire import presence
-from ..wire.event import encode_event, event_id_of, validate_event
-
-from ..wire.fields import InvalidEvent
-
-from ..wire.selftest_report import validate_selftest
-
-from ..wire.topics import EVENTS_FILTER, acks_topic, events_topic, parse_topic, shared
 from ..plumbing import sdnotify
+from ..wire import presence
+from ..wire.acks import encode_acks
+from ..wire.event import encode_event, event_id_of, validate_event
+from ..wire.fields import InvalidEvent
+from ..wire.selftest_report import validate_selftest
+from ..wire.topics import EVENTS, EVENTS_FILTER, HEALTH, SELFTEST, STATUS, acks_topic, events_topic, parse_topic, shared
 from . import receiver
 from .config import Config
+from .pipe import Connected, Disconnected, Done, Hold, Messages, Quit
 from .registry import Registry
 from .status import write_status
 from .store import UTC, DeadLetter, FleetUpdate, IngestResult, Store, StoreError, open_store
@@ -142,6 +139,9 @@ class Collector:
         self._next_purge = 0.0
         #: When the writer last went round its loop (its heartbeat, for systemd's watchdog).
         self.last_pass = time.monotonic()
+        #: The collector's routing: a topic's leaf name (the contract's) -> the reader of its messages.
+        self._readers = {EVENTS: self._read_event, STATUS: self._read_status, HEALTH: self._read_health,
+                         SELFTEST: self._read_selftest}
         self.events_filter = (shared(config.mqtt.shared_group, EVENTS_FILTER)
                               if config.mqtt.shared_group else EVENTS_FILTER)
         self.receiver: subprocess.Popen | None = None
@@ -168,13 +168,13 @@ class Collector:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking messages, store and ack what was taken, then disconnect (the session stays)."""
         self._stopping.set()
-        self._tell(("hold",))
+        self._tell(Hold())
         if self._writer:
             self._writer.join(timeout)
             if self._writer.is_alive():
                 log.warning("collector: the writer did not finish in %.0f s; unstored messages stay with the broker",
                             timeout)
-        self._tell(("quit",))
+        self._tell(Quit())
         if self.receiver:
             try:
                 self.receiver.wait(timeout)
@@ -192,7 +192,7 @@ class Collector:
 
     # -- the receiver process ---------------------------------------------------------------
 
-    def _tell(self, command: tuple) -> bool:
+    def _tell(self, command: Done | Hold | Quit) -> bool:
         try:
             with self._send_lock:
                 self._pipe.send(command)
@@ -214,16 +214,17 @@ class Collector:
                 item = self._pipe.recv()
             except (EOFError, OSError):
                 break
-            if item[0] == "msgs":
-                # Validated here, while the writer waits on the database.
-                for topic, payload, mid, qos, retain, generation, at in item[1]:
-                    msg = _Message(topic, payload, mid, qos, retain, generation, datetime.fromtimestamp(at, UTC))
-                    msg.content = self._classify_safely(msg)
-                    self._queue.put(msg)
-            elif item[0] == "up":
-                self._ready.set()
-            elif item[0] == "down":
-                self._ready.clear()
+            match item:
+                case Messages(received):
+                    # Validated here, while the writer waits on the database.
+                    for topic, payload, mid, qos, retain, generation, at in received:
+                        msg = _Message(topic, payload, mid, qos, retain, generation, datetime.fromtimestamp(at, UTC))
+                        msg.content = self._classify_safely(msg)
+                        self._queue.put(msg)
+                case Connected():
+                    self._ready.set()
+                case Disconnected():
+                    self._ready.clear()
         self._ready.clear()
         if not self._stopping.is_set():
             log.error("collector: the receiver process ended (exit code %s)",
@@ -303,57 +304,66 @@ class Collector:
             log.error("collector: dead letter from %s: unreadable (%s at %s:%d, a collector bug)", kiosk_id or "?",
                       type(exc).__name__, Path(where.filename).name, where.lineno)
             try:
-                event_id = event_id_of(msg.payload) if parsed and parsed[1] == "events" else None
+                event_id = event_id_of(msg.payload) if parsed and parsed[1] == EVENTS else None
             except Exception:  # noqa: BLE001 - the id is a courtesy; the letter is kept without it
                 event_id = None
             return DeadLetter(msg.topic, kiosk_id, "unreadable", f"the collector could not read it "
                               f"({type(exc).__name__})", msg.payload, msg.received_at, event_id=event_id)
 
     def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
+        """What ``msg`` is, by its topic's leaf (the routing table ``_readers``): an event, a fleet update, a dead
+        letter, or None (nothing to keep)."""
         parsed = parse_topic(msg.topic)
         kiosk_id, leaf = parsed if parsed else (None, None)
+        read = self._readers.get(leaf)
+        if read is None:
+            return self._dead(msg, kiosk_id, "topic", "not a kiosks/<id>/" + "|".join(self._readers) + " topic")
+        return read(msg, kiosk_id)
 
-        def dead(reason: str, detail: str, event_id: str | None = None, final: bool = False) -> DeadLetter:
-            # The reason and the kiosk only: the payload may carry someone's name.
-            log.warning("collector: dead letter from %s: %s", kiosk_id or "?", reason)
-            return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at, event_id=event_id,
-                              final=final)
+    def _dead(self, msg: _Message, kiosk_id: str | None, reason: str, detail: str, event_id: str | None = None,
+              final: bool = False) -> DeadLetter:
+        # The reason and the kiosk only: the payload may carry someone's name.
+        log.warning("collector: dead letter from %s: %s", kiosk_id or "?", reason)
+        return DeadLetter(msg.topic, kiosk_id, reason, detail, msg.payload, msg.received_at, event_id=event_id,
+                          final=final)
 
-        if leaf == "events":
-            try:
-                # The plausible time window is reckoned from when the message arrived.
-                event = validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
-            except InvalidEvent as exc:
-                # The same bytes are refused the same way however often they come: final.
-                return dead(exc.reason, exc.detail, event_id_of(msg.payload), final=True)
-            refusal = self.registry.refusal(event) if self.registry is not None else None
-            if refusal:
-                # Not final: held until the registry lists the kiosk at that venue.
-                return dead(*refusal, event_id=event["event_id"])
-            return event
-        if leaf == "status":
-            if not msg.payload:
-                return None         # an empty retained message clears the topic: nothing to record
-            try:
-                return FleetUpdate(kiosk_id, msg.received_at, status=presence.read_status(msg.payload),
-                                   retained=msg.retain)
-            except ValueError as exc:
-                return dead("status", str(exc))
-        if leaf == "health":
-            if not msg.payload:
-                return None
-            try:
-                health = presence.read_health(msg.payload)
-            except ValueError as exc:
-                return dead("health", f"health must be a JSON object ({str(exc)[:80]})")
-            return FleetUpdate(kiosk_id, msg.received_at, health=health)
-        if leaf == "selftest":
-            try:
-                report = validate_selftest(msg.payload, topic_kiosk_id=kiosk_id)
-            except InvalidEvent as exc:
-                return dead("selftest", f"{exc.reason}: {exc.detail}")
-            return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
-        return dead("topic", "not a kiosks/<id>/events|status|health|selftest topic")
+    def _read_event(self, msg: _Message, kiosk_id: str) -> dict | DeadLetter:
+        try:
+            # The plausible time window is reckoned from when the message arrived.
+            event = validate_event(msg.payload, topic_kiosk_id=kiosk_id, now=msg.received_at)
+        except InvalidEvent as exc:
+            # The same bytes are refused the same way however often they come: final.
+            return self._dead(msg, kiosk_id, exc.reason, exc.detail, event_id_of(msg.payload), final=True)
+        refusal = self.registry.refusal(event) if self.registry is not None else None
+        if refusal:
+            # Not final: held until the registry lists the kiosk at that venue.
+            return self._dead(msg, kiosk_id, *refusal, event_id=event["event_id"])
+        return event
+
+    def _read_status(self, msg: _Message, kiosk_id: str) -> FleetUpdate | DeadLetter | None:
+        if not msg.payload:
+            return None         # an empty retained message clears the topic: nothing to record
+        try:
+            return FleetUpdate(kiosk_id, msg.received_at, status=presence.read_status(msg.payload),
+                               retained=msg.retain)
+        except ValueError as exc:
+            return self._dead(msg, kiosk_id, "status", str(exc))
+
+    def _read_health(self, msg: _Message, kiosk_id: str) -> FleetUpdate | DeadLetter | None:
+        if not msg.payload:
+            return None
+        try:
+            health = presence.read_health(msg.payload)
+        except ValueError as exc:
+            return self._dead(msg, kiosk_id, "health", f"health must be a JSON object ({str(exc)[:80]})")
+        return FleetUpdate(kiosk_id, msg.received_at, health=health)
+
+    def _read_selftest(self, msg: _Message, kiosk_id: str) -> FleetUpdate | DeadLetter:
+        try:
+            report = validate_selftest(msg.payload, topic_kiosk_id=kiosk_id)
+        except InvalidEvent as exc:
+            return self._dead(msg, kiosk_id, "selftest", f"{exc.reason}: {exc.detail}")
+        return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
 
     def _store(self, events: list[dict], letters: list[DeadLetter],
                fleet: list[FleetUpdate]) -> tuple[IngestResult, list[DeadLetter]] | None:
@@ -384,7 +394,7 @@ class Collector:
             except StoreError as exc:
                 self.counters.store_errors += 1
                 self._store_down(exc, delay)
-            except Exception as exc:  # noqa: BLE001 - keep running whatever the batch holds
+            except Exception as exc:
                 self.counters.store_errors += 1
                 if not one_by_one:
                     log.error("collector: the store refused a batch (%s); storing it message by message",
@@ -499,7 +509,7 @@ class Collector:
             per_kiosk[kiosk_id][1].append((event_id, reason))
         acks = [(acks_topic(kiosk_id), payload) for kiosk_id, (ids, refusals) in per_kiosk.items()
                 for payload in encode_acks(ids, refusals)]
-        if self._tell(("done", acks, [(m.mid, m.qos, m.generation) for m in batch])):
+        if self._tell(Done(acks, [(m.mid, m.qos, m.generation) for m in batch])):
             self.counters.acks_published += len(acks)
 
     def _housekeeping(self) -> None:

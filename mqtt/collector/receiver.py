@@ -2,15 +2,10 @@
 
 Receiving costs about as much CPU per message as storing it (paho is pure Python), and one
 interpreter runs one thread at a time; so the paho client lives in a child process and the
-collector's writer in the parent, each on its own core. They talk over one pipe:
-
-child → parent
-    ``("msgs", [(topic, payload, mid, qos, retain, generation, received_at), …])``,
-    ``("up",)`` once connected and subscribed, ``("down",)`` when the connection drops.
-parent → child
-    ``("done", acks, pubacks)`` after a commit: publish ``acks`` (``(topic, payload)``, QoS 1),
-    then PUBACK ``pubacks`` (``(mid, qos, generation)``) — only now does the broker forget them;
-    ``("hold",)`` take no more messages (stopping); ``("quit",)`` disconnect and exit.
+collector's writer in the parent, each on its own core. They talk over one pipe, in the
+messages of :mod:`mqtt.collector.pipe`: bursts of received messages and the connection's ups and
+downs one way; after each commit the acks to publish and the PUBACKs to send (only now does the
+broker forget those messages), and "hold" and "quit" when stopping, the other.
 
 A message is PUBACKed only under the connection it came from (``generation``): after a reconnect
 the broker delivers it again under a new packet id, and the old id may by then name another
@@ -34,15 +29,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .. import endpoint
-from ..wire.topics import HEALTH_FILTER, SELFTEST_FILTER, STATUS_FILTER
 from ..plumbing.logs import setup_logging
+from ..wire.topics import HEALTH_FILTER, SELFTEST_FILTER, STATUS_FILTER
 from .config import MqttSection
+from .pipe import Connected, Disconnected, Done, Hold, Messages, Quit, Received
 
 log = logging.getLogger("mqtt.collector")
 
@@ -127,13 +122,14 @@ class Receiver:
             except (EOFError, OSError):
                 log.error("collector receiver: the writer is gone; leaving the session to the broker")
                 return
-            if command[0] == "done":
-                self._done(command[1], command[2])
-            elif command[0] == "hold":
-                self._holding.set()
-            elif command[0] == "quit":
-                self._client.disconnect()
-                return
+            match command:
+                case Done(acks, pubacks):
+                    self._done(acks, pubacks)
+                case Hold():
+                    self._holding.set()
+                case Quit():
+                    self._client.disconnect()
+                    return
 
     def _done(self, acks: list[tuple[str, bytes]], pubacks: list[tuple[int, int, int]]) -> None:
         for topic, payload in acks:
@@ -154,14 +150,14 @@ class Receiver:
             time.sleep(GATHER_S)
             msgs, notices = [], []
             while item is not None:
-                (msgs if len(item) == 7 else notices).append(item)
+                (msgs if isinstance(item, Received) else notices).append(item)
                 try:
                     item = self._out.get_nowait()
                 except queue.Empty:
                     item = None
             try:
                 if msgs:
-                    self.conn.send(("msgs", msgs))
+                    self.conn.send(Messages(msgs))
                 for notice in notices:
                     self.conn.send(notice)
             except (OSError, ValueError):
@@ -171,15 +167,14 @@ class Receiver:
 
     def _make_client(self) -> paho.Client:
         m = self.s.mqtt
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=m.client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        client, self._host, self._port = endpoint.make_client(m.client_id, m.url, tls_ca=m.tls_ca,
+                                                              tls_cert=m.tls_cert, tls_key=m.tls_key,
+                                                              manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
-        self._host, self._port = endpoint.prepare(client, m.url, tls_ca=m.tls_ca, tls_cert=m.tls_cert,
-                                                  tls_key=m.tls_key)
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -205,20 +200,20 @@ class Receiver:
             log.error("collector: subscription refused: %s", ", ".join(failed))
             return
         log.info("collector subscribed to %s", self.s.events_filter)
-        self._out.put(("up",))
+        self._out.put(Connected())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             self._connected = False
-        self._out.put(("down",))
+        self._out.put(Disconnected())
         if not self._holding.is_set():
             log.warning("collector disconnected (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         if self._holding.is_set():
             return  # not PUBACKed: the broker keeps it for our next session
-        self._out.put((message.topic, bytes(message.payload), message.mid, message.qos, message.retain,
-                       self._generation, time.time()))
+        self._out.put(Received(message.topic, bytes(message.payload), message.mid, message.qos, message.retain,
+                               self._generation, time.time()))
 
 
 if __name__ == "__main__":
