@@ -121,7 +121,7 @@ class Uplink:
                  commands: Commands | None = None, on_alert: Callable[[str], None] | None = None,
                  version: str = ""):
         self.outbox = outbox
-        self.s = settings
+        self.settings = settings
         self.health = health
         self.commands = commands if commands is not None else Commands()
         self.on_alert = on_alert
@@ -151,10 +151,10 @@ class Uplink:
         self._connack_deadline = 0.0
         self._requeue_sent = False                          # the broker came back without our session
         self._release = False                               # guessed rows back to pending (next _record)
-        self.inference = RefusalInference(retry_s=self.s.denied_retry_s, idle_retry_s=self.s.idle_retry_s)
+        self.inference = RefusalInference(retry_s=self.settings.denied_retry_s, idle_retry_s=self.settings.idle_retry_s)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.host, self.port = endpoint.address(self.s.url)
+        self.host, self.port = endpoint.address(self.settings.url)
         # Each connection makes its client: TLS files that are missing or unusable are then one
         # more reason the broker is not reached (last_error names them), not a kiosk that cannot
         # start and so cannot record anyone at the door.
@@ -234,16 +234,16 @@ class Uplink:
         # manual_ack: an ack message is PUBACKed to the broker only once its "delivered" is
         # written; a kiosk killed in between gets it again from its session instead of waiting
         # for the re-send timer.
-        client, self.host, self.port = endpoint.make_client(self.s.kiosk_id, self.s.url, tls_ca=self.s.tls_ca,
-                                                            tls_cert=self.s.tls_cert, tls_key=self.s.tls_key,
-                                                            manual_ack=True)
+        s = self.settings
+        client, self.host, self.port = endpoint.make_client(s.kiosk_id, s.url, tls_ca=s.tls_ca, tls_cert=s.tls_cert,
+                                                            tls_key=s.tls_key, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        client.max_inflight_messages_set(self.s.window)
+        client.max_inflight_messages_set(self.settings.window)
         # Retained "offline" when the kiosk vanishes without saying goodbye (power cut, network).
-        client.will_set(status_topic(self.s.kiosk_id), OFFLINE, qos=1, retain=True)
+        client.will_set(status_topic(self.settings.kiosk_id), OFFLINE, qos=1, retain=True)
         return client
 
     def _connect(self) -> None:
@@ -256,10 +256,10 @@ class Uplink:
             return
         self._client = client
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.s.session_expiry_s
+        props.SessionExpiryInterval = self.settings.session_expiry_s
         try:
             # clean_start=False: the broker keeps our subscriptions and queued acks/commands.
-            self._client.connect(self.host, self.port, keepalive=self.s.keepalive_s,
+            self._client.connect(self.host, self.port, keepalive=self.settings.keepalive_s,
                                  clean_start=False, properties=props)
         except (OSError, ssl.SSLError) as exc:
             self._lost(f"cannot connect to {self.host}:{self.port}: {exc}")
@@ -281,9 +281,9 @@ class Uplink:
         # A new session: whatever the broker held for us and for the collector may be gone.
         self._requeue_sent = not flags.session_present
         self.inference.connected()
-        client.subscribe([(acks_topic(self.s.kiosk_id), 1),
-                          (cmd_topic(self.s.kiosk_id, "#"), 1)])
-        client.publish(status_topic(self.s.kiosk_id), ONLINE, qos=1, retain=True)
+        client.subscribe([(acks_topic(self.settings.kiosk_id), 1),
+                          (cmd_topic(self.settings.kiosk_id, "#"), 1)])
+        client.publish(status_topic(self.settings.kiosk_id), ONLINE, qos=1, retain=True)
         self._next_health = 0.0
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -297,7 +297,7 @@ class Uplink:
         self.connected = False
         self.last_error = why
         self._failures += 1
-        low, high = self.s.backoff_s
+        low, high = self.settings.backoff_s
         delay = min(high, low * 2 ** min(self._failures - 1, 16)) * random.uniform(0.5, 1.5)
         self._next_connect = time.monotonic() + delay
         if was_connected:
@@ -326,7 +326,7 @@ class Uplink:
     def _goodbye(self) -> None:
         """A clean stop says "offline" itself (a clean DISCONNECT does not fire the Last Will)."""
         if self.connected and self._client.is_connected():
-            info = self._client.publish(status_topic(self.s.kiosk_id), OFFLINE, qos=1, retain=True)
+            info = self._client.publish(status_topic(self.settings.kiosk_id), OFFLINE, qos=1, retain=True)
             end = time.monotonic() + 2
             while not info.is_published() and time.monotonic() < end:
                 self._client.loop(timeout=0.05)
@@ -346,7 +346,7 @@ class Uplink:
         if self.inference.test_due(now):
             self._publish_test(now)
             return
-        room = self.inference.room(self.s.window, now)
+        room = self.inference.room(self.settings.window, now)
         if room <= 0:
             return
         busy = {seq for seq, _ in self._inflight.values()}
@@ -372,7 +372,7 @@ class Uplink:
         self._publish_event(seq, payload, now, test=True)
 
     def _publish_event(self, seq: int, payload: bytes, now: float, *, test: bool = False) -> bool:
-        info = self._client.publish(events_topic(self.s.kiosk_id), payload, qos=1)
+        info = self._client.publish(events_topic(self.settings.kiosk_id), payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return False
         self._inflight[info.mid] = (seq, now)
@@ -422,7 +422,7 @@ class Uplink:
 
     def _on_message(self, client, userdata, message) -> None:
         parsed = parse_topic(message.topic)
-        leaf = parsed[1] if parsed and parsed[0] == self.s.kiosk_id else None
+        leaf = parsed[1] if parsed and parsed[0] == self.settings.kiosk_id else None
         if leaf == ACKS:
             try:
                 ids, refused = decode_ack(message.payload)
@@ -478,12 +478,12 @@ class Uplink:
     def _housekeeping(self) -> None:
         now = time.monotonic()
         if now >= self._next_resend:
-            self._next_resend = now + min(30.0, self.s.resend_after_s)
-            again = self.outbox.resend_unacknowledged(self.s.resend_after_s)
+            self._next_resend = now + min(30.0, self.settings.resend_after_s)
+            again = self.outbox.resend_unacknowledged(self.settings.resend_after_s)
             if again:
                 log.info("uplink: %d event(s) not acked by the collector are sent again", again)
         if now >= self._next_health or self._replies:
-            self._next_health = now + self.s.health_interval_s
+            self._next_health = now + self.settings.health_interval_s
             self.publish_health()
 
     def publish_health(self) -> None:
@@ -493,7 +493,7 @@ class Uplink:
                   "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if self._replies:
             report["replies"], self._replies = self._replies, []
-        self._client.publish(health_topic(self.s.kiosk_id),
+        self._client.publish(health_topic(self.settings.kiosk_id),
                              json.dumps(report, separators=(",", ":")), qos=1, retain=True)
 
     def _alert(self, sentence: str) -> None:

@@ -20,7 +20,7 @@ from .checks import Result
 def broker(uplink: Uplink, payload: bytes, report_id: str, timeout_s: float) -> Result:
     host = f"{uplink.host}:{uplink.port}"
     start = time.monotonic()
-    acked = uplink.post(selftest_topic(uplink.s.kiosk_id), payload, report_id)
+    acked = uplink.post(selftest_topic(uplink.settings.kiosk_id), payload, report_id)
     uplink.start()
     try:
         if acked.wait(timeout_s):

@@ -88,7 +88,7 @@ class Receiver:
 
     def __init__(self, conn: Connection, settings: ReceiverSettings):
         self.conn = conn
-        self.s = settings
+        self.settings = settings
         self._out: queue.SimpleQueue = queue.SimpleQueue()
         self._holding = threading.Event()
         self._lock = threading.Lock()           # generation and connected, vs the command loop
@@ -97,17 +97,17 @@ class Receiver:
         self._client = self._make_client()
 
     def serve(self) -> None:
-        m = self.s.mqtt
+        m = self.settings.mqtt
         threading.Thread(target=self._send_loop, name="receiver-send", daemon=True).start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = m.session_expiry_s
-        props.ReceiveMaximum = self.s.receive_maximum
+        props.ReceiveMaximum = self.settings.receive_maximum
         # connect_async + loop_start: the first connection is retried like any reconnect.
         self._client.connect_async(self._host, self._port, keepalive=m.keepalive_s, clean_start=False,
                                    properties=props)
         self._client.loop_start()
         log.info("collector %s: connecting to %s:%s, events from %s", m.client_id, self._host, self._port,
-                 self.s.events_filter)
+                 self.settings.events_filter)
         try:
             self._commands()
         finally:
@@ -166,7 +166,7 @@ class Receiver:
     # -- MQTT -------------------------------------------------------------------------------
 
     def _make_client(self) -> paho.Client:
-        m = self.s.mqtt
+        m = self.settings.mqtt
         client, self._host, self._port = endpoint.make_client(m.client_id, m.url, tls_ca=m.tls_ca,
                                                               tls_cert=m.tls_cert, tls_key=m.tls_key,
                                                               manual_ack=True)
@@ -191,7 +191,7 @@ class Receiver:
         # keeps them anyway. Status, health and self-test reports are never shared: every
         # collector keeps the whole fleet (each stores a report and acks it; the kiosk takes the
         # first ack).
-        client.subscribe([(self.s.events_filter, opts), (STATUS_FILTER, opts),
+        client.subscribe([(self.settings.events_filter, opts), (STATUS_FILTER, opts),
                           (HEALTH_FILTER, opts), (SELFTEST_FILTER, opts)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -199,7 +199,7 @@ class Receiver:
         if failed:
             log.error("collector: subscription refused: %s", ", ".join(failed))
             return
-        log.info("collector subscribed to %s", self.s.events_filter)
+        log.info("collector subscribed to %s", self.settings.events_filter)
         self._out.put(Connected())
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
