@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Self
 
 from codes import cccd_payload
+from waiting import wait_for
 
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
@@ -42,19 +43,6 @@ RESEND_AFTER_S = 30.0
 RESEND_LOG = "not acked by the collector are sent again"
 #: Reconnect delays of the uplink (production: 1-60 s).
 BACKOFF_S = (0.2, 1.0)
-
-
-# -- waiting ----------------------------------------------------------------------------------
-
-def wait_for(predicate: Callable, timeout: float = 60.0, what: str = "condition", interval: float = 0.05):
-    end = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last value {value!r})")
 
 
 def act_mid_flight(count: Callable[[], int], total: int, act: Callable[[], None], *, what: str,

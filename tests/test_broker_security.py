@@ -24,6 +24,7 @@ from mqtt.broker.loopback import LoopbackBroker
 from mqtt.broker import collector_blocks, render, write_broker_config
 from mqtt.wire.topics import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca
+from waiting import wait_for
 
 TIMEOUT = 5.0
 NOT_AUTHORIZED = 135
@@ -347,16 +348,12 @@ def test_connections_without_a_valid_fleet_certificate_are_refused(tls_broker, p
     assert refused(port, ca=ca, tls=False) != ""  # plain MQTT to the TLS port
     # the client only sees a dropped connection; the broker's log says why (2.0.11 wording)
     for reason in ("peer did not return a certificate", "certificate verify failed", "wrong version number"):
-        assert _log_has(tls_broker, reason), reason
+        wait_for_log(tls_broker, reason)
 
 
-def _log_has(broker: Mosquitto, text: str, timeout: float = 3.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if broker.log.exists() and text in broker.log.read_text(errors="replace"):
-            return True
-        time.sleep(0.05)
-    return False
+def wait_for_log(broker: Mosquitto, text: str) -> None:
+    wait_for(lambda: broker.log.exists() and text in broker.log.read_text(errors="replace"), 3.0,
+             f"{text!r} in the broker's log")
 
 
 # -- Last Will --------------------------------------------------------------------------------

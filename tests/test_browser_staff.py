@@ -13,7 +13,7 @@ from kiosk.staff.people import parse_declaration
 
 from browser import ARTIFACTS, screenshot
 from codes import CCCD_MAU, write_qr
-from uplink_support import wait_until
+from waiting import wait_for
 from web_support import running_kiosk as kiosk  # noqa: F401 - fixture
 
 PHONE = "0912345678"
@@ -113,7 +113,7 @@ def test_staff_pages_work_on_a_360_px_phone_and_declare_someone(browser, kiosk):
         # Nothing overflows sideways on a 360-px phone.
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         # The simulated kiosk's file printer prints at once: the check-in's slip, then the card.
-        wait_until(lambda: kiosk.staff.desk.prints.counts() == {"printed": 2}, timeout=10)
+        wait_for(lambda: kiosk.staff.desk.prints.counts() == {"printed": 2}, timeout=10)
         assert kiosk.store.db.execute("SELECT kind FROM print_jobs ORDER BY id").fetchall() == [("slip",), ("card",)]
         assert errors == []
     finally:
@@ -240,7 +240,7 @@ def test_on_the_kiosk_screen_guessing_waits_the_owner_opens_a_lockout_and_the_on
         assert attempt < 10
     assert attempt >= 4                                  # three are always let through
     screenshot(page, "staff-login-throttled")
-    wait_until(lambda: accounts.throttle.wait("loopback") == 0, timeout=120)
+    wait_for(lambda: accounts.throttle.wait("loopback") == 0, timeout=120)
 
     # The owner logs in on the kiosk's own screen with the right PIN: the lockout ends.
     page.fill("#name", "Hoa")

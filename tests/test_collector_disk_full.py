@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fault_support import SmallDisk, wait_for, write_collector_config
+from fault_support import SmallDisk, write_collector_config
+from waiting import wait_for
 from test_collector_ingest import Kiosk
 from test_collector_store import make_event, person
 from test_systemd import NotifySocket

@@ -19,6 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from test_collector_store import make_event as store_event
 from test_collector_store import person
+from waiting import wait_for
 
 from mqtt.wire.acks import decode_ack
 
@@ -38,16 +39,6 @@ SENT_AT = "2025-08-15T08:00:00.000+07:00"
 def make_event(**kw) -> dict:
     """The store tests' synthetic event, as a kiosk sends it today."""
     return store_event(**{"at": SENT_AT, **kw})
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Kiosk:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from codes import CCCD_MAU, write_qr
-from uplink_support import wait_until
+from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def test_a_check_in_arrives_in_the_collector_and_ctrl_c_stops_everything(tmp_pat
     stack = subprocess.Popen([sys.executable, "-m", "provisioning.devstack", "--simulate"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: (tmp_path / "var" / "camera").is_dir() and (tmp_path / "var" / "collector.toml").exists())
+        wait_for(lambda: (tmp_path / "var" / "camera").is_dir() and (tmp_path / "var" / "collector.toml").exists())
         time.sleep(1.0)
         write_qr(tmp_path / "var" / "camera" / "cccd.png", CCCD_MAU)
 
@@ -29,7 +29,7 @@ def test_a_check_in_arrives_in_the_collector_and_ctrl_c_stops_everything(tmp_pat
             out = subprocess.run([f"{bin_dir}/kiosk-collector", "visits", "--json", "--config",
                                   str(tmp_path / "var" / "collector.toml")], capture_output=True, text=True).stdout
             return [json.loads(line) for line in out.splitlines()]
-        [visit] = wait_until(collector_visits, timeout=30, interval=0.5)
+        [visit] = wait_for(collector_visits, timeout=30, interval=0.5)
         assert visit["person"]["name"] == "Nguyễn Thị Mẫu" and visit["check_out_at"] is None
         assert visit["kiosk_id"] == "sim-kiosk-01"
     finally:

@@ -15,8 +15,9 @@ import sqlite3
 import pytest
 from broker import free_port
 from codes import cccd_payload, write_qr
-from fault_support import SmallDisk, wait_for
+from fault_support import SmallDisk
 from kiosk_process import KioskProcess, ScreenEvents, write_config
+from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

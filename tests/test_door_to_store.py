@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 from codes import CCCD_MAU, ManualTime, bhyt_payload, qr_frame
-from fault_support import delivered, in_process_uplink, outbox_states, wait_for
+from fault_support import delivered, in_process_uplink, outbox_states
+from waiting import wait_for
 from test_collector_ingest import collector_config
 from test_scanloop import FramesFromMemory, RecordingScreen
 

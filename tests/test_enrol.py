@@ -26,6 +26,7 @@ import pytest
 from codes import CCCD_MAU, write_qr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from waiting import wait_for
 
 from hardware.camera_folder import ImageFolderSource
 from hardware.decoders import open_decoder
@@ -130,10 +131,8 @@ def test_round_trip_cli_to_cli_through_the_camera(fleet, tmp_path):
     laptop_out, result = io.StringIO(), []
     laptop = threading.Thread(target=lambda: result.append(offer_mod.run(args, out=laptop_out)), daemon=True)
     laptop.start()
-    deadline = time.monotonic() + 20
-    while not png.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert png.exists() and stat.S_IMODE(png.stat().st_mode) == 0o600
+    wait_for(png.exists, 20, "the offer's QR code PNG")
+    assert stat.S_IMODE(png.stat().st_mode) == 0o600
     targets = Targets(tmp_path / "etc" / "checkin-kiosk", tmp_path / "lib" / "checkin-kiosk")
     cfg = kiosk_config(tmp_path)
     proc = subprocess.Popen([str(Path(sys.executable).with_name("kiosk")), "enrol", "--simulate", "--config", str(cfg),

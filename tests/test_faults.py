@@ -35,11 +35,11 @@ from fault_support import (
     outbox_states,
     record_timed,
     store_event_count,
-    wait_for,
     write_collector_config,
 )
 from link_support import FlakyLink
 from uplink_support import record_check_ins
+from waiting import wait_for
 
 N = 1000
 DRAIN_TIMEOUT = 60.0

@@ -22,10 +22,6 @@ def pulses(pin):
     return out
 
 
-def wait_for(signals, seconds):
-    time.sleep(seconds)
-
-
 @pytest.fixture
 def pins(signals, mock_factory):
     get = mock_factory.pin
@@ -41,7 +37,7 @@ def lengths(pin):
 
 def test_check_in_is_green_one_short_beep_and_a_door_pulse(signals, pins):
     signals.show("check_in")
-    wait_for(signals, 1.8)
+    time.sleep(1.8)
     assert lengths(pins["green"]) == [1.5]
     assert len(pulses(pins["buzzer"])) == 1 and pulses(pins["buzzer"])[0][1] < 0.25
     assert lengths(pins["relay"]) == [1.0]
@@ -50,7 +46,7 @@ def test_check_in_is_green_one_short_beep_and_a_door_pulse(signals, pins):
 
 def test_check_out_is_two_green_blinks_and_two_beeps_and_no_door(signals, pins):
     signals.show("check_out")
-    wait_for(signals, 1.2)
+    time.sleep(1.2)
     assert len(pulses(pins["green"])) == 2
     assert len(pulses(pins["buzzer"])) == 2
     assert pulses(pins["relay"]) == [] and pulses(pins["red"]) == []
@@ -58,7 +54,7 @@ def test_check_out_is_two_green_blinks_and_two_beeps_and_no_door(signals, pins):
 
 def test_refused_is_red_and_one_long_beep_and_the_door_stays_shut(signals, pins):
     signals.show("refused")
-    wait_for(signals, 2.3)
+    time.sleep(2.3)
     assert lengths(pins["red"]) == [2.0]
     [(_, beep)] = pulses(pins["buzzer"])
     assert beep >= 0.5
@@ -73,10 +69,10 @@ def test_patterns_are_distinct_to_the_ear():
 
 def test_error_state_blinks_red_until_cleared(signals, pins):
     signals.set_error(True)
-    wait_for(signals, 1.6)
+    time.sleep(1.6)
     assert len(pulses(pins["red"])) >= 1 and pins["red"].states[-1] is not None
     signals.show("refused")           # a refusal meanwhile keeps the error blink going
-    wait_for(signals, 1.1)
+    time.sleep(1.1)
     assert len(pulses(pins["red"])) >= 2
     signals.set_error(False)
     time.sleep(0.05)

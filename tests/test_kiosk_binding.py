@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 from broker import free_port
-from fault_support import wait_for
+from waiting import wait_for
 from fleet_support import fleet_central
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -14,7 +14,7 @@ from kiosk.printqueue import PrintQueue
 from kiosk.staff.people import People, parse_declaration
 
 from codes import cccd_payload
-from uplink_support import wait_until
+from waiting import wait_for
 
 
 class Tokens:
@@ -46,13 +46,13 @@ def test_a_job_that_cannot_be_rendered_fails_alone_and_the_worker_goes_on(store,
     caplog.set_level(logging.DEBUG)
     worker.start()
     try:
-        wait_until(lambda: [state for _, state, _ in jobs(store)] == ["failed", "printed"], timeout=10)
+        wait_for(lambda: [state for _, state, _ in jobs(store)] == ["failed", "printed"], timeout=10)
         assert jobs(store) == [("slip", "failed", "FontMissing"), ("card", "printed", None)]
         assert len(list((tmp_path / "printer").glob("*.bin"))) == 1
         assert worker._thread.is_alive() and worker.state() == "ok"
         queue.enqueue("card", person.person_id)                     # still at work
         worker.wake()
-        wait_until(lambda: len(list((tmp_path / "printer").glob("*.bin"))) == 2, timeout=10)
+        wait_for(lambda: len(list((tmp_path / "printer").glob("*.bin"))) == 2, timeout=10)
     finally:
         worker.stop()
     assert "Trần" not in caplog.text and "0912345678" not in caplog.text

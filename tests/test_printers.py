@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import select
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -24,6 +23,7 @@ from kiosk.printing.layout import render_card, render_slip
 from mqtt.broker.loopback import free_port
 
 from printer_support import TcpPrinter
+from waiting import wait_for
 
 SLIP_TOKEN = "CK1.S.AAQCAMBAEAHAQB4YNBA2GZZQFRGGXYOQBF4G2VPNSCO3XZ6U.7AAKFBL4GXBHFNWQ"
 CARD_TOKEN = "CK1.C.AAQCAMBAEAHAQB4YNBA2GZZQFRGG.7AAKFBL4GXBHFNWQ"
@@ -140,9 +140,7 @@ def test_a_network_printer_receives_exactly_what_python_escpos_sends():
         image = slip(576)
         printer.print_image(image)
         printer.print_image(image, cut=False)
-        deadline = time.monotonic() + 5
-        while len(server.connections) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: len(server.connections) >= 2, 5, "a connection for each job", 0.01)
     finally:
         printer.close()
         server.close()
@@ -247,9 +245,7 @@ def test_a_serial_printer_gets_the_job_and_answers_status_over_a_real_tty():
         assert printer.status() == "paper_low"
         image = slip()
         printer.print_image(image)                # returns once the job has left the port
-        deadline = time.monotonic() + 5
-        while not tty.received.endswith(b"\x1dV\x00") and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: tty.received.endswith(b"\x1dV\x00"), 5, "the job's cut on the serial line", 0.01)
     finally:
         printer.close()
         tty.close()

@@ -19,7 +19,7 @@ from mqtt.broker.loopback import free_port
 
 from codes import CCCD_MAU, write_qr
 from printer_support import TcpPrinter
-from uplink_support import wait_until
+from waiting import wait_for
 from web_support import kiosk_running
 
 FILE_PRINTER = """[printer]
@@ -31,7 +31,7 @@ slips = "{slips}"
 
 
 def printed(folder: Path, n: int, timeout: float = 15) -> list[Path]:
-    return wait_until(lambda: sorted(folder.glob("*.bin")) if len(list(folder.glob("*.bin"))) >= n else None,
+    return wait_for(lambda: sorted(folder.glob("*.bin")) if len(list(folder.glob("*.bin"))) >= n else None,
                       timeout=timeout)
 
 
@@ -65,13 +65,13 @@ def test_every_check_in_prints_a_slip_whose_code_checks_the_visit_out(tmp_path):
         assert token.startswith("CK1.S.")
         time.sleep(1.2)               # on the way out: past the cooldown (it is the same person)
         image.save(camera(kiosk) / "slip.png")                       # the slip itself, at the camera
-        wait_until(lambda: visit_states(kiosk) == [(1, "slip")], timeout=10)
+        wait_for(lambda: visit_states(kiosk) == [(1, "slip")], timeout=10)
         events = kiosk.store.events()
         assert [(e["type"], e["method"]) for e in events] == [("check_in", "camera"), ("check_out", "slip")]
         assert events[1]["person"]["id"] == "079190000001"
         time.sleep(1.2)                                              # past the cooldown
         image.save(camera(kiosk) / "slip-again.png")                 # a used slip does not work twice
-        wait_until(lambda: kiosk.loop.state.outcomes.get("refused"), timeout=10)
+        wait_for(lambda: kiosk.loop.state.outcomes.get("refused"), timeout=10)
         assert visit_states(kiosk) == [(1, "slip")] and len(kiosk.store.events()) == 2
         assert kiosk.store.refusal_counts() == {"token_used": 1}
 
@@ -89,10 +89,10 @@ def test_a_card_staff_print_checks_its_holder_in_then_out_at_384_dots(tmp_path):
         token, image = token_in(job)
         assert token.startswith("CK1.C.") and image.width == 384
         image.save(camera(kiosk) / "card.png")
-        wait_until(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
+        wait_for(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
         time.sleep(1.2)
         image.save(camera(kiosk) / "card-again.png")
-        wait_until(lambda: visit_states(kiosk) == [(1, "kiosk_card")], timeout=10)
+        wait_for(lambda: visit_states(kiosk) == [(1, "kiosk_card")], timeout=10)
         assert [e["method"] for e in kiosk.store.events()] == ["kiosk_card", "kiosk_card"]
         assert list(printer.glob("*.bin")) == [job]                  # slips = "never": no slip
 
@@ -103,9 +103,9 @@ def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(
     with kiosk_running(tmp_path, network) as kiosk:
         started = time.monotonic()
         write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-        wait_until(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
+        wait_for(lambda: visit_states(kiosk) == [(0, None)], timeout=10)
         assert time.monotonic() - started < 5                       # checked in with no printer at all
-        wait_until(lambda: kiosk.printing.worker.state() == "offline", timeout=10)
+        wait_for(lambda: kiosk.printing.worker.state() == "offline", timeout=10)
         assert kiosk.status()["printer"] == "offline"                 # the screen's mark …
         assert kiosk.uplink.health()["printer"] == "offline"          # … the health message's …
         pin = kiosk.staff.accounts.add("Lan")                        # … and the staff pages'
@@ -116,17 +116,17 @@ def test_printer_away_or_failing_never_holds_the_door_and_the_slip_prints_later(
         failing = TcpPrinter(hang_up_after=100, port=port)           # takes 100 bytes, then hangs up
         kiosk.printing.worker.wake()
         # A job broke off mid-way (a status query before it is a connection of its own) …
-        wait_until(lambda: [c for c in failing.connections if len(c) == 100], timeout=15)
+        wait_for(lambda: [c for c in failing.connections if len(c) == 100], timeout=15)
         failing.close()
         assert len(kiosk.staff.desk.prints.queued()) == 1               # … and still waits, not lost
         good = TcpPrinter(port=port)
         try:
             kiosk.printing.worker.wake()
-            [job] = wait_until(good.jobs, timeout=30)
+            [job] = wait_for(good.jobs, timeout=30)
             [image] = raster_images(job)
             assert image.width == 384
-            wait_until(lambda: kiosk.staff.desk.prints.queued() == [], timeout=5)
-            wait_until(lambda: kiosk.printing.worker.state() == "ok", timeout=5)
+            wait_for(lambda: kiosk.staff.desk.prints.queued() == [], timeout=5)
+            wait_for(lambda: kiosk.printing.worker.state() == "ok", timeout=5)
         finally:
             good.close()
 
@@ -136,14 +136,14 @@ def test_queued_jobs_survive_a_restart(tmp_path):
     network = f'[printer]\nkind = "network"\npath = "127.0.0.1:{port}"\nwidth = 576\nslips = "always"\n'
     with kiosk_running(tmp_path, network) as kiosk:
         write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-        wait_until(lambda: len(kiosk.staff.desk.prints.queued()) == 1, timeout=10)
+        wait_for(lambda: len(kiosk.staff.desk.prints.queued()) == 1, timeout=10)
     printer = tmp_path / "printer"
     with kiosk_running(tmp_path, FILE_PRINTER.format(path=printer, width=576, slips="always")) as kiosk:
         [job] = printed(printer, 1)                                  # the same job, now on paper
         assert token_in(job)[0].startswith("CK1.S.")
         # The job is finished in the store after its paper is out (a crash in between prints it
         # again rather than never): the file can be seen a moment before the queue is empty.
-        wait_until(lambda: kiosk.staff.desk.prints.queued() == [], timeout=10)
+        wait_for(lambda: kiosk.staff.desk.prints.queued() == [], timeout=10)
 
 
 def press(kiosk) -> None:
@@ -168,7 +168,7 @@ def test_the_button_prints_the_door_visitors_slip_never_one_staff_made(tmp_path)
         assert done.code == "check_in"
         press(kiosk)                                                  # whoever is at the door
         write_qr(camera(kiosk) / "mau.png", CCCD_MAU)
-        wait_until(lambda: kiosk.loop.state.outcomes.get("check_in") == 1, timeout=10)   # answered at the door
+        wait_for(lambda: kiosk.loop.state.outcomes.get("check_in") == 1, timeout=10)     # answered at the door
         press(kiosk)                                                  # the visitor asks for their slip
         printed(printer, 1)
         [door_visit] = [v for v in kiosk.store.visits() if v["check_in_method"] == "camera"]

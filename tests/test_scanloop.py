@@ -345,8 +345,8 @@ def test_a_visit_change_the_contract_cannot_carry_is_refused_at_the_door_and_not
     assert (outcome.kind, outcome.reason) == ("refused", "event_invalid")
     assert screen.outcomes == [outcome]                             # told on the screen …
     from kiosk.messages import text
-    from uplink_support import wait_until
-    wait_until(lambda: signals.red.value, timeout=5)                # … and by the red light (its own thread)
+    from waiting import wait_for
+    wait_for(lambda: signals.red.value, timeout=5)                  # … and by the red light (its own thread)
     assert text("event_invalid") != text("unknown_format")         # a sentence of its own, vi and en
     [visit] = store.visits()
     assert visit["check_out_at"] is None and store.events() == []   # nothing recorded, rolled back whole

@@ -26,7 +26,7 @@ from mqtt.collector import queries
 from mqtt.collector.config import parse_config as collector_parse
 from mqtt.collector.ingest import Collector
 from pki import make_ca
-from uplink_support import wait_until
+from waiting import wait_for
 from provisioning.cli import main as provision_main
 from provisioning.fleet import Fleet
 from provisioning.pki import CertificateAuthority, write_cert, write_private_key
@@ -95,7 +95,7 @@ def test_simulated_kiosk_passes_and_the_collector_holds_its_report(capsys, tmp_p
     [row] = [r for r in queries.fleet(collector.store) if r["kiosk_id"] == KIOSK]
     assert row["selftest"]["passed"] is True and row["selftest"]["failed"] == []
     # said goodbye when done
-    wait_until(lambda: [r["status"] for r in queries.fleet(collector.store) if r["kiosk_id"] == KIOSK] == ["offline"])
+    wait_for(lambda: [r["status"] for r in queries.fleet(collector.store) if r["kiosk_id"] == KIOSK] == ["offline"])
 
     # Vietnamese by default
     code = kiosk_main(["selftest", "--config", str(config), "--simulate", "--no-publish", "--code-timeout", "8"])
@@ -120,7 +120,7 @@ def test_a_simulated_selftest_without_a_kiosk_id_does_not_impersonate_the_simula
     running.connect("127.0.0.1", mosquitto.port)
     running.loop_start()
     try:
-        wait_until(lambda: connected)
+        wait_for(lambda: connected)
         monkeypatch.chdir(tmp_path)
         config = tmp_path / "kiosk.toml"                    # the broker's address, and nothing else
         config.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n', encoding="utf-8")

@@ -48,7 +48,7 @@ def test_never_means_never(desk, store):
 def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
     """gpiozero's mock pin pressed: the slip of the check-in just made is queued."""
     from hardware.feedback import FeedbackDevices, SignalPins
-    from uplink_support import wait_until
+    from waiting import wait_for
     queue = PrintQueue(store)
     policy = SlipPolicy(queue.enqueue, "on_request")
     signals = FeedbackDevices(SignalPins(green_led=17, red_led=27, buzzer=22, button=5), pin_factory=mock_factory)
@@ -60,7 +60,7 @@ def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
         pin.drive_low()                  # pressed (the button pulls the pin to ground)
         pin.drive_high()
         # gpiozero calls back on its own thread.
-        assert wait_until(lambda: queued(queue), timeout=5) == [("slip", check_in.visit_id)]
+        assert wait_for(lambda: queued(queue), timeout=5) == [("slip", check_in.visit_id)]
     finally:
         signals.close()
 

@@ -14,8 +14,8 @@ from uplink_support import (
     acking_collector,
     publish_packet_size,
     record_check_ins,
-    wait_until,
 )
+from waiting import wait_for
 
 from kiosk.commands import kiosk_commands
 from kiosk.outbox import KioskOutbox
@@ -46,7 +46,7 @@ def test_drains_in_seq_order_and_rows_end_delivered(mosquitto, store, kiosk_db):
     uplink = make_uplink(mosquitto.url, kiosk_db)
     uplink.start()
     try:
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == 300)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == 300)
     finally:
         uplink.stop()
         acker.close()
@@ -65,10 +65,10 @@ def test_puback_without_collector_ack_leaves_rows_sent_then_resends(mosquitto, s
     uplink = make_uplink(mosquitto.url, kiosk_db, resend_after_s=1.0)
     uplink.start()
     try:
-        wait_until(lambda: uplink.outbox.depth()["sent"] == 20)
+        wait_for(lambda: uplink.outbox.depth()["sent"] == 20)
         assert uplink.outbox.depth()["delivered"] == 0
         acker = acking_collector(mosquitto.url)                       # the collector comes back
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=30)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=30)
         acker.close()
     finally:
         uplink.stop()
@@ -84,11 +84,11 @@ def test_events_nobody_holds_stay_pending_and_reach_a_late_collector_at_once(mos
     uplink = make_uplink(mosquitto.url, kiosk_db, resend_after_s=600.0)
     uplink.start()
     try:
-        wait_until(lambda: uplink.published >= 21)                   # the window, then a retry
+        wait_for(lambda: uplink.published >= 21)                     # the window, then a retry
         assert uplink.outbox.depth()["pending"] == 20, uplink.outbox.depth()
         assert uplink.published <= 20 + 3, f"{uplink.published} publishes: retries without a pause"
         acker = acking_collector(mosquitto.url)                       # the collector subscribes
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=15)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == 20, timeout=15)
         acker.close()
         assert uplink.outbox.depth()["pending"] == 0
     finally:
@@ -98,12 +98,12 @@ def test_events_nobody_holds_stay_pending_and_reach_a_late_collector_at_once(mos
 def test_status_online_retained_and_offline_on_clean_stop(mosquitto, store, kiosk_db):
     uplink = make_uplink(mosquitto.url, kiosk_db)
     uplink.start()
-    wait_until(lambda: uplink.connected and uplink._client.is_connected())
+    wait_for(lambda: uplink.connected and uplink._client.is_connected())
     late = RawClient(mosquitto.url, "late-joiner", subscribe=["kiosks/k-001/status"])
-    wait_until(lambda: late.on("kiosks/k-001/status"))
+    wait_for(lambda: late.on("kiosks/k-001/status"))
     assert late.on("kiosks/k-001/status")[-1].payload == b"online"
     uplink.stop()
-    wait_until(lambda: late.on("kiosks/k-001/status")[-1].payload == b"offline")
+    wait_for(lambda: late.on("kiosks/k-001/status")[-1].payload == b"offline")
     late.close()
 
 
@@ -120,9 +120,9 @@ u.start(); time.sleep(60)
     proc = subprocess.Popen([sys.executable, "-c", script])
     watcher = RawClient(mosquitto.url, "watcher", subscribe=["kiosks/k-009/status"])
     try:
-        wait_until(lambda: any(m.payload == b"online" for m in watcher.on("kiosks/k-009/status")))
+        wait_for(lambda: any(m.payload == b"online" for m in watcher.on("kiosks/k-009/status")))
         proc.kill()                                    # no DISCONNECT: the broker sends the will
-        wait_until(lambda: watcher.on("kiosks/k-009/status")[-1].payload == b"offline", timeout=15)
+        wait_for(lambda: watcher.on("kiosks/k-009/status")[-1].payload == b"offline", timeout=15)
     finally:
         proc.kill()
         watcher.close()
@@ -140,7 +140,7 @@ def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kio
     uplink.start()
     try:
         central = RawClient(mosquitto.url, "central", subscribe=["kiosks/k-001/health"])
-        wait_until(lambda: central.on("kiosks/k-001/health"))
+        wait_for(lambda: central.on("kiosks/k-001/health"))
         health = json.loads(central.on("kiosks/k-001/health")[-1].payload)
         assert health["camera_fps"] == 15.0 and health["version"] == "test"
         assert set(health["outbox"]) >= {"pending", "sent", "delivered", "quarantined", "oldest_undelivered_s"}
@@ -152,7 +152,7 @@ def test_health_is_retained_json_and_commands_are_answered(mosquitto, store, kio
 
         def replies():
             return [r for m in central.on("kiosks/k-001/health") for r in json.loads(m.payload).get("replies", [])]
-        wait_until(lambda: len(replies()) == 5)
+        wait_for(lambda: len(replies()) == 5)
         by_name = {(r["command"], r["id"]): r for r in replies()}
         assert by_name["ping", "req-1"] == {"command": "ping", "id": "req-1", "result": "pong"}
         assert isinstance(by_name["purge", None]["result"], dict)
@@ -196,12 +196,12 @@ def test_not_authorised_events_are_quarantined_not_retried(tmp_path, store, kios
     uplink.on_alert = alerts.append
     uplink.start()
     try:
-        wait_until(lambda: uplink.quarantined == EVENTS)           # counted once written
+        wait_for(lambda: uplink.quarantined == EVENTS)             # counted once written
         assert uplink.outbox.depth()["pending"] == 0 and uplink.outbox.depth()["quarantined"] == EVENTS
         record_check_ins(store, 3, start=EVENTS)                   # the door goes on recording
-        wait_until(lambda: uplink.quarantined == EVENTS + 3)
+        wait_for(lambda: uplink.quarantined == EVENTS + 3)
         assert uplink.outbox.depth()["quarantined"] == EVENTS + 3
-        wait_until(lambda: uplink.connected and uplink._client.is_connected())
+        wait_for(lambda: uplink.connected and uplink._client.is_connected())
         assert uplink.accepted <= MAX_CONNECTIONS + uplink.inference.tests, \
             f"{uplink.accepted} connections for {EVENTS + 3} refused events ({uplink.inference.tests} tests)"
         assert alerts and all("not authorised" in a for a in alerts), alerts
@@ -230,13 +230,13 @@ def test_events_set_aside_for_a_refused_topic_are_all_delivered_once_the_acl_all
     uplink.start()
     acker = None
     try:
-        wait_until(lambda: uplink.outbox.depth()["quarantined"] == EVENTS)
+        wait_for(lambda: uplink.outbox.depth()["quarantined"] == EVENTS)
         assert uplink.outbox.depth()["pending"] == 0
         broker.stop()
         acl.write_text("topic readwrite kiosks/#\n")                # the ACL fixed: events allowed
         broker.start()
         acker = acking_collector(broker.url)                       # the only subscriber: sees each copy
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == EVENTS)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == EVENTS)
         seqs = sorted(json.loads(m.payload)["seq"] for m in acker.on("kiosks/k-001/events"))
         assert seqs == list(range(1, EVENTS + 1)), seqs             # every event, each once
         assert uplink.outbox.depth()["quarantined"] == 0
@@ -287,7 +287,7 @@ def test_an_event_the_broker_closes_the_connection_for_is_quarantined_alone(tmp_
     uplink = make_uplink(broker.url, kiosk_db)
     uplink.start()
     try:
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == 9)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == 9)
         states = dict(store.db.execute("SELECT seq, state FROM outbox").fetchall())
         assert states == {**{seq: "delivered" for seq in sizes if seq != 5}, 5: "quarantined"}
         (reason,) = store.db.execute("SELECT last_error FROM outbox WHERE seq = 5").fetchone()
@@ -315,7 +315,7 @@ def test_broker_down_then_up_the_door_never_waits(tmp_path, store, kiosk_db):
     broker = Mosquitto(tmp_path / "b", port=port).start()
     acker = acking_collector(broker.url)
     try:
-        wait_until(lambda: uplink.outbox.depth()["delivered"] == 200, timeout=30)
+        wait_for(lambda: uplink.outbox.depth()["delivered"] == 200, timeout=30)
     finally:
         uplink.stop()
         acker.close()
@@ -329,7 +329,7 @@ def test_unusable_tls_files_leave_the_door_recording_and_say_which_file(tmp_path
     uplink.start()
     try:
         record_check_ins(store, 3)
-        wait_until(lambda: uplink.last_error)
+        wait_for(lambda: uplink.last_error)
         assert uplink.last_error == f"[mqtt] tls_ca = {tmp_path / 'gone.pem'}: no such file"
         assert not uplink.connected and uplink.outbox.depth()["pending"] == 3
     finally:
@@ -362,7 +362,7 @@ def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tm
     uplink = make_uplink(mosquitto.url, tmp_path / "kiosk.db", outbox=outbox)
     uplink.start()
     try:
-        wait_until(lambda: connection.failed_opens >= 3, timeout=30)  # three failing steps at least
+        wait_for(lambda: connection.failed_opens >= 3, timeout=30)    # three failing steps at least
         assert uplink.last_error == "StoreUnavailable"
     finally:
         uplink.stop()

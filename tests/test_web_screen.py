@@ -27,6 +27,7 @@ from kiosk.web.security import MAX_UPLOAD_BYTES
 from kiosk.web.server import WebServer
 
 from codes import CCCD_MAU, CCCD_THU, qr_image
+from waiting import wait_for
 from web_support import KioskWeb
 
 FULL_NAME, ID_NUMBER = "Nguyễn Thị Mẫu", "079190000001"
@@ -472,10 +473,11 @@ def test_waitress_sends_each_event_at_once_and_stops_cleanly(web):
         received = []
         reader = threading.Thread(target=lambda: received.extend(iter(response.readline, b"")), daemon=True)
         reader.start()
-        _wait(lambda: any(b"event: occupancy" in line for line in received))
+        wait_for(lambda: any(b"event: occupancy" in line for line in received), 3, "the occupancy message", 0.005)
         published = time.monotonic()
         web.present(CCCD_MAU)
-        _wait(lambda: any(line.startswith(b"event: outcome") for line in received))
+        wait_for(lambda: any(line.startswith(b"event: outcome") for line in received), 3, "the outcome message",
+                 0.005)
         assert time.monotonic() - published < 0.3
     finally:
         started = time.monotonic()
@@ -500,13 +502,6 @@ def test_an_address_that_cannot_be_bound_costs_only_itself(web, caplog):
         taken.stop()
     with pytest.raises(OSError, match="could not listen"):
         WebServer(web.app, [("192.0.2.1", 0)]).start()      # TEST-NET: not an address of this machine
-
-
-def _wait(predicate, timeout: float = 3.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "not in time"
-        time.sleep(0.005)
 
 
 def test_a_real_png_image_is_what_the_camera_reads(sim):

@@ -70,11 +70,3 @@ def publish_packet_size(topic: str, payload: bytes) -> int:
     return 1 + length_bytes + remaining
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")

@@ -26,7 +26,7 @@ from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
 from mqtt.broker.loopback import free_port
 
-from uplink_support import wait_until
+from waiting import wait_for
 
 VENUE = "Chợ Thử"
 
@@ -98,7 +98,7 @@ listen = "127.0.0.1:0"
     thread = threading.Thread(target=kiosk.run, args=(stop,), name="test-kiosk")
     thread.start()
     try:
-        wait_until(lambda: kiosk.web.bound, timeout=10)
+        wait_for(lambda: kiosk.web.bound, timeout=10)
         kiosk.web.app.config["SCREEN_RESULT_S"] = 1.5     # the idle screen comes back sooner
         yield kiosk
     finally:
