@@ -380,6 +380,32 @@ def store_event_count(store_url: str) -> Callable[[], int]:
 
 # -- the verdict ------------------------------------------------------------------------------
 
+def stop_uplink(uplink: Uplink | None) -> None:
+    """Stop an in-process uplink and close its outbox (nothing if it was never made)."""
+    if uplink is not None:
+        uplink.stop()
+        uplink.outbox.close()
+
+
+def assert_no_resend(uplink: Uplink) -> None:
+    """Healed by the persistent sessions (broker queue, redelivery of what was not PUBACKed), not
+    by the kiosk's slow re-send of events it never got an ack for."""
+    assert uplink.outbox.resent == 0, f"{uplink.outbox.resent} events had to be re-sent: an ack or event was lost"
+
+
+def end_exactly_once(store_url: str, kiosk_db: Path, *collectors: CollectorProcess,
+                     uplink: Uplink | None = None) -> list[dict[str, int] | None]:
+    """The exactly-once scenarios' ending, once every outbox row is delivered: the in-process
+    ``uplink`` (if the kiosk is one) healed without its re-send and stopped, each collector stopped
+    cleanly, then :func:`assert_exactly_once`. Returns the collectors' counters from their stop."""
+    if uplink is not None:
+        assert_no_resend(uplink)
+        stop_uplink(uplink)
+    stats = [c.stop() for c in collectors]
+    assert_exactly_once(store_url, kiosk_db)
+    return stats
+
+
 def assert_exactly_once(store_url: str, kiosk_db: Path, kiosk_id: str = KIOSK_ID) -> None:
     """(a) the central store holds each of the kiosk's events exactly once, (b) no seq gap is
     left, (c) the kiosk's outbox is drained: every row delivered."""

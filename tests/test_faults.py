@@ -1,7 +1,7 @@
 """End to end under faults: kiosk outbox → uplink → Mosquitto → collector → central store → ack.
 
 Each test records 1,000 check-ins (distinct persons), breaks one piece while events are in
-flight, and ends with :func:`fault_support.assert_exactly_once`: the central store holds every
+flight, and ends with :func:`fault_support.end_exactly_once`: the central store holds every
 event exactly once, no seq gap is left, and every outbox row on the kiosk is ``delivered``.
 
 Faults land mid-flight on purpose: the test polls the count the fault interrupts (events in the
@@ -29,11 +29,12 @@ from fault_support import (
     CollectorProcess,
     KioskUplinkProcess,
     act_mid_flight,
-    assert_exactly_once,
     delivered,
+    end_exactly_once,
     in_process_uplink,
     outbox_states,
     record_timed,
+    stop_uplink,
     store_event_count,
     write_collector_config,
 )
@@ -60,18 +61,6 @@ def broker(tmp_path):
 def _collector(tmp_path, broker_url, store_url, name="collector-1", **kw) -> CollectorProcess:
     cfg = write_collector_config(tmp_path / f"{name}.toml", broker_url, store_url, client_id=name, **kw)
     return CollectorProcess(cfg, tmp_path / f"{name}.log")
-
-
-def _stop_uplink(uplink) -> None:
-    if uplink is not None:
-        uplink.stop()
-        uplink.outbox.close()
-
-
-def _assert_no_resend(uplink) -> None:
-    """Healed by the persistent sessions (broker queue, redelivery of what was not PUBACKed), not
-    by the kiosk's slow re-send of events it never got an ack for."""
-    assert uplink.outbox.resent == 0, f"{uplink.outbox.resent} events had to be re-sent: an ack or event was lost"
 
 
 def _all_delivered(kiosk_db, n=N, timeout=DRAIN_TIMEOUT, what="every outbox row delivered"):
@@ -104,12 +93,9 @@ def test_broker_down_while_recording_then_up(tmp_path, store, kiosk_db, store_ur
         broker.start()                                    # same port, same persistence
         collector.start()
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         collector.ensure_dead()
         broker.stop()
 
@@ -130,12 +116,9 @@ def test_broker_restart_mid_drain(tmp_path, store, kiosk_db, store_url, broker):
                               what="broker restart", at_least=N // 2)
         assert 0 < seen < N
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         collector.ensure_dead()
 
 
@@ -160,12 +143,9 @@ def test_collector_killed_mid_batch_then_restarted(tmp_path, store, kiosk_db, st
         time.sleep(1.0)                                   # the kiosk goes on publishing into the session
         collector.start()                                 # same client id: the session resumes
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         if count:
             count.close()
         collector.ensure_dead()
@@ -206,8 +186,7 @@ def test_kiosk_killed_mid_drain_then_restarted(tmp_path, store, kiosk_db, store_
         # (a few ms per ack; ~1 run in 8 here): see test_kiosk_killed_around_an_ack[before_ack_commit].
         assert not resent, (f"the kiosk had to re-send unacked events ({resent}): an ack the killed kiosk had "
                             "already PUBACKed was never written to its outbox")
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector)
     finally:
         for k in kiosks:
             k.kill()
@@ -247,8 +226,7 @@ def test_kiosk_killed_around_an_ack(tmp_path, store, kiosk_db, broker, die):
         kiosks.append(KioskUplinkProcess(kiosk_db, broker.url, tmp_path / "kiosk-uplink-2.log", resend_after_s=10.0))
         _all_delivered(kiosk_db)                          # at worst healed by the re-send, after 10 s
         kiosks[1].kill()
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector)
         assert RESEND_LOG not in kiosks[1].log(), ACK_LOST + f"\nkiosk log:\n{kiosks[0].log()}{kiosks[1].log()}"
     finally:
         for k in kiosks:
@@ -277,16 +255,13 @@ def test_two_collectors_share_the_events_and_store_each_once(tmp_path, store, ki
         uplink = in_process_uplink(kiosk_db, broker.url)
         uplink.start()
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        stats = [c.stop() for c in collectors]
+        stats = end_exactly_once(store_url, kiosk_db, *collectors, uplink=uplink)
         assert all(stats), f"a collector did not log its counters on stop: {stats}"
         stored = [s["stored"] for s in stats]
         assert all(s > 0 for s in stored), f"the shared subscription did not share: stored {stored}"
         assert sum(stored) == N, f"stored per collector {stored} do not add up to {N}"
-        assert_exactly_once(store_url, kiosk_db)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         for c in collectors:
             c.ensure_dead()
 
@@ -334,12 +309,9 @@ def test_broker_state_lost_while_events_wait_for_an_offline_collector(tmp_path, 
         print(f"\nbroker state lost, collector offline: all {N} events stored {took:.1f} s after broker and "
               "collector were back")
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         if count:
             count.close()
         collector.ensure_dead()
@@ -370,12 +342,9 @@ def test_broker_state_lost_mid_drain_with_the_collector_running(tmp_path, store,
         record_property("broker_loss_delivery_s", round(took, 2))
         print(f"\nbroker state lost mid-drain: all {N} events stored {took:.1f} s after the broker was back")
         _all_delivered(kiosk_db)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         if count:
             count.close()
         collector.ensure_dead()
@@ -406,14 +375,11 @@ def test_a_flapping_link_sets_events_aside_on_a_guess_and_delivers_them_once_it_
         uplink.start()
         wait_for(lambda: link.dropped == drops, DRAIN_TIMEOUT, f"{drops} connections dropped on an event")
         _all_delivered(kiosk_db)
+        end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)
         assert uplink.quarantined >= 1, "no event was set aside: the link's drops did not look like refusals"
         record_property("set_aside_on_a_guess", uplink.quarantined)
-        _assert_no_resend(uplink)
-        _stop_uplink(uplink)
-        collector.stop()
-        assert_exactly_once(store_url, kiosk_db)
     finally:
-        _stop_uplink(uplink)
+        stop_uplink(uplink)
         if link:
             link.close()
         collector.ensure_dead()
