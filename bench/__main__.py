@@ -227,21 +227,22 @@ def _rss_section(args, out: dict) -> None:
 
 def _mqtt_section(s: dict, out: dict) -> None:
     # 4. MQTT: uplink drain and collector ingest vs raw paho, one loopback Mosquitto ------------
+    from devservers import postgres
     from mqtt.broker.loopback import LoopbackBroker
 
-    from . import ingest, pgserver, uplink
+    from . import ingest, uplink
 
     n, repeats = s["mqtt_events"], s["mqtt_repeats"]
     work = make_tempdir("mqtt")
     broker = LoopbackBroker(work / "broker").start()
-    pg, pg_note = None, pgserver.unavailable_reason()
+    pg, pg_note = None, postgres.unavailable_reason()
     try:
         _progress(f"uplink drain vs raw publish ({n} events × {repeats}) …")
         up = uplink.drain(broker.url, work, n, repeats)
         stores = {"sqlite": lambda r: f"sqlite://{work}/central-{r}.db"}
         if pg_note is None:
             try:
-                pg = pgserver.PgServer(make_tempdir("pg-ingest")).start()
+                pg = postgres.PgServer(make_tempdir("pg-ingest")).start()
                 stores["postgresql"] = lambda r: pg.new_database(f"ingest_{r}")
             except Exception as exc:  # noqa: BLE001 - the SQLite row still runs
                 pg_note = f"PostgreSQL did not start: {exc}"
@@ -374,16 +375,18 @@ def _login_section(s: dict, out: dict) -> None:
 
 def _trace_section(s: dict, out: dict) -> None:
     # 5. Trace query scaling --------------------------------------------------------------------
-    from . import pgserver, tracing
+    from devservers import postgres
+
+    from . import tracing
 
     sizes, k = s["trace_sizes"], s["trace_persons"]
     scratch = make_tempdir("trace")
     _progress(f"trace scaling: {', '.join(f'{n:,}' for n in sizes)} visits; {tracing.free_bytes(scratch) / 1e9:.1f} GB "
               f"free in {scratch.parent} …")
-    pg, pg_note = None, pgserver.unavailable_reason()
+    pg, pg_note = None, postgres.unavailable_reason()
     if pg_note is None:
         try:
-            pg = pgserver.PgServer(make_tempdir("pg-trace")).start()
+            pg = postgres.PgServer(make_tempdir("pg-trace")).start()
         except Exception as exc:  # noqa: BLE001
             pg_note = f"PostgreSQL did not start: {exc}"
     try:

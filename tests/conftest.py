@@ -76,7 +76,7 @@ def postgres():
     Missing PostgreSQL binaries fail the tests that need it, with the reason; they are not skipped."""
     import tempfile
 
-    from bench.pgserver import FAST_OPTIONS, PgServer, unavailable_reason
+    from devservers.postgres import FAST_OPTIONS, PgServer, unavailable_reason
     reason = unavailable_reason()
     if reason:
         pytest.fail(f"{reason}: the test command installs postgresql (apt-get install postgresql)", pytrace=False)

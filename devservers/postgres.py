@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server on loopback, for the benchmarks and the tests.
+"""A throwaway PostgreSQL server on loopback, for the tests and the benchmarks.
 
 PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user
 (initdb/pg_ctl run through ``runuser``) in a directory chowned to it; otherwise it runs as us.
@@ -16,11 +16,11 @@ pass :data:`FAST_OPTIONS` instead: durability does not matter to them, time does
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
 import subprocess
-import itertools
 from pathlib import Path
 
 from mqtt.broker.loopback import free_port
@@ -83,7 +83,7 @@ class PgServer:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
 
-    def start(self) -> "PgServer":
+    def start(self) -> PgServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--no-locale", "-E", "UTF8", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
