@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Self
 
+import configs
 from codes import cccd_payload
 from waiting import wait_for
 
@@ -278,14 +279,11 @@ def write_collector_config(path: Path, broker_url: str, store_url: str, *, clien
     """A ``collector.toml``. Batches are smaller than production's (200 / 200 ms) so a 1,000-event
     drain is many batches and a kill lands between or inside them, not after the only one.
     status_file: where the collector writes its status (``[collector] status_file``; none unless told)."""
-    text = (f'[mqtt]\nurl = "{broker_url}"\nclient_id = "{client_id}"\nshared_group = "{shared_group}"\n'
-            f'keepalive_s = 5\n'
-            f'[store]\nurl = "{store_url}"\nbatch_size = {batch_size}\nbatch_ms = {batch_ms}\n'
-            f'purge_every_h = 0\n')
+    sections = {"mqtt": {"url": broker_url, "client_id": client_id, "shared_group": shared_group, "keepalive_s": 5},
+                "store": {"url": store_url, "batch_size": batch_size, "batch_ms": batch_ms, "purge_every_h": 0}}
     if status_file is not None:
-        text += f'[collector]\nstatus_file = "{status_file}"\n'
-    path.write_text(text, encoding="utf-8")
-    return path
+        sections["collector"] = {"status_file": status_file}
+    return configs.write_collector_config(path, **sections)
 
 
 def collector_command() -> list[str]:

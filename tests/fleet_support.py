@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from broker import Mosquitto
+from configs import config_text
 from mqtt.broker import write_broker_config
 from mqtt.collector.config import parse_config as collector_config
 from mqtt.collector.ingest import Collector
@@ -41,7 +42,8 @@ def kiosk_config(etc: Path, data: Path, scratch: Path) -> Path:
     and ``data``, and the image-folder camera and file printer under ``scratch``."""
     text = (etc / "kiosk.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/checkin-kiosk", str(etc)).replace("/var/lib/checkin-kiosk", str(data))
-    text += f'\n[camera]\nsource = "dir:{scratch}/camera"\n[printer]\nkind = "file"\npath = "{scratch}/printer"\n'
+    text += "\n" + config_text(camera={"source": f"dir:{scratch}/camera"},
+                               printer={"kind": "file", "path": f"{scratch}/printer"})
     path = scratch / "kiosk.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -13,28 +13,18 @@ import time
 import urllib.request
 from pathlib import Path
 
+from configs import write_kiosk_config
+
 
 def write_config(tmp_path: Path, *, presentation_s: float = 0.05, **rules) -> Path:
     """presentation_s: how long the image-folder camera shows each file (the contract's "about one
     second" when a test needs a code to stay in view); rules: the ``[rules]`` keys."""
-    rules_toml = "\n".join(f"{k} = {v}" for k, v in rules.items())
-    cfg = tmp_path / "kiosk.toml"
-    cfg.write_text(f"""
-[kiosk]
-id = "test-kiosk-01"
-venue_id = "cho-thu"
-venue_name = "Chợ Thử"
-data_dir = "{tmp_path / 'data'}"
-[camera]
-source = "dir:{tmp_path / 'camera'}"
-fps = 0
-presentation_s = {presentation_s}
-[web]
-listen = "127.0.0.1:0"
-[rules]
-{rules_toml}
-""")
-    return cfg
+    return write_kiosk_config(
+        tmp_path / "kiosk.toml",
+        kiosk={"id": "test-kiosk-01", "venue_id": "cho-thu", "venue_name": "Chợ Thử", "data_dir": tmp_path / "data"},
+        camera={"source": f"dir:{tmp_path / 'camera'}", "fps": 0, "presentation_s": presentation_s},
+        web={"listen": "127.0.0.1:0"},
+        rules=rules)
 
 
 _SCREEN_URL = re.compile(r"http://127\.0\.0\.1:\d+/")

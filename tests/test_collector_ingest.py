@@ -17,6 +17,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from configs import config_text, write_collector_config
 from test_collector_store import make_event as store_event
 from test_collector_store import person
 from waiting import wait_for
@@ -85,10 +86,10 @@ class Kiosk:
         self.client.loop_stop()
 
 
-def collector_config(url: str, store_url: str, store: str = "", **mqtt):
-    """``store``: more ``[store]`` lines (TOML)."""
-    extra = "".join(f'{k} = "{v}"\n' for k, v in mqtt.items())
-    return parse_config(f'[mqtt]\nurl = "{url}"\n{extra}[store]\nurl = "{store_url}"\nbatch_ms = 30\n{store}')
+def collector_config(url: str, store_url: str, store: dict | None = None, **mqtt):
+    """``store``: more ``[store]`` keys; ``mqtt``: more ``[mqtt]`` keys."""
+    store = {"url": store_url, "batch_ms": 30, **(store or {})}
+    return parse_config(config_text(mqtt={"url": url, **mqtt}, store=store))
 
 
 @pytest.fixture
@@ -218,7 +219,7 @@ def test_many_refusals_reach_the_kiosk_in_acks_it_accepts(mosquitto, kiosk, tmp_
     and re-sent the 600 events for ever. They come in several acks, each within the limit."""
     store_url = f"sqlite://{tmp_path}/central.db"
     gated = GatedStore(open_store(store_url))
-    c = Collector(collector_config(mosquitto.url, store_url, store="batch_size = 1000\n", client_id="collector-many"),
+    c = Collector(collector_config(mosquitto.url, store_url, store={"batch_size": 1000}, client_id="collector-many"),
                   store=gated)
     c.start()
     try:
@@ -408,9 +409,9 @@ def test_two_collectors_on_a_shared_subscription_store_each_event_once(mosquitto
 
 
 def test_cli_run_stops_cleanly_on_sigterm(mosquitto, kiosk, tmp_path):
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\nclient_id = "collector-cli"\n'
-                   f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    cfg = write_collector_config(tmp_path / "collector.toml",
+                                 mqtt={"url": mosquitto.url, "client_id": "collector-cli"},
+                                 store={"url": f"sqlite://{tmp_path}/central.db"})
     proc = start_cli_run(cfg)
     try:
         e = make_event()
@@ -450,9 +451,9 @@ def alive(pid: int) -> bool:
 
 def test_a_collector_killed_outright_takes_its_receiver_process_along(mosquitto, tmp_path):
     """No orphan keeps the collector's MQTT session (and its un-PUBACKed messages) after a SIGKILL."""
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\nclient_id = "collector-killed"\n'
-                   f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    cfg = write_collector_config(tmp_path / "collector.toml",
+                                 mqtt={"url": mosquitto.url, "client_id": "collector-killed"},
+                                 store={"url": f"sqlite://{tmp_path}/central.db"})
     proc = start_cli_run(cfg)
     try:
         [receiver] = wait_for(lambda: children(proc.pid), what="the receiver process")

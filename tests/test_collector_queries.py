@@ -15,6 +15,7 @@ from mqtt.wire.event import canonical_phone, check_person
 from mqtt.collector import queries
 from mqtt.collector.cli import main, mask_id, mask_name
 from mqtt.collector.store import open_store
+from configs import write_collector_config
 from test_collector_store import make_event, vid
 
 UTC = timezone.utc
@@ -421,9 +422,7 @@ def cli_config(tmp_path):
     url = f"sqlite://{tmp_path}/central.db"
     with open_store(url) as s:
         s.ingest(scenario_events())
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[store]\nurl = "{url}"\n')
-    return cfg
+    return write_collector_config(tmp_path / "collector.toml", store={"url": url})
 
 
 def test_cli_json_carries_the_full_person(cli_config, capsys):
@@ -473,9 +472,8 @@ def crowd_config(tmp_path):
         s.ingest([{**e, "event_id": str(uuid.uuid4()), "seq": 1000 + i, "visit_id": vid(f"phone-{e['visit_id']}"),
                    "kiosk_id": KIOSK[A], "venue_id": A, "person": {**e["person"], "phone": PHONE}}
                   for i, e in enumerate(events) if e["visit_id"] in (vid("X1"),)])
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[store]\nurl = "{url}"\n[report]\ntimezone = "Asia/Ho_Chi_Minh"\n')
-    return cfg
+    return write_collector_config(tmp_path / "collector.toml", store={"url": url},
+                                  report={"timezone": "Asia/Ho_Chi_Minh"})
 
 
 def test_cli_trace_prints_one_masked_line_per_contact(crowd_config, capsys):

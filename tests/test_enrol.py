@@ -24,6 +24,7 @@ import corpus
 import numpy as np
 import pytest
 from codes import CCCD_MAU, write_qr
+from configs import write_kiosk_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from waiting import wait_for
@@ -101,11 +102,9 @@ def enrolment(targets: Targets, out=None) -> tuple[Enrolment, EnrolScreen]:
 
 
 def kiosk_config(tmp_path: Path) -> Path:
-    cfg = tmp_path / "enrol.toml"
-    cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n'
-                   f'[camera]\nsource = "dir:{tmp_path / "camera"}"\nfps = 20\npresentation_s = 1.0\n'
-                   f'[web]\nlisten = "127.0.0.1:{free_port()}"\n')
-    return cfg
+    return write_kiosk_config(tmp_path / "enrol.toml", kiosk={"data_dir": tmp_path / "var"},
+                              camera={"source": f"dir:{tmp_path / 'camera'}", "fps": 20, "presentation_s": 1.0},
+                              web={"listen": f"127.0.0.1:{free_port()}"})
 
 
 def present(camera_dir: Path, image: Path) -> None:

@@ -16,13 +16,14 @@ from types import SimpleNamespace
 
 import pytest
 from broker import free_port
-from waiting import wait_for
+from configs import write_collector_config
 from fleet_support import fleet_central
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_broker_security import Client
 from test_collector_ingest import Kiosk, collector_config
 from test_collector_store import make_event, person
+from waiting import wait_for
 
 from mqtt.wire.acks import decode_ack
 
@@ -112,9 +113,9 @@ def test_kiosk_new_records_the_kiosks_venue_for_the_collector(tmp_path):
 
 def test_a_configured_registry_that_is_missing_stops_the_collector_with_its_name(tmp_path, capsys):
     from mqtt.collector.cli import main
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[mqtt]\nurl = "mqtt://127.0.0.1:{free_port()}"\n[store]\nurl = "sqlite://{tmp_path}/c.db"\n'
-                   f'[fleet]\nkiosks = "{tmp_path}/kiosks.toml"\n')
+    cfg = write_collector_config(tmp_path / "collector.toml", mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
+                                 store={"url": f"sqlite://{tmp_path}/c.db"},
+                                 fleet={"kiosks": f"{tmp_path}/kiosks.toml"})
     assert main(["run", "--config", str(cfg)]) == 2
     assert f"{tmp_path}/kiosks.toml: config file not found" in capsys.readouterr().err
 

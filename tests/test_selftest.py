@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from broker import free_port
+from configs import write_kiosk_config
 from fleet_support import fleet_central, kiosk_config
 from kiosk.cli import main as kiosk_main
 from kiosk.clock import Clock
@@ -122,8 +123,7 @@ def test_a_simulated_selftest_without_a_kiosk_id_does_not_impersonate_the_simula
     try:
         wait_for(lambda: connected)
         monkeypatch.chdir(tmp_path)
-        config = tmp_path / "kiosk.toml"                    # the broker's address, and nothing else
-        config.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n', encoding="utf-8")
+        config = write_kiosk_config(tmp_path / "kiosk.toml", mqtt={"url": mosquitto.url})  # the broker, nothing else
         code, lines, out = selftest(capsys, config)
         assert code == 0, out
         assert f"kiosk {selftest_kiosk_id()}" in out

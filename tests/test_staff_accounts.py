@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from codes import ManualTime
+from configs import write_kiosk_config
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -116,8 +117,7 @@ def test_account_names_and_pins_are_checked(accounts):
 
 
 def test_kiosk_staff_command_prints_the_pin_once_and_lists_accounts(tmp_path):
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n')
+    config = write_kiosk_config(tmp_path / "kiosk.toml", kiosk={"data_dir": tmp_path / "data"})
 
     def kiosk(*args):
         return kiosk_command(config, *args)
@@ -316,8 +316,7 @@ def test_reset_ends_a_lockout_from_the_command_line(tmp_path):
     """`kiosk staff reset NAME` on the kiosk's database: the account opens with a new one-time PIN."""
     from kiosk.store import VisitStore
 
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\n')
+    config = write_kiosk_config(tmp_path / "kiosk.toml", kiosk={"data_dir": tmp_path / "data"})
 
     def kiosk(*args):
         return kiosk_command(config, *args)

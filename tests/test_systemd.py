@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from configs import write_collector_config
 from kiosk_process import write_config
 from mqtt.plumbing import sdnotify
 from mqtt.broker.loopback import free_port
@@ -250,10 +251,9 @@ def test_a_hung_scan_loop_stops_the_watchdog_pings(tmp_path, notify_socket, monk
 # -- the collector --------------------------------------------------------------------------------
 
 def collector_config(tmp_path: Path, url: str) -> Path:
-    cfg = tmp_path / "collector.toml"
-    cfg.write_text(f'[mqtt]\nurl = "{url}"\nclient_id = "collector-systemd-test"\n'
-                   f'[store]\nurl = "sqlite://{tmp_path}/central.db"\nbatch_ms = 30\n')
-    return cfg
+    return write_collector_config(tmp_path / "collector.toml",
+                                  mqtt={"url": url, "client_id": "collector-systemd-test"},
+                                  store={"url": f"sqlite://{tmp_path}/central.db", "batch_ms": 30})
 
 
 def test_collector_process_notifies_ready_when_subscribed_pings_and_says_stopping(tmp_path, mosquitto, notify_socket):

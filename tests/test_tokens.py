@@ -17,6 +17,7 @@ from kiosk.printed_codes import KioskTokens, venue_key
 from kiosk.staff.people import People, parse_declaration
 from mqtt.wire.slip_codes import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
 from codes import cccd_payload
+from configs import write_collector_config
 
 VENUE = "cho-thu"
 
@@ -184,8 +185,7 @@ def test_the_central_side_checks_a_code_with_the_venues_key(key, tmp_path, clock
     import json
 
     from mqtt.collector.cli import main
-    config = tmp_path / "collector.toml"
-    config.write_text(f'[store]\nurl = "sqlite://{tmp_path}/central.db"\n')
+    config = write_collector_config(tmp_path / "collector.toml", store={"url": f"sqlite://{tmp_path}/central.db"})
     key_file = tmp_path / "venue-token.key"
     slip = sign_slip(key, VENUE, "2c7cbcd8-8d3e-4c1a-9f0e-0123456789ab", issued=clock.now())
     args = ["--venue", VENUE, "--key", str(key_file), "--config", str(config)]

@@ -17,6 +17,7 @@ from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed
 from kiosk.web.staff import hour_chart
 from codes import cccd_payload
+from configs import config_text
 from web_support import kiosk_running
 
 PHONE = "0912345678"
@@ -24,8 +25,8 @@ PHONE = "0912345678"
 
 @pytest.fixture
 def services(tmp_path, clock):
-    config = parse_config(f'[kiosk]\nid = "k-01"\nvenue_id = "cho-thu"\nvenue_name = "Chợ Thử"\n'
-                          f'data_dir = "{tmp_path}"\n[staff]\nmax_per_phone = 5\n')
+    config = parse_config(config_text(kiosk={"id": "k-01", "venue_id": "cho-thu", "venue_name": "Chợ Thử",
+                                             "data_dir": tmp_path}, staff={"max_per_phone": 5}))
     s = StaffServices.open(config, clock)
     s.config = config
     yield s
@@ -489,8 +490,8 @@ def full_disk_staff(tmp_path, clock):
     from fault_support import SmallDisk
 
     with SmallDisk(tmp_path / "data", size=4 * 2**20) as disk:
-        config = parse_config(f'[kiosk]\nid = "k-01"\nvenue_id = "cho-thu"\nvenue_name = "Chợ Thử"\n'
-                              f'data_dir = "{disk.path}"\n')
+        config = parse_config(config_text(kiosk={"id": "k-01", "venue_id": "cho-thu", "venue_name": "Chợ Thử",
+                                                 "data_dir": disk.path}))
         s = StaffServices.open(config, clock)
         try:
             app = create_app(WebContext(config, LiveFeed(), status=lambda: {}, occupancy=lambda: 0, staff=s))

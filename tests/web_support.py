@@ -26,6 +26,7 @@ from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
 from mqtt.broker.loopback import free_port
 
+from configs import config_text
 from waiting import wait_for
 
 VENUE = "Chợ Thử"
@@ -36,8 +37,8 @@ class KioskWeb:
 
     def __init__(self, tmp_path, desk, signals, *, simulated: bool = False, extra_config: str = "",
                  max_subscribers: int = 4):
-        self.config = parse_config(f'[kiosk]\nid = "test-kiosk-01"\nvenue_id = "{desk.venue_id}"\n'
-                                   f'venue_name = "{VENUE}"\ndata_dir = "{tmp_path}"\n{extra_config}')
+        self.config = parse_config(config_text(kiosk={"id": "test-kiosk-01", "venue_id": desk.venue_id,
+                                                      "venue_name": VENUE, "data_dir": tmp_path}) + extra_config)
         self.feed = LiveFeed(max_subscribers=max_subscribers)
         self.screen = WebScreen(self.feed, venue_name=VENUE, tz=desk.clock.tz)
         self.loop = build_scan_loop(self.config, desk.store, desk.clock, camera=None, signals=signals,
@@ -71,28 +72,15 @@ def kiosk_running(tmp_path, extra_config: str = "", *, gpio: str = ""):
     """A simulated kiosk (``build_kiosk``) running in a thread: a door relay, a 1 s cooldown, its
     screen on a free loopback port. ``extra_config``: more TOML sections (e.g. ``[printer]``);
     ``gpio``: more keys of its ``[gpio]`` section (e.g. ``button = 5``: a mock pin)."""
-    config = parse_config(f"""
-[kiosk]
-id = "test-kiosk-01"
-venue_id = "cho-thu"
-venue_name = "Chợ Thử Nghiệm Phan Rang"
-data_dir = "{tmp_path / 'data'}"
-[camera]
-source = "dir:{tmp_path / 'camera'}"
-fps = 30
-presentation_s = 0.3
-[rules]
-cooldown_s = 1
-capacity = 50
-[gpio]
-relay = 23
-{gpio}
-[mqtt]
-url = "mqtt://127.0.0.1:{free_port()}"
-health_interval_s = 3600
-[web]
-listen = "127.0.0.1:0"
-{extra_config}""")
+    # ``gpio`` ends the [gpio] section; ``extra_config`` follows [web], so bare keys in it are [web]'s.
+    config = parse_config(config_text(
+        kiosk={"id": "test-kiosk-01", "venue_id": "cho-thu", "venue_name": "Chợ Thử Nghiệm Phan Rang",
+               "data_dir": tmp_path / "data"},
+        camera={"source": f"dir:{tmp_path / 'camera'}", "fps": 30, "presentation_s": 0.3},
+        rules={"cooldown_s": 1, "capacity": 50},
+        gpio={"relay": 23}) + f"{gpio}\n" + config_text(
+        mqtt={"url": f"mqtt://127.0.0.1:{free_port()}", "health_interval_s": 3600},
+        web={"listen": "127.0.0.1:0"}) + extra_config)
     kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
     stop = threading.Event()
     thread = threading.Thread(target=kiosk.run, args=(stop,), name="test-kiosk")
