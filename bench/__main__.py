@@ -227,8 +227,8 @@ def _rss_section(args, out: dict) -> None:
 
 def _mqtt_section(s: dict, out: dict) -> None:
     # 4. MQTT: uplink drain and collector ingest vs raw paho, one loopback Mosquitto ------------
-    from devservers import postgres
-    from mqtt.broker.loopback import LoopbackBroker
+    from mqtt.loopback import postgres
+    from mqtt.loopback.mosquitto import LoopbackBroker
 
     from . import ingest, uplink
 
@@ -375,7 +375,7 @@ def _login_section(s: dict, out: dict) -> None:
 
 def _trace_section(s: dict, out: dict) -> None:
     # 5. Trace query scaling --------------------------------------------------------------------
-    from devservers import postgres
+    from mqtt.loopback import postgres
 
     from . import tracing
 

@@ -17,7 +17,6 @@ from pyzbar import pyzbar
 
 from kiosk.cooldown import Cooldown
 from kiosk.credentials import recognise
-from kiosk.scanloop import METHOD_BY_KIND
 
 from .harness import ReplayCamera, close_loop, kiosk_decoder, make_desk, make_loop, make_signals
 from .report import latency_summary, median
@@ -145,7 +144,7 @@ def stage_times(backend: str, frames, workdir: Path, *, seconds: float, min_fram
                 times["cooldown"].append(c - b)
                 if not fresh:
                     continue
-                outcome = desk.present(credential, method=METHOD_BY_KIND.get(credential.kind, "camera"))
+                outcome = desk.present(credential, method=credential.camera_method)
                 d = clock()
                 signals.show(outcome.kind)
                 e = clock()

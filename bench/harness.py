@@ -128,7 +128,7 @@ def served_kiosk(workdir: Path, kiosk_id: str):
     (kiosk, (host, port)). The caller closes it (``kiosk.close()``)."""
     from kiosk.app import build_kiosk
     from kiosk.config import parse_config
-    from mqtt.broker.loopback import free_port
+    from mqtt.loopback.mosquitto import free_port
 
     config = parse_config(f"""
 [kiosk]

@@ -290,7 +290,7 @@ def _need_bytes(n: int) -> int:
 
 def run(sizes: list[int], persons: int, scratch: Path, pg=None, log=print) -> dict:
     """Build, time and drop a store of each size, SQLite then (if ``pg`` is a started
-    :class:`~devservers.postgres.PgServer`) PostgreSQL."""
+    :class:`~mqtt.loopback.postgres.PgServer`) PostgreSQL."""
     out: dict = {"sizes": sizes, "persons_sampled": persons, "trace_days": TRACE_DAYS,
                  "layout": {"visits_per_venue": VISITS_PER_VENUE, "visits_per_person": VISITS_PER_PERSON,
                             "days": DAYS, "open_hours_a_day": OPEN_MS // HOUR_MS, "visit_hours": "1-3",

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mqtt.broker.loopback import LoopbackBroker, port_in_use
+from mqtt.loopback.mosquitto import LoopbackBroker, port_in_use
 
 BROKER_PORT = 1883
 VAR = Path("var")

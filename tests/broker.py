@@ -1,6 +1,6 @@
 """A real Mosquitto broker for tests: started on a free loopback port, stopped, restarted.
 
-The product's :class:`~mqtt.broker.loopback.LoopbackBroker` with a test config: persistence
+The product's :class:`~mqtt.loopback.mosquitto.LoopbackBroker` with a test config: persistence
 saved every second, no queue limit, and any listener block a test needs (TLS, ACLs).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from mqtt.broker.loopback import LoopbackBroker, free_port
+from mqtt.loopback.mosquitto import LoopbackBroker, free_port
 
 __all__ = ["Mosquitto", "free_port"]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
+from codes import ManualTime
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+
 from hardware.feedback import FeedbackDevices, SignalPins
 from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.store import VisitStore
-
-from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
-from codes import ManualTime
 
 # pyproject's --doctest-modules is for the packages' examples. The helper modules here hold no
 # tests, and their examples need fixtures (tmp_path, a broker): they are not collected.
@@ -76,7 +76,7 @@ def postgres():
     Missing PostgreSQL binaries fail the tests that need it, with the reason; they are not skipped."""
     import tempfile
 
-    from devservers.postgres import FAST_OPTIONS, PgServer, unavailable_reason
+    from mqtt.loopback.postgres import FAST_OPTIONS, PgServer, unavailable_reason
     reason = unavailable_reason()
     if reason:
         pytest.fail(f"{reason}: the test command installs postgresql (apt-get install postgresql)", pytrace=False)

@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import Mosquitto, free_port
-from mqtt.broker.loopback import LoopbackBroker
+from mqtt.loopback.mosquitto import LoopbackBroker
 from mqtt.broker import collector_blocks, render, write_broker_config
 from mqtt.wire.topics import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca

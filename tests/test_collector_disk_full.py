@@ -172,7 +172,7 @@ def test_a_collector_stopped_while_its_disk_is_full_leaves_everything_with_the_b
 def test_a_full_disk_under_postgresql_is_a_store_down_too(mosquitto, tmp_path):
     """PostgreSQL on a small tmpfs, filled: its ERROR 53100 (could not extend file) holds the batch
     like SQLite's full disk does, and the same collector stores everything once space is back."""
-    from devservers.postgres import FAST_OPTIONS, PgServer
+    from mqtt.loopback.postgres import FAST_OPTIONS, PgServer
     # Not under tmp_path: its folders are root's 0700, and the server runs as postgres.
     mount = Path(tempfile.mkdtemp(prefix="checkin-pgdisk-"))
     try:

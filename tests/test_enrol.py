@@ -40,7 +40,7 @@ from kiosk.enrolment.install import InstallError, Owners, Targets, install
 from kiosk.enrolment.payload import EnrolCode, PayloadError, parse, path_for
 from kiosk.enrolment.screen import EnrolScreen
 from kiosk.enrolment.session import AlreadyEnrolled, Enrolment
-from mqtt.broker.loopback import free_port
+from mqtt.loopback.mosquitto import free_port
 from provisioning import enrol as offer_mod
 from provisioning.fleet import Fleet
 

@@ -20,7 +20,7 @@ from hardware.printers import BACKENDS, PrinterError, open_printer
 from kiosk.config import PRINTER_KINDS, ConfigError, parse_config, printer_target
 from kiosk.printing import check_profile
 from kiosk.printing.layout import render_card, render_slip
-from mqtt.broker.loopback import free_port
+from mqtt.loopback.mosquitto import free_port
 
 from printer_support import TcpPrinter
 from waiting import wait_for

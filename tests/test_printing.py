@@ -20,7 +20,7 @@ from hardware.decoders import open_decoder
 from hardware.escpos_raster import raster_images
 from kiosk.staff.people import parse_declaration
 from kiosk.store import VisitStore
-from mqtt.broker.loopback import free_port
+from mqtt.loopback.mosquitto import free_port
 
 FILE_PRINTER = """[printer]
 kind = "file"

@@ -17,17 +17,16 @@ import threading
 from contextlib import contextmanager
 
 import pytest
+from configs import config_text
+from waiting import wait_for
 
 from hardware.decoders import open_decoder
-from kiosk.app import build_kiosk, build_scan_loop, build_status, build_uplink
 from hardware.symbols import Symbol
+from kiosk.app import build_kiosk, build_scan_loop, build_status, build_uplink
 from kiosk.config import parse_config
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
-from mqtt.broker.loopback import free_port
-
-from configs import config_text
-from waiting import wait_for
+from mqtt.loopback.mosquitto import free_port
 
 VENUE = "Chợ Thử"
 

@@ -2,10 +2,11 @@
 
 PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user
 (initdb/pg_ctl run through ``runuser``) in a directory chowned to it; otherwise it runs as us.
+Usage (``unavailable_reason()`` says first why there is none, e.g. PostgreSQL not installed)::
 
->>> server = PgServer(workdir).start()      # check unavailable_reason() first
->>> url = server.new_database()            # 'postgresql://postgres@127.0.0.1:41234/db_1'
->>> server.stop()
+    server = PgServer(workdir).start()
+    url = server.new_database()            # 'postgresql://postgres@127.0.0.1:41234/db_1'
+    server.stop()
 
 The default options keep PostgreSQL's durability (``fsync`` and ``synchronous_commit`` on), so a
 committed and acked event is on disk, as with SQLite's ``synchronous=FULL``; ``wal_level=minimal``
@@ -23,7 +24,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mqtt.broker.loopback import free_port
+from mqtt.loopback.mosquitto import free_port
 
 BENCH_OPTIONS = ("-c max_connections=20 -c shared_buffers=1GB -c work_mem=64MB -c maintenance_work_mem=1GB "
                  "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=8GB -c checkpoint_timeout=30min")

@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import render
+from ..broker import render
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
