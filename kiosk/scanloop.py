@@ -22,17 +22,13 @@ from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .clock import iso
 from .cooldown import Cooldown
-from .credentials import Refused, recognise
+from .credentials import CAMERA_METHODS, Refused, recognise
 from .outcome import Outcome
 from .state import LoopState
 from .store import RecordedEvent, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-#: How a credential kind reached the kiosk, in the event's ``method``.
-METHOD_BY_KIND = {"slip": "slip", "kiosk_card": "kiosk_card"}
-#: The methods of events that a code shown to the camera made (not staff's, not auto check-out).
-CAMERA_METHODS = frozenset({"camera", *METHOD_BY_KIND.values()})
 AUTO_CHECKOUT_EVERY_S = 60.0
 PURGE_EVERY_S = 3600.0
 PROBE_EVERY_S = 2.0
@@ -147,8 +143,7 @@ class ScanLoop:
             return None
         # 3. Rules and one transaction (visit change + event + outbox row).
         try:
-            method = credential.details.get("via") or METHOD_BY_KIND.get(credential.kind, "camera")
-            outcome = self.desk.present(credential, method=method)
+            outcome = self.desk.present(credential, method=credential.camera_method)
         except StoreUnavailable as exc:
             # One presentation, one "not recorded": the code stays in the cooldown while it is in
             # view (every frame of it renews it); once the store works again, the next showing counts.

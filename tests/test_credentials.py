@@ -4,14 +4,13 @@ All personal data here is synthetic ("Mẫu" = sample, "Thử" = test), as in fo
 """
 
 import datetime
-import hashlib
-import hmac
 import json
 import unicodedata
 
 import pytest
 from codes import BHYT_NEW, BHYT_OLD, bhyt_payload
 
+from kiosk.checkin import CheckinDesk
 from kiosk.credentials import (
     KINDS,
     MAX_PAYLOAD_BYTES,
@@ -23,6 +22,9 @@ from kiosk.credentials import (
     national_qr,
     recognise,
 )
+from kiosk.printed_codes import KioskTokens
+from kiosk.staff.people import People, parse_declaration
+from mqtt.wire.slip_codes import VenueKey
 
 TODAY = datetime.date(2025, 6, 1)
 
@@ -591,67 +593,67 @@ def test_today_defaults_to_the_system_date():
     assert "bhyt_expired" in recognise(BHYT_OLD).warnings
 
 
-# --- Kiosk tokens --------------------------------------------------------------------------------
+# --- Kiosk codes: slips and cards, opened by the kiosk's own verifier (kiosk.printed_codes) ----
 
-KEY = b"test key, not a real one"
-
-
-class HmacTestVerifier:
-    """A stand-in for the signing scheme to come: body = the token id, signature = truncated HMAC."""
-
-    def __init__(self, revoked=()):
-        self.revoked = set(revoked)
-
-    @staticmethod
-    def sign(kind: str, token_id: str) -> str:
-        mac = hmac.new(KEY, f"{kind}:{token_id}".encode(), hashlib.sha256).digest()[:10]
-        return kiosk_code.envelope(kind, token_id.encode(), mac)
-
-    def verify(self, kind, body, signature):
-        token_id = kiosk_code.decode_b32(body).decode("ascii")
-        expected = hmac.new(KEY, f"{kind}:{token_id}".encode(), hashlib.sha256).digest()[:10]
-        if not hmac.compare_digest(expected, kiosk_code.decode_b32(signature)):
-            raise Refused("token_forged", "signature does not match")
-        if token_id in self.revoked:
-            raise Refused("token_revoked", "this card was revoked")
-        claims = {"id": token_id, "venue_id": "venue-mau"}
-        if kind == "slip":
-            claims["visit_id"] = "V-" + token_id
-        else:
-            claims.update(name="Nguyễn  Thị Mẫu", phone="+84 912 345 678")
-        return claims
+VENUE = "venue-mau"
 
 
-def test_well_formed_token_without_a_key_is_unverifiable():
-    r = refusal(HmacTestVerifier.sign("slip", "S0001"))
+@pytest.fixture
+def tokens(tmp_path, store, clock):
+    return KioskTokens(VenueKey.create(tmp_path / "venue-token.key"), venue_id=VENUE, store=store, clock=clock)
+
+
+def a_slip(tokens, store, clock) -> tuple[str, str]:
+    """The slip the kiosk prints when CCCD_1's holder checks in, and their visit's id."""
+    visit = CheckinDesk(store, clock, kiosk_id="k-01", venue_id=VENUE).present(recognise(CCCD_1, today=TODAY))
+    return tokens.slip(visit.visit_id, issued=clock.now()), visit.visit_id
+
+
+def a_card(tokens, store, clock) -> tuple[str, str]:
+    """The card of a person staff registered by phone, and their person id."""
+    holder, _ = People(store).register(parse_declaration({"name": "Nguyễn  Thị Mẫu", "phone": "0912345678"}),
+                                       staff_id=None)
+    return tokens.card(holder.person_id, issued=clock.now()), holder.person_id
+
+
+#: A well-formed code with any body and signature, for verifiers that do not check them.
+ANY_SLIP = kiosk_code.envelope("slip", b"S0001", b"signature!")
+
+
+def test_well_formed_token_without_a_key_is_unverifiable(tokens, store, clock):
+    r = refusal(a_slip(tokens, store, clock)[0])
     assert (r.code, r.detail) == ("token_unverifiable", "this kiosk has no token key yet")
 
 
-def test_slip_with_verifier():
-    c = recognise(HmacTestVerifier.sign("slip", "S0001"), verifier=HmacTestVerifier())
-    assert (c.kind, c.id, c.name, c.phone) == ("slip", "S0001", None, None)
-    assert c.details == {"id": "S0001", "venue_id": "venue-mau", "visit_id": "V-S0001"}
+def test_slip_with_verifier(tokens, store, clock):
+    slip, visit_id = a_slip(tokens, store, clock)
+    c = recognise(slip, verifier=tokens)
+    assert (c.kind, c.id, c.name, c.phone) == ("cccd", "079190000001", "Nguyễn Thị Mẫu", None)
+    assert c.details == {"id": visit_id, "visit_id": visit_id, "via": "slip"}
 
 
-def test_kiosk_card_with_verifier():
-    token = HmacTestVerifier.sign("kiosk_card", "C0042")
+def test_kiosk_card_with_verifier(tokens, store, clock):
+    token, person_id = a_card(tokens, store, clock)
     assert token.startswith("CK1.C.") and token.isascii() and token == token.upper()
-    c = recognise(token, verifier=HmacTestVerifier())
-    assert (c.kind, c.id, c.name, c.phone) == ("kiosk_card", "C0042", "Nguyễn Thị Mẫu", "0912345678")
-    assert c.key == "kiosk_card:C0042"
+    c = recognise(token, verifier=tokens)
+    assert (c.kind, c.id, c.name, c.phone) == ("kiosk_card", person_id, "Nguyễn Thị Mẫu", "0912345678")
+    assert c.key == f"kiosk_card:{person_id}" and c.details["via"] == "kiosk_card"
 
 
-def test_verifier_refusals_pass_through():
-    forged = HmacTestVerifier.sign("slip", "S0001").replace("CK1.S.", "CK1.C.")
-    assert refusal(forged, verifier=HmacTestVerifier()).code == "token_forged"
-    revoked = HmacTestVerifier.sign("kiosk_card", "C0042")
-    assert refusal(revoked, verifier=HmacTestVerifier(revoked={"C0042"})).code == "token_revoked"
+def test_verifier_refusals_pass_through(tokens, store, clock):
+    slip, _ = a_slip(tokens, store, clock)
+    _, letter, body, signature = slip.split(".")
+    forged = f"CK1.{letter}.{body}.{'A' * len(signature)}"
+    assert refusal(forged, verifier=tokens).code == "token_forged"
+    card, person_id = a_card(tokens, store, clock)
+    assert People(store).revoke(person_id)
+    assert refusal(card, verifier=tokens).code == "token_revoked"
 
 
-def test_without_a_verifier_tokens_are_unverifiable():
-    token = HmacTestVerifier.sign("slip", "S0002")
-    assert recognise(token, verifier=HmacTestVerifier()).id == "S0002"
-    assert refusal(token).code == "token_unverifiable"
+def test_without_a_verifier_tokens_are_unverifiable(tokens, store, clock):
+    slip, visit_id = a_slip(tokens, store, clock)
+    assert recognise(slip, verifier=tokens).details["visit_id"] == visit_id
+    assert refusal(slip).code == "token_unverifiable"
 
 
 class BrokenVerifier:
@@ -672,15 +674,20 @@ class BrokenVerifier:
         BrokenVerifier(result={"name": "no id"}),
         BrokenVerifier(result={"id": ""}),
         BrokenVerifier(result={"id": 7}),
+        BrokenVerifier(result={"id": "S1", "person": "not a person"}),
+        BrokenVerifier(result={"id": "S1", "person": {"kind": "cccd", "id": ""}}),
+        BrokenVerifier(result={"id": "S1", "person": {"kind": None, "id": "079190000001"}}),
     ],
 )
 def test_a_broken_verifier_gives_a_refusal_not_a_crash(verifier):
-    assert refusal(HmacTestVerifier.sign("slip", "S0001"), verifier=verifier).code == "token_unverifiable"
+    assert refusal(ANY_SLIP, verifier=verifier).code == "token_unverifiable"
 
 
-def test_verifier_claims_with_a_bad_phone_keep_the_card_and_warn():
-    c = recognise(HmacTestVerifier.sign("kiosk_card", "C1"), verifier=BrokenVerifier(result={"id": "C1", "phone": "123"}))
-    assert c.phone is None and c.warnings == ("phone_invalid",)
+def test_verifier_claims_without_a_person_are_unverifiable_whatever_else_they_hold():
+    # A code stands for a person (a card's holder, a slip's visitor), never for a token id of its own.
+    verifier = BrokenVerifier(result={"id": "C1", "name": "Nguyễn Thị Mẫu", "phone": "0912345678"})
+    r = refusal(kiosk_code.envelope("kiosk_card", b"C1", b"signature!"), verifier=verifier)
+    assert (r.code, r.detail) == ("token_unverifiable", "the token verifier returned no person")
 
 
 @pytest.mark.parametrize(
@@ -701,14 +708,14 @@ def test_verifier_claims_with_a_bad_phone_keep_the_card_and_warn():
         "CK2.S.AAAA.AAAA" + "|x|y|z|w|v|u",
     ],
 )
-def test_malformed_tokens(payload):
-    code = refusal(payload, verifier=HmacTestVerifier()).code
+def test_malformed_tokens(payload, tokens):
+    code = refusal(payload, verifier=tokens).code
     assert code == ("malformed_token" if payload.upper().startswith("CK1.") else "unknown_format")
 
 
-def test_token_parser_refuses_other_kinds_of_codes():
+def test_token_parser_refuses_other_kinds_of_codes(tokens):
     with pytest.raises(Refused) as info:
-        kiosk_code.parse(CCCD_1, verifier=HmacTestVerifier())
+        kiosk_code.parse(CCCD_1, verifier=tokens)
     assert info.value.code == "malformed_token"
 
 

@@ -39,10 +39,13 @@ REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
 
 
 class AcceptingVerifier:
-    """Accepts every well-formed token, so that the code after verification is exercised too."""
+    """Accepts every well-formed token as a card holder's (a person staff registered by phone), so
+    that the code after verification is exercised too."""
 
     def verify(self, kind, body, signature):
-        return {"id": body[:64], "name": "Thử", "phone": "0912345678"}
+        person = {"kind": "kiosk_card", "id": body[:64], "name": "Thử", "birth_date": None, "sex": None,
+                  "phone": "0912345678"}
+        return {"id": body[:64], "person": person}
 
 
 def bad_char(ch: str) -> bool:
@@ -355,7 +358,7 @@ def test_token_envelope_round_trip(kind, body, sig):
     assert (env.kind, kiosk_code.decode_b32(env.body), kiosk_code.decode_b32(env.signature)) == (kind, body, sig)
     assert isinstance(outcome(lambda d: recognise(d), text), Refused)  # no key: never accepted
     c = recognise(text, verifier=AcceptingVerifier())
-    assert c.kind == kind and c.phone == "0912345678"
+    assert c.details["via"] == kind and c.phone == "0912345678"
 
 
 # --- robustness --------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ import datetime
 from . import bhyt, cccd, kiosk_code, national_qr
 from .classify import classify
 from .kiosk_code import TokenVerifier
-from .model import KINDS, Credential, Refused
+from .model import CAMERA_METHODS, KINDS, Credential, Refused
 from .normalise import MAX_PAYLOAD_BYTES, fit_to_contract, to_text
 
 __all__ = [
+    "CAMERA_METHODS",
     "KINDS",
     "MAX_PAYLOAD_BYTES",
     "Credential",

@@ -5,9 +5,9 @@ Envelope, ASCII in the QR alphanumeric charset so that codes stay small::
     CK1.<T>.<BODY>.<SIG>     T = S (slip) or C (kiosk_card); BODY, SIG = unpadded base32 (A-Z2-7)
 
 This module only checks the envelope (the scheme itself is :mod:`mqtt.wire.slip_codes`). Whether BODY and
-SIG belong together, and what BODY says, is the job of a :class:`TokenVerifier` (the kiosk's is
+SIG belong together, and whom BODY stands for, is the job of a :class:`TokenVerifier` (the kiosk's is
 :class:`kiosk.printed_codes.KioskTokens`). Without one, well-formed tokens are refused as
-``token_unverifiable``.
+``token_unverifiable``. An accepted code is the person it stands for, as their own identity.
 
 >>> env = parse_envelope(envelope("slip", b"visit-1", b"sig"))
 >>> env.kind, decode_b32(env.body)
@@ -25,8 +25,7 @@ from mqtt.wire.slip_codes import LETTERS as _LETTERS
 from mqtt.wire.slip_codes import PREFIX, decode_b32, encode_b32
 
 from .model import Credential, Refused
-from .normalise import check_controls, collapse, to_text
-from .phone import normalise_phone
+from .normalise import check_controls, to_text
 
 _MAX_ID_CHARS = 64
 
@@ -35,9 +34,10 @@ class TokenVerifier(Protocol):
     """Checks a token's signature and returns its claims.
 
     ``kind`` is ``"slip"`` or ``"kiosk_card"``; ``body`` and ``signature`` are the base32 text of the
-    envelope (:func:`decode_b32` gives the bytes). Returns the claims: a dict with at least ``"id"``
-    and possibly ``"visit_id"``, ``"venue_id"``, ``"name"``, ``"phone"``… Raises :class:`Refused`
-    (``token_forged``, ``token_expired``, ``token_revoked``, ``token_other_venue``…) otherwise.
+    envelope (:func:`decode_b32` gives the bytes). Returns the claims: a dict with ``"person"`` (the
+    event contract's person object the code stands for: a card's holder, a slip's visitor) and
+    what else the code says (``"id"``, ``"visit_id"``…). Raises :class:`Refused` (``token_forged``,
+    ``token_expired``, ``token_revoked``, ``token_other_venue``…) otherwise.
     """
 
     def verify(self, kind: str, body: str, signature: str) -> dict[str, Any]: ...
@@ -75,7 +75,7 @@ def envelope(kind: str, body: bytes, signature: bytes) -> str:
 
 
 def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Credential:
-    """A ``slip`` or ``kiosk_card`` credential from a token that ``verifier`` accepts."""
+    """The person a token that ``verifier`` accepts stands for (``details["via"]``: ``slip`` or ``kiosk_card``)."""
     env = parse_envelope(to_text(data))
     if verifier is None:
         raise Refused("token_unverifiable", "this kiosk has no token key yet")
@@ -85,35 +85,16 @@ def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Creden
         raise
     except Exception as exc:  # a verifier bug must not crash the scan loop
         raise Refused("token_unverifiable", f"the token verifier failed ({type(exc).__name__})") from None
-    return _credential(env.kind, claims)
+    return _person_credential(env.kind, claims)
 
 
-def _credential(kind: str, claims: Any) -> Credential:
-    if isinstance(claims, dict) and isinstance(claims.get("person"), dict):
-        return _person_credential(kind, claims)
-    token_id = claims.get("id") if isinstance(claims, dict) else None
-    if not (isinstance(token_id, str) and 0 < len(token_id) <= _MAX_ID_CHARS):
-        raise Refused("token_unverifiable", "the token verifier returned no usable id")
-    check_controls(token_id, "token id")
-    name = claims.get("name")
-    name = (collapse(check_controls(name, "token name")) or None) if isinstance(name, str) else None
-    warnings = []
-    phone = claims.get("phone")
-    if phone is not None:
-        try:
-            phone = normalise_phone(phone)
-        except ValueError:
-            phone = None
-            warnings.append("phone_invalid")
-    return Credential(kind=kind, id=token_id, name=name, phone=phone, details=dict(claims),
-                      warnings=tuple(warnings))
-
-
-def _person_credential(kind: str, claims: dict) -> Credential:
+def _person_credential(kind: str, claims: Any) -> Credential:
     """The person a verified token stands for (a card's holder, a slip's visitor), as their own
     identity, so their visits join those of their ID card; ``details["via"]`` says it came by a
     slip or a card (and ``details["visit_id"]`` which visit a slip closes)."""
-    person = claims["person"]
+    person = claims.get("person") if isinstance(claims, dict) else None
+    if not isinstance(person, dict):
+        raise Refused("token_unverifiable", "the token verifier returned no person")
     kind_of, ident = person.get("kind"), person.get("id")
     if not (isinstance(kind_of, str) and isinstance(ident, str) and 0 < len(ident) <= _MAX_ID_CHARS):
         raise Refused("token_unverifiable", "the token verifier returned no usable person")

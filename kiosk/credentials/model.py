@@ -7,6 +7,8 @@ from typing import Any
 
 #: The kinds of credential the kiosk accepts (the event contract's ``person.kind``).
 KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", "slip")
+#: The event ``method`` of a code shown to the camera: ``camera``, or the kiosk code it came by.
+CAMERA_METHODS = ("camera", "slip", "kiosk_card")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class Credential:
     def key(self) -> str:
         """How a person is identified across the system: ``kind:id``."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def camera_method(self) -> str:
+        """The event's ``method`` when this is shown to the camera: the slip or card it came by
+        (``details["via"]``), else ``camera``."""
+        return self.details.get("via") or "camera"
 
     def person(self) -> dict[str, Any]:
         """The ``person`` object of the event contract (no details, no address)."""
