@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import zxingcpp
 from pyzbar import pyzbar
 
-from kiosk.cooldown import Cooldown
 from kiosk.credentials import recognise
+from kiosk.door.cooldown import Cooldown
 
 from .harness import ReplayCamera, close_loop, kiosk_decoder, make_desk, make_loop, make_signals
 from .report import latency_summary, median
@@ -87,8 +87,9 @@ def throughput(frames_by_scene: dict, workdir: Path, *, seconds: float, min_fram
         for _ in range(repeats):
             for (backend, scene), loop in loops.items():
                 frames = itertools.cycle(frames_by_scene[scene])
-                raw = raws[backend]
-                fps = paired_rates({"raw": lambda: raw(next(frames)), "pipeline": loop.step}, seconds, min_frames)
+                def raw_call(raw=raws[backend], frames=frames):
+                    return raw(next(frames))
+                fps = paired_rates({"raw": raw_call, "pipeline": loop.step}, seconds, min_frames)
                 s = samples[(backend, scene)]
                 s["raw"].append(fps["raw"]["fps"])
                 s["pipeline"].append(fps["pipeline"]["fps"])

@@ -17,11 +17,11 @@ import numpy as np
 
 from hardware.feedback import FeedbackDevices
 from kiosk.app import build_desk, build_scan_loop, build_signals
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.config import DB_NAME, Config
 from kiosk.config.parts import decoder_from_config
-from kiosk.scanloop import ScanLoop
+from kiosk.door.checkin import CheckinDesk
+from kiosk.door.scanloop import ScanLoop
 from kiosk.store import VisitStore
 
 

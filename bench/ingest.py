@@ -32,9 +32,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
+from kiosk.door.checkin import CheckinDesk
 from kiosk.store import VisitStore
 from mqtt.collector.config import Config
 from mqtt.collector.ingest import Collector

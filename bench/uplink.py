@@ -22,10 +22,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kiosk.checkin import CheckinDesk
+from kiosk.centre.outbox import KioskOutbox
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
-from kiosk.outbox import KioskOutbox
+from kiosk.door.checkin import CheckinDesk
 from kiosk.store import VisitStore
 from mqtt.uplink import Uplink, UplinkSettings
 from mqtt.wire.topics import events_topic

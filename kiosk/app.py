@@ -15,19 +15,19 @@ from mqtt.plumbing import sdnotify
 from mqtt.uplink import Uplink
 
 from . import __version__, retention
-from .autocheckout import AutoCheckout
-from .checkin import CheckinDesk
+from .centre.commands import kiosk_commands
+from .centre.outbox import KioskOutbox
 from .clock import Clock
-from .commands import kiosk_commands
 from .config import Config, simulation_config
 from .config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
-from .cooldown import Cooldown
-from .outbox import KioskOutbox
-from .printed_codes import KEY_FILE, KioskTokens, venue_key
+from .door.autocheckout import AutoCheckout
+from .door.checkin import CheckinDesk
+from .door.console_screen import ConsoleScreen
+from .door.cooldown import Cooldown
+from .door.scanloop import ScanLoop
+from .printing.codes import KEY_FILE, KioskTokens, venue_key
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
-from .scanloop import ScanLoop
-from .screen_console import ConsoleScreen
 from .staff.services import StaffServices
 from .state import HealthReport, KioskStatus, LoopState
 from .store import VisitStore

@@ -12,14 +12,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mqtt.plumbing.logs import setup_logging, use_timezone
+from mqtt.plumbing.terminal import echo
+from mqtt.wire.masking import mask_id, mask_name
+
 from . import __version__
-from .config import (DB_NAME, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, Config, ConfigError,
-                     load_config)
+from .config import (
+    DB_NAME,
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_DATA_DIR,
+    SIMULATION_DATA_DIR,
+    Config,
+    ConfigError,
+    load_config,
+)
 from .credentials import Refused, recognise
 from .printing import check_profile
-from mqtt.plumbing.logs import setup_logging, use_timezone
-from mqtt.wire.masking import mask_id, mask_name
-from mqtt.plumbing.terminal import echo
 
 log = logging.getLogger("kiosk")
 

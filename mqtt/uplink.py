@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class Outbox(Protocol):
-    """What the uplink needs from the kiosk's store (``kiosk.outbox.KioskOutbox``)."""
+    """What the uplink needs from the kiosk's store (``kiosk.centre.outbox.KioskOutbox``)."""
 
     def pending(self, *, after_seq: int = 0, limit: int = 100) -> list[tuple[int, str, bytes]]: ...
     def mark_sent(self, seqs: list[int]) -> None: ...

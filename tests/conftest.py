@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
-from codes import ManualTime
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from browser import browser, page  # noqa: F401 - fixtures: one Chromium for the whole session
+from codes import ManualTime
 from hardware.feedback import FeedbackDevices, SignalPins
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
+from kiosk.door.checkin import CheckinDesk
 from kiosk.store import VisitStore
 
 # pyproject's --doctest-modules is for the packages' examples. The helper modules here hold no

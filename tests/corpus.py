@@ -18,8 +18,8 @@ import functools
 import random
 import unicodedata
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -521,7 +521,7 @@ def make_payload(kind: str, index: int) -> tuple[str, dict]:
     return BUILDERS[kind](random.Random(seed_for("payload", kind, index)), person)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _modules(payload: str, renderer: str) -> np.ndarray:
     """QR encoding is the slow part of a sample; each distortion reuses the same code."""
     modules = RENDERERS[renderer](payload)

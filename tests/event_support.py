@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from codes import ManualTime
-
-from kiosk.autocheckout import AutoCheckout
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import Credential
+from kiosk.door.autocheckout import AutoCheckout
+from kiosk.door.checkin import CheckinDesk
 from kiosk.store import VisitStore
 from mqtt.wire.event import validate_event
 

@@ -25,14 +25,13 @@ from typing import Self
 
 import configs
 from codes import cccd_payload
-from waiting import wait_for
-
-from kiosk.checkin import CheckinDesk
+from kiosk.centre.outbox import KioskOutbox
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
-from kiosk.outbox import KioskOutbox
+from kiosk.door.checkin import CheckinDesk
 from mqtt.collector.store import open_store
 from mqtt.uplink import Uplink, UplinkSettings
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 KIOSK_ID = "k-001"
@@ -184,7 +183,7 @@ sys.path[:0] = {path!r}
 logging.basicConfig(filename={log!r}, level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 from pathlib import Path
-from kiosk.outbox import KioskOutbox
+from kiosk.centre.outbox import KioskOutbox
 from mqtt.uplink import Uplink, UplinkSettings
 die = {die!r}
 
@@ -358,7 +357,7 @@ class CollectorProcess:
         m = _STOPPED.search(self.this_run_log())
         if not m:
             return None
-        return dict(zip(("received", "stored", "duplicates", "dead_letters"), map(int, m.groups())))
+        return dict(zip(("received", "stored", "duplicates", "dead_letters"), map(int, m.groups()), strict=True))
 
     def ensure_dead(self) -> None:
         if self.proc and self.proc.poll() is None:

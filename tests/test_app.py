@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kiosk.app import systemd_heartbeat
 from kiosk.state import HealthReport, LoopState
-
 from web_support import kiosk_running
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from codes import CCCD_MAU, ManualTime, cccd_payload
-
-from kiosk.autocheckout import AutoCheckout
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
+from kiosk.door.autocheckout import AutoCheckout
+from kiosk.door.checkin import CheckinDesk
 
 HOUR = 3600.0
 

@@ -20,8 +20,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import Mosquitto, free_port
-from mqtt.loopback.mosquitto import LoopbackBroker
 from mqtt.broker import collector_blocks, render, write_broker_config
+from mqtt.loopback.mosquitto import LoopbackBroker
 from mqtt.wire.topics import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca
 from waiting import wait_for
@@ -114,7 +114,7 @@ class Client:
                 raise TimeoutError(f"timed out; messages={self.messages} pubacks={self.pubacks}")
 
     # actions
-    def start(self) -> "Client":
+    def start(self) -> Client:
         self.c.connect("127.0.0.1", self.port, keepalive=30)
         self.c.loop_start()
         self.wait(lambda: self.connected is not None)
@@ -185,7 +185,7 @@ def refused(port: int, *, ca, cert=None, tls: bool = True, timeout: float = 3.0)
     finally:
         try:
             client.c.disconnect()
-        except Exception:
+        except Exception:  # noqa: BLE001 - cleanup of a client the broker may have dropped already
             pass
         client.c.socket() and client.c.socket().close()
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from kiosk.checkin import CheckinDesk
-from kiosk.samples import SAMPLES
-from kiosk.web.server import WebServer
-
 from browser import screenshot
 from codes import CCCD_MAU, CCCD_THU, write_qr
-from web_support import KioskWeb, running_kiosk as kiosk  # noqa: F401 - fixture
+from kiosk.door.checkin import CheckinDesk
+from kiosk.samples import SAMPLES
+from kiosk.web.server import WebServer
+from web_support import KioskWeb
+from web_support import running_kiosk as kiosk  # noqa: F401 - fixture
 
 GREETING = re.compile(r"^Xin chào Nguyễn T\. M\. — đã vào lúc \d\d:\d\d$")
 GOODBYE = re.compile(r"^Tạm biệt Nguyễn T\. M\. — đã ra lúc \d\d:\d\d$")

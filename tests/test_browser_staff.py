@@ -9,10 +9,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from kiosk.staff.people import parse_declaration
-
 from browser import ARTIFACTS, screenshot
 from codes import CCCD_MAU, write_qr
+from kiosk.staff.people import parse_declaration
 from waiting import wait_for
 from web_support import running_kiosk as kiosk  # noqa: F401 - fixture
 

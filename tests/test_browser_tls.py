@@ -15,7 +15,6 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from browser import ARGS, CHROMIUM, screenshot
-
 from test_web_tls import HOST, fleet_ca, tls_kiosk  # noqa: F401 - fixtures
 
 CERTUTIL = shutil.which("certutil")

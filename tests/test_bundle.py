@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bundle_support import session_bundle
 
+from bundle_support import session_bundle
 from provisioning import bundle
 from provisioning.cli import main
 from provisioning.fleet import FleetError

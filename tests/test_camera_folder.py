@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from codes import CCCD_MAU, CCCD_THU, qr_image, write_qr
 from hardware.decoders import open_decoder
 from hardware.frames import CameraError, CameraSettings, open_source
-
-from codes import CCCD_MAU, CCCD_THU, qr_image, write_qr
 
 
 def settings(**kw):

@@ -20,21 +20,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from fault_support import SmallDisk, write_collector_config
-from waiting import wait_for
-from test_collector_ingest import Kiosk
-from test_collector_store import make_event, person
-from test_systemd import NotifySocket
-
-from mqtt.wire.fields import compact_json
-
-from mqtt.wire.selftest_report import SELFTEST_SCHEMA
-
-from mqtt.wire.topics import health_topic, selftest_topic, status_topic
 from mqtt.collector import ingest
 from mqtt.collector.cli import main as collector_main
 from mqtt.collector.config import load_config
 from mqtt.collector.store import open_store
+from mqtt.wire.fields import compact_json
+from mqtt.wire.selftest_report import SELFTEST_SCHEMA
+from mqtt.wire.topics import health_topic, selftest_topic, status_topic
+from test_collector_ingest import Kiosk
+from test_collector_store import make_event, person
+from test_systemd import NotifySocket
+from waiting import wait_for
 
 
 def recent(minutes_ago: float = 0) -> datetime:

@@ -17,19 +17,17 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
 from configs import config_text, write_collector_config
-from test_collector_store import make_event as store_event
-from test_collector_store import person
-from waiting import wait_for
-
-from mqtt.wire.acks import decode_ack
-
-from mqtt.wire.event import MAX_EVENT_BYTES, encode_event
-
-from mqtt.wire.topics import events_topic, health_topic, parse_topic, selftest_topic, status_topic
 from mqtt.collector.config import parse_config
 from mqtt.collector.ingest import Collector
 from mqtt.collector.store import StoreError, open_store
+from mqtt.wire.acks import decode_ack
+from mqtt.wire.event import MAX_EVENT_BYTES, encode_event
+from mqtt.wire.topics import events_topic, health_topic, parse_topic, selftest_topic, status_topic
+from test_collector_store import make_event as store_event
+from test_collector_store import person
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 #: When the events sent here happened: in the contract's window for a synced clock (the store

@@ -5,20 +5,20 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqtt.wire.event import canonical_phone, check_person
+from configs import write_collector_config
 from mqtt.collector import queries
 from mqtt.collector.cli import main, mask_id, mask_name
 from mqtt.collector.store import open_store
-from configs import write_collector_config
+from mqtt.wire.event import canonical_phone, check_person
 from test_collector_store import make_event, vid
 
-UTC = timezone.utc
+UTC = UTC
 VN = timezone(timedelta(hours=7))
 NOW = datetime(2021, 8, 20, 5, 0, tzinfo=UTC)
 A, B = "cho-thu", "truong-hoc"          # two venues
@@ -90,7 +90,7 @@ def scenario_events() -> list[dict]:
 
 
 @pytest.fixture
-def scenario(store_url):  # noqa: F811
+def scenario(store_url):
     s = open_store(store_url)
     events = scenario_events()
     s.ingest(events[::2])           # in two batches, check-outs of some visits before their check-ins
@@ -308,7 +308,7 @@ _SEP = st.sampled_from(["", " ", ".", "-", "  "])
 @given(st.from_regex(r"[1-9][0-9]{8}", fullmatch=True), st.sampled_from(["0", "+84", "84", "0084", "+84 (0)", "+840"]),
        st.lists(_SEP, min_size=9, max_size=9))
 def test_canonical_phone_of_every_typed_form(national, prefix, seps):
-    typed = prefix + "".join(sep + digit for sep, digit in zip(seps, national))
+    typed = prefix + "".join(sep + digit for sep, digit in zip(seps, national, strict=True))
     assert canonical_phone(typed) == "0" + national
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mqtt.collector.queries import fleet
 from mqtt.collector.store import DeadLetter, FleetUpdate, add_seq, open_store, seq_gaps
 
-UTC = timezone.utc
+UTC = UTC
 PERSON = {"kind": "cccd", "id": "079190000001", "name": "Nguyễn Thị Mẫu", "birth_date": "1990-01-01",
           "sex": "female", "phone": None}
 

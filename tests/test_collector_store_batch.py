@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_collector_store import make_event, person, t, vid, visit_of
 
 from mqtt.collector.store import open_store
+from test_collector_store import make_event, person, t, vid, visit_of
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

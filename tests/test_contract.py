@@ -9,9 +9,20 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mqtt.wire.acks import ACK_SCHEMA, MAX_ACK_BYTES, decode_ack, encode_ack, encode_acks
-from mqtt.wire.event import EARLIEST_SYNCED_AT, MAX_AHEAD, MAX_EVENT_BYTES, MAX_NAME_CHARS, UNSYNCED_RANGE, check_event, check_person, event_id_of, validate_event
-from mqtt.wire.fields import InvalidEvent, MAX_JSON_DEPTH, has_controls, load_json
+from mqtt.wire.event import (
+    EARLIEST_SYNCED_AT,
+    MAX_AHEAD,
+    MAX_EVENT_BYTES,
+    MAX_NAME_CHARS,
+    UNSYNCED_RANGE,
+    check_event,
+    check_person,
+    event_id_of,
+    validate_event,
+)
+from mqtt.wire.fields import MAX_JSON_DEPTH, InvalidEvent, has_controls, load_json
 from mqtt.wire.selftest_report import validate_selftest
 from mqtt.wire.topics import EVENTS_FILTER, cmd_topic, events_topic, parse_topic, shared
 

@@ -8,9 +8,8 @@ import json
 import unicodedata
 
 import pytest
-from codes import BHYT_NEW, BHYT_OLD, bhyt_payload
 
-from kiosk.checkin import CheckinDesk
+from codes import BHYT_NEW, BHYT_OLD, bhyt_payload
 from kiosk.credentials import (
     KINDS,
     MAX_PAYLOAD_BYTES,
@@ -22,7 +21,8 @@ from kiosk.credentials import (
     national_qr,
     recognise,
 )
-from kiosk.printed_codes import KioskTokens
+from kiosk.door.checkin import CheckinDesk
+from kiosk.printing.codes import KioskTokens
 from kiosk.staff.people import People, parse_declaration
 from mqtt.wire.slip_codes import VenueKey
 
@@ -593,7 +593,7 @@ def test_today_defaults_to_the_system_date():
     assert "bhyt_expired" in recognise(BHYT_OLD).warnings
 
 
-# --- Kiosk codes: slips and cards, opened by the kiosk's own verifier (kiosk.printed_codes) ----
+# --- Kiosk codes: slips and cards, opened by the kiosk's own verifier (kiosk.printing.codes) ----
 
 VENUE = "venue-mau"
 

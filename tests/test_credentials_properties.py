@@ -5,11 +5,11 @@ import datetime
 import unicodedata
 
 import pytest
-from codes import bhyt_payload
-from event_support import KioskAtTheDoor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from codes import bhyt_payload
+from event_support import KioskAtTheDoor
 from kiosk.credentials import (
     KINDS,
     MAX_PAYLOAD_BYTES,
@@ -84,7 +84,8 @@ def outcome(parser, data):
 
 VN_LOWER = "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ"
 VN_LETTERS = VN_LOWER + VN_LOWER.upper()
-digits = lambda n: st.text("0123456789", min_size=n, max_size=n)
+def digits(n):
+    return st.text("0123456789", min_size=n, max_size=n)
 
 
 def vn_names(max_words=5, max_len=100):
@@ -209,7 +210,10 @@ def bhyt_cases(draw):
     new = draw(st.booleans())
     place = draw(vn_names(6, 40))
     hint = draw(st.sampled_from("12345"))
-    dmy = lambda d: d.strftime("%d/%m/%Y")
+
+    def dmy(d):
+        return d.strftime("%d/%m/%Y")
+
     fields = [
         card, name.encode().hex(), str(birth.year) if year_only else dmy(birth), {"male": "1", "female": "2"}[sex],
         address.encode().hex() if address else "-", f"{facility[:2]} - {facility[2:]}", dmy(valid_from),

@@ -141,7 +141,7 @@ SHORT_NAMES = {"keystone15": "keyst15", "low_contrast": "lowcontr", "small_modul
 
 def rate_table(rates) -> str:
     short = [SHORT_NAMES.get(d, d) for d in DISTORTIONS]
-    lines = [f"{'read rate (N=%d)' % N:<23}" + " ".join(f"{s:>9}" for s in short)]
+    lines = [f"{f'read rate (N={N})':<23}" + " ".join(f"{s:>9}" for s in short)]
     for b in BACKENDS:
         for k in KINDS:
             lines.append(f"{b:<6}{k:<17}" + " ".join(f"{rates[b][k][d]:>9.2f}" for d in DISTORTIONS))
@@ -215,7 +215,7 @@ def test_zbar_reads_vietnamese_utf8_exactly(renderer):
 def test_zbar_fallback_repairs_mojibake():
     """Without binary mode (zbar < 0.23.1) the SJIS round trip must still give exact UTF-8."""
     decoder = ZbarDecoder(("qr_code",), binary=False)
-    for i, (payload, want) in enumerate(mojibake_prone_payloads()):
+    for i, (payload, _want) in enumerate(mojibake_prone_payloads()):
         frame = corpus.render_frame(corpus.qr_segno(payload), corpus.DISTORTIONS["clean"],
                                     np.random.default_rng(i))
         assert [s.data for s in decoder.decode(frame)] == [payload.encode("utf-8")]
@@ -351,7 +351,7 @@ def test_kiosk_decode_json_all_good_exits_0(cli_files, backend):
     code, lines = run_decode(directory, good, *(["--decoder", backend] if backend else []))
     assert code == 0
     assert len(lines) == len(good)
-    for line, (path, want) in zip(lines, good.items()):
+    for line, (path, want) in zip(lines, good.items(), strict=True):
         check_credential_line(line, path, want)
 
 
@@ -363,7 +363,7 @@ def test_kiosk_decode_json_bad_files_exit_1(cli_files, backend):
                              *(["--decoder", backend] if backend else []))
     assert code == 1
     assert [line["file"] for line in lines] == list(map(str, [*good, payment, notes, missing]))
-    for line, (path, want) in zip(lines, good.items()):
+    for line, (path, want) in zip(lines, good.items(), strict=False):
         check_credential_line(line, path, want)
     refused, not_image, absent = lines[len(good):]
     for line in (refused, not_image, absent):

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 
 import pytest
+
 from broker import free_port
 from codes import cccd_payload, write_qr
 from fault_support import SmallDisk

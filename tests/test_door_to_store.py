@@ -8,20 +8,20 @@ import time
 import uuid
 
 import pytest
+
 from codes import CCCD_MAU, ManualTime, bhyt_payload, qr_frame
 from fault_support import delivered, in_process_uplink, outbox_states
-from waiting import wait_for
+from hardware.decoders import open_decoder
+from kiosk.clock import Clock
+from kiosk.credentials import recognise
+from kiosk.door.checkin import CheckinDesk
+from kiosk.door.cooldown import Cooldown
+from kiosk.door.scanloop import ScanLoop
+from mqtt.collector.ingest import Collector
+from mqtt.wire.event import MAX_NAME_CHARS
 from test_collector_ingest import collector_config
 from test_scanloop import FramesFromMemory, RecordingScreen
-
-from hardware.decoders import open_decoder
-from kiosk.checkin import CheckinDesk
-from kiosk.clock import Clock
-from kiosk.cooldown import Cooldown
-from kiosk.credentials import recognise
-from kiosk.scanloop import ScanLoop
-from mqtt.wire.event import MAX_NAME_CHARS
-from mqtt.collector.ingest import Collector
+from waiting import wait_for
 
 KIOSK_ID = "k-door-01"
 

@@ -23,7 +23,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_visit(tmp_path):
         write_qr(cam / f"{n:04d}.png", cccd_payload(n))
     kiosk = KioskProcess(cfg)
     shown = []
-    kiosk.wait_for(lambda l: bool(VISIT.search(l)) and shown.append(VISIT.search(l).group(1)) is None
+    kiosk.wait_for(lambda line: bool(VISIT.search(line)) and shown.append(VISIT.search(line).group(1)) is None
                    and len(shown) >= 60, timeout=60)
     kiosk.proc.send_signal(signal.SIGKILL)
     kiosk.proc.wait(10)
@@ -47,7 +47,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_visit(tmp_path):
     before = len(seqs)
     kiosk = KioskProcess(cfg)
     try:
-        kiosk.wait_for(lambda l: bool(VISIT.search(l)), timeout=30)
+        kiosk.wait_for(lambda line: bool(VISIT.search(line)), timeout=30)
     finally:
         kiosk.stop()
     db = sqlite3.connect(tmp_path / "data" / "kiosk.db")

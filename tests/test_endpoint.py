@@ -8,7 +8,6 @@ import ssl
 import pytest
 
 from mqtt.endpoint import TlsSetupError, tls_context
-
 from pki import issue, make_ca
 
 

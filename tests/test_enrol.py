@@ -20,15 +20,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-import corpus
 import numpy as np
 import pytest
-from codes import CCCD_MAU, write_qr
-from configs import write_kiosk_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from waiting import wait_for
 
+import corpus
+from codes import CCCD_MAU, write_qr
+from configs import write_kiosk_config
 from hardware.camera_folder import ImageFolderSource
 from hardware.decoders import open_decoder
 from hardware.frames import CameraSettings
@@ -43,6 +42,7 @@ from kiosk.enrolment.session import AlreadyEnrolled, Enrolment
 from mqtt.loopback.mosquitto import free_port
 from provisioning import enrol as offer_mod
 from provisioning.fleet import Fleet
+from waiting import wait_for
 
 KIOSK_ID = "tinh-mau-cho-mau-01"
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from broker import Mosquitto, free_port
 from fault_support import (
     RESEND_LOG,

@@ -15,26 +15,24 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from broker import free_port
 from configs import write_collector_config
 from fleet_support import fleet_central
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_broker_security import Client
-from test_collector_ingest import Kiosk, collector_config
-from test_collector_store import make_event, person
-from waiting import wait_for
-
-from mqtt.wire.acks import decode_ack
-
-from mqtt.wire.event import encode_event
-
-from mqtt.wire.topics import acks_topic, events_topic
 from mqtt.collector import queries
 from mqtt.collector.config import ConfigError, parse_config
 from mqtt.collector.ingest import Collector
 from mqtt.collector.registry import Registry, parse_registry, render_registry
+from mqtt.wire.acks import decode_ack
+from mqtt.wire.event import encode_event
+from mqtt.wire.topics import acks_topic, events_topic
 from provisioning.fleet import Fleet
+from test_broker_security import Client
+from test_collector_ingest import Kiosk, collector_config
+from test_collector_store import make_event, person
+from waiting import wait_for
 
 VENUE, OTHER_VENUE = "cho-thu", "cho-khac"
 A, B, LATE = "cho-thu-a", "cho-thu-b", "cho-thu-c"

@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_collector_queries import cli_config  # noqa: F401 - the fixture: a central store with visits
-from test_contract import BASE
 
 from kiosk.cli import main as kiosk_main
-from mqtt.wire.event import validate_event
-from mqtt.wire.fields import InvalidEvent
-from mqtt.wire.topics import events_topic
 from mqtt.collector.cli import main as collector_main
 from mqtt.collector.store import DeadLetter, open_store
 from mqtt.plumbing.terminal import for_terminal
+from mqtt.wire.event import validate_event
+from mqtt.wire.fields import InvalidEvent
+from mqtt.wire.topics import events_topic
+from test_collector_queries import cli_config  # noqa: F401 - the fixture: a central store with visits
+from test_contract import BASE
 
 ESC_TITLE = "\x1b]0;pwned\x07"       # retitles the terminal window
 CLEAR = "\x1b[2J\x1b[H"              # clears the screen
@@ -38,7 +38,7 @@ def refused(payload: bytes) -> InvalidEvent:
     return err.value
 
 
-def test_dead_letters_show_an_events_unknown_key_escaped(cli_config, capsys):  # noqa: F811
+def test_dead_letters_show_an_events_unknown_key_escaped(cli_config, capsys):
     key = ESC_TITLE + CLEAR + "\u202eevil" + FORGED_ROW
     payload = json.dumps({**BASE, "event_id": str(uuid.uuid4()), key: 1}).encode()
     err = refused(payload)
@@ -57,7 +57,7 @@ def test_dead_letters_show_an_events_unknown_key_escaped(cli_config, capsys):  #
     assert ESC_TITLE in row["detail"]
 
 
-def test_visits_end_their_table_with_the_count_on_stdout(cli_config, capsys):  # noqa: F811
+def test_visits_end_their_table_with_the_count_on_stdout(cli_config, capsys):
     assert collector_main(["visits", "--config", str(cli_config)]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()

@@ -94,7 +94,7 @@ mobile_nsn = st.builds(
     seps=st.lists(st.sampled_from([" ", ".", "-", "(", ")", ""]), min_size=14, max_size=14),
 )
 def test_any_accepted_form_round_trips(nsn, prefix, seps):
-    typed = "".join(c + s for c, s in zip(prefix + nsn, seps))
+    typed = "".join(c + s for c, s in zip(prefix + nsn, seps, strict=False))   # more separators than digits
     assert normalise_phone(typed) == "0" + nsn
     assert mask_phone(typed) == "0" + nsn[:3] + "***" + nsn[-3:]
 

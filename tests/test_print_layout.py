@@ -16,8 +16,7 @@ from hardware.decoders import open_decoder
 from hardware.escpos_raster import raster_images
 from hardware.printers import open_printer
 from kiosk.printing.fonts import font, font_path
-from kiosk.printing.layout import (STYLES, Line, card_lines, clean, qr_image, render_card, render_slip, slip_lines,
-                                   wrap)
+from kiosk.printing.layout import STYLES, Line, card_lines, clean, qr_image, render_card, render_slip, slip_lines, wrap
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # Tokens as the kiosk signs them (kiosk/printed_codes.py): slip 24-byte body, card 16-byte body, 10-byte MAC.

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 
+from codes import cccd_payload
 from hardware.printer_file import FilePrinter
 from kiosk.credentials import recognise
 from kiosk.printing import worker as worker_module
 from kiosk.printing.fonts import FontMissing
+from kiosk.printing.queue import PrintQueue
 from kiosk.printing.worker import PrintWorker
-from kiosk.printqueue import PrintQueue
 from kiosk.staff.people import People, parse_declaration
-
-from codes import cccd_payload
 from waiting import wait_for
 
 

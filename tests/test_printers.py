@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import select
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from escpos.printer import Dummy
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw
 
 from hardware.escpos_job import job_bytes
@@ -21,7 +22,6 @@ from kiosk.config import PRINTER_KINDS, ConfigError, parse_config, printer_targe
 from kiosk.printing import check_profile
 from kiosk.printing.layout import render_card, render_slip
 from mqtt.loopback.mosquitto import free_port
-
 from printer_support import TcpPrinter
 from waiting import wait_for
 
@@ -67,7 +67,7 @@ def test_the_file_printer_writes_one_bin_and_one_png_per_job_with_time_sorted_na
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in bins + pngs)   # no temporaries
     assert [b.stem for b in bins] == sorted(b.stem for b in bins)
     stamps = [datetime.strptime(b.stem.split("Z")[0], "%Y%m%dT%H%M%S.%f") for b in bins]
-    assert stamps == sorted(stamps) and abs(stamps[0] - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
+    assert stamps == sorted(stamps) and abs(stamps[0] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=1)
     for image, bin_file, png in zip(images, bins, pngs, strict=True):
         data = bin_file.read_bytes()
         assert data == escpos_itself(image)                    # exactly python-escpos's own bytes

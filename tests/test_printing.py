@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from codes import CCCD_MAU, write_qr
-from printer_support import TcpPrinter
-from waiting import wait_for
-from web_support import kiosk_running
 
+from codes import CCCD_MAU, write_qr
 from hardware.decoders import open_decoder
 from hardware.escpos_raster import raster_images
 from kiosk.staff.people import parse_declaration
 from kiosk.store import VisitStore
 from mqtt.loopback.mosquitto import free_port
+from printer_support import TcpPrinter
+from waiting import wait_for
+from web_support import kiosk_running
 
 FILE_PRINTER = """[printer]
 kind = "file"

@@ -299,9 +299,8 @@ def test_collector_toml_is_written_for_the_central_server(fleet_run):
 def test_a_revoked_kiosk_is_refused_by_the_broker_and_its_id_can_be_issued_again(tmp_path, capsys):
     """kiosk revoke: the broker, restarted with the new CRL, refuses the revoked certificate and
     still accepts the others; the replacement kiosk gets the id with a new certificate."""
-    from fleet_support import fleet_central
-
     from broker import free_port
+    from fleet_support import fleet_central
 
     code, _, _ = run(capsys, "init", str(tmp_path / "fleet"), "--broker-host", "127.0.0.1",
                      "--broker-port", str(free_port()))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kiosk.checkin import CheckinDesk
+from codes import ManualTime, cccd_payload
+from kiosk.centre.commands import kiosk_commands
+from kiosk.centre.outbox import KioskOutbox
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
-from kiosk.commands import kiosk_commands
-from kiosk.outbox import KioskOutbox
+from kiosk.door.checkin import CheckinDesk
 from kiosk.retention import purge
-
-from codes import ManualTime, cccd_payload
 
 DAY = 86400.0
 
@@ -82,7 +81,7 @@ def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(stor
 
 def test_people_who_come_at_the_camera_with_their_card_or_id_card_stay_registered(store, clock, wall, tmp_path):
     """Their visits say they keep coming, whoever recorded them: a staff check-in is not needed."""
-    from kiosk.printed_codes import KioskTokens
+    from kiosk.printing.codes import KioskTokens
     from kiosk.staff.people import People, parse_declaration
     from mqtt.wire.slip_codes import VenueKey
     people = People(store, now=clock.now)

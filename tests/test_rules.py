@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from kiosk.checkin import CheckinDesk
-from kiosk.credentials import recognise
-from kiosk.rules import Decision, decide
-
 from codes import CCCD_MAU, CCCD_THU, cccd_payload
+from kiosk.credentials import recognise
+from kiosk.door.checkin import CheckinDesk
+from kiosk.door.rules import Decision, decide
 
 
 @pytest.mark.parametrize("mode, inside, occupancy, capacity, expected", [

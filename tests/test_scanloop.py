@@ -9,19 +9,18 @@ import time
 import numpy as np
 import pytest
 
+from codes import CCCD_MAU, ManualTime, cccd_payload, qr_frame
+from fault_support import SmallDisk
 from hardware.decoders import open_decoder
 from hardware.frames import CameraError
 from hardware.symbols import Symbol
-from kiosk.autocheckout import AutoCheckout
-from kiosk.checkin import CheckinDesk
 from kiosk.clock import Clock
-from kiosk.cooldown import Cooldown
 from kiosk.credentials import recognise
-from kiosk.scanloop import PROBE_EVERY_S, ScanLoop
+from kiosk.door.autocheckout import AutoCheckout
+from kiosk.door.checkin import CheckinDesk
+from kiosk.door.cooldown import Cooldown
+from kiosk.door.scanloop import PROBE_EVERY_S, ScanLoop
 from kiosk.store import StoreUnavailable, VisitStore
-
-from codes import CCCD_MAU, ManualTime, cccd_payload, qr_frame
-from fault_support import SmallDisk
 
 
 class FramesFromMemory:

@@ -11,7 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker import free_port
 from configs import write_kiosk_config
@@ -21,16 +22,16 @@ from kiosk.clock import Clock
 from kiosk.instance import single_instance
 from kiosk.selftest import checks
 from kiosk.selftest.report import central_report
-from mqtt.wire.fields import InvalidEvent
-from mqtt.wire.selftest_report import MAX_SELFTEST_BYTES, SELFTEST_SCHEMA, validate_selftest
 from mqtt.collector import queries
 from mqtt.collector.config import parse_config as collector_parse
 from mqtt.collector.ingest import Collector
+from mqtt.wire.fields import InvalidEvent
+from mqtt.wire.selftest_report import MAX_SELFTEST_BYTES, SELFTEST_SCHEMA, validate_selftest
 from pki import make_ca
-from waiting import wait_for
 from provisioning.cli import main as provision_main
 from provisioning.fleet import Fleet
 from provisioning.pki import CertificateAuthority, write_cert, write_private_key
+from waiting import wait_for
 
 KIOSK = "k-selftest"
 MARK = re.compile(r"^  (.) (.+?)  +(.*)$")
@@ -137,8 +138,7 @@ def test_a_simulated_selftest_without_a_kiosk_id_does_not_impersonate_the_simula
 
 def test_simulation_never_uses_the_production_data_dir(tmp_path):
     """A provisioned kiosk.toml names /var/lib/checkin-kiosk; simulating it on a laptop writes ./var."""
-    from kiosk.config import simulation_config
-    from kiosk.config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, load_config
+    from kiosk.config import DEFAULT_DATA_DIR, SIMULATION_DATA_DIR, load_config, simulation_config
 
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[kiosk]\nid = "ninhthuan-cho-01"\ndata_dir = "{DEFAULT_DATA_DIR}"\n', encoding="utf-8")

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+
 from codes import BHYT_NEW, CCCD_MAU, NATIONAL_QR_MASKED, write_qr
 from kiosk_process import KioskProcess, write_config
 
@@ -24,20 +25,20 @@ def test_drop_codes_check_in_then_check_out(tmp_path):
     cfg = write_config(tmp_path, cooldown_s=1.0)
     kiosk = KioskProcess(cfg)
     try:
-        kiosk.wait_for(lambda l: "camera" in l)          # the idle screen names the folder
+        kiosk.wait_for(lambda line: "camera" in line)          # the idle screen names the folder
         cam = tmp_path / "camera"
         for name, payload in (("cccd", CCCD_MAU), ("bhyt", BHYT_NEW), ("pcc", NATIONAL_QR_MASKED)):
             write_qr(cam / f"{name}.png", payload)
-            line = kiosk.wait_for(lambda l: "VÀO" in l)[-1]
+            line = kiosk.wait_for(lambda line: "VÀO" in line)[-1]
             assert "đèn xanh" in line and "bíp ×1" in line
         # A payment QR is refused on screen, with red light and long beep.
         write_qr(cam / "pay.png", "00020101021238570010A000000727")
-        line = kiosk.wait_for(lambda l: "TỪ CHỐI" in l)[-1]
+        line = kiosk.wait_for(lambda line: "TỪ CHỐI" in line)[-1]
         assert "thanh toán" in line and "đèn đỏ" in line
         # Names on the screen are masked.
         time.sleep(1.2)
         write_qr(cam / "again.png", CCCD_MAU)
-        line = kiosk.wait_for(lambda l: "RA" in l)[-1]
+        line = kiosk.wait_for(lambda line: "RA" in line)[-1]
         assert "Tạm biệt Nguyễn T. M." in line and "Thị Mẫu" not in line
     finally:
         assert kiosk.stop() == 0                         # SIGTERM: a clean stop
@@ -60,9 +61,9 @@ def test_visits_open_filter_and_human_output(tmp_path):
     cfg = write_config(tmp_path, cooldown_s=1.0)
     kiosk = KioskProcess(cfg)
     try:
-        kiosk.wait_for(lambda l: "camera" in l)
+        kiosk.wait_for(lambda line: "camera" in line)
         write_qr(tmp_path / "camera" / "a.png", CCCD_MAU)
-        kiosk.wait_for(lambda l: "VÀO" in l)
+        kiosk.wait_for(lambda line: "VÀO" in line)
     finally:
         kiosk.stop()
     out = subprocess.run([sys.executable, "-m", "kiosk", "visits", "--open", "--config", str(cfg)],

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from kiosk.credentials import recognise
-from kiosk.printing.slips import BUTTON_WINDOW_S, SlipPolicy
-from kiosk.printqueue import PrintQueue
-
 from codes import ManualTime, cccd_payload
+from kiosk.credentials import recognise
+from kiosk.printing.queue import PrintQueue
+from kiosk.printing.slips import BUTTON_WINDOW_S, SlipPolicy
 
 
 def queued(queue):
@@ -68,7 +67,7 @@ def test_the_kiosks_button_asks_for_the_slip(mock_factory, desk, store):
 def test_a_staff_check_in_is_printed_when_all_are_but_is_never_the_buttons_slip(desk, store):
     """Field fix (review, item 1): whoever presses the button stands at the door; the slip of
     someone staff just checked in (their name, a code that checks them out) is not theirs."""
-    from kiosk.outcome import Outcome
+    from kiosk.door.outcome import Outcome
     queue = PrintQueue(store)
     policy = SlipPolicy(queue.enqueue, "on_request")
     staff_check_in = desk.present(recognise(cccd_payload(6)), method="staff_phone", mode="entry")

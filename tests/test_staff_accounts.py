@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from codes import ManualTime
-from configs import write_kiosk_config
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codes import ManualTime
+from configs import write_kiosk_config
 from kiosk.staff.accounts import AccountError, StaffAccounts, check_new_pin
 from kiosk.staff.throttle import LOOPBACK, UNKNOWN, LoginThrottle, client_key
 

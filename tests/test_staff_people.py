@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kiosk.checkin import CheckinDesk
+from codes import cccd_payload
 from kiosk.credentials import recognise
-from kiosk.printqueue import PrintQueue
+from kiosk.door.checkin import CheckinDesk
+from kiosk.printing.queue import PrintQueue
 from kiosk.staff.accounts import Staff
 from kiosk.staff.audit import Audit
 from kiosk.staff.desk import StaffDesk
 from kiosk.staff.people import DeclarationError, People, PhoneFull, parse_declaration
-from codes import cccd_payload
 
 TODAY = dt.date(2026, 9, 21)
 LAN = Staff("s-0000aaaa", "Lan", False)
@@ -244,7 +245,7 @@ def test_a_staff_check_in_at_a_full_venue_says_so(store, clock):
 
 
 def test_today_counts_check_outs_and_the_visits_the_centre_holds_in_full(staff_desk, desk, store, clock, wall):
-    from kiosk.outbox import KioskOutbox
+    from kiosk.centre.outbox import KioskOutbox
     day_start = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     wall.now = day_start.timestamp() - 3600                 # 23:00 yesterday: a visit begins
     desk.present(recognise(cccd_payload(1)))

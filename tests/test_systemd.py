@@ -20,8 +20,8 @@ import pytest
 
 from configs import write_collector_config
 from kiosk_process import write_config
-from mqtt.plumbing import sdnotify
 from mqtt.loopback.mosquitto import free_port
+from mqtt.plumbing import sdnotify
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "systemd"

@@ -12,17 +12,17 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from bundle_support import session_bundle
-from fleet_support import fleet_central, kiosk_config
-from sdcard import make_image, mtype
 
 from broker import free_port
+from bundle_support import session_bundle
+from fleet_support import fleet_central, kiosk_config
 from kiosk.cli import main as kiosk_main
 from kiosk.staff.accounts import StaffAccounts
 from kiosk.store import VisitStore
 from mqtt.collector import queries
 from provisioning.cli import main as provision_main
 from provisioning.fleet import Fleet
+from sdcard import make_image, mtype
 
 VENUE, KIOSK = "cho-phanrang", "ninhthuan-cho-phanrang-01"
 

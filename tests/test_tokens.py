@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 import segno
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kiosk.checkin import CheckinDesk
-from kiosk.credentials import Refused, recognise
-from kiosk.printed_codes import KioskTokens, venue_key
-from kiosk.staff.people import People, parse_declaration
-from mqtt.wire.slip_codes import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
 from codes import cccd_payload
 from configs import write_collector_config
+from kiosk.credentials import Refused, recognise
+from kiosk.door.checkin import CheckinDesk
+from kiosk.printing.codes import KioskTokens, venue_key
+from kiosk.staff.people import People, parse_declaration
+from mqtt.wire.slip_codes import TokenRefused, VenueKey, decode_b32, encode_b32, open_token, sign_card, sign_slip
 
 VENUE = "cho-thu"
 

@@ -8,7 +8,14 @@ import sys
 import time
 
 import pytest
+
 from broker import Mosquitto
+from kiosk.centre.commands import kiosk_commands
+from kiosk.centre.outbox import KioskOutbox
+from kiosk.store import StoreConnection, StoreUnavailable
+from mqtt.refusal_inference import GUESS, REFUSED
+from mqtt.uplink import Uplink, UplinkSettings
+from mqtt.wire.topics import cmd_topic, events_topic
 from uplink_support import (
     RawClient,
     acking_collector,
@@ -16,13 +23,6 @@ from uplink_support import (
     record_check_ins,
 )
 from waiting import wait_for
-
-from kiosk.commands import kiosk_commands
-from kiosk.outbox import KioskOutbox
-from kiosk.store import StoreConnection, StoreUnavailable
-from mqtt.wire.topics import cmd_topic, events_topic
-from mqtt.refusal_inference import GUESS, REFUSED
-from mqtt.uplink import Uplink, UplinkSettings
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_last_will_offline_when_the_kiosk_dies(mosquitto, tmp_path):
 import sys, time
 sys.path[:0] = {sys.path!r}
 from pathlib import Path
-from kiosk.outbox import KioskOutbox
+from kiosk.centre.outbox import KioskOutbox
 from mqtt.uplink import Uplink, UplinkSettings
 u = Uplink(KioskOutbox(Path({str(tmp_path / 'die.db')!r})), UplinkSettings(url={mosquitto.url!r}, kiosk_id="k-009", keepalive_s=2), health=dict)
 u.start(); time.sleep(60)
@@ -355,7 +355,7 @@ def test_a_step_that_keeps_failing_is_logged_once_not_every_second(mosquitto, tm
     be) fails every step, a second apart: one traceback for the outage, not one a second."""
     (tmp_path / "kiosk.db").mkdir()
     connections = []
-    monkeypatch.setattr("kiosk.outbox.StoreConnection",
+    monkeypatch.setattr("kiosk.centre.outbox.StoreConnection",
                         lambda path: connections.append(FailedOpenCountingConnection(path)) or connections[-1])
     outbox = KioskOutbox(tmp_path / "kiosk.db")
     [connection] = connections

@@ -13,7 +13,6 @@ import pytest
 
 from kiosk.web.security import FORM_BYTES, LIST_FORM_BYTES, MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 from kiosk.web.server import WebServer
-
 from kiosk_process import KioskProcess, write_config
 from web_support import KioskWeb
 

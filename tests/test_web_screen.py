@@ -20,13 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from codes import CCCD_MAU, CCCD_THU, qr_image
 from kiosk.config import ConfigError, listen_addresses, parse_config
 from kiosk.lan import resolve_listen
 from kiosk.web.live import LiveFeed
 from kiosk.web.security import MAX_UPLOAD_BYTES
 from kiosk.web.server import WebServer
-
-from codes import CCCD_MAU, CCCD_THU, qr_image
 from waiting import wait_for
 from web_support import KioskWeb
 

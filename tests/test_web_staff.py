@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from codes import cccd_payload
+from configs import config_text
 from kiosk.config import parse_config
 from kiosk.credentials import recognise
 from kiosk.staff.people import parse_declaration
@@ -16,8 +18,6 @@ from kiosk.staff.services import StaffServices
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed
 from kiosk.web.staff import hour_chart
-from codes import cccd_payload
-from configs import config_text
 from web_support import kiosk_running
 
 PHONE = "0912345678"

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bundle_support import session_bundle
-from sdcard import FAT_START, LINUX_START, SECTOR, make_image, mtype, sh
 
+from bundle_support import session_bundle
 from provisioning import yamltext
 from provisioning.cli import main
 from provisioning.fleet import Fleet
+from sdcard import FAT_START, LINUX_START, SECTOR, make_image, mtype, sh
 
 VENUE = "cho-dalat"
 KIOSK = "lamdong-cho-dalat-01"

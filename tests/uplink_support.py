@@ -7,12 +7,12 @@ import threading
 import time
 
 import paho.mqtt.client as paho
-from codes import cccd_payload
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from kiosk.checkin import CheckinDesk
+from codes import cccd_payload
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
+from kiosk.door.checkin import CheckinDesk
 from mqtt.wire.acks import encode_ack
 from mqtt.wire.topics import acks_topic
 

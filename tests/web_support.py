@@ -17,9 +17,8 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from configs import config_text
-from waiting import wait_for
 
+from configs import config_text
 from hardware.decoders import open_decoder
 from hardware.symbols import Symbol
 from kiosk.app import build_kiosk, build_scan_loop, build_status, build_uplink
@@ -27,6 +26,7 @@ from kiosk.config import parse_config
 from kiosk.web import WebContext, create_app
 from kiosk.web.live import LiveFeed, WebScreen
 from mqtt.loopback.mosquitto import free_port
+from waiting import wait_for
 
 VENUE = "Chợ Thử"
 

@@ -6,7 +6,7 @@ Envelope, ASCII in the QR alphanumeric charset so that codes stay small::
 
 This module only checks the envelope (the scheme itself is :mod:`mqtt.wire.slip_codes`). Whether BODY and
 SIG belong together, and whom BODY stands for, is the job of a :class:`TokenVerifier` (the kiosk's is
-:class:`kiosk.printed_codes.KioskTokens`). Without one, well-formed tokens are refused as
+:class:`kiosk.printing.codes.KioskTokens`). Without one, well-formed tokens are refused as
 ``token_unverifiable``. An accepted code is the person it stands for, as their own identity.
 
 >>> env = parse_envelope(envelope("slip", b"visit-1", b"sig"))
@@ -83,7 +83,7 @@ def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Creden
         claims = verifier.verify(env.kind, env.body, env.signature)
     except Refused:
         raise
-    except Exception as exc:  # a verifier bug must not crash the scan loop
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not crash the scan loop
         raise Refused("token_unverifiable", f"the token verifier failed ({type(exc).__name__})") from None
     return _person_credential(env.kind, claims)
 

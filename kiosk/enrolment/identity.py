@@ -10,12 +10,12 @@ from __future__ import annotations
 from mqtt.wire.slip_codes import VenueKey
 
 from ..config import ConfigError, parse_config
-from ..identity_check import identity_problem, load_pem
 from ..printing import check_profile
 from .bundle import BundleError
+from .identity_check import identity_problem, load_pem
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-#: What is wrong, for the log, by :func:`kiosk.identity_check.identity_problem`'s codes.
+#: What is wrong, for the log, by :func:`kiosk.enrolment.identity_check.identity_problem`'s codes.
 PROBLEMS = {
     "wrong_cn": "{cert} is not this kiosk's certificate",
     "wrong_ca": "{cert} is not issued by ca.pem",

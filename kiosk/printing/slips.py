@@ -13,10 +13,9 @@ door has answered someone else (their name and a code that checks them out are o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from typing import Callable
-
-from ..outcome import Outcome
+from ..door.outcome import Outcome
 
 #: The button prints the slip of a check-in at most this long ago.
 BUTTON_WINDOW_S = 120.0

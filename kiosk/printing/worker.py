@@ -1,4 +1,4 @@
-"""The print worker: takes queued print jobs (:mod:`kiosk.printqueue`) to the printer, one at a
+"""The print worker: takes queued print jobs (:mod:`kiosk.printing.queue`) to the printer, one at a
 time, on a thread of its own, so the door never waits for paper.
 
 A job is rendered only when it is printed, with a freshly signed code: a slip for a visit that
@@ -11,10 +11,10 @@ A slip for a check-in, on the file printer (on a kiosk: a receipt printer, ``[pr
 
 >>> import tempfile, time
 >>> from hardware.printers import open_printer
->>> from kiosk.checkin import CheckinDesk
+>>> from kiosk.door.checkin import CheckinDesk
 >>> from kiosk.clock import Clock
 >>> from kiosk.credentials import recognise
->>> from kiosk.printed_codes import KioskTokens
+>>> from kiosk.printing.codes import KioskTokens
 >>> from mqtt.wire.slip_codes import VenueKey
 >>> tmp = tempfile.TemporaryDirectory()
 >>> store, clock = VisitStore.open(Path(tmp.name, "kiosk.db")), Clock("Asia/Ho_Chi_Minh")
@@ -41,15 +41,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hardware.printers import Printer, PrinterError
 
-from ..printqueue import PrintQueue
 from ..staff.people import People
 from ..store import StoreUnavailable, VisitStore
 from .layout import render_card, render_slip
+from .queue import PrintQueue
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class PrintWorker:
             except StoreUnavailable as exc:
                 log.error("print queue unavailable: %s", exc)
                 wait = RETRY_S[1]
-            except Exception as exc:  # noqa: BLE001 - outside any one job: the worker must outlive it
+            except Exception as exc:
                 log.error("print worker: %s; trying again", type(exc).__name__)
                 log.debug("print worker failure", exc_info=True)
                 wait = RETRY_S[1]
@@ -183,7 +183,7 @@ class PrintWorker:
 
     def _finish(self, store: VisitStore, job_id: int, state: str, error: str | None) -> None:
         with store.transaction() as tx:
-            tx.finish_print_job(job_id, state, error, done_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            tx.finish_print_job(job_id, state, error, done_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
     def _render(self, store: VisitStore, kind: str, subject: str):
         now = self.clock.now()

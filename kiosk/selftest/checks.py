@@ -52,7 +52,7 @@ def _size(n: int) -> str:
 def certificates(config: Config, *, now: datetime, kiosk_hardware: bool) -> Result:
     """The TLS identity: CA, certificate and key readable, the certificate issued by that CA to
     this kiosk id, matching the key, and valid now and for a while yet."""
-    from ..identity_check import common_names, identity_problem, load_pem
+    from ..enrolment.identity_check import common_names, identity_problem, load_pem
 
     m = config.mqtt
     url = urlsplit(m.url)

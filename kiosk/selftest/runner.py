@@ -15,7 +15,7 @@ import re
 import secrets
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +28,12 @@ from mqtt.plumbing.terminal import echo
 from mqtt.uplink import Uplink
 
 from .. import __version__
+from ..centre.outbox import KioskOutbox
 from ..clock import Clock
 from ..config import DB_NAME, DEFAULT_KIOSK_ID, Config, ConfigError, simulation_config
 from ..config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from ..instance import AlreadyRunning, single_instance
 from ..messages import text
-from ..outbox import KioskOutbox
 from ..printing.layout import Line, qr_image, render
 from ..store import StoreUnavailable
 from . import checks
@@ -95,7 +95,7 @@ def _report(text: str, out) -> None:
 def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, out, lang: str) -> list[Result]:
     results = [Result("config", "pass", "config_ok" if config.source else "config_defaults",
                       {"path": config.source})]
-    results.append(checks.certificates(config, now=datetime.now(timezone.utc), kiosk_hardware=not simulate))
+    results.append(checks.certificates(config, now=datetime.now(UTC), kiosk_hardware=not simulate))
     results.append(checks.storage(config.data_path))
     results.append(checks.staff(config.data_path))
     results.append(checks.clock(clock.stamp(), simulated=simulate))

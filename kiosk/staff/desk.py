@@ -15,9 +15,9 @@ from datetime import datetime
 
 from mqtt.wire.masking import mask_name
 
-from ..checkin import CheckinDesk
-from ..outcome import Outcome
-from ..printqueue import PrintQueue
+from ..door.checkin import CheckinDesk
+from ..door.outcome import Outcome
+from ..printing.queue import PrintQueue
 from ..store import Reader, StoreUnavailable
 from .accounts import Staff
 from .audit import Audit

@@ -32,7 +32,6 @@ import re
 import secrets
 import threading
 from dataclasses import astuple, dataclass
-from datetime import timezone
 
 from ..credentials import Credential
 from ..credentials.normalise import collapse, is_ascii_digits, make_date, name_problem
@@ -180,10 +179,10 @@ class People:
         self.store = store
         self.lock = lock or threading.RLock()
         self.max_per_phone = max_per_phone
-        self._now = now or (lambda: dt.datetime.now(timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
 
     def _now_iso(self) -> str:
-        return self._now().astimezone(timezone.utc).isoformat(timespec="seconds")
+        return self._now().astimezone(dt.UTC).isoformat(timespec="seconds")
 
     def by_phone(self, phone: str) -> list[Person]:
         """The people registered under ``phone`` (canonical form), oldest first."""

@@ -26,10 +26,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from ..checkin import CheckinDesk
 from ..clock import Clock
 from ..config import Config
-from ..printqueue import PrintQueue
+from ..door.checkin import CheckinDesk
+from ..printing.queue import PrintQueue
 from ..store import StoreUnavailable, VisitStore
 from .accounts import StaffAccounts
 from .audit import Audit
@@ -45,7 +45,7 @@ class StaffServices:
     desk: StaffDesk
 
     @classmethod
-    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> "StaffServices":
+    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> StaffServices:
         """on_outcome: see :class:`StaffDesk`; on_queued: a print job was queued."""
         store = VisitStore.deferred(config.db_path)     # a kiosk starts on a full disk
         lock = threading.RLock()

@@ -7,9 +7,9 @@ connection, so a caller says what it wants (``tx.check_out(visit, …)``) and ne
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import sqlite_utils
 
@@ -73,7 +73,7 @@ class VisitStore:
         self._after_commit: list[Callable[[], None]] = []
 
     @classmethod
-    def open(cls, path: Path) -> "VisitStore":
+    def open(cls, path: Path) -> VisitStore:
         """The store, opened now: raises :class:`StoreUnavailable` (the CLI's commands)."""
         connection = StoreConnection(path)
         connection.get()

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import typing
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlite_utils
 

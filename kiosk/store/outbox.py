@@ -1,5 +1,5 @@
 """The outbox: each event waits here to be published, in ``seq`` order, and its fate (for the
-uplink's view of it, :class:`kiosk.outbox.KioskOutbox`, and the screen's and the staff desk's counts).
+uplink's view of it, :class:`kiosk.centre.outbox.KioskOutbox`, and the screen's and the staff desk's counts).
 
 The writes return how many rows changed state; ``now`` is the ISO 8601 time written to ``updated_at``.
 """

@@ -7,9 +7,10 @@ default) when a page needs something new, e.g. the staff pages' services.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -44,9 +45,9 @@ class WebContext:
     occupancy: Callable[[], int | None]
     simulated: bool = False
     camera_dir: Path | None = None
-    signals: "FeedbackDevices | None" = None
+    signals: FeedbackDevices | None = None
     #: The staff side (accounts, people, the staff desk); None: no staff pages.
-    staff: "StaffServices | None" = None
+    staff: StaffServices | None = None
     printer: Callable[[], str | None] = lambda: None
 
     @property

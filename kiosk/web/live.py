@@ -35,13 +35,13 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Callable
 
 from mqtt.wire.masking import mask_name
 
-from ..outcome import Outcome
+from ..door.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Subscription:
     """One reader's bounded buffer. ``next(timeout)`` gives a :class:`Message`, None when nothing came
     within ``timeout`` (time for a heartbeat), or raises :class:`EOFError` once the feed dropped it."""
 
-    def __init__(self, feed: "LiveFeed", limit: int):
+    def __init__(self, feed: LiveFeed, limit: int):
         self._feed = feed
         self._limit = limit
         self._items: deque[Message] = deque()
@@ -225,7 +225,7 @@ class ChangePoller:
         for event, read in self.sources.items():
             try:
                 value = read()
-            except Exception:  # noqa: BLE001 - a failing figure must not stop the others
+            except Exception:
                 log.debug("watch %s: %s failed", self.name, event, exc_info=True)
                 continue
             if value != self._last.get(event):

@@ -25,8 +25,8 @@ Templates (plain text next to this file, ``{name}`` placeholders):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 TEMPLATES = ("mosquitto-production.conf", "acl", "mosquitto-loopback.conf")
 HERE = Path(__file__).resolve().parent

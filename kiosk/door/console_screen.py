@@ -10,10 +10,10 @@ import sys
 from datetime import datetime
 
 from hardware.feedback import PATTERNS
-
-from . import messages
-from mqtt.wire.masking import mask_name
 from mqtt.plumbing.terminal import echo
+from mqtt.wire.masking import mask_name
+
+from .. import messages
 from .outcome import Outcome
 
 _MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}

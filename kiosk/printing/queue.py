@@ -20,9 +20,9 @@ worker woken
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from .store import VisitStore
+from ..store import VisitStore
 
 KINDS = ("slip", "card")
 
@@ -39,7 +39,7 @@ class PrintQueue:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         with self.lock, self.store.transaction() as tx:
-            job = tx.queue_print_job(kind, subject, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            job = tx.queue_print_job(kind, subject, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                                      staff_id=staff_id)
             tx.after_commit(self.on_queued)      # inside a staff action: once that has committed
         return job

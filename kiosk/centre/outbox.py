@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .store import StoreConnection, VisitStore
+from ..store import StoreConnection, VisitStore
 
 
 class KioskOutbox:
@@ -23,7 +23,7 @@ class KioskOutbox:
     in :mod:`kiosk.store.outbox`, each call one read or one write transaction.
 
     >>> import tempfile
-    >>> from kiosk.checkin import CheckinDesk
+    >>> from kiosk.door.checkin import CheckinDesk
     >>> from kiosk.clock import Clock
     >>> from kiosk.credentials import recognise
     >>> tmp = tempfile.TemporaryDirectory()

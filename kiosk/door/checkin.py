@@ -1,7 +1,7 @@
 """The check-in desk: a recognised credential becomes a recorded visit change.
 
 Reads who is inside, applies the rules and writes the visit, its event and the outbox row in
-one transaction. Returns the :class:`~kiosk.outcome.Outcome` only after the COMMIT, so nobody
+one transaction. Returns the :class:`~kiosk.door.outcome.Outcome` only after the COMMIT, so nobody
 is told "recorded" about something that is not on disk.
 """
 
@@ -14,11 +14,11 @@ import uuid
 from mqtt.wire.event import build_event
 from mqtt.wire.fields import InvalidEvent
 
-from .clock import Clock, Stamp, iso
-from .credentials import Credential, Refused, fit_to_contract
+from ..clock import Clock, Stamp, iso
+from ..credentials import Credential, Refused, fit_to_contract
+from ..store import VisitStore
 from .outcome import Outcome
 from .rules import decide
-from .store import VisitStore
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .credentials import Credential
+from ..credentials import Credential
 
 #: Outcome kinds. ``refused``: the code or the rules said no; ``error``: the kiosk could not
 #: record (storage); the visitor sees both, with different messages.

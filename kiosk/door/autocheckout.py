@@ -12,8 +12,8 @@ from datetime import datetime, time, timedelta
 
 from mqtt.wire.event import build_event
 
-from .clock import Clock, Stamp, iso, within_unsynced_range
-from .store import OpenVisit, VisitStore
+from ..clock import Clock, Stamp, iso, within_unsynced_range
+from ..store import OpenVisit, VisitStore
 
 
 class AutoCheckout:
@@ -21,7 +21,7 @@ class AutoCheckout:
 
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from kiosk.checkin import CheckinDesk
+    >>> from kiosk.door.checkin import CheckinDesk
     >>> from kiosk.credentials import recognise
     >>> def clock_at(hours):        # one boot of the kiosk, ``hours`` after 08:31 on 19 August 2026
     ...     return Clock("Asia/Ho_Chi_Minh", wall=lambda: 1787103062.153 + hours * 3600,

@@ -7,7 +7,7 @@ stands for a person staff registered, and checks them in and out like their ID c
 working when staff take the person off the phone number (revocation).
 
 >>> import tempfile
->>> from kiosk.checkin import CheckinDesk
+>>> from kiosk.door.checkin import CheckinDesk
 >>> from kiosk.clock import Clock
 >>> from kiosk.credentials import recognise
 >>> tmp = tempfile.TemporaryDirectory()
@@ -36,9 +36,9 @@ from pathlib import Path
 
 from mqtt.wire.slip_codes import CardClaims, SlipClaims, TokenRefused, VenueKey, open_parts, sign_card, sign_slip
 
-from .credentials import Refused
-from .staff.people import People
-from .store import VisitStore
+from ..credentials import Refused
+from ..staff.people import People
+from ..store import VisitStore
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from mqtt.commands import Commands
 
-from . import retention
+from .. import retention
 from .outbox import KioskOutbox
 
 

@@ -10,22 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from hardware.decoders import Decoder
 from hardware.feedback import FeedbackDevices
 from hardware.frames import CameraError, FrameSource
 from hardware.symbols import Symbol
 
+from ..clock import iso
+from ..credentials import CAMERA_METHODS, Refused, recognise
+from ..state import LoopState
+from ..store import RecordedEvent, StoreUnavailable
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
-from .clock import iso
 from .cooldown import Cooldown
-from .credentials import CAMERA_METHODS, Refused, recognise
 from .outcome import Outcome
-from .state import LoopState
-from .store import RecordedEvent, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class ScanLoop:
                 self.step()
                 if self.heartbeat is not None:
                     self.heartbeat()
-            except Exception:  # noqa: BLE001 - a bug in one step must not shut the door for good
+            except Exception:
                 # The traceback has no locals, so no personal data; pace retries of a persistent bug.
                 log.exception("scan step failed; carrying on")
                 time.sleep(0.5)
@@ -243,7 +244,7 @@ class ScanLoop:
         if self.camera is not None:
             try:
                 self.camera.close()
-            except Exception:  # noqa: BLE001 - a broken camera may fail to close too
+            except Exception:
                 log.debug("camera close failed", exc_info=True)
         self.camera = None
         self._next_camera_try = time.monotonic() + CAMERA_RETRY_S[0]
