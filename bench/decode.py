@@ -80,7 +80,8 @@ def check_frames(frames_by_scene: dict) -> dict:
 
 def throughput(frames_by_scene: dict, workdir: Path, *, seconds: float, min_frames: int, repeats: int) -> dict:
     """Median frames/s over ``repeats`` rounds, raw and pipeline side by side, per backend and scene."""
-    loops = {(b, s): make_loop(b, frames, workdir / f"{b}-{s}") for b in BACKENDS for s, frames in frames_by_scene.items()}
+    loops = {(b, s): make_loop(b, frames, workdir / f"{b}-{s}")
+             for b in BACKENDS for s, frames in frames_by_scene.items()}
     raws = {b: raw_decoder(b) for b in BACKENDS}
     samples = {key: {name: [] for name in ("raw", "pipeline", "ratio", "raw_cpu", "pipeline_cpu")} for key in loops}
     try:

@@ -147,7 +147,8 @@ def read_rates(cands: list[dict], seeds: int, scales=SCALES, log=lambda m: None)
 def summarise(cands: list[dict], rates: dict, seeds: int) -> list[dict]:
     """One row per candidate, scale and backend: overall rate, worst distortion, ratio to the token."""
     rows = []
-    token = TOKEN_REFERENCE if TOKEN_REFERENCE in rates else next(c["name"] for c in cands if c["name"].startswith("token"))
+    token = TOKEN_REFERENCE if TOKEN_REFERENCE in rates else next(c["name"] for c in cands
+                                                                  if c["name"].startswith("token"))
     for cand in cands:
         for scale, by_backend in rates[cand["name"]].items():
             for backend, reads in by_backend.items():

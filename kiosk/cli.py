@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name, func, help):
         c = sub.add_parser(name, help=help, description=help)
-        c.add_argument("--config", type=Path, help=f"TOML config (default: $KIOSK_CONFIG, or {DEFAULT_CONFIG_PATH} if present)")
+        c.add_argument("--config", type=Path,
+                       help=f"TOML config (default: $KIOSK_CONFIG, or {DEFAULT_CONFIG_PATH} if present)")
         c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
         c.set_defaults(func=func)
         return c
@@ -100,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     enr.add_argument("--simulate", action="store_true",
                      help="image-folder camera; installs under ./var/enrolled instead of /etc and /var/lib")
     enr.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds (default: wait)")
-    enr.add_argument("--etc-dir", type=Path, default=None, help="where the config and keys go (default /etc/checkin-kiosk)")
+    enr.add_argument("--etc-dir", type=Path, default=None,
+                     help="where the config and keys go (default /etc/checkin-kiosk)")
     enr.add_argument("--data-dir", type=Path, default=None, help="where kiosk.db goes (default /var/lib/checkin-kiosk)")
     return p
 
@@ -238,7 +240,8 @@ def _visits(args, config: Config) -> int:
             out = v["check_out_at"] or "(inside)"
             est = " (estimated)" if v["check_out_estimated"] else ""
             p = v["person"]
-            echo(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  {p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
+            echo(f"{v['visit_id'][:8]}  {v['check_in_at']}  {out}{est}  "
+                 f"{p['kind']} {mask_id(p['id'])} {mask_name(p['name'])}")
     store.close()
     return 0
 
@@ -262,7 +265,8 @@ def _staff(args, config: Config) -> int:
     try:
         if args.action == "list":
             for a in accounts.list():
-                state = ("locked" if a["locked"] else "") or ("PIN set" if a["pin_set"] else "one-time PIN not used yet")
+                state = ("locked" if a["locked"] else "") or ("PIN set" if a["pin_set"]
+                                                              else "one-time PIN not used yet")
                 echo(f"{a['staff_id']}  {a['name']}  ({state})")
         elif args.action == "remove":
             accounts.remove(args.name)

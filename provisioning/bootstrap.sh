@@ -80,10 +80,17 @@ case "$action" in
         install_apt "${apt_run[@]}" "${apt_test[@]}"
         install_venv "test"
         set +e
+        # Lint and type-check first (a second each), then the tests; any failure fails the command.
+        .venv/bin/ruff check --quiet .
+        lint=$?
+        .venv/bin/mypy
+        types=$?
         .venv/bin/python -m pytest "$@"
         rc=$?
         # pytest's 5 means no test ran: that must not pass as green.
         if [ $rc -eq 5 ]; then echo "bootstrap: no tests were collected" >&2; exit 1; fi
+        if [ $lint -ne 0 ]; then echo "bootstrap: ruff found problems (above)" >&2; [ $rc -eq 0 ] && rc=1; fi
+        if [ $types -ne 0 ]; then echo "bootstrap: mypy found problems (above)" >&2; [ $rc -eq 0 ] && rc=1; fi
         exit $rc
         ;;
     bench)

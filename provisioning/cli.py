@@ -33,7 +33,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiosk.rules import MODES
+from kiosk.door.rules import MODES
 from mqtt.plumbing.terminal import echo
 
 from . import bundle, cards, enrol, inventory, writeboot
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = kiosk.add_parser("list", help="the kiosks: venue, certificate validity, the cards their identity went to")
     p.add_argument("--venue", metavar="VENUE_ID", help="only this venue's kiosks")
     fleet_arg(p)
-    p = kiosk.add_parser("revoke", help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
+    p = kiosk.add_parser("revoke",
+                         help="revoke a kiosk's certificate (lost, stolen, replaced): rewrites the broker's CRL")
     p.add_argument("kiosk_id", metavar="KIOSK_ID")
     p.add_argument("--reason", required=True, help="why, for the record (e.g. \"stolen 2026-11-20\")")
     fleet_arg(p)

@@ -32,13 +32,13 @@ import shutil
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from kiosk.config import ConfigError, DEFAULT_DATA_DIR, _kiosk_id, parse_config
+from kiosk.config import DEFAULT_DATA_DIR, ConfigError, _kiosk_id, parse_config
+from kiosk.door.rules import MODES
 from kiosk.enrolment.bundle import FILES, PLACES, place_under
 from kiosk.lan import STAFF_HTTPS_PORT, web_names
-from kiosk.rules import MODES
 from mqtt.broker import collector_blocks, production_values, render
 from mqtt.collector.registry import parse_registry, render_registry
 from mqtt.plumbing.files import replace_file
@@ -174,7 +174,7 @@ class Fleet:
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | Path) -> "Fleet":
+    def open(cls, root: str | Path) -> Fleet:
         fleet = cls(Path(root))
         if not fleet.fleet_file.is_file():
             raise FleetError(f"{fleet.root}: not a fleet directory (no fleet.toml); "
@@ -201,7 +201,7 @@ class Fleet:
     # -- init --------------------------------------------------------------------------------
     @classmethod
     def init(cls, root: str | Path, *, broker_host: str = "localhost", broker_port: int = 8883,
-             days: int = 825, ca_days: int = 3650) -> "Fleet":
+             days: int = 825, ca_days: int = 3650) -> Fleet:
         root = Path(root)
         if not HOST.fullmatch(broker_host):
             raise FleetError(f"broker host {broker_host!r}: a DNS name or IPv4 address")
@@ -392,7 +392,7 @@ class Fleet:
             # in the CRL for whatever checks it; phones do not, which docs/technician.md says.
             web_path = self.kiosk_etc(kiosk_id) / "web.pem"
             serials = [serial] + ([load_cert(web_path).serial_number] if web_path.is_file() else [])
-            at = datetime.now(timezone.utc).replace(microsecond=0)
+            at = datetime.now(UTC).replace(microsecond=0)
             entries = [(int(e["serial"], 16), datetime.fromisoformat(e["at"])) for e in self.revoked()]
             ca = CertificateAuthority.load(self.ca_cert, self.ca_key)
             write_crl(self.crl_file, ca.crl([*entries, *((n, at) for n in serials)]))

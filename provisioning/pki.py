@@ -26,9 +26,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,7 +41,7 @@ __all__ = ["CertificateAuthority", "load_cert", "write_cert", "write_crl", "writ
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _name(cn: str) -> x509.Name:
@@ -85,7 +85,7 @@ class CertificateAuthority:
     key: ec.EllipticCurvePrivateKey
 
     @classmethod
-    def create(cls, name: str, *, days: int) -> "CertificateAuthority":
+    def create(cls, name: str, *, days: int) -> CertificateAuthority:
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         cert = (
@@ -105,7 +105,7 @@ class CertificateAuthority:
         return cls(cert, key)
 
     @classmethod
-    def load(cls, cert_path: Path, key_path: Path) -> "CertificateAuthority":
+    def load(cls, cert_path: Path, key_path: Path) -> CertificateAuthority:
         key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
         return cls(load_cert(cert_path), key)
 

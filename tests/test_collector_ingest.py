@@ -199,7 +199,8 @@ def test_implausible_times_are_dead_lettered_and_their_kiosk_told_not_to_send_th
 def test_a_refusal_whose_dead_letter_was_not_written_is_not_told(collector, kiosk, tmp_path):
     """Only a refusal the collector holds is final: a dead letter the store would not keep (the
     one-by-one path) is not announced, so the kiosk keeps the event and sends it again."""
-    lost, told = make_event(seq=1, at="9999-01-01T00:00:00.000+07:00"), make_event(seq=2, at="9999-01-02T00:00:00.000+07:00")
+    lost = make_event(seq=1, at="9999-01-01T00:00:00.000+07:00")
+    told = make_event(seq=2, at="9999-01-02T00:00:00.000+07:00")
     with sqlite3.connect(tmp_path / "central.db") as db:
         db.execute("CREATE TRIGGER no_letter BEFORE INSERT ON dead_letters "
                    f"WHEN instr(CAST(NEW.payload AS TEXT), '{lost['event_id']}') > 0 "

@@ -94,8 +94,10 @@ def test_any_bytes_are_an_event_or_invalid(data):
         pass
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=20),
+                           lambda children: (st.lists(children, max_size=3)
+                                             | st.dictionaries(st.text(max_size=8), children, max_size=3)),
                            max_leaves=6)
 
 

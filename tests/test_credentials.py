@@ -103,7 +103,8 @@ def test_chip_card_2021_layout_has_seven_fields():
     assert c.details["layout"] == "chip_2021" and c.details["extras"] == []
 
 
-@pytest.mark.parametrize("word, sex", [("NAM", "male"), ("nam", "male"), ("NỮ", "female"), ("nu", "female"), ("Nu", "female")])
+@pytest.mark.parametrize("word, sex", [("NAM", "male"), ("nam", "male"), ("NỮ", "female"), ("nu", "female"),
+                                       ("Nu", "female")])
 def test_cccd_sex_words(word, sex):
     c = recognise(CCCD_2.replace("|Nam|", f"|{word}|"), today=TODAY)
     assert c.sex == sex
@@ -132,7 +133,8 @@ def test_cccd_number_consistency_warnings(number, birth, sex_word, expected):
     assert c.warnings == expected
 
 
-@pytest.mark.parametrize("old_id, warned", [("000000001", False), ("000000000001", False), ("12345", True), ("A00000001", True)])
+@pytest.mark.parametrize("old_id, warned", [("000000001", False), ("000000000001", False), ("12345", True),
+                                            ("A00000001", True)])
 def test_cccd_old_id_length_warning(old_id, warned):
     c = recognise(CCCD_1.replace("|000000001|", f"|{old_id}|"), today=TODAY)
     assert c.details["old_id"] == old_id
@@ -454,7 +456,8 @@ def test_malformed_national_qr(payload, field):
 )
 def test_national_qr_ext_is_read_by_what_each_part_is(ext, sex, phone, masked, bhyt_number):
     c = recognise(NQR_FULL.replace("<2<GD4799999999901<0912345678", ext), today=TODAY)
-    assert (c.sex, c.phone, c.details.get("phone_masked"), c.details["bhyt_number"]) == (sex, phone, masked, bhyt_number)
+    assert (c.sex, c.phone, c.details.get("phone_masked"),
+            c.details["bhyt_number"]) == (sex, phone, masked, bhyt_number)
     assert c.details["signature"] is None and "ext_extras" not in c.details
     assert c.warnings == ()
 
@@ -496,7 +499,8 @@ def test_national_qr_parser_checks_declaration_type_and_field_count():
 @pytest.mark.parametrize(
     "payload, code",
     [
-        ("00020101021238570010A000000727012700069704220113VQRQ00000000102080QRIBFTTA53037045802VN6304ABCD", "payment_qr"),
+        ("00020101021238570010A000000727012700069704220113VQRQ00000000102080QRIBFTTA"
+         "53037045802VN6304ABCD", "payment_qr"),
         ("https://example.invalid/checkin?id=1", "url"),
         ("HTTP://EXAMPLE.INVALID", "url"),
         ("www.example.invalid", "url"),

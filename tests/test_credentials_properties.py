@@ -93,8 +93,10 @@ def vn_names(max_words=5, max_len=100):
     return st.lists(word, min_size=1, max_size=max_words).map(" ".join).filter(lambda n: len(n) <= max_len)
 
 
-ascii_names = st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=7), min_size=1, max_size=5).map(" ".join)
-addresses = st.lists(st.text(VN_LETTERS + "0123456789,/", min_size=1, max_size=10), min_size=1, max_size=8).map(" ".join)
+ascii_names = st.lists(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=7),
+                       min_size=1, max_size=5).map(" ".join)
+addresses = st.lists(st.text(VN_LETTERS + "0123456789,/", min_size=1, max_size=10),
+                     min_size=1, max_size=8).map(" ".join)
 dates = st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2024, 12, 31))
 qids = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=6, max_size=24)
 # Random field contents that look a bit like the real thing.
@@ -189,7 +191,8 @@ def bhyt_cases(draw):
     # Field 9: the card's province and social-insurance number around a 2-digit office code
     # (a card with letters in its number gives a field 9 that is not 14 digits: not checked).
     office = draw(digits(2))
-    reference = {15: card[3:5] + office + card[5:], 10: draw(digits(2)) + office + card}.get(len(card), draw(digits(14)))
+    reference = {15: card[3:5] + office + card[5:],
+                 10: draw(digits(2)) + office + card}.get(len(card), draw(digits(14)))
     name = draw(vn_names(4, 40))
     birth = draw(dates)
     year_only = draw(st.booleans())

@@ -53,7 +53,7 @@ zbar  national_masked     6     6     6          6       6       0       6      
 zbar  national_full       6     6     6          6       6       4       6       6            6             6     0      6         0              1
 zbar  can_cuoc            6     6     6          6       6       4       6       6            6             6     0      6         0              0
 zbar  national_pccovid    6     6     6          6       6       2       6       6            6             6     0      6         0              3
-"""
+"""  # noqa: E501 - the measured table, one row a line
 
 
 def parse_measured(table: str) -> dict[tuple[str, str, str], int]:

@@ -65,7 +65,8 @@ def fleet(tmp_path_factory) -> Fleet:
 
 def fleet_bytes(fleet: Fleet) -> dict[str, bytes]:
     folder = fleet.kiosk_dir(KIOSK_ID)
-    return {s.name: (folder / ("etc/checkin-kiosk" if s.place == "etc" else "var/lib/checkin-kiosk") / s.name).read_bytes()
+    return {s.name: (folder / ("etc/checkin-kiosk" if s.place == "etc"
+                               else "var/lib/checkin-kiosk") / s.name).read_bytes()
             for s in FILES}
 
 

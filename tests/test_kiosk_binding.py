@@ -155,7 +155,8 @@ class FleetKiosk(Client):
 
     def __init__(self, fleet: Fleet, kiosk_id: str):
         etc = fleet.kiosk_etc(kiosk_id)
-        super().__init__(int(fleet.settings["broker_port"]), SimpleNamespace(cert=etc / "kiosk.pem", key=etc / "kiosk.key"),
+        super().__init__(int(fleet.settings["broker_port"]),
+                         SimpleNamespace(cert=etc / "kiosk.pem", key=etc / "kiosk.key"),
                          ca=etc / "ca.pem", client_id=kiosk_id)
         self.kiosk_id = kiosk_id
         self.start()
@@ -189,7 +190,9 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
     with fleet_central(fleet, tmp_path / "central") as (_broker, collector):
         kiosk_a, kiosk_b = FleetKiosk(fleet, A), FleetKiosk(fleet, B)
         try:
-            visitor, neighbour, intruder = person(1, "Nguyễn Thị Mẫu"), person(2, "Lê Văn Mẫu"), person(3, "Trần Văn Thử Lạ")
+            visitor = person(1, "Nguyễn Thị Mẫu")
+            neighbour = person(2, "Lê Văn Mẫu")
+            intruder = person(3, "Trần Văn Thử Lạ")
             b_visit = make_event(kiosk=B, seq=1, visit=str(uuid.uuid4()), at=at(60), who=visitor)
             a_visit = make_event(kiosk=A, seq=1, visit=str(uuid.uuid4()), at=at(50), who=neighbour)
             kiosk_b.send(b_visit)
@@ -205,7 +208,8 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
             for e in (takeover, reopen, elsewhere, own):
                 kiosk_a.send(e)
             wait_for(lambda: own["event_id"] in kiosk_a.acked(), what="A's own check-out acked")
-            letters = wait_for(lambda: len(collector.store.dead_letter_rows()) == 3 and collector.store.dead_letter_rows(),
+            letters = wait_for(lambda: (len(collector.store.dead_letter_rows()) == 3
+                                        and collector.store.dead_letter_rows()),
                                what="three dead letters")
             assert sorted((r["reason"], r["event_id"]) for r in letters) == sorted([
                 ("visit_of_other_kiosk", takeover["event_id"]), ("visit_of_other_kiosk", reopen["event_id"]),

@@ -233,7 +233,8 @@ def test_damaged_database_fails_storage(tmp_path):
                                           "checks", "x"]),
                          st.none() | st.booleans() | st.integers() | st.text(max_size=20)
                          | st.lists(st.dictionaries(st.sampled_from(["name", "status", "detail", "figures"]),
-                                                    st.text(max_size=10) | st.dictionaries(st.text(max_size=5), st.floats()),
+                                                    st.text(max_size=10)
+                                                    | st.dictionaries(st.text(max_size=5), st.floats()),
                                                     max_size=4), max_size=3)).map(lambda d: json.dumps(d).encode()))
 @settings(max_examples=300, deadline=None)
 def test_validate_selftest_refuses_anything_malformed_with_its_own_error(payload):

@@ -101,7 +101,8 @@ def test_sessions_end_on_logout_idle_timeout_reset_and_removal(accounts, now, st
 
 def test_account_names_and_pins_are_checked(accounts):
     accounts.add("Lan")
-    for bad, code in [("", "staff_name_invalid"), ("x" * 41, "staff_name_invalid"), ("Lan\x1b[2J", "staff_name_invalid"),
+    for bad, code in [("", "staff_name_invalid"), ("x" * 41, "staff_name_invalid"),
+                      ("Lan\x1b[2J", "staff_name_invalid"),
                       ("lan", "staff_exists")]:
         with pytest.raises(AccountError) as e:
             accounts.add(bad)

@@ -107,7 +107,8 @@ def test_an_old_number_says_which_prefix_it_became():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["name", "phone", "birth", "sex", "id_number", "address"]), st.text(max_size=60)))
+@given(st.dictionaries(st.sampled_from(["name", "phone", "birth", "sex", "id_number", "address"]),
+                       st.text(max_size=60)))
 def test_any_form_input_is_accepted_cleanly_or_refused_with_a_field(form):
     try:
         d = parse_declaration(form, today=TODAY)

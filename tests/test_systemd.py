@@ -257,7 +257,8 @@ def collector_config(tmp_path: Path, url: str) -> Path:
 
 
 def test_collector_process_notifies_ready_when_subscribed_pings_and_says_stopping(tmp_path, mosquitto, notify_socket):
-    ready = run_as_a_notify_service(["kiosk-collector", "run", "--config", str(collector_config(tmp_path, mosquitto.url))],
+    ready = run_as_a_notify_service(["kiosk-collector", "run", "--config",
+                                     str(collector_config(tmp_path, mosquitto.url))],
                                     notify_socket, max_ping_s=1.2)
     assert ready["STATUS"].startswith("connected;"), ready
 
@@ -395,7 +396,8 @@ def test_systemd_analyze_verify_finds_nothing_but_missing_programs(name, tmp_pat
     """systemd's own parser: only the programs (installed on the Pi, not here) may be missing."""
     unit = tmp_path / name
     unit.write_text((UNITS / name).read_text())
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, check=False,
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, check=False,
                           timeout=60)
     problems = [line for line in (done.stdout + done.stderr).splitlines()
                 if line.strip() and not re.search(r"Command \S+ is not executable: No such file or directory", line)]
@@ -407,7 +409,8 @@ def test_systemd_analyze_verify_does_catch_a_mistake(tmp_path):
     """The check above is not blind: an unknown key is reported."""
     unit = tmp_path / "broken.service"
     unit.write_text((UNITS / "checkin-kiosk.service").read_text().replace("WatchdogSec=", "WatchdogSecs="))
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True, check=False,
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, check=False,
                           timeout=60)
     assert "WatchdogSecs" in done.stdout + done.stderr
 

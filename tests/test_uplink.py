@@ -108,13 +108,14 @@ def test_status_online_retained_and_offline_on_clean_stop(mosquitto, store, kios
 
 
 def test_last_will_offline_when_the_kiosk_dies(mosquitto, tmp_path):
+    uplink_settings = f'UplinkSettings(url={mosquitto.url!r}, kiosk_id="k-009", keepalive_s=2)'
     script = f"""
 import sys, time
 sys.path[:0] = {sys.path!r}
 from pathlib import Path
 from kiosk.centre.outbox import KioskOutbox
 from mqtt.uplink import Uplink, UplinkSettings
-u = Uplink(KioskOutbox(Path({str(tmp_path / 'die.db')!r})), UplinkSettings(url={mosquitto.url!r}, kiosk_id="k-009", keepalive_s=2), health=dict)
+u = Uplink(KioskOutbox(Path({str(tmp_path / 'die.db')!r})), {uplink_settings}, health=dict)
 u.start(); time.sleep(60)
 """
     proc = subprocess.Popen([sys.executable, "-c", script])

@@ -44,7 +44,8 @@ def multipart(size: int) -> tuple[bytes, str]:
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
             "Content-Type: image/png\r\n\r\n").encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    return head + b"\x89PNG" + b"x" * (size - len(head) - len(tail) - 4) + tail, f"multipart/form-data; boundary={boundary}"
+    body = head + b"\x89PNG" + b"x" * (size - len(head) - len(tail) - 4) + tail
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.mark.slow
@@ -66,7 +67,8 @@ def test_many_10_mb_posts_are_refused_and_the_kiosk_stays_small(tmp_path):
             assert status == 413, (path, status, text[:200])
         by_path = {path: text for path, _, text in answers}
         assert by_path["/staff/login"] == f"Yêu cầu quá lớn (tối đa {FORM_BYTES // 1024} KB); không có gì được lưu."
-        assert by_path["/staff/inside"] == f"Yêu cầu quá lớn (tối đa {LIST_FORM_BYTES // 1024} KB); không có gì được lưu."
+        assert by_path["/staff/inside"] == (f"Yêu cầu quá lớn (tối đa {LIST_FORM_BYTES // 1024} KB); "
+                                            "không có gì được lưu.")
         assert by_path["/sim/present"] == f"Tệp quá lớn (tối đa {MAX_REQUEST_BYTES // 2**20} MB)."
         assert after <= RSS_LIMIT_KB, f"RSS {after / 1024:.0f} MB after the posts (was {before / 1024:.0f} MB)"
         # And the image route still takes an image of its size: refused as "not an image", not as too large.

@@ -111,7 +111,8 @@ def _where_a_browser_goes(location: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example",
-                                    "/\\\t\\evil.example", "/ /evil.example", "/%2F/evil.example", "/x\nSet-Cookie: a=b"])
+                                    "/\\\t\\evil.example", "/ /evil.example", "/%2F/evil.example",
+                                    "/x\nSet-Cookie: a=b"])
 def test_the_switch_is_neither_an_open_redirect_nor_a_500(web, target):
     r = web.client.post("/lang", data={"language": "en", "next": target, "csrf_token": web.csrf_token()})
     assert r.status_code == 303 and r.headers["Location"] == "/", target
@@ -433,7 +434,8 @@ def test_bad_listen_values_are_config_errors_naming_the_key(value):
 
 
 def test_unknown_web_keys_stay_errors():
-    with pytest.raises(ConfigError, match=r"\[web\] screen_from_wan: unknown key \(known: listen, tls_listen, tls_cert, tls_key, screen_from_lan"):
+    with pytest.raises(ConfigError, match=r"\[web\] screen_from_wan: unknown key "
+                                          r"\(known: listen, tls_listen, tls_cert, tls_key, screen_from_lan"):
         parse_config("[web]\nscreen_from_wan = true\n")
 
 

@@ -367,9 +367,11 @@ def test_staff_print_slips_for_chosen_visits_on_request(client, services):
 def test_a_staff_mistake_is_said_on_the_staff_page_in_staff_wording(client, services):
     login(client, services)
     declare(client, name="Bà Ngoại Thử")
-    [person] = re.findall(r'name="person" value="([^"]+)"', post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True))
+    [person] = re.findall(r'name="person" value="([^"]+)"',
+                          post(client, "/staff/phone", {"phone": PHONE}).get_data(as_text=True))
     post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [person]})
-    html = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [person]}).get_data(as_text=True)
+    html = post(client, "/staff/phone",
+                {"phone": PHONE, "action": "check_out", "person": [person]}).get_data(as_text=True)
     assert 'class="note">Bà Ngoại Thử không ở trong: không có lượt vào nào để cho ra.<' in html
     assert "Không tìm thấy lượt vào của bạn" not in html and "Vui lòng gặp nhân viên" not in html
     assert [e["type"] for e in services.store.events()] == ["check_in", "check_out"]
@@ -397,7 +399,8 @@ def test_checking_out_people_who_left_meanwhile_says_how_many(client, services):
     declare(client, name="Người Hai")
     visits = re.findall(r'name="visit" value="([^"]+)"', client.get("/staff/inside").get_data(as_text=True))
     services.desk.desk.check_out_visits(visits[:1], method="staff_phone", staff_id=None)   # someone else was quicker
-    html = post(client, "/staff/inside", {"action": "chosen", "visit": visits}, from_page="/staff/inside").get_data(as_text=True)
+    html = post(client, "/staff/inside", {"action": "chosen", "visit": visits},
+                from_page="/staff/inside").get_data(as_text=True)
     assert "Đã cho ra 1 người." in html and "1 người đã chọn không còn ở trong" in html
 
 

@@ -68,7 +68,8 @@ def _why_not(text: str) -> PhoneError:
         return PhoneError("phone_prefix", "A Vietnamese mobile number starts with 0 or +84.")
     digits = compact.removeprefix("+")
     if not (digits.isascii() and digits.isdigit()):
-        return PhoneError("phone_chars", "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
+        return PhoneError("phone_chars",
+                          "A phone number may contain only digits, spaces, dots, dashes and parentheses.")
     try:
         # One digit more than the form takes: a landline (02x) or a pre-2018 11-digit mobile?
         national = canonical_phone(compact[:-1])[1:] + compact[-1]

@@ -99,7 +99,8 @@ class ConsoleScreen:
         if p.red:
             parts.append(words["red"])
         if p.buzzer:
-            parts.append(f"{words['beep']} ×{p.buzzer.n}" + (" (dài)" if p.buzzer.on_time >= 0.5 and self.language == "vi" else ""))
+            parts.append(f"{words['beep']} ×{p.buzzer.n}"
+                         + (" (dài)" if p.buzzer.on_time >= 0.5 and self.language == "vi" else ""))
         if p.relay and self.relay:
             parts.append(words["relay"])
         return " · ".join(parts)

@@ -82,7 +82,8 @@ def certificates(config: Config, *, now: datetime, kiosk_hardware: bool) -> Resu
     if problem:
         return Result("certificates", "fail", f"certs_{problem}", figures=figures)
     if now < cert.not_valid_before_utc:
-        return Result("certificates", "fail", "certs_not_yet", {"since": f"{cert.not_valid_before_utc:%Y-%m-%d}"}, figures)
+        return Result("certificates", "fail", "certs_not_yet",
+                      {"since": f"{cert.not_valid_before_utc:%Y-%m-%d}"}, figures)
     values = {"until": f"{until:%Y-%m-%d}", "days": days, "cn": cn}
     if until <= now:
         return Result("certificates", "fail", "certs_expired", values, figures)
@@ -101,7 +102,8 @@ def storage(data_dir: Path) -> Result:
         finally:
             store.close()
         if verdict != "ok":
-            return Result("storage", "fail", "storage_bad", {"path": data_dir, "error": f"database damaged: {verdict[:100]}"})
+            return Result("storage", "fail", "storage_bad",
+                          {"path": data_dir, "error": f"database damaged: {verdict[:100]}"})
         free = shutil.disk_usage(data_dir).free
     except (StoreUnavailable, OSError, sqlite3.Error) as exc:
         return Result("storage", "fail", "storage_bad", {"path": data_dir, "error": str(exc)[:160]})

@@ -59,7 +59,8 @@ class Audit:
         self.flush_s = flush_s
         self._tallies: dict[str, _Tally] = {}
 
-    def record(self, staff_id: str | None, action: str, *, subject: str | None = None, detail: str | None = None) -> None:
+    def record(self, staff_id: str | None, action: str, *, subject: str | None = None,
+               detail: str | None = None) -> None:
         """One row, in a transaction of its own."""
         with self.lock, self.store.transaction() as tx:
             self.write(tx, staff_id, action, subject=subject, detail=detail)

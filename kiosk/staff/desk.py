@@ -91,7 +91,8 @@ class StaffDesk:
                 out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None))
         return out
 
-    def check_in(self, staff: Staff, phone: str, person_ids: list[str], *, method: str = "staff_phone") -> list[StaffResult]:
+    def check_in(self, staff: Staff, phone: str, person_ids: list[str], *,
+                 method: str = "staff_phone") -> list[StaffResult]:
         """Check in the chosen members of a household (a family arriving together): one result
         per chosen member, those inside already included."""
         return self._present(staff, phone, person_ids, "entry", method)
