@@ -1,16 +1,19 @@
 """The README's run command: a loopback Mosquitto, the collector and the kiosk, started and stopped together.
 
-    python -m provisioning.devstack [kiosk run options]
+    python -m provisioning.devstack [--broker-port N] [--web-port N] [kiosk run options]
 
 Data goes under ./var: ``var/broker`` (Mosquitto's persistence and log), ``var/central.db``
 (the collector's store), the kiosk's own ``var/kiosk.db`` and camera folder. If something already
-listens on 127.0.0.1:1883 (Debian starts its own mosquitto after ``apt install``), that broker is
-used instead of starting a second one. Ctrl-C (or SIGTERM) stops the kiosk, then the collector,
-then the broker.
+listens on the broker port (Debian starts its own mosquitto on 1883 after ``apt install``), that
+broker is used instead of starting a second one. ``--broker-port`` and ``--web-port`` move the
+broker and the kiosk's screen off 1883 and 8080 (a second stack on the same machine: each its own
+broker, collector and kiosk); the kiosk then reads them from ``var/kiosk.toml``, which devstack
+writes. Ctrl-C (or SIGTERM) stops the kiosk, then the collector, then the broker.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
@@ -20,6 +23,34 @@ from mqtt.loopback.mosquitto import LoopbackBroker, port_in_use
 
 BROKER_PORT = 1883
 VAR = Path("var")
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """devstack's own options; the rest go to ``kiosk run``."""
+    parser = argparse.ArgumentParser(prog="devstack", description="broker, collector and kiosk together",
+                                     epilog="other options go to kiosk run (see kiosk run --help)")
+    parser.add_argument("--broker-port", type=int, default=BROKER_PORT, metavar="N",
+                        help=f"Mosquitto on 127.0.0.1:N (default {BROKER_PORT})")
+    parser.add_argument("--web-port", type=int, metavar="N",
+                        help="the kiosk's screen on 127.0.0.1:N (default: the kiosk's, 8080)")
+    args, kiosk_argv = parser.parse_known_args(argv)
+    for name in ("broker_port", "web_port"):
+        port = getattr(args, name)
+        if port is not None and not 0 < port < 65536:
+            parser.error(f"--{name.replace('_', '-')} {port}: a port is 1 to 65535")
+    moved = args.broker_port != BROKER_PORT or args.web_port is not None
+    if moved and "--config" in kiosk_argv:
+        parser.error("--broker-port and --web-port write the kiosk's config: with --config, "
+                     "put [mqtt] url and [web] listen in that file instead")
+    return args, kiosk_argv
+
+
+def kiosk_config(path: Path, broker_url: str, web_port: int | None) -> Path:
+    text = f'# Written by provisioning/devstack.py for the local demo stack.\n[mqtt]\nurl = "{broker_url}"\n'
+    if web_port is not None:
+        text += f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
+    path.write_text(text)
+    return path
 
 
 def collector_config(path: Path, broker_url: str) -> Path:
@@ -32,22 +63,27 @@ def collector_config(path: Path, broker_url: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    args, kiosk_argv = parse_args(argv)
+    port = args.broker_port
     VAR.mkdir(exist_ok=True)
     broker = None
-    if port_in_use(BROKER_PORT):
-        print(f"devstack: using the broker already on 127.0.0.1:{BROKER_PORT}", file=sys.stderr)
+    if port_in_use(port):
+        print(f"devstack: using the broker already on 127.0.0.1:{port}", file=sys.stderr)
     else:
-        broker = LoopbackBroker(VAR / "broker", port=BROKER_PORT).start()
-        print(f"devstack: Mosquitto on 127.0.0.1:{BROKER_PORT} (log: var/broker/mosquitto.log)", file=sys.stderr)
-    url = f"mqtt://127.0.0.1:{BROKER_PORT}"
+        broker = LoopbackBroker(VAR / "broker", port=port).start()
+        print(f"devstack: Mosquitto on 127.0.0.1:{port} (log: var/broker/mosquitto.log)", file=sys.stderr)
+    url = f"mqtt://127.0.0.1:{port}"
     bin_dir = Path(sys.executable).parent
     config = collector_config(VAR / "collector.toml", url)
     collector = subprocess.Popen([str(bin_dir / "kiosk-collector"), "run", "--config", str(config)],
                                  start_new_session=True)
     print(f"devstack: collector running; see what arrived with\n"
           f"    .venv/bin/kiosk-collector visits --config {config}", file=sys.stderr)
-    # The kiosk's default MQTT url is mqtt://127.0.0.1:1883: no config file needed.
-    kiosk = subprocess.Popen([str(bin_dir / "kiosk"), "run", *argv], start_new_session=True)
+    # The kiosk's default MQTT url is mqtt://127.0.0.1:1883 and its screen 127.0.0.1:8080: a
+    # config file only when the stack moved off them.
+    if port != BROKER_PORT or args.web_port is not None:
+        kiosk_argv = ["--config", str(kiosk_config(VAR / "kiosk.toml", url, args.web_port)), *kiosk_argv]
+    kiosk = subprocess.Popen([str(bin_dir / "kiosk"), "run", *kiosk_argv], start_new_session=True)
 
     def stop(*_):
         if kiosk.poll() is None:
