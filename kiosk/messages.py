@@ -69,7 +69,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "not_inside": {"vi": "Không tìm thấy lượt vào của bạn tại đây. Vui lòng gặp nhân viên.",
                    "en": "No check-in found for you here. Please see the staff."},
     "venue_full": {"vi": "Địa điểm đã đủ người. Vui lòng chờ.", "en": "The venue is full. Please wait."},
-    # The visit change would make an event the centre refuses: nothing recorded (kiosk/checkin.py)
+    # The visit change would make an event the centre refuses: nothing recorded (kiosk/door/checkin.py)
     "event_invalid": {"vi": "Chưa ghi được lượt vào/ra này. Vui lòng gặp nhân viên.",
                       "en": "This check-in or check-out could not be recorded. Please see the staff."},
     # Refused codes
