@@ -4,25 +4,33 @@ loopback), the collector from the fleet's collector.toml, and a kiosk.toml point
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
 from broker import Mosquitto
 from configs import config_text
-from mqtt.broker import write_broker_config
 from mqtt.collector.config import parse_config as collector_config
 from mqtt.collector.ingest import Collector
-from provisioning.fleet import Fleet
+from provisioning.fleet import BROKER_ETC, Fleet
+
+
+def fleet_broker_config(fleet: Fleet, port: int) -> str:
+    """The broker config ``kiosk-provision init`` wrote (``conf.d/checkin-kiosk.conf``), with its
+    /etc/mosquitto paths moved to the fleet's folder (certificates, CRL, the fleet's own ACL), its
+    listener on 127.0.0.1:``port``, and its log_dest left to tests/broker.py."""
+    text = fleet.broker_conf.read_text(encoding="utf-8").replace(f"{BROKER_ETC}/", f"{fleet.broker_dir}/")
+    text, listeners = re.subn(r"(?m)^listener \d+$", f"listener {port} 127.0.0.1", text)
+    text, logs = re.subn(r"(?m)^log_dest .*$", "", text)
+    assert (listeners, logs) == (1, 1), "the production template's listener or log_dest line changed"
+    return text
 
 
 @contextmanager
 def fleet_central(fleet: Fleet, base: Path):
     """(broker, collector) for ``fleet``, listening on 127.0.0.1 at the fleet's broker port."""
     port = int(fleet.settings["broker_port"])
-    paths = write_broker_config(base / "broker", cafile=fleet.ca_cert, certfile=fleet.server_cert,
-                                keyfile=fleet.server_key, port=port, bind="127.0.0.1",
-                                persistence_location=None, log_dest=None, crlfile=fleet.crl_file)
-    broker = Mosquitto(base / "mosquitto", port=port, config=paths["conf"].read_text()).start()
+    broker = Mosquitto(base / "mosquitto", port=port, config=fleet_broker_config(fleet, port)).start()
     text = (fleet.collector_dir / "collector.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/checkin-collector", str(fleet.collector_dir))
     text = text.replace("sqlite:///var/lib/checkin-collector/central.db", f"sqlite://{base}/central.db")

@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import Mosquitto, free_port
-from mqtt.broker import collector_blocks, render, write_broker_config
+from mqtt.broker import collector_blocks, production_values, render
 from mqtt.loopback.mosquitto import LoopbackBroker
 from mqtt.wire.topics import acks_topic, cmd_topic, events_topic, status_topic
 from pki import issue, make_ca
@@ -48,6 +48,16 @@ def pki(tmp_path_factory):
     return PKI(tmp_path_factory.mktemp("pki"))
 
 
+def production_conf(pki: PKI, work: Path, port: int, collectors: list[str], **values) -> str:
+    """The production template rendered for the test CA on 127.0.0.1:``port``, its ACL (for
+    ``collectors``) written to ``work/checkin-kiosk.acl``, as provisioning/fleet.py renders both."""
+    acl = work / "checkin-kiosk.acl"
+    acl.write_text(render("acl", collector_blocks=collector_blocks(collectors)), encoding="utf-8")
+    return render("mosquitto-production.conf", **production_values(
+        cafile=pki.ca.cert, certfile=pki.server.cert, keyfile=pki.server.key, acl_file=acl, port=port,
+        bind="127.0.0.1", **values))
+
+
 @pytest.fixture(scope="module")
 def tls_broker(pki, tmp_path_factory):
     """Mosquitto with the production template. tests/broker.py already writes the persistence and
@@ -55,10 +65,8 @@ def tls_broker(pki, tmp_path_factory):
     just as when the file goes into Debian's conf.d/."""
     work = tmp_path_factory.mktemp("tls-broker")
     port = free_port()
-    paths = write_broker_config(work / "conf.d", cafile=pki.ca.cert, certfile=pki.server.cert,
-                                keyfile=pki.server.key, port=port, bind="127.0.0.1",
-                                collectors=COLLECTORS, persistence_location=None, log_dest=None)
-    broker = Mosquitto(work, port=port, config=paths["conf"].read_text()).start()
+    conf = production_conf(pki, work, port, COLLECTORS, persistence_location=None, log_dest=None)
+    broker = Mosquitto(work, port=port, config=conf).start()
     yield broker
     broker.stop()
 
@@ -204,16 +212,16 @@ def test_acl_renders_pattern_lines_and_collector_blocks(tmp_path):
         collector_blocks(["k-001"])  # a kiosk id is never a collector
     with pytest.raises(KeyError):
         render("acl")
-    with pytest.raises(ValueError):  # no config injection through a value
-        write_broker_config(tmp_path / "out", cafile="x\nallow_anonymous true", certfile="c", keyfile="k")
-    assert not (tmp_path / "out").exists()  # nothing written when a value is refused
+    with pytest.raises(ValueError, match="cafile contains a control character"):  # no config injection
+        render("mosquitto-production.conf", **production_values(
+            cafile="x\nallow_anonymous true", certfile="c", keyfile="k", acl_file="a"))
 
 
 class RenderedBroker(LoopbackBroker):
     """The product's launcher running a rendered config file exactly as written."""
 
-    def __init__(self, workdir, conf_file, port):
-        self.rendered = conf_file.read_text()
+    def __init__(self, workdir, rendered, port):
+        self.rendered = rendered
         super().__init__(workdir, port=port)
 
     def config_text(self) -> str:
@@ -223,11 +231,10 @@ class RenderedBroker(LoopbackBroker):
 def test_full_production_template_parses_and_starts(pki, tmp_path):
     """All of it, persistence_location and log_dest included, as 2.0.11 reads it."""
     port = free_port()
-    paths = write_broker_config(tmp_path, cafile=pki.ca.cert, certfile=pki.server.cert, keyfile=pki.server.key,
-                                port=port, bind="127.0.0.1", collectors=["collector-1"],
-                                persistence_location=tmp_path / "db", log_dest="stderr")
+    conf = production_conf(pki, tmp_path, port, ["collector-1"], persistence_location=tmp_path / "db",
+                           log_dest="stderr")
     (tmp_path / "db").mkdir()
-    broker = RenderedBroker(tmp_path / "run", paths["conf"], port).start()
+    broker = RenderedBroker(tmp_path / "run", conf, port).start()
     try:
         kiosk = Client(port, pki.certs["k-001"], ca=pki.ca.cert, client_id="k-001").start()
         assert kiosk.publish(events_topic("k-001"), b"{}") in (0, 16)
@@ -240,11 +247,11 @@ def test_full_production_template_parses_and_starts(pki, tmp_path):
 
 def test_loopback_template_accepts_anonymous_on_127_0_0_1(tmp_path):
     port = free_port()
-    conf = write_broker_config(tmp_path, kind="loopback", port=port)["conf"]
-    text = conf.read_text()
+    broker = LoopbackBroker(tmp_path / "run", port=port)   # the launcher the run command uses
+    text = broker.conf.read_text()
     assert f"listener {port} 127.0.0.1" in text and "allow_anonymous true" in text
-    assert f"persistence_location {tmp_path}/" in text
-    with LoopbackBroker(tmp_path / "run", port=port):   # the launcher the run command uses
+    assert f"persistence_location {broker.workdir}/" in text
+    with broker:
         anon = Client(port, tls=False, client_id="").start()
         anon.subscribe("kiosks/#")
         assert anon.publish(events_topic("sim-01"), b"hello") == 0

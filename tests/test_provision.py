@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import Mosquitto, free_port
+from fleet_support import fleet_broker_config
 from kiosk.config import load_config, parse_config
 from kiosk.staff.accounts import StaffAccounts
 from kiosk.store import VisitStore
-from mqtt.broker import write_broker_config
 from mqtt.wire.slip_codes import VenueKey
 from provisioning.cli import main
 from provisioning.fleet import Fleet, FleetError
@@ -217,10 +217,7 @@ def test_broker_with_fleet_certs_accepts_the_kiosk(fleet_run, tmp_path):
     certificate connects and may publish its own events."""
     fleet, _ = fleet_run
     port = free_port()
-    paths = write_broker_config(tmp_path / "conf.d", cafile=fleet.ca_cert, certfile=fleet.server_cert,
-                                keyfile=fleet.server_key, port=port, bind="127.0.0.1",
-                                persistence_location=None, log_dest=None)
-    broker = Mosquitto(tmp_path, port=port, config=paths["conf"].read_text()).start()
+    broker = Mosquitto(tmp_path, port=port, config=fleet_broker_config(fleet, port)).start()
     try:
         cond = threading.Condition()
         result: dict = {"pubacks": {}}

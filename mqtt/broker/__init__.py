@@ -11,15 +11,14 @@ Templates (plain text next to this file, ``{name}`` placeholders):
 >>> [line for line in acl.splitlines() if line.startswith(("user", "topic deny"))]
 ['user collector-1', 'topic deny kiosks/collector-1/#']
 
-:func:`write_broker_config` renders and writes both files (on a server ``dest_dir`` is
-/etc/mosquitto/conf.d and ``acl_path`` /etc/mosquitto/checkin-kiosk.acl):
+:func:`production_values` fills the production template; ``kiosk-provision init`` renders both files
+into the fleet's ``broker/etc/mosquitto/`` (provisioning/fleet.py), laid out as they go on the server:
 
->>> import tempfile
->>> with tempfile.TemporaryDirectory() as conf_d:
-...     files = write_broker_config(conf_d, cafile="/etc/mosquitto/ca.crt", certfile="/etc/mosquitto/broker.crt",
-...                                 keyfile="/etc/mosquitto/broker.key", collectors=["collector-1"])
-...     sorted(path.name for path in files.values())
-['checkin-kiosk.acl', 'checkin-kiosk.conf']
+>>> conf = render("mosquitto-production.conf", **production_values(
+...     cafile="/etc/mosquitto/certs/fleet-ca.pem", certfile="/etc/mosquitto/certs/server.pem",
+...     keyfile="/etc/mosquitto/certs/server.key", acl_file="/etc/mosquitto/checkin-kiosk.acl"))
+>>> [line for line in conf.splitlines() if line.startswith(("listener", "acl_file"))]
+['listener 8883', 'acl_file /etc/mosquitto/checkin-kiosk.acl']
 """
 
 from __future__ import annotations
@@ -118,45 +117,3 @@ def production_values(*, cafile: str | Path, certfile: str | Path, keyfile: str 
         "crlfile_line": f"crlfile {crlfile}" if crlfile else "# crlfile: none (no certificate is revoked)",
     }
 
-
-def write_broker_config(dest_dir: str | Path, *, kind: str = "production",
-                        collectors: Iterable[str] = ("collector-1",),
-                        cafile: str | Path | None = None, certfile: str | Path | None = None,
-                        keyfile: str | Path | None = None, acl_path: str | Path | None = None,
-                        port: int | None = None, bind: str | None = None,
-                        persistence_location: str | Path | None = None,
-                        log_dest: str | None = "syslog", conf_name: str | None = None,
-                        crlfile: str | Path | None = None) -> dict[str, Path]:
-    """Render and write a broker configuration; returns ``{"conf": path, "acl": path}``.
-
-    kind="production": ``dest_dir/checkin-kiosk.conf`` and the ACL at ``acl_path`` (default
-    ``dest_dir/checkin-kiosk.acl``; on a server use /etc/mosquitto/checkin-kiosk.acl, outside
-    conf.d). cafile/certfile/keyfile are required.
-    kind="loopback": ``dest_dir/mosquitto.conf`` (port default 1883, persistence in
-    ``persistence_location`` or ``dest_dir``); no ACL.
-    """
-    dest = Path(dest_dir)
-    # everything is rendered (and checked) before anything is created or written
-    if kind == "loopback":
-        location = Path(persistence_location) if persistence_location is not None else dest
-        files = {"conf": (dest / (conf_name or "mosquitto.conf"),
-                          render("mosquitto-loopback.conf", port=int(port or 1883),
-                                 persistence_location=f"{str(location).rstrip('/')}/"))}
-    elif kind == "production":
-        if not (cafile and certfile and keyfile):
-            raise ValueError("a production broker needs cafile, certfile and keyfile")
-        acl = Path(acl_path) if acl_path is not None else dest / "checkin-kiosk.acl"
-        files = {
-            "conf": (dest / (conf_name or "checkin-kiosk.conf"),
-                     render("mosquitto-production.conf", **production_values(
-                         cafile=cafile, certfile=certfile, keyfile=keyfile, acl_file=acl, port=port or 8883,
-                         bind=bind, persistence_location=persistence_location, log_dest=log_dest,
-                         crlfile=crlfile))),
-            "acl": (acl, render("acl", collector_blocks=collector_blocks(collectors))),
-        }
-    else:
-        raise ValueError("kind must be 'production' or 'loopback'")
-    for path, text in files.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return {name: path for name, (path, _) in files.items()}
