@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import kiosk_db
 from codes import CCCD_MAU, ManualTime, cccd_payload
 from kiosk.clock import Clock
 from kiosk.credentials import recognise
@@ -31,7 +32,7 @@ def test_max_stay_closes_at_check_in_plus_max_stay(store, clock, desk, wall, upt
     assert v["check_out_type"] == "auto_check_out" and v["check_out_estimated"]
     expected = datetime.fromisoformat(visit.at).timestamp() + 12 * HOUR
     assert datetime.fromisoformat(v["check_out_at"]).timestamp() == expected
-    [_, event] = store.events()
+    [_, event] = kiosk_db.events(store)
     assert event["type"] == "auto_check_out" and event["estimated"] is True and event["method"] is None
     assert event["at"] == v["check_out_at"]
     assert auto.run() == 0
@@ -126,7 +127,8 @@ def test_an_auto_check_out_reckoned_from_an_unsynced_check_in_is_timed_by_the_up
             wall.advance(12 * HOUR + 600)
         auto = AutoCheckout(store, clock, kiosk_id="k", venue_id=f"cho-{int(synced_at_end)}", max_stay_h=12)
         assert auto.run() == 1
-        event = next(e for e in store.events() if e["visit_id"] == visit.visit_id and e["type"] == "auto_check_out")
+        event = next(e for e in kiosk_db.events(store)
+                     if e["visit_id"] == visit.visit_id and e["type"] == "auto_check_out")
         check_event(event)                      # what the collector will say
         assert event["clock"]["synced"] is synced_at_end
         assert event["clock"]["uptime_s"] == 20.0 + 12 * HOUR   # the end's reading, not the run's

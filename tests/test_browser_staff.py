@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+import kiosk_db
 from browser import ARTIFACTS, screenshot
 from codes import CCCD_MAU, write_qr
 from kiosk.staff.people import parse_declaration
@@ -75,7 +76,7 @@ def test_staff_check_a_household_in_by_phone_see_them_inside_and_check_them_out(
     expect(page.locator("#today-check-ins")).to_have_text("Lượt vào hôm nay: 3")
     screenshot(page, "staff-today")
 
-    events = kiosk.store.events()
+    events = kiosk_db.events(kiosk.store)
     assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 3
     assert len({e["staff_id"] for e in events}) == 1 and events[0]["staff_id"].startswith("s-")
     page.click("#logout")
@@ -142,7 +143,7 @@ def test_select_all_nobody_ticked_and_a_mistake_stay_on_the_staff_page(browser, 
         page.click("#find")
         page.click("#check-in")                              # nobody ticked
         expect(page.locator(".error")).to_have_text("Chưa chọn ai: hãy đánh dấu người cần chọn rồi bấm lại.")
-        assert kiosk.store.events() == []
+        assert kiosk_db.events(kiosk.store) == []
         page.click("#check-out")                             # a staff mistake: nobody is inside
         page.locator('input[name="person"]').first.check()
         page.click("#check-out")
@@ -163,7 +164,7 @@ def test_select_all_nobody_ticked_and_a_mistake_stay_on_the_staff_page(browser, 
             pattern = re.compile(rf"{name} đang ở trong rồi \(vào lúc \d\d:\d\d\)")
             expect(page.locator(".results")).to_contain_text(pattern)
         screenshot(page, "staff-already-inside-390")
-        assert [e["type"] for e in kiosk.store.events()] == ["check_in"] * 3
+        assert [e["type"] for e in kiosk_db.events(kiosk.store)] == ["check_in"] * 3
 
         # Then a visitor at the camera: the first and only thing the door screen showed.
         write_qr(Path(kiosk.config.camera.source.removeprefix("dir:")) / "mau.png", CCCD_MAU)

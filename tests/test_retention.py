@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import kiosk_db
 from codes import ManualTime, cccd_payload
 from kiosk.centre.commands import kiosk_commands
 from kiosk.centre.outbox import KioskOutbox
@@ -24,7 +25,7 @@ def test_purge_takes_only_delivered_closed_visits_older_than_retention(store, cl
         desk.present(p)                               # 0, 1, 2 leave; 3 stays inside
     outbox = KioskOutbox(store.path)
     commands = kiosk_commands(outbox, clock=clock, retention_days=21)      # the centre's purge command
-    delivered = [e["event_id"] for e in store.events() if e["person"]["id"] != people[1].id]
+    delivered = [e["event_id"] for e in kiosk_db.events(store) if e["person"]["id"] != people[1].id]
     outbox.mark_delivered(delivered)                  # person 1's events never reached the centre
     outbox.quarantine(1, "test")                      # ...and person 0's check-in is quarantined
 
@@ -47,7 +48,7 @@ def test_nothing_is_purged_on_an_unsynced_clock(store):
     desk.present(recognise(cccd_payload(1)))
     desk.present(recognise(cccd_payload(1)))
     outbox = KioskOutbox(store.path)
-    outbox.mark_delivered([e["event_id"] for e in store.events()])
+    outbox.mark_delivered([e["event_id"] for e in kiosk_db.events(store)])
     wall.advance(100 * DAY)
     synced["now"] = False
     assert purge(store, clock=clock) == {}
@@ -60,7 +61,7 @@ def test_refusal_counts_expire_too(store, clock, wall):
     store.count_refusal((clock.now() - timedelta(days=30)).isoformat(), "payment_qr")
     store.count_refusal(clock.now().isoformat(), "url")
     assert purge(store, clock=clock, days=21)["refusals"] == 1
-    assert store.refusal_counts() == {"url": 1}
+    assert kiosk_db.refusal_counts(store) == {"url": 1}
 
 
 def test_registered_people_go_when_not_seen_for_the_retention_unless_inside(store, clock, wall):

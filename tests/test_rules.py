@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import kiosk_db
 from codes import CCCD_MAU, CCCD_THU, cccd_payload
 from kiosk.credentials import recognise
 from kiosk.door.checkin import CheckinDesk
@@ -51,7 +52,7 @@ def test_every_change_writes_one_event_and_one_outbox_row_with_gapless_seq(desk,
     for n in range(5):
         desk.present(recognise(cccd_payload(n)))
     desk.present(recognise(cccd_payload(2)))  # a check-out
-    events = store.events()
+    events = kiosk_db.events(store)
     assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
     assert [e["type"] for e in events] == ["check_in"] * 5 + ["check_out"]
     outbox = store.db.execute("SELECT seq, state FROM outbox ORDER BY seq").fetchall()
@@ -67,7 +68,7 @@ def test_refusal_writes_nothing(store, clock):
     desk = CheckinDesk(store, clock, kiosk_id="k", venue_id="v", mode="exit")
     outcome = desk.present(recognise(CCCD_MAU))
     assert (outcome.kind, outcome.reason) == ("refused", "not_inside")
-    assert store.visits() == [] and store.events() == []
+    assert store.visits() == [] and kiosk_db.events(store) == []
     assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
 
 
@@ -81,7 +82,7 @@ def test_entry_kiosk_closes_a_stale_visit_as_estimated_then_checks_in(store, clo
     assert visits[first.visit_id]["check_out_type"] == "auto_check_out"
     assert visits[first.visit_id]["check_out_estimated"] is True
     assert visits[second.visit_id]["check_out_at"] is None
-    assert [e["type"] for e in store.events()] == ["check_in", "auto_check_out", "check_in"]
+    assert [e["type"] for e in kiosk_db.events(store)] == ["check_in", "auto_check_out", "check_in"]
 
 
 def test_exit_kiosk_checks_out_visits_made_at_the_entry(store, clock):
@@ -118,7 +119,7 @@ def test_unsynced_clock_is_recorded_with_boot_and_uptime(store, wall, uptime):
     clock = Clock("Asia/Ho_Chi_Minh", wall=lambda: 86_400.0 * 365, monotonic=uptime)  # 1971: cannot be right
     desk = CheckinDesk(store, clock, kiosk_id="k", venue_id="v")
     desk.present(recognise(CCCD_MAU))
-    [event] = store.events()
+    [event] = kiosk_db.events(store)
     assert event["clock"]["synced"] is False
     assert event["clock"]["uptime_s"] == 1000.0 and event["clock"]["boot_id"]
     assert event["at"].startswith("1971-")

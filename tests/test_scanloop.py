@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+import kiosk_db
 from codes import CCCD_MAU, ManualTime, cccd_payload, qr_frame
 from fault_support import SmallDisk
 from hardware.decoders import open_decoder
@@ -96,8 +97,8 @@ def test_a_refused_code_is_counted_not_stored_and_beeps_once(make_loop, store, m
     [outcome] = loop.step()
     assert (outcome.kind, outcome.reason) == ("refused", "payment_qr")
     assert loop.step() == []
-    assert store.visits() == [] and store.events() == []
-    assert store.refusal_counts() == {"payment_qr": 1}
+    assert store.visits() == [] and kiosk_db.events(store) == []
+    assert kiosk_db.refusal_counts(store) == {"payment_qr": 1}
     # The count holds no payload: nothing of the code is stored.
     assert store.db.execute("SELECT * FROM refusals").fetchall()[0][2] == "payment_qr"
 
@@ -128,7 +129,7 @@ def test_disk_full_gives_an_error_state_loses_nothing_recorded_and_recovers(make
     assert loop.state.store_error == "disk_full" and signals.in_error and "disk_full" in screen.statuses
     # Everything the visitor was told "recorded" is there, with a gapless seq; nothing half-written.
     assert sorted(v["visit_id"] for v in store.visits()) == sorted(recorded)
-    assert [e["seq"] for e in store.events()] == list(range(1, len(recorded) + 1))
+    assert [e["seq"] for e in kiosk_db.events(store)] == list(range(1, len(recorded) + 1))
     # The disk is freed: the probe notices, the error clears, the same person can try again at once.
     store.db.execute("PRAGMA max_page_count=1073741823")
     loop.housekeeping(now=time.monotonic() + 10)
@@ -322,7 +323,7 @@ def test_a_restarted_loop_takes_a_code_recorded_within_the_cooldown_as_the_same_
     wall.advance(7)                                      # 11 s after the check-in
     later_uptime.advance(7)
     assert [o.kind for o in started_loop(desk).step()] == ["check_out"]
-    assert [e["type"] for e in store.events()] == ["check_in", "check_out"]
+    assert [e["type"] for e in kiosk_db.events(store)] == ["check_in", "check_out"]
 
 
 def test_a_visit_change_the_contract_cannot_carry_is_refused_at_the_door_and_nothing_is_recorded(
@@ -348,6 +349,6 @@ def test_a_visit_change_the_contract_cannot_carry_is_refused_at_the_door_and_not
     wait_for(lambda: signals.red.value, timeout=5)                  # … and by the red light (its own thread)
     assert text("event_invalid") != text("unknown_format")         # a sentence of its own, vi and en
     [visit] = store.visits()
-    assert visit["check_out_at"] is None and store.events() == []   # nothing recorded, rolled back whole
+    assert visit["check_out_at"] is None and kiosk_db.events(store) == []   # nothing recorded, rolled back whole
     assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
-    assert store.refusal_counts() == {"event_invalid": 1}
+    assert kiosk_db.refusal_counts(store) == {"event_invalid": 1}

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import kiosk_db
 from codes import cccd_payload
 from configs import config_text
 from kiosk.config import parse_config
@@ -117,7 +118,7 @@ def test_the_one_time_pin_cannot_be_kept_and_every_staff_page_stays_closed_until
         for method in sorted(rule.methods & {"GET", "POST"}):
             r = client.open(rule.rule, method=method, data={"csrf_token": token} if method == "POST" else None)
             assert r.status_code == 303 and r.headers["Location"].endswith("/staff/pin"), (method, rule.rule)
-    assert services.store.events() == [] and services.accounts.login("Lan", pin).must_change
+    assert kiosk_db.events(services.store) == [] and services.accounts.login("Lan", pin).must_change
     r = post(client, "/staff/pin", {"pin": "480215", "pin_again": "480215"}, from_page="/staff/pin")
     assert r.status_code == 303 and client.get("/staff/inside").status_code == 200
 
@@ -241,7 +242,7 @@ def test_household_by_phone_check_in_together_then_out(client, services):
     html = r.get_data(as_text=True)
     assert len(re.findall(r'class="ok">Đã cho [^<]+ vào lúc \d\d:\d\d\.<', html)) == 2
     assert "Con Thử đang ở trong rồi (vào lúc 21:13)" in html                    # the third was inside already
-    events = services.store.events()
+    events = kiosk_db.events(services.store)
     assert [e["type"] for e in events] == ["check_in"] * 3 + ["check_out"] * 2 + ["check_in"] * 2
     staff_id = services.accounts.list()[0]["staff_id"]
     assert {e["staff_id"] for e in events} == {staff_id}
@@ -287,7 +288,7 @@ def test_declaring_registers_checks_in_and_queues_a_card(client, services):
     r = declare(client, name="Trần Văn Thử", id_number="079 050 000 001")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "Đã cho Trần Văn Thử vào lúc 21:13." in html
-    [event] = services.store.events()
+    [event] = kiosk_db.events(services.store)
     assert (event["person"]["kind"], event["person"]["id"], event["method"]) == ("cccd", "079050000001", "staff_form")
     person_id = re.search(r'name="person_id" value="([^"]+)"', html)[1]
     r = post(client, "/staff/card", {"person_id": person_id})
@@ -308,7 +309,7 @@ def test_who_is_inside_masks_names_and_checks_out_chosen_then_everyone(client, s
     assert "Đã cho ra 1 người" in r.get_data(as_text=True)
     r = post(client, "/staff/inside", {"action": "everyone"}, from_page="/staff/inside")
     assert "Đã cho ra 1 người" in r.get_data(as_text=True) and services.desk.inside() == []
-    assert services.store.events()[-1]["estimated"] is True
+    assert kiosk_db.events(services.store)[-1]["estimated"] is True
 
 
 def test_today_shows_the_chart_refusals_and_delivery(client, services, clock):
@@ -374,8 +375,8 @@ def test_a_staff_mistake_is_said_on_the_staff_page_in_staff_wording(client, serv
                 {"phone": PHONE, "action": "check_out", "person": [person]}).get_data(as_text=True)
     assert 'class="note">Bà Ngoại Thử không ở trong: không có lượt vào nào để cho ra.<' in html
     assert "Không tìm thấy lượt vào của bạn" not in html and "Vui lòng gặp nhân viên" not in html
-    assert [e["type"] for e in services.store.events()] == ["check_in", "check_out"]
-    assert services.store.refusal_counts() == {}                # not a refused code at the door
+    assert [e["type"] for e in kiosk_db.events(services.store)] == ["check_in", "check_out"]
+    assert kiosk_db.refusal_counts(services.store) == {}                # not a refused code at the door
 
 
 def test_actions_with_nobody_ticked_say_so_and_do_nothing(client, services):
@@ -389,7 +390,7 @@ def test_actions_with_nobody_ticked_say_so_and_do_nothing(client, services):
     for action in ("chosen", "print"):
         r = post(client, "/staff/inside", {"action": action}, from_page="/staff/inside")
         assert r.status_code == 400 and "Chưa chọn ai" in r.get_data(as_text=True), action
-    assert len(services.store.events()) == 1 and len(services.audit.recent()) == audited
+    assert len(kiosk_db.events(services.store)) == 1 and len(services.audit.recent()) == audited
     assert services.desk.prints.queued() == [] and len(services.desk.people.by_phone(PHONE)) == 1
 
 
@@ -477,7 +478,7 @@ def test_declaring_someone_inside_already_is_a_note_with_the_time(client, servic
     declare(client, name="Trần Văn Thử")
     html = declare(client, name="Trần Văn Thử").get_data(as_text=True)
     assert 'class="note">Trần Văn Thử đang ở trong rồi (vào lúc 21:13): không cần cho vào lại.<' in html
-    assert len(services.store.events()) == 1
+    assert len(kiosk_db.events(services.store)) == 1
 
 
 # -- a store that cannot write ----------------------------------------------------------------
@@ -510,7 +511,7 @@ def test_on_a_full_disk_staff_check_ins_and_declarations_get_a_clean_503_and_wor
     [grandma] = services.desk.people.by_phone(PHONE)
     r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_out", "person": [grandma.person_id]})
     assert r.status_code == 200
-    events, audit = len(services.store.events()), len(services.audit.recent())
+    events, audit = len(kiosk_db.events(services.store)), len(services.audit.recent())
     disk.fill()
 
     r = post(client, "/staff/phone", {"phone": PHONE, "action": "check_in", "person": [grandma.person_id]})
@@ -529,7 +530,7 @@ def test_on_a_full_disk_staff_check_ins_and_declarations_get_a_clean_503_and_wor
     r = post(other, "/staff/login", {"name": "Lan", "pin": "480215"}, from_page="/staff/login")
     assert r.status_code == 503 and STORE_DOWN in r.get_data(as_text=True)
     # Nothing half-written: no visit change, nobody registered, no audit row.
-    assert len(services.store.events()) == events and len(services.audit.recent()) == audit
+    assert len(kiosk_db.events(services.store)) == events and len(services.audit.recent()) == audit
     assert [p.name for p in services.desk.people.by_phone(PHONE)] == ["Bà Ngoại Thử"]
 
     disk.free()                                     # space comes back: the same pages work, no restart
@@ -538,5 +539,5 @@ def test_on_a_full_disk_staff_check_ins_and_declarations_get_a_clean_503_and_wor
     assert r.status_code == 200 and "Đã cho Bà Ngoại Thử vào lúc" in r.get_data(as_text=True)
     r = declare(client, name="Mẹ Thử", birth="1975")
     assert r.status_code == 200 and "Đã cho Mẹ Thử vào lúc" in r.get_data(as_text=True)
-    assert [e["type"] for e in services.store.events()[events:]] == ["check_in", "check_in"]
+    assert [e["type"] for e in kiosk_db.events(services.store)[events:]] == ["check_in", "check_in"]
     assert [p.name for p in services.desk.people.by_phone(PHONE)] == ["Bà Ngoại Thử", "Mẹ Thử"]

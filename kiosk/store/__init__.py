@@ -13,7 +13,7 @@ commit needs one. So each statement is SQL once, in a named method of the module
 ...     store = VisitStore.open(Path(tmp, "kiosk.db"))      # on a kiosk /var/lib/checkin-kiosk/kiosk.db
 ...     with store.transaction() as tx:                     # BEGIN IMMEDIATE ... COMMIT
 ...         tx.open_visit("cho-phanrang", "cccd:079190000001") is None, tx.occupancy("cho-phanrang")
-...     store.reader().refusal_counts()                     # reads outside any write transaction
+...     store.reader().outbox_counts()                      # reads outside any write transaction
 ...     store.close()
 (True, 0)
 {}

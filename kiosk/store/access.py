@@ -58,9 +58,10 @@ class VisitStore:
     ...         tx.count_refusal("2026-08-19T08:31:05.020+07:00", "payment_qr")
     ...         with store.transaction() as inner:          # the same thread: a savepoint of it
     ...             inner.count_refusal("2026-08-19T08:31:09.400+07:00", "url")
-    ...     store.refusal_counts(), store.reader().occupancy("cho-phanrang")
+    ...     day = store.reader().day_rows("cho-phanrang", since="2026-08-19T00:00:00+07:00")
+    ...     sorted(reason for _, reason in day.refusals), store.reader().occupancy("cho-phanrang")
     ...     store.close()
-    ({'payment_qr': 2, 'url': 1}, 0)
+    (['payment_qr', 'payment_qr', 'url'], 0)
 
     Every method raises :class:`StoreUnavailable` when the disk is full, the database is locked
     past the busy timeout, or the file cannot be written; nothing is half-written then.
@@ -130,9 +131,6 @@ class VisitStore:
         with self.transaction() as tx:
             tx.count_refusal(at, reason)
 
-    def refusal_counts(self) -> dict[str, int]:
-        return self.reader().refusal_counts()
-
     def probe(self) -> None:
         """Prove that a check-in can be recorded now, by durable writes of what one needs; raises
         :class:`StoreUnavailable` while it cannot.
@@ -164,9 +162,6 @@ class VisitStore:
     def visits(self, *, open_only: bool = False, limit: int | None = None) -> list[dict]:
         """Visits, newest first, as the CLI's ``visits --json`` objects."""
         return self.reader().visit_list(open_only=open_only, limit=limit)
-
-    def events(self) -> list[dict]:
-        return self.reader().event_list()
 
     def close(self) -> None:
         self._connection.close()

@@ -104,12 +104,6 @@ class VisitReads(Statements):
                  "check_out_estimated": bool(r[7]), "check_in_method": r[8], "check_out_method": r[9],
                  "staff_id": r[10], "clock_synced": bool(r[11])} for r in self._rows(sql)]
 
-    def event_list(self) -> list[dict]:
-        """Every event the kiosk holds, as published, by ``seq``."""
-        return [json.loads(body) for (body,) in self._rows("SELECT body FROM events ORDER BY seq")]
-
-    def refusal_counts(self) -> dict[str, int]:
-        return dict(self._rows("SELECT reason, count(*) FROM refusals GROUP BY reason"))
 
 
 class VisitWrites(Statements):
