@@ -664,7 +664,7 @@ class BrokenVerifier:
     def __init__(self, result=None, error=None):
         self.result, self.error = result, error
 
-    def verify(self, kind, body, signature):
+    def verify(self, code_type, body, signature):
         if self.error:
             raise self.error
         return self.result

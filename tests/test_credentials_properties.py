@@ -42,7 +42,7 @@ class AcceptingVerifier:
     """Accepts every well-formed token as a card holder's (a person staff registered by phone), so
     that the code after verification is exercised too."""
 
-    def verify(self, kind, body, signature):
+    def verify(self, code_type, body, signature):
         person = {"kind": "kiosk_card", "id": body[:64], "name": "Thử", "birth_date": None, "sex": None,
                   "phone": "0912345678"}
         return {"id": body[:64], "person": person}
@@ -362,7 +362,7 @@ def test_whatever_ext_holds_the_code_is_accepted_with_warnings_at_most(qid, part
 def test_token_envelope_round_trip(kind, body, sig):
     text = kiosk_code.envelope(kind, body, sig)
     env = kiosk_code.parse_envelope(text)
-    assert (env.kind, kiosk_code.decode_b32(env.body), kiosk_code.decode_b32(env.signature)) == (kind, body, sig)
+    assert (env.code_type, kiosk_code.decode_b32(env.body), kiosk_code.decode_b32(env.signature)) == (kind, body, sig)
     assert isinstance(outcome(lambda d: recognise(d), text), Refused)  # no key: never accepted
     c = recognise(text, verifier=AcceptingVerifier())
     assert c.details["via"] == kind and c.phone == "0912345678"
@@ -510,7 +510,7 @@ class ClaimsVerifier:
     def __init__(self, claims):
         self.claims = claims
 
-    def verify(self, kind, body, signature):
+    def verify(self, code_type, body, signature):
         return self.claims
 
 

@@ -10,7 +10,7 @@ SIG belong together, and whom BODY stands for, is the job of a :class:`TokenVeri
 ``token_unverifiable``. An accepted code is the person it stands for, as their own identity.
 
 >>> env = parse_envelope(envelope("slip", b"visit-1", b"sig"))
->>> env.kind, decode_b32(env.body)
+>>> env.code_type, decode_b32(env.body)
 ('slip', b'visit-1')
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mqtt.wire.slip_codes import CODE_TYPES as _CODE_TYPES
 from mqtt.wire.slip_codes import ENVELOPE as _ENVELOPE
-from mqtt.wire.slip_codes import KINDS as _TYPES
 from mqtt.wire.slip_codes import LETTERS as _LETTERS
 from mqtt.wire.slip_codes import PREFIX, decode_b32, encode_b32
 
@@ -33,19 +33,19 @@ _MAX_ID_CHARS = 64
 class TokenVerifier(Protocol):
     """Checks a token's signature and returns its claims.
 
-    ``kind`` is ``"slip"`` or ``"kiosk_card"``; ``body`` and ``signature`` are the base32 text of the
+    ``code_type`` is ``"slip"`` or ``"kiosk_card"``; ``body`` and ``signature`` are the base32 text of the
     envelope (:func:`decode_b32` gives the bytes). Returns the claims: a dict with ``"person"`` (the
     event contract's person object the code stands for: a card's holder, a slip's visitor) and
     what else the code says (``"id"``, ``"visit_id"``…). Raises :class:`Refused` (``token_forged``,
     ``token_expired``, ``token_revoked``, ``token_other_venue``…) otherwise.
     """
 
-    def verify(self, kind: str, body: str, signature: str) -> dict[str, Any]: ...
+    def verify(self, code_type: str, body: str, signature: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class Envelope:
-    kind: str  # "slip" or "kiosk_card"
+    code_type: str  # "slip" or "kiosk_card"
     body: str  # base32 text
     signature: str  # base32 text
 
@@ -66,12 +66,12 @@ def parse_envelope(text: str) -> Envelope:
             decode_b32(part)
         except ValueError:
             raise Refused("malformed_token", f"token {what} is not canonical base32") from None
-    return Envelope(_TYPES[letter], body, signature)
+    return Envelope(_CODE_TYPES[letter], body, signature)
 
 
-def envelope(kind: str, body: bytes, signature: bytes) -> str:
-    """The token text for ``kind`` (``slip`` or ``kiosk_card``) with these body and signature bytes."""
-    return f"{PREFIX}{_LETTERS[kind]}.{encode_b32(body)}.{encode_b32(signature)}"
+def envelope(code_type: str, body: bytes, signature: bytes) -> str:
+    """The token text for ``code_type`` (``slip`` or ``kiosk_card``) with these body and signature bytes."""
+    return f"{PREFIX}{_LETTERS[code_type]}.{encode_b32(body)}.{encode_b32(signature)}"
 
 
 def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Credential:
@@ -80,26 +80,26 @@ def parse(data: bytes | str, *, verifier: TokenVerifier | None = None) -> Creden
     if verifier is None:
         raise Refused("token_unverifiable", "this kiosk has no token key yet")
     try:
-        claims = verifier.verify(env.kind, env.body, env.signature)
+        claims = verifier.verify(env.code_type, env.body, env.signature)
     except Refused:
         raise
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not crash the scan loop
         raise Refused("token_unverifiable", f"the token verifier failed ({type(exc).__name__})") from None
-    return _person_credential(env.kind, claims)
+    return _person_credential(env.code_type, claims)
 
 
-def _person_credential(kind: str, claims: Any) -> Credential:
+def _person_credential(code_type: str, claims: Any) -> Credential:
     """The person a verified token stands for (a card's holder, a slip's visitor), as their own
     identity, so their visits join those of their ID card; ``details["via"]`` says it came by a
     slip or a card (and ``details["visit_id"]`` which visit a slip closes)."""
     person = claims.get("person") if isinstance(claims, dict) else None
     if not isinstance(person, dict):
         raise Refused("token_unverifiable", "the token verifier returned no person")
-    kind_of, ident = person.get("kind"), person.get("id")
-    if not (isinstance(kind_of, str) and isinstance(ident, str) and 0 < len(ident) <= _MAX_ID_CHARS):
+    kind, ident = person.get("kind"), person.get("id")
+    if not (isinstance(kind, str) and isinstance(ident, str) and 0 < len(ident) <= _MAX_ID_CHARS):
         raise Refused("token_unverifiable", "the token verifier returned no usable person")
     for value, where in ((ident, "token id"), (person.get("name") or "", "token name")):
         check_controls(value, where)
     details = {key: value for key, value in claims.items() if key != "person"}
-    return Credential(kind=kind_of, id=ident, name=person.get("name"), birth_date=person.get("birth_date"),
-                      sex=person.get("sex"), phone=person.get("phone"), details={**details, "via": kind})
+    return Credential(kind=kind, id=ident, name=person.get("name"), birth_date=person.get("birth_date"),
+                      sex=person.get("sex"), phone=person.get("phone"), details={**details, "via": code_type})

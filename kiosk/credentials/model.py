@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The kinds of credential the kiosk accepts (the event contract's ``person.kind``).
-KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", "slip")
+from mqtt.wire.event import PERSON_KINDS
+
+#: The kinds of credential the kiosk accepts: the event contract's ``person.kind``, defined there.
+KINDS = PERSON_KINDS
 #: The event ``method`` of a code shown to the camera: ``camera``, or the kiosk code it came by.
 CAMERA_METHODS = ("camera", "slip", "kiosk_card")
 

@@ -84,9 +84,9 @@ class KioskTokens:
 
     # -- checking (TokenVerifier) -------------------------------------------------------------
 
-    def verify(self, kind: str, body: str, signature: str) -> dict:
+    def verify(self, code_type: str, body: str, signature: str) -> dict:
         try:
-            claims = open_parts(self.key, self.venue_id, kind, body, signature)
+            claims = open_parts(self.key, self.venue_id, code_type, body, signature)
         except TokenRefused as exc:
             raise Refused(exc.code, exc.detail) from None
         if isinstance(claims, SlipClaims):

@@ -58,7 +58,7 @@ MAC_BYTES = 10
 MAX_BODY_CHARS = 64
 MAX_SIGNATURE_CHARS = 128
 LETTERS = {"slip": "S", "kiosk_card": "C"}
-KINDS = {letter: kind for kind, letter in LETTERS.items()}
+CODE_TYPES = {letter: code_type for code_type, letter in LETTERS.items()}
 ENVELOPE = re.compile(rf"CK1\.([SC])\.([A-Z2-7]{{1,{MAX_BODY_CHARS}}})\.([A-Z2-7]{{1,{MAX_SIGNATURE_CHARS}}})")
 _SLIP = struct.Struct(">4s16sI")
 _CARD = struct.Struct(">4s10sH")
@@ -154,8 +154,8 @@ def sign_card(key: VenueKey, venue_id: str, person_id: str, *, issued: datetime)
     return _seal(key, "kiosk_card", _CARD.pack(venue_tag(venue_id), raw, (issued - _EPOCH).days))
 
 
-def _seal(key: VenueKey, kind: str, body: bytes) -> str:
-    letter = LETTERS[kind]
+def _seal(key: VenueKey, code_type: str, body: bytes) -> str:
+    letter = LETTERS[code_type]
     text = encode_b32(body)
     return f"{PREFIX}{letter}.{text}.{encode_b32(key.mac(letter, text))}"
 
@@ -165,24 +165,24 @@ def open_token(key: VenueKey, venue_id: str, token: str) -> SlipClaims | CardCla
     m = ENVELOPE.fullmatch(token)
     if not m:
         raise TokenRefused("malformed_token", "not CK1.<S|C>.<base32 body>.<base32 signature> within size limits")
-    return open_parts(key, venue_id, KINDS[m[1]], m[2], m[3])
+    return open_parts(key, venue_id, CODE_TYPES[m[1]], m[2], m[3])
 
 
-def open_parts(key: VenueKey, venue_id: str, kind: str, body: str, signature: str) -> SlipClaims | CardClaims:
+def open_parts(key: VenueKey, venue_id: str, code_type: str, body: str, signature: str) -> SlipClaims | CardClaims:
     """As :func:`open_token`, from an envelope already split."""
     try:
         raw, mac = decode_b32(body), decode_b32(signature)
     except ValueError:
         raise TokenRefused("malformed_token", "not canonical base32") from None
-    layout = _SLIP if kind == "slip" else _CARD
+    layout = _SLIP if code_type == "slip" else _CARD
     if len(raw) != layout.size:
-        raise TokenRefused("malformed_token", f"a {kind} body has {layout.size} bytes")
+        raise TokenRefused("malformed_token", f"a {code_type} body has {layout.size} bytes")
     fields = layout.unpack(raw)
     if fields[0] != venue_tag(venue_id):
         raise TokenRefused("token_other_venue", "signed for another venue")
-    if not hmac.compare_digest(mac, key.mac(LETTERS[kind], body)):
+    if not hmac.compare_digest(mac, key.mac(LETTERS[code_type], body)):
         raise TokenRefused("token_forged", "the signature does not match")
-    if kind == "slip":
+    if code_type == "slip":
         return SlipClaims(key.reveal_visit(fields[1]), _EPOCH + timedelta(minutes=fields[2]))
     try:
         person_id = fields[1].decode("ascii")
