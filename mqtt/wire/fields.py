@@ -43,7 +43,9 @@ def load_json(payload: bytes) -> Any:
         raise InvalidEvent("not_json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidEvent("not_json", f"not UTF-8 JSON ({type(exc).__name__})") from None
-    if not _within_depth(value, MAX_JSON_DEPTH):
+    # Every list or object opens with a bracket, so a text with no more opening brackets than the
+    # limit (an event has three) cannot nest deeper: only other texts are walked.
+    if payload.count(b"[") + payload.count(b"{") > MAX_JSON_DEPTH and not _within_depth(value, MAX_JSON_DEPTH):
         raise InvalidEvent("not_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
