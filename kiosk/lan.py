@@ -33,6 +33,8 @@ import socket
 import struct
 from pathlib import Path
 
+from mqtt.plumbing.throttle import LOOPBACK, client_key
+
 log = logging.getLogger(__name__)
 
 ROUTE_TABLE = Path("/proc/net/route")
@@ -91,3 +93,8 @@ def resolve_listen(addresses: list[tuple[str, int]], route_table: Path = ROUTE_T
         if (host, port) not in resolved:
             resolved.append((host, port))
     return resolved
+
+
+def is_kiosk_screen(address: str | None) -> bool:
+    """The request comes from the kiosk's own screen (its browser on loopback), not from the LAN."""
+    return client_key(address) == LOOPBACK

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from codes import ManualTime
 from configs import write_kiosk_config
 from kiosk.staff.accounts import AccountError, StaffAccounts, check_new_pin
-from kiosk.staff.throttle import LOOPBACK, UNKNOWN, LoginThrottle, client_key
+from mqtt.plumbing.throttle import LOOPBACK, UNKNOWN, LoginThrottle, client_key
 
 ROOT = Path(__file__).resolve().parent.parent
 

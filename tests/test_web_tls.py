@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from kiosk.config import ConfigError, parse_config
 from kiosk.lan import web_names
-from kiosk.staff.throttle import client_key
 from kiosk.web.server import CONNECTION_LIMIT
 from kiosk.web.tls import MAX_DEVICE_CONNECTIONS, MAX_DEVICE_HANDSHAKES, MAX_HANDSHAKES, device_of
+from mqtt.plumbing.throttle import client_key
 from pki import make_ca
 from provisioning.pki import write_cert, write_private_key
 from web_support import kiosk_running

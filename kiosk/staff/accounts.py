@@ -7,7 +7,7 @@ in, and logging out (or removing the account) ends them at once.
 
 Logging in from the web (``client`` = the request's address) is guarded twice:
 
-- per client device (:class:`~kiosk.staff.throttle.LoginThrottle`): a few attempts are free, then
+- per client device (:class:`~mqtt.plumbing.throttle.LoginThrottle`): a few attempts are free, then
   each waits a delay that doubles (up to 15 minutes); a client that must wait is answered at
   once, before any name is looked up or PIN hashed;
 - per account: five wrong PINs in a row (from anywhere) lock it for 15 minutes against logins
@@ -60,9 +60,10 @@ from itertools import pairwise
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mqtt.plumbing.throttle import LOOPBACK, LoginThrottle, client_key
+
 from ..store import StoreUnavailable, VisitStore
 from .audit import Audit
-from .throttle import LOOPBACK, LoginThrottle, client_key
 
 log = logging.getLogger(__name__)
 

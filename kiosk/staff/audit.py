@@ -12,7 +12,7 @@ when. Never a name, a phone number or an ID number: the trail is kept longer tha
 [('s-1a2b3c4d', 'check_in', '3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b')]
 
 Failed logins are not a row each (a flood would write one per request): each client (see
-:func:`kiosk.staff.throttle.client_key`) gets one ``login_failed`` row per window, its subject
+:func:`mqtt.plumbing.throttle.client_key`) gets one ``login_failed`` row per window, its subject
 the client and its detail the running counts, ``failed=3 throttled=120`` (wrong names or PINs
 that were checked; attempts answered "try again later" by the throttle). The row is rewritten at
 each checked failure (the throttle keeps them few) and, for throttled attempts, at most once per

@@ -23,10 +23,10 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from mqtt.wire.masking import mask_name
 
 from ..credentials.phone import PhoneError, mask_phone, normalise_phone
+from ..lan import is_kiosk_screen
 from ..messages import text
 from ..staff.accounts import AccountError
 from ..staff.people import DeclarationError, PhoneFull, parse_declaration
-from ..staff.throttle import is_kiosk_screen
 from ..store import StoreUnavailable
 from .context import web_context
 from .i18n import current_language

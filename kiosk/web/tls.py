@@ -53,7 +53,7 @@ from collections import deque
 
 from waitress.server import TcpWSGIServer
 
-from ..staff.throttle import LOOPBACK, client_key
+from mqtt.plumbing.throttle import LOOPBACK, client_key
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ TLS_HANDSHAKE_RECORD = 0x16
 
 def device_of(addr) -> str:
     """The device a TLS client is, for its share of the bridge: the login throttle's
-    :func:`~kiosk.staff.throttle.client_key` of its address (an IPv4 address, an IPv6 /64), except
+    :func:`~mqtt.plumbing.throttle.client_key` of its address (an IPv4 address, an IPv6 /64), except
     that each loopback address is a device of its own (none reaches the port on the LAN address in
     use; the tests stand addresses of 127.0.0.0/8 in for the LAN's devices).
 

@@ -4,8 +4,9 @@ before any name is looked up or PIN hashed: no server thread ever sleeps for it,
 says nothing about the name that was typed.
 
 A client is the address the web server saw (no proxy header is trusted): an IPv4 address, an
-IPv6 /64 (a device on the LAN can take any address of its /64), and one ``loopback`` for the
-kiosk's own screen. An attempt is charged when it is let through, before its PIN is checked,
+IPv6 /64 (a device on the LAN can take any address of its /64), and one ``loopback`` (the
+kiosk's own screen; the console's server itself). Used by the kiosk's staff pages and the
+tracing console. An attempt is charged when it is let through, before its PIN is checked,
 so parallel requests cannot share one free slot; a successful login clears the client's count,
 and a client quiet for ``forget_s`` starts afresh.
 
@@ -45,11 +46,6 @@ def client_key(address: str | None) -> str:
     if ip.version == 4:
         return str(ip)
     return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
-
-
-def is_kiosk_screen(address: str | None) -> bool:
-    """The request comes from the kiosk's own screen (its browser on loopback)."""
-    return client_key(address) == LOOPBACK
 
 
 @dataclass
