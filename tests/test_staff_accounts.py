@@ -446,3 +446,12 @@ def test_provisioning_makes_no_staff_account_unless_asked_and_says_so(tmp_path, 
     assert accounts_of("tinh-cho-thu-02") == ["Lan"]
     check = checks.staff(Fleet.open(root).kiosk_data("tinh-cho-thu-02"))
     assert (check.status, check.figures) == ("pass", {"accounts": 1, "locked": 0})
+
+
+def test_a_throttle_given_is_the_one_used(store, now):
+    """An empty LoginThrottle has no clients, so it is falsy: ``throttle or LoginThrottle()`` threw the
+    given one away for a default on the real monotonic clock."""
+    accounts = StaffAccounts(store, clock=now, monotonic=now, throttle=LoginThrottle(free=1, clock=now))
+    accounts.add("Minh")
+    assert accounts.login("Minh", "000001", client="192.168.1.50").reason == "bad_login"
+    assert accounts.login("Minh", "000001", client="192.168.1.50").reason == "throttled"   # the default lets 3 by

@@ -179,7 +179,8 @@ class StaffAccounts:
         self.session_idle_s = session_idle_s
         self.clock = clock
         self.audit = audit or Audit(store, lock=self.lock, clock=clock)
-        self.throttle = throttle or LoginThrottle(clock=monotonic)
+        # "is None", not "or": an empty throttle has no clients, so len() 0, so it is falsy
+        self.throttle = LoginThrottle(clock=monotonic) if throttle is None else throttle
         self.verify_slots = verify_slots or threading.BoundedSemaphore(VERIFY_SLOTS)
 
     # -- accounts (the ``kiosk staff`` command) --------------------------------------------------
