@@ -26,12 +26,12 @@ apt_run=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-dejavu-cor
 # `cloud-init schema` and `netplan generate --root-dir`; neither configures this machine (on a PC
 # or VM without a cloud datasource, cloud-init's ds-identify leaves it disabled).
 apt_test=(postgresql chromium libnss3-tools systemd fdisk mtools openssh-client cloud-init netplan.io)
-run_extras="v4l2"
+run_extras="v4l2,console"
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
     # picamera2's compiled parts are built against apt's numpy: take OpenCV from apt too, so pip
     # never installs a numpy into the venv that would shadow it.
     apt_run+=(python3-picamera2 python3-lgpio python3-opencv)
-    run_extras=""
+    run_extras="console"
 fi
 
 as_root() {

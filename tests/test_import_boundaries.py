@@ -2,7 +2,9 @@
 
 - ``hardware/`` imports nothing of ours (``kiosk``, ``mqtt``, ``provisioning``);
 - the collector (``mqtt.collector``, CLI ``kiosk-collector``) loads no kiosk or hardware code, and
-  no Flask: it is installed centrally without the kiosk's dependencies;
+  no Flask: it is installed centrally without the kiosk's dependencies; its tracing console
+  (``mqtt.collector.console``, a web application: Flask and waitress are its own) loads no kiosk
+  or hardware code either;
 - the rest of ``mqtt/`` (the wire contract, the uplink, the broker config) loads no kiosk or
   hardware code either;
 - provisioning (CLI ``kiosk-provision``, on the technician's laptop) loads no hardware code and none
@@ -167,9 +169,16 @@ def test_hardware_imports_nothing_of_ours():
 def test_the_collector_loads_no_kiosk_hardware_or_flask():
     cli = entry_point("kiosk-collector")
     assert cli == "mqtt.collector.cli"
-    modules = [cli, *(m for m in modules_of("mqtt/collector") if m != cli)]
+    modules = [cli, *(m for m in modules_of("mqtt/collector", but="mqtt/collector/console") if m != cli)]
     assert_loads_none(with_named(modules, inside="mqtt.collector"), ("kiosk", "hardware", "provisioning", "flask",
                                                                      "waitress"), "the collector")
+
+
+def test_the_console_loads_no_kiosk_or_hardware():
+    modules = modules_of("mqtt/collector/console")
+    assert "mqtt.collector.console.app" in modules and "mqtt.collector.console.server" in modules
+    assert_loads_none(with_named(modules, inside="mqtt.collector"), ("kiosk", "hardware", "provisioning"),
+                      "the console")
 
 
 def test_mqtt_outside_the_collector_loads_no_kiosk_or_hardware():

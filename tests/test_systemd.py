@@ -29,7 +29,8 @@ UNITS = ROOT / "systemd"
 TECHNICIAN = (ROOT / "docs" / "technician.md").read_text(encoding="utf-8")
 OPERATOR = (ROOT / "docs" / "operator.md").read_text(encoding="utf-8")
 UNIT_DOCS = {"checkin-kiosk.service": TECHNICIAN, "checkin-kiosk-screen.service": TECHNICIAN,
-             "checkin-kiosk-enrol.service": TECHNICIAN, "checkin-collector.service": OPERATOR}
+             "checkin-kiosk-enrol.service": TECHNICIAN, "checkin-collector.service": OPERATOR,
+             "checkin-console.service": OPERATOR}
 
 
 class NotifySocket:
@@ -320,7 +321,7 @@ def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
 
 
 UNIT_NAMES = ["checkin-kiosk.service", "checkin-kiosk-screen.service", "checkin-kiosk-enrol.service",
-              "checkin-collector.service"]
+              "checkin-collector.service", "checkin-console.service"]
 
 
 @pytest.mark.parametrize("name", UNIT_NAMES)
@@ -331,7 +332,7 @@ def test_units_parse_and_are_documented(name):
     assert name in UNIT_DOCS[name]
 
 
-@pytest.mark.parametrize("name", ["checkin-kiosk.service", "checkin-collector.service"])
+@pytest.mark.parametrize("name", ["checkin-kiosk.service", "checkin-collector.service", "checkin-console.service"])
 def test_services_are_notify_with_a_watchdog_and_hardening(name):
     s = parse_unit(UNITS / name)["Service"]
     assert s["Type"] == ["notify"]
@@ -349,7 +350,8 @@ def test_services_are_notify_with_a_watchdog_and_hardening(name):
     assert exec_start in UNIT_DOCS[name], exec_start
     program, *args = exec_start.split()
     assert program.startswith("/opt/checkin-kiosk/.venv/bin/")
-    assert args[0] == "run" and args[1] == "--config" and args[2].startswith("/etc/")
+    assert args[0] == ("console" if name == "checkin-console.service" else "run")
+    assert args[1] == "--config" and args[2].startswith("/etc/")
 
 
 def test_kiosk_unit_runs_as_kiosk_with_the_device_groups_and_devices():

@@ -26,6 +26,7 @@ from ..wire.event import PERSON_KINDS
 from ..wire.masking import mask_id, mask_name
 from . import queries
 from .config import DEFAULT_CONFIG_PATH, ENV_VAR, Config, ConfigError, default_config_path, load_config
+from .console.cli import add_commands as add_console_commands
 from .store import TRACE_PHONE, StoreError, open_store
 
 log = logging.getLogger("mqtt.collector")
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     tk.add_argument("--key", type=Path, required=True, help="the venue's token key file (as on its kiosks)")
     d = command("dead-letters", _dead_letters, "messages refused as events, with the reason")
     d.add_argument("--limit", type=int, default=100)
+    add_console_commands(sub, command)
     return p
 
 

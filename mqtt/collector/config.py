@@ -90,6 +90,25 @@ class CollectorSection:
     status_file: str = key(default="")
 
 
+def _loopback_listen(v):
+    host, sep, port = v.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return 'must be "HOST:PORT", e.g. "127.0.0.1:8090"'
+    if host.strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+        return ("must be a loopback address (127.0.0.1, localhost, [::1]): the console speaks plain HTTP, "
+                "so it is reached through an HTTPS proxy on the same server (docs/operator.md)")
+    return None
+
+
+@dataclass(frozen=True)
+class ConsoleSection:
+    #: Where ``kiosk-collector console`` listens: loopback only, behind the operator's HTTPS proxy.
+    listen: str = key(_loopback_listen, default="127.0.0.1:8090")
+    #: A console session ends after this long without a request, and this long after the login.
+    idle_minutes: int = key(in_range(1, 24 * 60), default=15)
+    max_hours: int = key(in_range(1, 24), default=8)
+
+
 @dataclass(frozen=True)
 class ReportSection:
     #: Days and hours of ``stats`` are counted in this zone.
@@ -103,6 +122,7 @@ class Config(ReplaceKeys):
     report: ReportSection = field(default_factory=ReportSection)
     fleet: FleetSection = field(default_factory=FleetSection)
     collector: CollectorSection = field(default_factory=CollectorSection)
+    console: ConsoleSection = field(default_factory=ConsoleSection)
     #: Where the config came from (None: defaults only).
     source: Path | None = None
 

@@ -17,13 +17,15 @@ Shared time is a union: time shared twice (the index at two venues at once) coun
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..wire.event import canonical_phone
 from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
 
 DEFAULT_TRACE_DAYS = 14
+#: The longest span of figures asked at once (a year and a day).
+MAX_FIGURE_DAYS = 366
 
 
 def _visit(r: dict) -> dict:
@@ -65,7 +67,14 @@ def trace(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAY
 
 
 def contacts(pairs: list[dict], now: datetime) -> list[dict]:
-    """The (index visit, contact visit) pairs of :meth:`Store.trace_rows` as one entry per contact person."""
+    """The (index visit, contact visit) pairs of :meth:`Store.trace_rows` as one entry per contact
+    person (``trace``'s, with ``visits`` the number of their overlapping visits)."""
+    return [{**entry, "visits": len({r["visit_id"] for r in rows})} for entry, rows in _by_contact(pairs, now)]
+
+
+def _by_contact(pairs: list[dict], now: datetime) -> list[tuple[dict, list[dict]]]:
+    """Each contact person's entry (without ``visits``) and their overlapping visit rows, longest
+    shared time first: the one place shared time is reckoned."""
     by_person: dict[tuple[str, str], list[tuple[dict, datetime, datetime]]] = defaultdict(list)
     for r in pairs:
         start = max(r["check_in_at"] or r["check_out_at"], r["index_check_in_at"] or r["index_check_out_at"])
@@ -81,14 +90,63 @@ def contacts(pairs: list[dict], now: datetime) -> list[dict]:
             "overlap_s": round(union_seconds([(s, e) for _, s, e in shared]), 3),
             "first_overlap": iso(min(s for _, s, _ in shared)), "last_overlap": iso(max(e for _, _, e in shared)),
             "venues": sorted({r["venue_id"] for r in rows}),
-            "visits": len({r["visit_id"] for r in rows}),
             "estimated": any(r["check_out_estimated"] or r["index_estimated"] for r in rows),
             "open": any(r["check_out_at"] is None for r in rows),
             "corrected": any(r["check_in_corrected"] or r["check_out_corrected"] or r["index_in_corrected"]
                              or r["index_out_corrected"] for r in rows),
-        }))
+        }, rows))
     out.sort(key=lambda kc: (-kc[1]["overlap_s"], kc[1]["first_overlap"], kc[0]))
-    return [c for _, c in out]
+    return [(entry, rows) for _, entry, rows in out]
+
+
+def case(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAYS, *,
+         now: datetime | None = None) -> dict:
+    """What a tracer opens a case with (the console's contacts, ``GET /api/v1/contacts``):
+    ``person`` (of the index's latest visit in the window; None without one), ``visits`` (the
+    index's visits in the window, first first) and ``contacts``, one per person as :func:`trace`
+    gives them but with ``visits`` the list of their overlapping visits (each once, first first).
+    Raises ValueError for a malformed phone number."""
+    if kind == TRACE_PHONE:
+        person_id = canonical_phone(person_id)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    since = now - timedelta(days=days)
+    index = store.person_visit_rows(kind, person_id, since, now)
+    out = []
+    for entry, rows in _by_contact(store.trace_rows(kind, person_id, since, now), now):
+        once = {r["visit_id"]: r for r in rows}.values()
+        out.append({**entry, "visits": [_visit(r) for r in sorted(once, key=_visit_start)]})
+    return {"person": index[-1]["person"] if index else None, "visits": [_visit(r) for r in index],
+            "contacts": out}
+
+
+def presence(store: Store, venue_id: str, start: datetime, end: datetime, *, now: datetime | None = None) -> list[dict]:
+    """Everyone at ``venue_id`` between ``start`` and ``end`` (a venue exposure): one entry per
+    person, longest there first: ``person`` (of their latest visit), ``present_s`` (the union of
+    their time there within the window), ``first_in``, ``last_out`` (None while still there),
+    ``estimated``, ``visits`` (each visit, first first)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    by_person: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in store.presence_rows(venue_id, start, end, now):
+        by_person[(r["person_kind"], r["person_id"])].append(r)
+    out = []
+    for key, rows in by_person.items():
+        rows.sort(key=_visit_start)
+        spans = [(max(_visit_start(r), start), min(r["check_out_at"] or now, end)) for r in rows]
+        still_there = any(r["check_out_at"] is None for r in rows)
+        out.append((key, {
+            "person": rows[-1]["person"],
+            "present_s": round(union_seconds([(a, b) for a, b in spans if b > a]), 3),
+            "first_in": iso(_visit_start(rows[0])),
+            "last_out": None if still_there else iso(max(r["check_out_at"] for r in rows)),
+            "estimated": any(r["check_out_estimated"] for r in rows),
+            "visits": [_visit(r) for r in rows],
+        }))
+    out.sort(key=lambda kc: (-kc[1]["present_s"], kc[1]["first_in"], kc[0]))
+    return [entry for _, entry in out]
+
+
+def _visit_start(r: dict) -> datetime:
+    return r["check_in_at"] or r["check_out_at"]
 
 
 def union_seconds(spans: list[tuple[datetime, datetime]]) -> float:
@@ -156,3 +214,39 @@ def dead_letters(store: Store, limit: int = 100) -> list[dict]:
     return [{"id": r["id"], "received_at": iso(r["received_at"]), "topic": r["topic"], "kiosk_id": r["kiosk_id"],
              "reason": r["reason"], "detail": r["detail"], "payload_size": r["payload_size"],
              "payload": r["payload"].decode("utf-8", errors="replace")} for r in store.dead_letter_rows(limit)]
+
+
+def figures(store: Store, *, by: str = "day", venue: str | None = None, date_from: date | None = None,
+            date_to: date | None = None, tz: str = "Asia/Ho_Chi_Minh", today: date | None = None) -> list[dict]:
+    """The steering committees' figures (``GET /api/v1/stats``), aggregates only: per venue and
+    local day (``by="day"``) or week (``"week"``, ``day`` its Monday, ``week`` ISO ``YYYY-Www``),
+    from ``date_from`` to ``date_to`` inclusive (default: the last 7 days to today, in ``tz``):
+    ``check_ins``, distinct ``visitors``, ``peak_occupancy`` and ``kiosks`` (that checked anyone
+    in). Days are reckoned at the zone's offset on ``date_from`` (Vietnam keeps one all year)."""
+    if by not in ("day", "week"):
+        raise ValueError('by must be "day" or "week"')
+    zone = ZoneInfo(tz)
+    today = today or datetime.now(zone).date()
+    date_to = date_to or today
+    date_from = date_from or date_to - timedelta(days=6)
+    if date_from > date_to:
+        raise ValueError("from is after to")
+    if (date_to - date_from).days > MAX_FIGURE_DAYS:
+        raise ValueError(f"at most {MAX_FIGURE_DAYS} days at once")
+    week = by == "week"
+    if week:    # whole weeks, so a week's distinct visitors are the week's
+        date_from -= timedelta(days=date_from.weekday())
+        date_to += timedelta(days=6 - date_to.weekday())
+    start = datetime.combine(date_from, time(), zone)
+    offset_s = int(start.utcoffset().total_seconds())
+    until = datetime.combine(date_to + timedelta(days=1), time(), zone)
+    rows = store.figure_rows(start.astimezone(UTC), until.astimezone(UTC), offset_s, week=week, venue=venue)
+    out = []
+    for r in sorted(rows, key=lambda r: (r["day"], r["venue_id"])):
+        row = {"venue_id": r["venue_id"], "day": r["day"], "check_ins": r["check_ins"], "visitors": r["visitors"],
+               "peak_occupancy": r["peak"], "kiosks": r["kiosks"]}
+        if week:
+            year, number, _ = date.fromisoformat(r["day"]).isocalendar()
+            row["week"] = f"{year}-W{number:02d}"
+        out.append(row)
+    return out

@@ -33,6 +33,7 @@ from typing import Any
 from ..wire.event import encode_event
 from ..wire.fields import compact_json, parse_time
 from ..wire.topics import events_topic
+from .store_console import ConsoleRecords
 
 UTC = UTC
 #: Dead letters keep at most this much of the payload (enough to see what went wrong).
@@ -213,7 +214,7 @@ def seq_gaps(high_water: int, ranges: list[list[int]]) -> list[list[int]]:
     return gaps
 
 
-class SqlStore(Store):
+class SqlStore(ConsoleRecords, Store):
     """The rules, written once over a few backend hooks (SQL uses ``?`` placeholders)."""
 
     #: ``FOR UPDATE`` where the backend has row locks.
@@ -248,6 +249,10 @@ class SqlStore(Store):
     def _json(self, obj: Any) -> Any: ...
     @abstractmethod
     def _obj(self, value: Any) -> Any: ...
+    @abstractmethod
+    def _local_day_sql(self, expr: str, offset_s: int, week: bool = False) -> str:
+        """SQL for the ``YYYY-MM-DD`` of time ``expr`` shifted by ``offset_s`` seconds (``week``:
+        of the Monday of its week)."""
     @abstractmethod
     def _hour_sql(self) -> str:
         """SQL for the UTC hour of ``check_in_at`` (grouping key for stats)."""
@@ -549,6 +554,60 @@ class SqlStore(Store):
              WHERE ? > i.s AND {other}"""
         params = [n, *index_params, n, s, *other_params, n, *other_params]
         return [self._visit_out(r) for r in self._rows(sql, params)]
+
+    def person_visit_rows(self, kind: str, person_id: str, since: datetime, now: datetime) -> list[dict]:
+        """The visits of ``kind:person_id`` (with ``kind`` :data:`TRACE_PHONE`: those checked in with
+        that phone) still going at ``since`` or later, first first: the index visits of a trace."""
+        index, params = (("person_phone = ?", [person_id]) if kind == TRACE_PHONE
+                         else ("person_kind = ? AND person_id = ?", [kind, person_id]))
+        rows = self._rows(f"SELECT * FROM visits WHERE {index} AND COALESCE(check_out_at, ?) >= ? "
+                          "ORDER BY COALESCE(check_in_at, check_out_at), visit_id",
+                          [*params, self._t(utc_ms(now)), self._t(utc_ms(since))])
+        return [self._visit_out(r) for r in rows]
+
+    def presence_rows(self, venue_id: str, start: datetime, end: datetime, now: datetime) -> list[dict]:
+        """The visits at ``venue_id`` that overlap ``[start, end)`` by more than a touch (an open
+        one lasts until ``now``), through the venue's check-out and open-visit indexes."""
+        s, e, n = self._t(utc_ms(start)), self._t(utc_ms(end)), self._t(utc_ms(now))
+        rows = self._rows(
+            "SELECT * FROM visits WHERE venue_id = ? AND check_out_at > ? AND COALESCE(check_in_at, check_out_at) < ? "
+            "UNION ALL SELECT * FROM visits WHERE venue_id = ? AND check_out_at IS NULL AND check_in_at < ? AND ? > ?",
+            [venue_id, s, e, venue_id, e, n, s])
+        return [self._visit_out(r) for r in rows]
+
+    def figure_rows(self, since: datetime, until: datetime, offset_s: int, *, week: bool = False,
+                    venue: str | None = None) -> list[dict]:
+        """Per venue and local ``day`` (the UTC times shifted by ``offset_s``, ``YYYY-MM-DD``; with
+        ``week``, the Monday of the week) of the check-ins in ``[since, until)``: ``check_ins``,
+        distinct ``visitors`` (kind:id) and distinct ``kiosks``; and the ``peak`` of people inside
+        at once, from every check-in and check-out in the window (a visit begun before it counts
+        from its start)."""
+        day = self._local_day_sql("t", offset_s, week)
+        s, u = self._t(utc_ms(since)), self._t(utc_ms(until))
+        where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])
+        counts = self._rows(
+            f"SELECT venue_id, {self._local_day_sql('check_in_at', offset_s, week)} AS day, count(*) AS check_ins, "
+            "count(DISTINCT person_kind || ':' || person_id) AS visitors, count(DISTINCT kiosk_id) AS kiosks "
+            f"FROM visits WHERE check_in_at >= ? AND check_in_at < ? {where} GROUP BY 1, 2", [s, u, *params])
+        # People inside: +1 at each check-in (or the window's start), -1 at each check-out, summed in
+        # time order per venue; a check-out sorts before a check-in at the same instant. Whoever
+        # leaves was there that day, just before: so a day's peak counts those inside since the
+        # day before (someone checked in at 23:00 and out at 06:00 was there on both days).
+        peaks = self._rows(
+            f"SELECT venue_id, {day} AS day, max(CASE WHEN d < 0 THEN inside + 1 ELSE inside END) AS peak FROM ("
+            "  SELECT venue_id, t, d,"
+            "         sum(d) OVER (PARTITION BY venue_id ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS inside"
+            "  FROM (SELECT venue_id, CASE WHEN check_in_at < ? THEN ? ELSE check_in_at END AS t, 1 AS d FROM visits"
+            f"        WHERE check_in_at < ? AND COALESCE(check_out_at, ?) > ? {where}"
+            "        UNION ALL"
+            "        SELECT venue_id, check_out_at AS t, -1 AS d FROM visits"
+            f"        WHERE check_in_at < ? AND check_out_at > ? AND check_out_at < ? {where}) moves"
+            ") inside_at GROUP BY 1, 2",
+            [s, s, u, u, s, *params, u, s, u, *params])
+        peak = {(r["venue_id"], r["day"]): r["peak"] for r in peaks}
+        return [{**r, "peak": max(peak.get((r["venue_id"], r["day"]), 0), 0)} for r in counts] + [
+            {"venue_id": v, "day": d, "check_ins": 0, "visitors": 0, "kiosks": 0, "peak": p}
+            for (v, d), p in peak.items() if (v, d) not in {(r["venue_id"], r["day"]) for r in counts}]
 
     def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]:
         where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])

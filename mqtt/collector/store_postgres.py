@@ -121,6 +121,52 @@ MIGRATIONS: list[tuple[int, str]] = [
         UPDATE visits SET person_phone = person->>'phone' WHERE person->>'phone' IS NOT NULL;
         CREATE INDEX visits_phone ON visits (person_phone) WHERE person_phone IS NOT NULL;
     """),
+    # The tracing console (mqtt/collector/console/): its users, API tokens, sessions, and the audit
+    # of every lookup, which nothing may change or delete (the trigger refuses it for every role).
+    (5, """
+        CREATE TABLE console_users (
+            user_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            roles JSONB NOT NULL,
+            password_hash TEXT NOT NULL,
+            must_change BOOLEAN NOT NULL,
+            totp_secret TEXT NOT NULL,
+            totp_last_step BIGINT NOT NULL DEFAULT 0,
+            created_at TIMESTAMPTZ NOT NULL,
+            password_changed_at TIMESTAMPTZ
+        );
+        CREATE TABLE console_tokens (
+            token_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TIMESTAMPTZ NOT NULL,
+            last_used_at TIMESTAMPTZ,
+            revoked_at TIMESTAMPTZ
+        );
+        CREATE TABLE console_sessions (
+            session_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES console_users (user_id) ON DELETE CASCADE,
+            created_at TIMESTAMPTZ NOT NULL,
+            seen_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE console_audit (
+            id BIGSERIAL PRIMARY KEY,
+            at TIMESTAMPTZ NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            person TEXT,
+            query JSONB,
+            results INTEGER,
+            client TEXT
+        );
+        CREATE INDEX console_audit_at ON console_audit (at);
+        CREATE FUNCTION console_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the console audit is append-only'; END $$;
+        CREATE TRIGGER console_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON console_audit
+            FOR EACH STATEMENT EXECUTE FUNCTION console_audit_append_only();
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection
@@ -273,6 +319,10 @@ class PostgresStore(SqlStore):
 
     def _hour_sql(self) -> str:
         return "date_trunc('hour', check_in_at)"
+
+    def _local_day_sql(self, expr: str, offset_s: int, week: bool = False) -> str:
+        local = f"({expr}) AT TIME ZONE 'UTC' + interval '{int(offset_s)} seconds'"
+        return f"to_char(date_trunc('{'week' if week else 'day'}', {local}), 'YYYY-MM-DD')"
 
     def _json_text_sql(self, expr: str, key: str) -> str:
         return f"({expr})->>'{key}'"

@@ -140,6 +140,57 @@ def m004_visit_phone(db):
     db.execute("CREATE INDEX visits_phone ON visits (person_phone) WHERE person_phone IS NOT NULL")
 
 
+@migrations()
+def m005_console(db):
+    # The tracing console (mqtt/collector/console/): its users, API tokens, sessions, the cases
+    # tracers work, and the audit of every lookup, which nothing may change or delete.
+    db.execute("""
+        CREATE TABLE console_users (
+            user_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,      -- the name case-folded: one account per name
+            roles TEXT NOT NULL,                -- JSON list, e.g. ["tracer"]
+            password_hash TEXT NOT NULL,        -- argon2id
+            must_change INTEGER NOT NULL,       -- the one-time password is still the password
+            totp_secret TEXT NOT NULL,          -- base32 (RFC 6238); the authenticator app holds it too
+            totp_last_step INTEGER NOT NULL DEFAULT 0,  -- a code is good once: steps up to here are spent
+            created_at TEXT NOT NULL,
+            password_changed_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE console_tokens (
+            token_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,    -- SHA-256 of the token, which is shown once
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE console_sessions (
+            session_hash TEXT PRIMARY KEY,      -- SHA-256 of the cookie's session id
+            user_id TEXT NOT NULL REFERENCES console_users (user_id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE console_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,                -- user:NAME, token:NAME or cli
+            action TEXT NOT NULL,               -- contacts, presence, export, users_add, ...
+            person TEXT,                        -- kind:id looked up, where there was one
+            query TEXT,                         -- JSON: the search (venue, window, days, ...)
+            results INTEGER,                    -- how many people (or rows) it returned
+            client TEXT                         -- where the request came from
+        )""")
+    db.execute("CREATE INDEX console_audit_at ON console_audit (at)")
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER console_audit_no_{verb.lower()} BEFORE {verb} ON console_audit "
+                   "BEGIN SELECT RAISE(ABORT, 'the console audit is append-only'); END")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
@@ -257,6 +308,11 @@ class SqliteStore(SqlStore):
 
     def _hour_sql(self) -> str:
         return "substr(check_in_at, 1, 13)"
+
+    def _local_day_sql(self, expr: str, offset_s: int, week: bool = False) -> str:
+        # 'weekday 0' moves to the next Sunday (or stays on one); six days back is its Monday.
+        monday = ", 'weekday 0', '-6 days'" if week else ""
+        return f"date({expr}, '{int(offset_s):+d} seconds'{monday})"
 
     def _json_text_sql(self, expr: str, key: str) -> str:
         return f"json_extract({expr}, '$.{key}')"
