@@ -13,6 +13,8 @@ True
 
 from __future__ import annotations
 
+from mqtt.plumbing.wording import sentence
+
 CATALOGUE: dict[str, dict[str, str]] = {
     # Accepted
     "check_in": {"vi": "Xin chào {name} — đã vào lúc {time}", "en": "Welcome {name} — checked in at {time}"},
@@ -389,10 +391,8 @@ _FALLBACK = "unknown_format"
 
 
 def text(code: str, language: str = "vi", **values) -> str:
-    """The sentence for ``code`` in ``language``, its ``{placeholders}`` filled from ``values``.
-
-    One fallback rule: an unknown code reads as an unrecognised code, a language the sentence lacks
-    as Vietnamese. One placeholder rule: ``str.format`` with ``values``; given none, the sentence
-    comes back as written (the screen's script fills it in the browser, kiosk/web/static/screen.js)."""
-    entry = CATALOGUE.get(code) or CATALOGUE[_FALLBACK]
-    return entry.get(language, entry["vi"]).format(**values) if values else entry.get(language, entry["vi"])
+    """The sentence for ``code`` in ``language``, its ``{placeholders}`` filled from ``values``, by
+    the one rule (:func:`mqtt.plumbing.wording.sentence`): an unknown code reads as an unrecognised
+    code, a language the sentence lacks as Vietnamese; given no values, the sentence comes back as
+    written (the screen's script fills it in the browser, kiosk/web/static/screen.js)."""
+    return sentence(CATALOGUE, code, language, fallback=_FALLBACK, **values)
