@@ -56,6 +56,18 @@ class AuditRow:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class CaseRow:
+    case_id: str
+    person: str                 # kind:id
+    days: int
+    opened_by: str
+    opened_at: datetime
+    handled_at: datetime | None
+    handled_by: str | None
+    note: str | None
+
+
 _USER_COLUMNS = ("user_id, name, roles, password_hash, must_change, totp_secret, created_at, "
                  "password_changed_at")
 
@@ -183,6 +195,39 @@ class ConsoleRecords:
         with self._transaction():
             return self._exec("UPDATE console_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                               [self._t(at), name])
+
+    # -- cases ------------------------------------------------------------------------------
+    def insert_case(self, *, case_id: str, person: str, days: int, opened_by: str, opened_at: datetime) -> None:
+        with self._transaction():
+            self._exec("INSERT INTO console_cases (case_id, person, days, opened_by, opened_at) VALUES (?, ?, ?, ?, ?)",
+                       [case_id, person, days, opened_by, self._t(opened_at)])
+
+    def case_row(self, case_id: str) -> CaseRow | None:
+        rows = self._rows("SELECT case_id, person, days, opened_by, opened_at, handled_at, handled_by, note "
+                          "FROM console_cases WHERE case_id = ?", [case_id])
+        if not rows:
+            return None
+        r = rows[0]
+        return CaseRow(r["case_id"], r["person"], r["days"], r["opened_by"], self._dt(r["opened_at"]),
+                       self._dt(r["handled_at"]), r["handled_by"], r["note"])
+
+    def mark_case_handled(self, case_id: str, *, by: str, note: str, at: datetime) -> int:
+        with self._transaction():
+            return self._exec("UPDATE console_cases SET handled_at = ?, handled_by = ?, note = ? WHERE case_id = ?",
+                              [self._t(at), by, note, case_id])
+
+    # -- settings ---------------------------------------------------------------------------
+    def console_setting(self, name: str, make) -> str:
+        """The setting ``name``, made with ``make()`` and kept the first time it is asked for (by
+        whichever console process asks first)."""
+        with self._transaction():
+            rows = self._rows("SELECT value FROM console_settings WHERE name = ?", [name])
+            if rows:
+                return rows[0]["value"]
+            value = make()
+            self._exec("INSERT INTO console_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                       [name, value])
+            return self._rows("SELECT value FROM console_settings WHERE name = ?", [name])[0]["value"]
 
     # -- the audit --------------------------------------------------------------------------
     def append_audit(self, row: AuditRow) -> None:

@@ -167,6 +167,21 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TRIGGER console_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON console_audit
             FOR EACH STATEMENT EXECUTE FUNCTION console_audit_append_only();
     """),
+    # A tracer's case (the browser sees only its opaque id), and the console's signing key.
+    (6, """
+        CREATE TABLE console_cases (
+            case_id TEXT PRIMARY KEY,
+            person TEXT NOT NULL,
+            days INTEGER NOT NULL,
+            opened_by TEXT NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            handled_at TIMESTAMPTZ,
+            handled_by TEXT,
+            note TEXT
+        );
+        CREATE INDEX console_cases_opened ON console_cases (opened_at);
+        CREATE TABLE console_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection

@@ -191,6 +191,25 @@ def m005_console(db):
                    "BEGIN SELECT RAISE(ABORT, 'the console audit is append-only'); END")
 
 
+@migrations()
+def m006_console_cases(db):
+    # A tracer's case: the person it is about stays in the store, the browser sees only an opaque
+    # id (no personal data in URLs or history). The console's signing key, made at its first start.
+    db.execute("""
+        CREATE TABLE console_cases (
+            case_id TEXT PRIMARY KEY,           -- random, what the case's URL carries
+            person TEXT NOT NULL,               -- kind:id (kind may be phone)
+            days INTEGER NOT NULL,
+            opened_by TEXT NOT NULL,            -- the user's id
+            opened_at TEXT NOT NULL,
+            handled_at TEXT,
+            handled_by TEXT,
+            note TEXT
+        )""")
+    db.execute("CREATE INDEX console_cases_opened ON console_cases (opened_at)")
+    db.execute("CREATE TABLE console_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,

@@ -9,6 +9,7 @@ loopback, behind the operator's HTTPS proxy in production (docs/operator.md). Wh
 - :mod:`.api_tokens`: tokens for machines; ``kiosk-collector api-token add|list|revoke``;
 - :mod:`.audit`: the append-only audit of every lookup; ``kiosk-collector audit [--json]``;
 - :mod:`.api`: ``/api/v1/contacts``, ``/presence``, ``/stats`` (a contract);
+- :mod:`.pages`: signing in, each role's home, cases (:mod:`.messages`: their sentences, vi/en);
 - :mod:`.app`: the Flask app factory over a :class:`~.app.Console`; :mod:`.cli`: the commands.
 
 Importing the package loads nothing: ``kiosk-collector run`` needs neither Flask's console parts

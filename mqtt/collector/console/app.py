@@ -15,15 +15,19 @@ use it.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..store import Store
 from .accounts import ConsoleUsers
 from .api import api
 from .api_tokens import ApiTokens
 from .audit import ConsoleAudit
+from .pages import pages
 
 __all__ = ["Console", "create_app"]
 
@@ -56,12 +60,28 @@ class Console:
 
 
 def create_app(console: Console) -> Flask:
-    """The console's Flask app (the app factory)."""
+    """The console's Flask app (the app factory).
+
+    Its signing key (sessions, CSRF tokens) is kept in the store, made at the first start, so a
+    restart or a second console process keeps everyone signed in. It runs behind the operator's
+    HTTPS proxy on the same machine (it listens on loopback only), so the proxy's
+    X-Forwarded-For/-Proto are taken as the client's address and scheme."""
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config.update(
+        SECRET_KEY=console.store.console_setting("secret_key", lambda: secrets.token_hex(32)),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_NAME="console_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_TIME_LIMIT=None,               # as long as the session: it ends on its own terms
+    )
     app.json.ensure_ascii = False               # Vietnamese names as they are
     app.extensions["console"] = console
+    csrf = CSRFProtect(app)
     app.register_blueprint(api)
+    csrf.exempt(api)                            # bearer tokens, no cookies: nothing to forge
+    app.register_blueprint(pages)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     @app.after_request
     def _headers(response):

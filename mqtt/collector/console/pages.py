@@ -1,0 +1,214 @@
+"""The console's pages, in Vietnamese by default (English one click away): signing in with a password
+and an authenticator code, the first login's new password, and each role's home; a tracer opens a
+case by identity or phone number and sees the person's visits and contacts.
+
+No personal data in a URL or the browser's history: a search is a POST, and a case's page is at an
+opaque id (``/cases/<random>``) that only a tracer can open. Every form carries a CSRF token; every
+case opened or viewed is audited with how many contacts it showed.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+
+from ...plumbing.wording import LANGUAGES
+from ...wire.event import PERSON_ID, canonical_phone
+from ...wire.masking import mask_id, mask_name
+from .. import queries
+from ..store import TRACE_PHONE
+from .accounts import AccountError
+from .messages import text
+from .roles import ADMIN, FIGURES, FLEET, PERSONAL_DATA, rights
+
+pages = Blueprint("pages", __name__)
+
+#: What a tracer opens a case by (the event contract's kinds, and the phone staff check in by).
+CASE_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", TRACE_PHONE)
+NOTE_MAX = 500
+
+
+def _console():
+    return current_app.extensions["console"]
+
+
+@pages.before_app_request
+def _who_and_language():
+    language = request.cookies.get("lang")
+    g.language = language if language in LANGUAGES else "vi"
+    g.user = _console().users.session(session.get("sid"))
+    g.rights = rights(g.user.roles) if g.user else frozenset()
+
+
+@pages.app_context_processor
+def _helpers():
+    zone = ZoneInfo(_console().timezone)
+
+    def local(iso_time, fmt="%d/%m/%Y %H:%M"):
+        return datetime.fromisoformat(iso_time).astimezone(zone).strftime(fmt) if iso_time else ""
+
+    def duration(seconds):
+        minutes = round(seconds / 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes:02d}" if hours else f"{minutes} min"
+
+    return {"text": text, "language": g.get("language", "vi"), "local": local, "duration": duration,
+            "mask_id": mask_id, "mask_name": mask_name, "rights": g.get("rights", frozenset()),
+            "PERSONAL_DATA": PERSONAL_DATA, "FIGURES": FIGURES, "FLEET": FLEET, "ADMIN": ADMIN}
+
+
+def signed_in(right: str | None = None):
+    """The route needs a live session (else the login page), a replaced one-time password (else the
+    password page) and, given ``right``, a role that has it (else 403)."""
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if g.user is None:
+                return redirect(url_for("pages.login"))
+            if g.user.must_change:
+                return redirect(url_for("pages.password"))
+            if right is not None and right not in g.rights:
+                return render_template("message.html", message=text("no_role", g.language)), 403
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def _audit(action: str, **values) -> None:
+    _console().audit.record(f"user:{g.user.name}", action, client=request.remote_addr, **values)
+
+
+# -- signing in and out -------------------------------------------------------------------------
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        result = _console().users.login(request.form.get("name", ""), request.form.get("password", ""),
+                                        request.form.get("code", ""), client=request.remote_addr)
+        if result.ok:
+            old = session.get("sid")
+            _console().users.close_session(old)
+            session.clear()
+            session["sid"] = _console().users.open_session(result.user.user_id)
+            return redirect(url_for("pages.password" if result.user.must_change else "pages.home"))
+        error = (text("login_throttled", g.language, seconds=result.retry_after_s) if result.reason == "throttled"
+                 else text("login_busy", g.language) if result.reason == "busy" else text("login_bad", g.language))
+        status = 429 if result.reason in ("throttled", "busy") else 401
+        return render_template("login.html", error=error), status
+    return render_template("login.html", error=error)
+
+
+@pages.post("/logout")
+def logout():
+    _console().users.close_session(session.get("sid"))
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@pages.route("/password", methods=["GET", "POST"])
+def password():
+    if g.user is None:
+        return redirect(url_for("pages.login"))
+    error = None
+    if request.method == "POST":
+        new = request.form.get("new", "")
+        if new != request.form.get("repeat", ""):
+            error = text("password_mismatch", g.language)
+        else:
+            try:
+                _console().users.change_password(g.user.user_id, request.form.get("current", ""), new)
+            except AccountError as exc:
+                error = text("password_refused", g.language, why=str(exc))
+            else:
+                session.clear()         # every session of the user ended with the change
+                return render_template("message.html", message=text("password_saved", g.language),
+                                       link=url_for("pages.login"))
+    return render_template("password.html", error=error, first=g.user.must_change), 400 if error else 200
+
+
+@pages.post("/lang")
+def switch_language():
+    language = request.form.get("language")
+    target = request.form.get("next", "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = redirect(target)
+    if language in LANGUAGES:
+        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
+    return response
+
+
+# -- each role's home -----------------------------------------------------------------------------
+
+@pages.get("/")
+@signed_in()
+def home():
+    console = _console()
+    figures = queries.figures(console.store, tz=console.timezone) if FIGURES in g.rights else None
+    fleet = queries.fleet(console.store) if FLEET in g.rights else None
+    users = console.users.list() if ADMIN in g.rights else None
+    audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
+    return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, users=users, audit=audit,
+                           error=None, days=queries.DEFAULT_TRACE_DAYS)
+
+
+# -- cases ------------------------------------------------------------------------------------------
+
+@pages.post("/cases")
+@signed_in(PERSONAL_DATA)
+def open_case():
+    kind, person_id = request.form.get("kind", ""), request.form.get("id", "").strip()
+    days_text = request.form.get("days", str(queries.DEFAULT_TRACE_DAYS))
+    days = int(days_text) if days_text.isascii() and days_text.isdigit() and 1 <= int(days_text) <= 60 else None
+    try:
+        if kind == TRACE_PHONE:
+            person_id = canonical_phone(person_id)
+        valid = kind in CASE_KINDS and days is not None and bool(PERSON_ID.fullmatch(person_id))
+    except ValueError:
+        valid = False
+    if not valid:
+        return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
+                               error=text("search_bad", g.language), days=queries.DEFAULT_TRACE_DAYS), 400
+    case_id = secrets.token_urlsafe(16)
+    console = _console()
+    console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
+                              opened_at=datetime.now(UTC))
+    return redirect(url_for("pages.case", case_id=case_id), code=303)
+
+
+def _case_or_404(case_id: str):
+    row = _console().store.case_row(case_id) if len(case_id) <= 64 else None
+    if row is None:
+        abort(404)
+    return row
+
+
+@pages.get("/cases/<case_id>")
+@signed_in(PERSONAL_DATA)
+def case(case_id: str):
+    row = _case_or_404(case_id)
+    kind, _, person_id = row.person.partition(":")
+    found = queries.case(_console().store, kind, person_id, row.days)
+    _audit("case_view", person=row.person, query={"case": case_id, "days": row.days}, results=len(found["contacts"]))
+    return render_template("case.html", case=row, kind=kind, person_id=person_id, found=found)
+
+
+@pages.post("/cases/<case_id>/handled")
+@signed_in(PERSONAL_DATA)
+def case_handled(case_id: str):
+    row = _case_or_404(case_id)
+    note = " ".join("".join(ch for ch in request.form.get("note", "") if ch.isprintable() or ch.isspace()).split())
+    note = note[:NOTE_MAX]
+    _console().store.mark_case_handled(case_id, by=g.user.name, note=note, at=datetime.now(UTC))
+    _audit("case_handled", person=row.person, query={"case": case_id})
+    return redirect(url_for("pages.case", case_id=case_id), code=303)
+
+
+@pages.app_errorhandler(404)
+def _not_found(exc):
+    return render_template("message.html", message=text("not_found", g.get("language", "vi"))), 404

@@ -1,0 +1,185 @@
+"""The console's pages through Flask's test client on a real central store (SQLite and PostgreSQL):
+signing in with a password and a TOTP code, each role's home and boundary, CSRF on every form, a
+case opened by POST and shown at an opaque id, and the audit of every case viewed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+
+from mqtt.collector.console.app import Console, create_app
+from mqtt.collector.store import open_store
+from test_collector_store import make_event
+
+INDEX = {"kind": "cccd", "id": "079190000000", "name": "Nguyễn Thị Mẫu", "birth_date": "1990-01-01", "sex": None,
+         "phone": None}
+CONTACT = {"kind": "bhyt", "id": "HC4797900000001", "name": "Trần Văn An", "birth_date": None, "sex": None,
+           "phone": "0912345678"}
+
+
+def visit_events(person: dict, start: datetime, end: datetime, seq: int, venue: str = "cho-thu") -> list[dict]:
+    visit = f"{seq:08x}-0000-4000-8000-000000000000"
+    return [make_event(kiosk="cho-thu-01", venue=venue, seq=seq, visit=visit, who=person, at=start),
+            make_event(kiosk="cho-thu-01", venue=venue, seq=seq + 1, visit=visit, who=person, type="check_out", at=end)]
+
+
+@pytest.fixture
+def console(store_url):
+    store = open_store(store_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    store.ingest(visit_events(INDEX, now - timedelta(hours=5), now - timedelta(hours=3), 1)
+                 + visit_events(CONTACT, now - timedelta(hours=4), now - timedelta(hours=2), 3))
+    console = Console.over(store)
+    yield console
+    store.close()
+
+
+class Browser:
+    """A test client that signs in as a person would, and sends each form's CSRF token."""
+
+    def __init__(self, console):
+        self.console = console
+        self.client = create_app(console).test_client()
+        self.token = ""
+        self.step = 0
+
+    def get(self, path, **kw):
+        r = self.client.get(path, environ_base={"REMOTE_ADDR": "10.0.0.7"}, **kw)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', r.get_data(as_text=True))
+        if found:
+            self.token = found.group(1)
+        return r
+
+    def post(self, path, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.token
+        return self.client.post(path, data=data, environ_base={"REMOTE_ADDR": "10.0.0.7"}, **kw)
+
+    def code(self, secret):
+        self.step += 1              # each login a later step: a code is good once
+        return pyotp.TOTP(secret).at(datetime.now(UTC).timestamp() + 30 * (self.step - 1) - 30)
+
+    def sign_in(self, roles, name="Lan", password="một mật khẩu dài"):
+        new = self.console.users.add(name, roles)
+        self.get("/login")
+        r = self.post("/login", {"name": name, "password": new.password, "code": self.code(new.totp_secret)})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/password")
+        self.get("/password")
+        r = self.post("/password", {"current": new.password, "new": password, "repeat": password})
+        assert "Đã lưu mật khẩu mới" in r.get_data(as_text=True)
+        self.get("/login")
+        r = self.post("/login", {"name": name, "password": password, "code": self.code(new.totp_secret)})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/"), r.get_data(as_text=True)
+        return self
+
+
+def test_a_tracer_opens_a_case_by_post_and_sees_it_at_an_opaque_address(console):
+    b = Browser(console).sign_in(["tracer"])
+    home = b.get("/")
+    assert home.status_code == 200 and "Mở ca bệnh" in home.get_data(as_text=True)
+    assert home.headers["Cache-Control"] == "no-store" and "frame-ancestors 'none'" in home.headers[
+        "Content-Security-Policy"]
+    r = b.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"})
+    assert r.status_code == 303
+    address = r.headers["Location"]
+    assert re.fullmatch(r"/cases/[A-Za-z0-9_-]{22}", address) and "0791" not in address
+    page = b.get(address).get_data(as_text=True)
+    assert "Nguyễn Thị Mẫu" in page and "1 người tiếp xúc" in page and "Trần Văn An" in page and "0912345678" in page
+    assert "1 h 00" in page                              # 4 h ago to 3 h ago, shared
+    [row] = console.audit.rows()
+    assert (row.actor, row.action, row.person, row.results, row.client) == \
+        ("user:Lan", "case_view", "cccd:079190000000", 1, "10.0.0.7")
+    b.get(address)
+    r = b.post(f"{address}/handled", {"note": "Đã gọi\x00 cho 1 người"})
+    assert r.status_code == 303
+    assert "Đã gọi cho 1 người" in b.get(address).get_data(as_text=True)
+    assert [a.action for a in console.audit.rows()] == ["case_view", "case_view", "case_handled", "case_view"]
+
+
+def test_a_phone_case_and_a_bad_search(console):
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    r = b.post("/cases", {"kind": "phone", "id": "+84 912 345 678", "days": "14"})
+    assert r.status_code == 303
+    page = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Trần Văn An" in page and "1 người tiếp xúc" in page              # traced by the household's phone
+    for bad in ({"kind": "cccd", "id": "07919<script>"}, {"kind": "passport", "id": "B1234567"},
+                {"kind": "phone", "id": "12"}, {"kind": "cccd", "id": "079190000000", "days": "999"}):
+        b.get("/")
+        r = b.post("/cases", bad)
+        assert r.status_code == 400 and "không hợp lệ" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role,sees,not_sees", [
+    ("reporter", "Số liệu 7 ngày qua", "Mở ca bệnh"),
+    ("fleet", "Các máy", "Số liệu 7 ngày qua"),
+    ("admin", "Nhật ký tra cứu", "Mở ca bệnh"),
+])
+def test_each_role_sees_its_own_home_and_no_personal_data(console, role, sees, not_sees):
+    b = Browser(console).sign_in([role])
+    page = b.get("/").get_data(as_text=True)
+    assert sees in page and not_sees not in page and "Nguyễn Thị Mẫu" not in page
+    r = b.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"})
+    assert r.status_code == 403
+    assert [a.action for a in console.audit.rows() if a.action.startswith("case")] == []
+
+
+def test_figures_on_the_reporters_home_are_counted(console):
+    page = Browser(console).sign_in(["reporter"]).get("/").get_data(as_text=True)
+    assert re.search(r"<td>cho-thu</td><td>\d{4}-\d\d-\d\d</td><td class=\"n\">\d</td>", page)
+
+
+def test_without_a_session_every_page_sends_to_the_login(console):
+    client = create_app(console).test_client()
+    for path in ("/", "/cases/abc"):
+        r = client.get(path)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+    assert client.post("/cases", data={"kind": "cccd", "id": "079190000000"}).status_code == 400   # no CSRF token
+
+
+def test_every_form_needs_its_csrf_token(console):
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    assert b.post("/cases", {"kind": "cccd", "id": "079190000000"}, csrf=False).status_code == 400
+    assert b.post("/logout", csrf=False).status_code == 400
+    b.token = "forged"
+    assert b.post("/cases", {"kind": "cccd", "id": "079190000000"}).status_code == 400
+
+
+def test_a_wrong_login_is_one_answer_and_a_flood_is_throttled(console):
+    new = console.users.add("Lan", ["tracer"])
+    b = Browser(console)
+    b.get("/login")
+    answers = set()
+    for attempt in ({"name": "Lan", "password": "wrong one!", "code": b.code(new.totp_secret)},
+                    {"name": "Nobody", "password": new.password, "code": "123456"},
+                    {"name": "Lan", "password": new.password, "code": "000000"}):
+        r = b.post("/login", attempt)
+        assert r.status_code == 401
+        answers.add(re.search(r'id="error">([^<]+)<', r.get_data(as_text=True)).group(1))
+    assert answers == {"Tên, mật khẩu hoặc mã không đúng."}
+    for _ in range(3):
+        r = b.post("/login", {"name": "Lan", "password": "wrong one!", "code": "123456"})
+    assert r.status_code == 429 and "Xin thử lại sau" in r.get_data(as_text=True)
+
+
+def test_an_unknown_case_is_404_and_the_language_switch_stays_on_this_site(console):
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    assert b.get("/cases/nope").status_code == 404
+    r = b.post("/lang", {"language": "en", "next": "//evil.example/"})
+    assert r.headers["Location"] == "/"
+    assert "Open a case" in b.get("/").get_data(as_text=True)
+    assert b.post("/lang", {"language": "vi", "next": "/cases/x"}).headers["Location"] == "/cases/x"
+
+
+def test_the_signing_key_is_kept_in_the_store_so_a_restart_keeps_sessions(console):
+    b = Browser(console).sign_in(["tracer"])
+    restarted = create_app(console).test_client()
+    cookie = b.client.get_cookie("console_session")
+    restarted.set_cookie("console_session", cookie.value)
+    assert restarted.get("/").status_code == 200
