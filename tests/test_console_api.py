@@ -4,8 +4,11 @@ tokens, each role's boundary, bad parameters, and the audit of every lookup of a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mqtt.collector.console.app import Console, create_app
 from mqtt.collector.store_console import AuditRow
@@ -113,3 +116,16 @@ def test_the_audit_is_append_only_in_the_store_itself(scenario):
             with scenario._transaction():
                 scenario._exec(sql)
     assert [r.actor for r in scenario.audit_rows()] == ["cli"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["contacts", "presence", "stats"]),
+       params=st.dictionaries(st.sampled_from(["person", "days", "venue", "from", "to", "by"]),
+                              st.text(max_size=40) | st.sampled_from(["cccd:079190000000", "phone:0912345678", "7",
+                                                                      "2021-08-19", "2021-08-19T08:00+07:00",
+                                                                      "week", "cho-thu"]),
+                              max_size=6))
+def test_any_question_is_answered_or_refused_with_a_reason_never_a_crash(api, path, params):
+    r = api(f"/api/v1/{path}?{urlencode(params)}")
+    assert r.status_code in (200, 400), r.get_data(as_text=True)
+    assert r.is_json and (r.status_code == 200 or r.get_json()["message"])
