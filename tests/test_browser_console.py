@@ -1,7 +1,7 @@
 """The tracing console in a real browser (Debian's Chromium) on a 1366×768 laptop screen, served by
 ``kiosk-collector console`` (waitress) from a central store: a new tracer signs in with the one-time
 password and a code computed from the TOTP secret as their phone would, replaces the password,
-signs in again, opens a case and sees its contacts, in Vietnamese, with nothing personal in the
+signs in again, opens a case, sees its contacts and downloads them as XLSX, in Vietnamese, with nothing personal in the
 address bar or the history."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import openpyxl
 import pyotp
 from playwright.sync_api import expect
 
@@ -82,14 +83,21 @@ def test_a_new_tracer_goes_from_login_to_a_case_in_vietnamese(browser, tmp_path)
         expect(row).to_contain_text("0912345678")
         expect(row).to_contain_text("1 h 00")
         screenshot(page, "console-case-1366")
+        with page.expect_download() as download:
+            page.click("#export-xlsx")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
         elapsed = time.monotonic() - started
+        rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
+        assert rows[1][0] == "Họ tên" and rows[2][:4] == ("Trần Văn An", "BHYT", "HC4797900000001", "0912345678")
+        assert saved.name.startswith("tiep-xuc-") and saved.suffix == ".xlsx"
         page.fill("#note", "Đã gọi điện")
         page.click("#mark-handled")
         expect(page.locator("#handled")).to_contain_text("Đã gọi điện")
         # nothing personal in any address the browser went to (so in its history)
         assert visited and not any("079190000000" in url or "0912345678" in url for url in visited), visited
         assert errors == []                                 # no CSP violation, no script error
-        assert elapsed < 120                                # the done-when: login to a case in two minutes
+        assert elapsed < 120                # the done-when: from login to an exported list in two minutes
     finally:
         context.close()
         proc.terminate()

@@ -4,9 +4,11 @@ case opened by POST and shown at an opaque id, and the audit of every case viewe
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
+import openpyxl
 import pyotp
 import pytest
 
@@ -48,7 +50,8 @@ class Browser:
 
     def get(self, path, **kw):
         r = self.client.get(path, environ_base={"REMOTE_ADDR": "10.0.0.7"}, **kw)
-        found = re.search(r'name="csrf_token" value="([^"]+)"', r.get_data(as_text=True))
+        html = r.get_data(as_text=True) if r.mimetype == "text/html" else ""
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
         if found:
             self.token = found.group(1)
         return r
@@ -183,3 +186,37 @@ def test_the_signing_key_is_kept_in_the_store_so_a_restart_keeps_sessions(consol
     cookie = b.client.get_cookie("console_session")
     restarted.set_cookie("console_session", cookie.value)
     assert restarted.get("/").status_code == 200
+
+
+def test_the_contact_list_exports_as_xlsx_and_csv_with_diacritics_dates_and_no_formulas(console):
+    now = datetime.now(UTC).replace(microsecond=0)
+    hostile = {**CONTACT, "id": "HC4797900000002", "name": "=HYPERLINK(\"http://x\",\"Bấm\")", "phone": None}
+    console.store.ingest(visit_events(hostile, now - timedelta(hours=4, minutes=30), now - timedelta(hours=4), 5))
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    address = b.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"}).headers["Location"]
+    assert "Tải danh sách (Excel)" in b.get(address).get_data(as_text=True)
+    r = b.get(f"{address}/contacts.xlsx")
+    assert r.status_code == 200 and r.headers["Content-Disposition"].startswith('attachment; filename="tiep-xuc-')
+    sheet = openpyxl.load_workbook(io.BytesIO(r.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][:5] == ("Họ tên", "Loại giấy tờ", "Số giấy tờ", "Điện thoại", "Thời gian chung (phút)")
+    an = next(row for row in rows[2:] if row[0] == "Trần Văn An")
+    assert an[1:5] == ("BHYT", "HC4797900000001", "0912345678", 60)
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", an[5])
+    evil = next(row for row in rows[2:] if "HYPERLINK" in row[0])
+    assert evil[0].startswith("'=") and all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    text_csv = b.get(f"{address}/contacts.csv").data
+    assert text_csv.startswith("\ufeff".encode()) and "Trần Văn An" in text_csv.decode("utf-8-sig")
+    assert [(a.action, a.results, a.query.get("format")) for a in console.audit.rows() if a.action == "export"] == [
+        ("export", 2, "xlsx"), ("export", 2, "csv")]
+    assert b.get(f"{address}/contacts.pdf").status_code == 404
+
+
+def test_only_a_tracer_may_export(console):
+    tracer = Browser(console).sign_in(["tracer"])
+    tracer.get("/")
+    address = tracer.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"}).headers["Location"]
+    reporter = Browser(console).sign_in(["reporter"], name="Minh")
+    assert reporter.get(f"{address}/contacts.xlsx").status_code == 403
+    assert reporter.get(address).status_code == 403

@@ -78,6 +78,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "case_mark_handled": {"vi": "Đánh dấu đã xử lý", "en": "Mark as handled"},
     "case_note": {"vi": "Ghi chú", "en": "Note"},
     "not_found": {"vi": "Không tìm thấy.", "en": "Not found."},
+    "export_xlsx": {"vi": "Tải danh sách (Excel)", "en": "Download the list (Excel)"},
+    "export_csv": {"vi": "Tải danh sách (CSV)", "en": "Download the list (CSV)"},
     # each role's home
     "figures_title": {"vi": "Số liệu 7 ngày qua", "en": "The last 7 days"},
     "figures_none": {"vi": "Chưa có lượt vào nào.", "en": "No check-ins yet."},

@@ -21,6 +21,7 @@ from ...wire.event import PERSON_ID, canonical_phone
 from ...wire.masking import mask_id, mask_name
 from .. import queries
 from ..store import TRACE_PHONE
+from . import export
 from .accounts import AccountError
 from .messages import text
 from .roles import ADMIN, FIGURES, FLEET, PERSONAL_DATA, rights
@@ -196,6 +197,30 @@ def case(case_id: str):
     found = queries.case(_console().store, kind, person_id, row.days)
     _audit("case_view", person=row.person, query={"case": case_id, "days": row.days}, results=len(found["contacts"]))
     return render_template("case.html", case=row, kind=kind, person_id=person_id, found=found)
+
+
+@pages.get("/cases/<case_id>/contacts.<fmt>")
+@signed_in(PERSONAL_DATA)
+def case_export(case_id: str, fmt: str):
+    """The contact list for the calling teams, as XLSX or CSV; audited as an export."""
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    row = _case_or_404(case_id)
+    kind, _, person_id = row.person.partition(":")
+    console = _console()
+    found = queries.case(console.store, kind, person_id, row.days)
+    rows = export.contact_rows(found, console.timezone)
+    _audit("export", person=row.person, query={"case": case_id, "days": row.days, "format": fmt}, results=len(rows))
+    day = datetime.now(ZoneInfo(console.timezone)).strftime("%Y-%m-%d")
+    if fmt == "csv":
+        body, mime = export.as_csv(rows), "text/csv; charset=utf-8"
+    else:
+        name = (found["person"] or {}).get("name") or ""
+        body = export.as_xlsx(rows, f"Người tiếp xúc của {name} ({kind}:{person_id}), {row.days} ngày đến {day}")
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = current_app.response_class(body, mimetype=mime)
+    response.headers["Content-Disposition"] = f'attachment; filename="tiep-xuc-{day}.{fmt}"'
+    return response
 
 
 @pages.post("/cases/<case_id>/handled")

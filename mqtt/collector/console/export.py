@@ -1,0 +1,85 @@
+"""A case's contact list as the calling teams take it: XLSX (openpyxl) and CSV, with Vietnamese
+headers, times as ``dd/mm/yyyy HH:MM`` in the venues' zone, and the diacritics intact when the file
+is opened in a spreadsheet (the CSV starts with a UTF-8 byte-order mark, which is how Excel knows).
+
+Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) are written as
+text, so a hostile name cannot become one.
+
+>>> rows = contact_rows({"contacts": [{"person": {"kind": "cccd", "id": "079190000001", "name": "Trần Văn An",
+...     "phone": "0912345678"}, "overlap_s": 3600.0, "first_overlap": "2026-08-19T01:00:00.000+00:00",
+...     "last_overlap": "2026-08-19T02:00:00.000+00:00", "venues": ["cho-thu"], "estimated": False, "open": False,
+...     "visits": []}]}, "Asia/Ho_Chi_Minh")
+>>> rows[0][:6]
+['Trần Văn An', 'CCCD', '079190000001', '0912345678', 60, '19/08/2026 08:00']
+>>> as_csv(rows)[:3] == "\\ufeff".encode() and as_csv(rows).decode("utf-8-sig").splitlines()[0].startswith("Họ tên")
+True
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+HEADERS = ["Họ tên", "Loại giấy tờ", "Số giấy tờ", "Điện thoại", "Thời gian chung (phút)", "Từ", "Đến",
+           "Địa điểm", "Giờ ra ước tính", "Còn ở trong"]
+KIND_LABELS = {"cccd": "CCCD", "bhyt": "BHYT", "national_qr": "QR quốc gia", "kiosk_card": "Thẻ của máy",
+               "slip": "Phiếu in"}
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _local(iso_time: str | None, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(iso_time).astimezone(zone).strftime("%d/%m/%Y %H:%M") if iso_time else ""
+
+
+def _cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def contact_rows(found: dict, tz: str) -> list[list]:
+    """One row per contact (the order of the case: longest shared time first), under :data:`HEADERS`."""
+    zone = ZoneInfo(tz)
+    out = []
+    for c in found["contacts"]:
+        p = c["person"]
+        out.append([_cell(p.get("name") or ""), KIND_LABELS.get(p.get("kind"), p.get("kind")), _cell(p.get("id")),
+                    _cell(p.get("phone") or ""), round(c["overlap_s"] / 60), _local(c["first_overlap"], zone),
+                    _local(c["last_overlap"], zone), ", ".join(c["venues"]), "có" if c["estimated"] else "không",
+                    "có" if c["open"] else "không"])
+    return out
+
+
+def as_csv(rows: list[list]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADERS)
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def as_xlsx(rows: list[list], title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Tiếp xúc"
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True)
+    sheet.append(HEADERS)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"        # text, never a formula
+    for column, width in zip("ABCDEFGHIJ", (28, 14, 18, 14, 12, 17, 17, 24, 10, 10), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
