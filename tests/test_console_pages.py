@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pyotp
@@ -220,3 +221,29 @@ def test_only_a_tracer_may_export(console):
     reporter = Browser(console).sign_in(["reporter"], name="Minh")
     assert reporter.get(f"{address}/contacts.xlsx").status_code == 403
     assert reporter.get(address).status_code == 403
+
+
+def test_a_venue_exposure_lists_everyone_there_and_is_audited(console):
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    local = (datetime.now(UTC) - timedelta(hours=4)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    start, end = local - timedelta(minutes=30), local + timedelta(minutes=30)
+    if start.date() != end.date():          # the window must lie within one local day
+        start = end.replace(hour=0, minute=0)
+    r = b.post("/exposure", {"venue": "cho-thu", "day": start.strftime("%Y-%m-%d"), "from": start.strftime("%H:%M"),
+                             "to": end.strftime("%H:%M")})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Nguyễn Thị Mẫu" in page and "Trần Văn An" in page
+    assert re.search(r"2 người có mặt ở cho-thu", page)
+    [row] = [a for a in console.audit.rows() if a.action == "presence"]
+    assert row.results == 2 and row.query["venue"] == "cho-thu" and row.person is None
+    for bad in ({"venue": "cho-thu", "day": "12/8", "from": "08:00", "to": "11:00"},
+                {"venue": "cho-thu", "day": "2026-08-12", "from": "11:00", "to": "08:00"},
+                {"venue": "../x", "day": "2026-08-12", "from": "08:00", "to": "11:00"}):
+        b.get("/")
+        r = b.post("/exposure", bad)
+        assert r.status_code == 400 and "không hợp lệ" in r.get_data(as_text=True)
+    reporter = Browser(console).sign_in(["reporter"], name="Minh")
+    reporter.get("/")
+    assert reporter.post("/exposure", {"venue": "cho-thu", "day": "2026-08-12", "from": "08:00",
+                                       "to": "11:00"}).status_code == 403

@@ -18,6 +18,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 
 from ...plumbing.wording import LANGUAGES
 from ...wire.event import PERSON_ID, canonical_phone
+from ...wire.ids import ID
 from ...wire.masking import mask_id, mask_name
 from .. import queries
 from ..store import TRACE_PHONE
@@ -155,7 +156,7 @@ def home():
     users = console.users.list() if ADMIN in g.rights else None
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
     return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, users=users, audit=audit,
-                           error=None, days=queries.DEFAULT_TRACE_DAYS)
+                           error=None, exposure_error=None, days=queries.DEFAULT_TRACE_DAYS)
 
 
 # -- cases ------------------------------------------------------------------------------------------
@@ -174,12 +175,37 @@ def open_case():
         valid = False
     if not valid:
         return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
-                               error=text("search_bad", g.language), days=queries.DEFAULT_TRACE_DAYS), 400
+                               error=text("search_bad", g.language), exposure_error=None,
+                               days=queries.DEFAULT_TRACE_DAYS), 400
     case_id = secrets.token_urlsafe(16)
     console = _console()
     console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
                               opened_at=datetime.now(UTC))
     return redirect(url_for("pages.case", case_id=case_id), code=303)
+
+
+@pages.post("/exposure")
+@signed_in(PERSONAL_DATA)
+def exposure():
+    """A venue exposure: everyone at a venue on a day between two times (``Chợ X, 08:00-11:00 on
+    12/8``), longest there first; audited with the venue, the window and how many people."""
+    console = _console()
+    zone = ZoneInfo(console.timezone)
+    venue = request.form.get("venue", "").strip()
+    try:
+        day = datetime.strptime(request.form.get("day", ""), "%Y-%m-%d").date()
+        start = datetime.combine(day, datetime.strptime(request.form.get("from", ""), "%H:%M").time(), zone)
+        end = datetime.combine(day, datetime.strptime(request.form.get("to", ""), "%H:%M").time(), zone)
+        valid = bool(ID.fullmatch(venue)) and start < end
+    except ValueError:
+        valid = False
+    if not valid:
+        return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
+                               error=None, exposure_error=text("exposure_bad", g.language),
+                               days=queries.DEFAULT_TRACE_DAYS), 400
+    people = queries.presence(console.store, venue, start, end)
+    _audit("presence", query={"venue": venue, "from": start.isoformat(), "to": end.isoformat()}, results=len(people))
+    return render_template("exposure.html", venue=venue, start=start, end=end, people=people)
 
 
 def _case_or_404(case_id: str):
