@@ -1,6 +1,7 @@
-"""The README's run command: a loopback Mosquitto, the collector and the kiosk, started and stopped together.
+"""The README's run command: a loopback Mosquitto, the collector, its tracing console and the kiosk,
+started and stopped together.
 
-    python -m provisioning.devstack [--broker-port N] [--web-port N] [kiosk run options]
+    python -m provisioning.devstack [--broker-port N] [--web-port N] [--console-port N] [kiosk run options]
 
 Data goes under ./var: ``var/broker`` (Mosquitto's persistence and log), ``var/central.db``
 (the collector's store), the kiosk's own ``var/kiosk.db`` and camera folder. If something already
@@ -8,7 +9,9 @@ listens on the broker port (Debian starts its own mosquitto on 1883 after ``apt 
 broker is used instead of starting a second one. ``--broker-port`` and ``--web-port`` move the
 broker and the kiosk's screen off 1883 and 8080 (a second stack on the same machine: each its own
 broker, collector and kiosk); the kiosk then reads them from ``var/kiosk.toml``, which devstack
-writes. Ctrl-C (or SIGTERM) stops the kiosk, then the collector, then the broker.
+writes. The console listens on 127.0.0.1:8090 (``--console-port``); the first run makes it a user
+``demo`` with every role and prints its one-time password and authenticator QR code. Ctrl-C (or
+SIGTERM) stops the kiosk, then the console and the collector, then the broker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 from mqtt.loopback.mosquitto import LoopbackBroker, port_in_use
 
 BROKER_PORT = 1883
+CONSOLE_PORT = 8090
+DEMO_USER = "demo"
 VAR = Path("var")
 
 
@@ -33,8 +38,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help=f"Mosquitto on 127.0.0.1:N (default {BROKER_PORT})")
     parser.add_argument("--web-port", type=int, metavar="N",
                         help="the kiosk's screen on 127.0.0.1:N (default: the kiosk's, 8080)")
+    parser.add_argument("--console-port", type=int, default=CONSOLE_PORT, metavar="N",
+                        help=f"the tracing console on 127.0.0.1:N (default {CONSOLE_PORT})")
     args, kiosk_argv = parser.parse_known_args(argv)
-    for name in ("broker_port", "web_port"):
+    for name in ("broker_port", "web_port", "console_port"):
         port = getattr(args, name)
         if port is not None and not 0 < port < 65536:
             parser.error(f"--{name.replace('_', '-')} {port}: a port is 1 to 65535")
@@ -53,12 +60,13 @@ def kiosk_config(path: Path, broker_url: str, web_port: int | None) -> Path:
     return path
 
 
-def collector_config(path: Path, broker_url: str) -> Path:
+def collector_config(path: Path, broker_url: str, console_port: int = CONSOLE_PORT) -> Path:
     path.write_text(
         "# Written by provisioning/devstack.py for the local demo stack.\n"
         f'[mqtt]\nurl = "{broker_url}"\nclient_id = "collector-dev"\n'
         f'[store]\nurl = "sqlite:///{(VAR / "central.db").resolve()}"\n'
-        f'[collector]\nstatus_file = "{(VAR / "collector-status.json").resolve()}"\n')
+        f'[collector]\nstatus_file = "{(VAR / "collector-status.json").resolve()}"\n'
+        f'[console]\nlisten = "127.0.0.1:{console_port}"\n')
     return path
 
 
@@ -74,11 +82,15 @@ def main(argv: list[str]) -> int:
         print(f"devstack: Mosquitto on 127.0.0.1:{port} (log: var/broker/mosquitto.log)", file=sys.stderr)
     url = f"mqtt://127.0.0.1:{port}"
     bin_dir = Path(sys.executable).parent
-    config = collector_config(VAR / "collector.toml", url)
-    collector = subprocess.Popen([str(bin_dir / "kiosk-collector"), "run", "--config", str(config)],
-                                 start_new_session=True)
+    config = collector_config(VAR / "collector.toml", url, args.console_port)
+    collector_cli = str(bin_dir / "kiosk-collector")
+    first_console_user(collector_cli, config)       # before the collector: one process makes the store
+    collector = subprocess.Popen([collector_cli, "run", "--config", str(config)], start_new_session=True)
     print(f"devstack: collector running; see what arrived with\n"
           f"    .venv/bin/kiosk-collector visits --config {config}", file=sys.stderr)
+    console = subprocess.Popen([collector_cli, "console", "--config", str(config)], start_new_session=True)
+    print(f"devstack: tracing console at http://127.0.0.1:{args.console_port}/ (user {DEMO_USER}; "
+          f"kiosk-collector users reset {DEMO_USER} --config {config} for a new password)", file=sys.stderr)
     # The kiosk's default MQTT url is mqtt://127.0.0.1:1883 and its screen 127.0.0.1:8080: a
     # config file only when the stack moved off them.
     if port != BROKER_PORT or args.web_port is not None:
@@ -94,7 +106,7 @@ def main(argv: list[str]) -> int:
     try:
         code = kiosk.wait()
     finally:
-        for proc in (kiosk, collector):
+        for proc in (kiosk, console, collector):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -105,6 +117,17 @@ def main(argv: list[str]) -> int:
             broker.stop()
         print("devstack: stopped", file=sys.stderr)
     return code
+
+
+def first_console_user(collector_cli: str, config: Path) -> None:
+    """On the stack's first run, a console user with every role, its one-time password and its
+    authenticator QR code printed here (a newcomer sees the whole console at once)."""
+    listed = subprocess.run([collector_cli, "users", "list", "--json", "--config", str(config)],
+                            capture_output=True, text=True)
+    if listed.returncode != 0 or listed.stdout.strip():
+        return
+    subprocess.run([collector_cli, "users", "add", DEMO_USER, "--role", "tracer", "--role", "reporter",
+                    "--role", "fleet", "--role", "admin", "--config", str(config)], check=False)
 
 
 if __name__ == "__main__":
