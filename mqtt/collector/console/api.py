@@ -16,6 +16,7 @@ how many people) before it is sent; so is every refusal of a person lookup.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -116,7 +117,8 @@ def contacts():
         raise ApiError(400, "bad_request", f"person must be KIND:ID with KIND one of {', '.join(_TRACE_KINDS)}")
     days = _int("days", queries.DEFAULT_TRACE_DAYS, 1, MAX_DAYS)
     try:
-        found = queries.case(current_app.extensions["console"].store, kind, person_id, days)
+        console = current_app.extensions["console"]
+        found = queries.case(console.store, kind, person_id, days, now=console.now())
     except ValueError as exc:          # a phone number that is not one
         raise ApiError(400, "bad_request", str(exc)) from None
     _audit("contacts", person=person, query={"days": days}, results=len(found["contacts"]))
@@ -130,7 +132,8 @@ def presence():
     start, end = _time("from"), _time("to")
     if not start < end or (end - start).days > MAX_WINDOW_DAYS:
         raise ApiError(400, "bad_request", f"from must be before to, at most {MAX_WINDOW_DAYS} days apart")
-    found = queries.presence(current_app.extensions["console"].store, venue, start, end)
+    console = current_app.extensions["console"]
+    found = queries.presence(console.store, venue, start, end, now=console.now())
     _audit("presence", query={"venue": venue, "from": start.isoformat(), "to": end.isoformat()}, results=len(found))
     return jsonify({"venue_id": venue, "from": start.isoformat(), "to": end.isoformat(), "people": found})
 
@@ -144,7 +147,8 @@ def stats():
     console = current_app.extensions["console"]
     try:
         rows = queries.figures(console.store, by=by, venue=_venue(required=False), date_from=_date("from"),
-                               date_to=_date("to"), tz=console.timezone)
+                               date_to=_date("to"), tz=console.timezone,
+                               today=console.now().astimezone(ZoneInfo(console.timezone)).date())
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     return jsonify({"by": by, "rows": rows})

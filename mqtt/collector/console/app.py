@@ -16,7 +16,10 @@ use it.
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -44,19 +47,24 @@ SECURITY_HEADERS = {
 
 @dataclass
 class Console:
-    """What the console's routes use, over one open central store."""
+    """What the console's routes use, over one open central store. clock: wall time, seconds
+    (what "now" is for every window, session, code and audit row)."""
 
     store: Store
     users: ConsoleUsers
     tokens: ApiTokens
     audit: ConsoleAudit
     timezone: str = "Asia/Ho_Chi_Minh"
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def over(cls, store: Store, *, timezone: str = "Asia/Ho_Chi_Minh", idle_minutes: int = 15,
-             max_hours: int = 8) -> Console:
-        return cls(store, ConsoleUsers(store, idle_minutes=idle_minutes, max_hours=max_hours), ApiTokens(store),
-                   ConsoleAudit(store), timezone)
+             max_hours: int = 8, clock: Callable[[], float] = time.time) -> Console:
+        return cls(store, ConsoleUsers(store, idle_minutes=idle_minutes, max_hours=max_hours, clock=clock),
+                   ApiTokens(store, clock=clock), ConsoleAudit(store, clock=clock), timezone, clock)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
 
 def create_app(console: Console) -> Flask:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -151,8 +151,9 @@ def switch_language():
 @signed_in()
 def home():
     console = _console()
-    figures = queries.figures(console.store, tz=console.timezone) if FIGURES in g.rights else None
-    fleet = queries.fleet(console.store) if FLEET in g.rights else None
+    today = console.now().astimezone(ZoneInfo(console.timezone)).date()
+    figures = queries.figures(console.store, tz=console.timezone, today=today) if FIGURES in g.rights else None
+    fleet = queries.fleet(console.store, now=console.now()) if FLEET in g.rights else None
     users = console.users.list() if ADMIN in g.rights else None
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
     return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, users=users, audit=audit,
@@ -180,7 +181,7 @@ def open_case():
     case_id = secrets.token_urlsafe(16)
     console = _console()
     console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
-                              opened_at=datetime.now(UTC))
+                              opened_at=console.now())
     return redirect(url_for("pages.case", case_id=case_id), code=303)
 
 
@@ -203,7 +204,7 @@ def exposure():
         return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
                                error=None, exposure_error=text("exposure_bad", g.language),
                                days=queries.DEFAULT_TRACE_DAYS), 400
-    people = queries.presence(console.store, venue, start, end)
+    people = queries.presence(console.store, venue, start, end, now=console.now())
     _audit("presence", query={"venue": venue, "from": start.isoformat(), "to": end.isoformat()}, results=len(people))
     return render_template("exposure.html", venue=venue, start=start, end=end, people=people)
 
@@ -220,7 +221,7 @@ def _case_or_404(case_id: str):
 def case(case_id: str):
     row = _case_or_404(case_id)
     kind, _, person_id = row.person.partition(":")
-    found = queries.case(_console().store, kind, person_id, row.days)
+    found = queries.case(_console().store, kind, person_id, row.days, now=_console().now())
     _audit("case_view", person=row.person, query={"case": case_id, "days": row.days}, results=len(found["contacts"]))
     return render_template("case.html", case=row, kind=kind, person_id=person_id, found=found)
 
@@ -234,10 +235,10 @@ def case_export(case_id: str, fmt: str):
     row = _case_or_404(case_id)
     kind, _, person_id = row.person.partition(":")
     console = _console()
-    found = queries.case(console.store, kind, person_id, row.days)
+    found = queries.case(console.store, kind, person_id, row.days, now=console.now())
     rows = export.contact_rows(found, console.timezone)
     _audit("export", person=row.person, query={"case": case_id, "days": row.days, "format": fmt}, results=len(rows))
-    day = datetime.now(ZoneInfo(console.timezone)).strftime("%Y-%m-%d")
+    day = console.now().astimezone(ZoneInfo(console.timezone)).strftime("%Y-%m-%d")
     if fmt == "csv":
         body, mime = export.as_csv(rows), "text/csv; charset=utf-8"
     else:
@@ -255,7 +256,7 @@ def case_handled(case_id: str):
     row = _case_or_404(case_id)
     note = " ".join("".join(ch for ch in request.form.get("note", "") if ch.isprintable() or ch.isspace()).split())
     note = note[:NOTE_MAX]
-    _console().store.mark_case_handled(case_id, by=g.user.name, note=note, at=datetime.now(UTC))
+    _console().store.mark_case_handled(case_id, by=g.user.name, note=note, at=_console().now())
     _audit("case_handled", person=row.person, query={"case": case_id})
     return redirect(url_for("pages.case", case_id=case_id), code=303)
 
