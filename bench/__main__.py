@@ -24,7 +24,10 @@ TARGET_RSS_MB = 120
 TARGET_MQTT_RATIO = 0.50
 TARGET_TRACE_RATIO = 2.0
 TARGET_SCREEN_MS = 300
-SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol", "login")
+TARGET_CONSOLE_RATIO = 2.0
+TARGET_CONSOLE_PG_MS = 300
+TARGET_FIGURES_MS = 500
+SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol", "login", "console")
 
 
 def _args(argv):
@@ -55,11 +58,12 @@ def _settings(quick: bool) -> dict:
         return {"seconds": 0.3, "min_frames": 30, "repeats": 2, "stage_seconds": 0.5, "stage_frames": 40,
                 "commit_calls": 200, "stamp_calls": 50, "mqtt_events": 500, "mqtt_repeats": 1,
                 "trace_sizes": [100_000, 1_000_000], "trace_persons": 50, "screen_presentations": 50,
-                "print_repeats": 5, "login_requests": 40}
+                "print_repeats": 5, "login_requests": 40, "console_visits": 20_000, "console_persons": 5}
     return {"seconds": 3.0, "min_frames": 300, "repeats": 5, "stage_seconds": 3.0, "stage_frames": 300,
             "commit_calls": 2000, "stamp_calls": 500, "mqtt_events": 5000, "mqtt_repeats": 5,
             "trace_sizes": [1_000_000, 10_000_000], "trace_persons": 50, "screen_presentations": 200,
-            "print_repeats": 50, "login_requests": 400}
+            "print_repeats": 50, "login_requests": 400, "console_visits": 10_000_000,
+            "console_persons": 50}
 
 
 def _machine() -> dict:
@@ -119,6 +123,8 @@ def _run(args) -> int:
         enrol.section(out, quick=args.quick, log=_progress)
     if "login" in args.only:
         _login_section(s, out)
+    if "console" in args.only:
+        _console_section(s, out)
 
     if args.json or args.out:
         text = json.dumps(out, ensure_ascii=False, indent=2)
@@ -437,6 +443,47 @@ def _trace_section(s: dict, out: dict) -> None:
              f"visits / contacts = medians of their own visits in the window and of the contacts trace returns; "
              f"walked = "
              f"median visits the query's (venue_id, check_out_at > index start) range steps through for them"))
+
+
+def _console_section(s: dict, out: dict) -> None:
+    # 10. The tracing console against the engine ----------------------------------------------------
+    from mqtt.loopback import postgres
+
+    from . import console
+
+    scratch = make_tempdir("console")
+    pg, pg_note = None, postgres.unavailable_reason()
+    if pg_note is None:
+        try:
+            pg = postgres.PgServer(make_tempdir("pg-console")).start()
+        except Exception as exc:  # noqa: BLE001
+            pg_note = f"PostgreSQL did not start: {exc}"
+    try:
+        res = console.run(s["console_visits"], s["console_persons"], scratch, pg, log=_progress)
+    finally:
+        if pg is not None:
+            pg.stop()
+    out["console"] = res
+    names = {"sqlite": "SQLite", "postgresql": f"PostgreSQL {pg.version if pg else ''}"}
+    rows = []
+    for backend, r in res["stores"].items():
+        under = "" if backend != "postgresql" else (" ok" if r["api_p50_ms"] < TARGET_CONSOLE_PG_MS else " OVER")
+        rows.append([f"{names[backend]}: contacts of a case ({r['contacts_p50']:.0f} contacts)", r["api_p50_ms"],
+                     r["api_p95_ms"], r["raw_p50_ms"],
+                     f"{r['ratio_p50']:.2f} {'ok' if r['ratio_p50'] <= TARGET_CONSOLE_RATIO else 'OVER'}{under}"])
+        rows.append([f"{names[backend]}: daily figures, {r['venues']} venues × 21 days ({r['stats_rows']} rows)",
+                     r["stats_p50_ms"], "", r["stats_raw_p50_ms"],
+                     f"{r['stats_ratio']:.2f} {'ok' if r['stats_p50_ms'] < TARGET_FIGURES_MS else 'OVER'}"])
+    if pg is None:
+        rows.append([f"PostgreSQL: not run ({pg_note})", "", "", "", ""])
+    print(table(
+        f"10. The tracing console at {res['visits']:,} stored visits — ms: the API's whole answer vs the engine "
+        f"running the same statements",
+        ["", "API p50", "API p95", "raw SQL p50", "ratio"], rows,
+        note=f"   targets: contacts ≤ {TARGET_CONSOLE_RATIO:.0f}× the raw SQL and under {TARGET_CONSOLE_PG_MS} ms on "
+             f"PostgreSQL; a province's daily figures under {TARGET_FIGURES_MS} ms"
+             f"\n   API = GET /api/v1/contacts (token, both queries, shared time, JSON, its audit row) through the "
+             f"Flask app; raw = the same SQL and parameters on a connection of the engine's own, every row fetched"))
 
 
 if __name__ == "__main__":

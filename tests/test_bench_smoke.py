@@ -36,3 +36,7 @@ def test_bench_quick_reports_every_figure(tmp_path):
     login = figures["login"]
     assert login["ours_flood"]["p50_ms"] > 0 and login["raw_flood"]["p50_ms"] > 0 and login["flood_per_s"] > 0
     assert "429" in login["flood_answers"] and "9. A logged-in staff page" in r.stdout
+    for store in figures["console"]["stores"].values():
+        assert store["api_p50_ms"] > 0 and store["raw_p50_ms"] > 0 and store["ratio_p50"] > 0
+        assert store["stats_rows"] > 0 and store["stats_p50_ms"] > 0
+    assert "10. The tracing console" in r.stdout
