@@ -64,12 +64,18 @@ def _open(config: Config):
                                max_hours=config.console.max_hours)
 
 
-def _users(args, config: Config) -> int:
+def _missing(command: str, args) -> str | None:
+    """What ``users``/``api-token`` ACTION lacks (a NAME, a --role), said as the operator's error."""
     if args.action != "list" and not args.name:
-        echo(f"kiosk-collector: users {args.action} needs a NAME", file=sys.stderr)
-        return 2
+        return f"{command} {args.action} needs a NAME"
     if args.action == "add" and not args.role:
-        echo(f"kiosk-collector: users add needs --role ({'|'.join(ROLES)})", file=sys.stderr)
+        return f"{command} add needs --role ({'|'.join(ROLES)})"
+    return None
+
+
+def _users(args, config: Config) -> int:
+    if missing := _missing("users", args):
+        echo(f"kiosk-collector: {missing}", file=sys.stderr)
         return 2
     store, console = _open(config)
     from .accounts import AccountError
@@ -111,11 +117,8 @@ def _print_credentials(new: NewCredentials, what: str, roles: list[str] | None =
 
 
 def _api_token(args, config: Config) -> int:
-    if args.action != "list" and not args.name:
-        echo(f"kiosk-collector: api-token {args.action} needs a NAME", file=sys.stderr)
-        return 2
-    if args.action == "add" and not args.role:
-        echo(f"kiosk-collector: api-token add needs --role ({'|'.join(ROLES)})", file=sys.stderr)
+    if missing := _missing("api-token", args):
+        echo(f"kiosk-collector: {missing}", file=sys.stderr)
         return 2
     store, console = _open(config)
     from .accounts import AccountError
