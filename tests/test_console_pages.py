@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ import pytest
 from mqtt.collector.console.app import Console, create_app
 from mqtt.collector.store import open_store
 from test_collector_store import make_event
+from waiting import wait_for
 
 INDEX = {"kind": "cccd", "id": "079190000000", "name": "Nguyễn Thị Mẫu", "birth_date": "1990-01-01", "sex": None,
          "phone": None}
@@ -247,3 +249,29 @@ def test_a_venue_exposure_lists_everyone_there_and_is_audited(console):
     reporter.get("/")
     assert reporter.post("/exposure", {"venue": "cho-thu", "day": "2026-08-12", "from": "08:00",
                                        "to": "11:00"}).status_code == 403
+
+
+def test_a_central_store_that_stops_answering_is_said_not_a_500_and_the_console_comes_back():
+    """A PostgreSQL of its own, stopped under a signed-in tracer and started again."""
+    from mqtt.loopback.postgres import FAST_OPTIONS, PgServer
+
+    # In /tmp, as conftest's: the postgres user cannot enter pytest's own 0700 folders
+    workdir = tempfile.mkdtemp(prefix="checkin-pg-")
+    server = PgServer(workdir, options=FAST_OPTIONS).start()
+    store = open_store(server.new_database())
+    try:
+        console = Console.over(store)
+        b = Browser(console).sign_in(["tracer"])
+        token = console.tokens.add("district-7", "reporter")
+        assert b.get("/").status_code == 200
+        server.stop()
+        r = b.get("/")
+        assert r.status_code == 503 and "Kho dữ liệu trung tâm đang không trả lời" in r.get_data(as_text=True)
+        r = b.client.get("/api/v1/stats", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 503 and r.get_json()["error"] == "store_unavailable"
+        server.start()
+        assert wait_for(lambda: b.get("/").status_code == 200, timeout=30, interval=0.5)
+    finally:
+        store.close()
+        server.remove = True        # the last stop takes its folder
+        server.stop()

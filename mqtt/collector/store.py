@@ -149,6 +149,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def is_down(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised by this store, says it is down (:class:`StoreError`, or the
+        backend's own error for a lost server, a full disk, a damaged file) rather than a bug."""
+        return isinstance(exc, StoreError)
+
     def __enter__(self):
         return self
 

@@ -246,6 +246,9 @@ class PostgresStore(SqlStore):
                     self._connection().execute(sql)
                     self._exec("INSERT INTO schema_version (version) VALUES (?)", [version])
 
+    def is_down(self, exc: BaseException) -> bool:
+        return isinstance(exc, StoreError) or store_down(exc)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

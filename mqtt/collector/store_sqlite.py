@@ -248,6 +248,9 @@ class SqliteStore(SqlStore):
             raise StoreError(f"cannot open the central store {self.path}: {exc}") from exc
         self.conn = conn
 
+    def is_down(self, exc: BaseException) -> bool:
+        return isinstance(exc, StoreError) or store_down(exc)
+
     def close(self) -> None:
         self.conn.close()
 

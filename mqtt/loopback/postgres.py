@@ -85,8 +85,11 @@ class PgServer:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
 
     def start(self) -> PgServer:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-locale", "-E", "UTF8", "--no-sync")
+        """Start the server, its cluster made the first time (so a stopped server starts again with its
+        data, unless ``remove`` took it)."""
+        if not (self.data / "PG_VERSION").exists():
+            self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                      "--no-locale", "-E", "UTF8", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
                 f"{self.options}")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"),

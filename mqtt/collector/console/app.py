@@ -15,14 +15,16 @@ use it.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Flask
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..store import Store
@@ -30,7 +32,10 @@ from .accounts import ConsoleUsers
 from .api import api
 from .api_tokens import ApiTokens
 from .audit import ConsoleAudit
+from .messages import text
 from .pages import pages
+
+log = logging.getLogger("mqtt.collector.console")
 
 __all__ = ["Console", "create_app"]
 
@@ -91,6 +96,17 @@ def create_app(console: Console) -> Flask:
     app.register_blueprint(pages)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
+    @app.errorhandler(Exception)
+    def _store_down(exc):
+        # The central store cannot answer (down, full, locked): said, never a bare 500; the API in JSON.
+        if isinstance(exc, HTTPException) or not console.store.is_down(exc):
+            return exc if isinstance(exc, HTTPException) else _reraise(exc)
+        log.error("console: the central store does not answer: %s", type(exc).__name__)
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "store_unavailable", "message": "the central store does not answer; "
+                            "try again shortly"}), 503
+        return render_template("message.html", message=text("store_down", g.get("language", "vi"))), 503
+
     @app.after_request
     def _headers(response):
         for name, value in SECURITY_HEADERS.items():
@@ -98,3 +114,8 @@ def create_app(console: Console) -> Flask:
         return response
 
     return app
+
+
+def _reraise(exc: BaseException):
+    """A bug: Flask answers 500 and logs it (its traceback, never a request's personal data)."""
+    raise exc

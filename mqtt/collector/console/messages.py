@@ -78,6 +78,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "case_mark_handled": {"vi": "Đánh dấu đã xử lý", "en": "Mark as handled"},
     "case_note": {"vi": "Ghi chú", "en": "Note"},
     "not_found": {"vi": "Không tìm thấy.", "en": "Not found."},
+    "store_down": {"vi": "Kho dữ liệu trung tâm đang không trả lời. Xin thử lại sau ít phút.",
+                   "en": "The central store is not answering. Please try again in a few minutes."},
     "exposure_title": {"vi": "Ai đã ở một địa điểm", "en": "Who was at a venue"},
     "exposure_from": {"vi": "Từ giờ", "en": "From"},
     "exposure_to": {"vi": "Đến giờ", "en": "To"},
