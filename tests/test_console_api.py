@@ -3,7 +3,6 @@ tokens, each role's boundary, bad parameters, and the audit of every lookup of a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -12,14 +11,14 @@ from hypothesis import strategies as st
 
 from mqtt.collector.console.app import Console, create_app
 from mqtt.collector.store_console import AuditRow
-from test_collector_queries import NOW, scenario  # noqa: F401 - the fixture: a central store with visits
+from test_collector_queries import EXPECTED, NOW, scenario  # noqa: F401 - the fixture: a central store with visits
 
 INDEX = "cccd:079190000000"
 
 
 @pytest.fixture
 def api(scenario):
-    console = Console.over(scenario)
+    console = Console.over(scenario, clock=NOW.timestamp)      # the scenario's "now", in 2021
     client = create_app(console).test_client()
     tokens = {role: console.tokens.add(f"{role}-token", role) for role in ("tracer", "reporter", "fleet", "admin")}
 
@@ -33,11 +32,13 @@ def api(scenario):
 
 
 def test_contacts_for_a_tracer_in_the_contract_shape_and_audited(api):
-    days = (datetime.now(UTC) - NOW).days + 3       # the scenario is in 2021: reach back to it
-    r = api(f"/api/v1/contacts?person={INDEX}&days={min(days, 60)}")
+    r = api(f"/api/v1/contacts?person={INDEX}&days=3")
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     body = r.get_json()
     assert set(body) == {"person", "visits", "contacts"}
+    assert len(body["visits"]) == 3 and len(body["contacts"]) == len(EXPECTED) == 6
+    assert [c["overlap_s"] for c in body["contacts"]] == sorted((c["overlap_s"] for c in body["contacts"]),
+                                                               reverse=True)
     for contact in body["contacts"]:
         assert {"person", "overlap_s", "visits", "estimated"} <= set(contact)
         assert set(contact["person"]) == {"kind", "id", "name", "birth_date", "sex", "phone"}

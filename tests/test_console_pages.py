@@ -278,3 +278,22 @@ def test_a_central_store_that_stops_answering_is_said_not_a_500_and_the_console_
         store.close()
         server.remove = True        # the last stop takes its folder
         server.stop()
+
+
+def test_a_reporter_downloads_the_figures_as_xlsx_aggregates_only(console):
+    b = Browser(console).sign_in(["reporter"])
+    assert "Tải theo ngày (Excel)" in b.get("/").get_data(as_text=True)
+    for query, title in (("", "theo ngày"), ("?by=week", "theo tuần")):
+        r = b.get(f"/figures.xlsx{query}")
+        assert r.status_code == 200 and r.headers["Content-Disposition"].startswith('attachment; filename="so-lieu-')
+        rows = list(openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+        assert title in rows[0][0]
+        assert rows[1] == ("Địa điểm", "Ngày", "Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy")
+        # two check-ins, 5 and 4 hours ago: one local day, or two when midnight fell between them
+        assert {row[0] for row in rows[2:]} == {"cho-thu"} and sum(row[2] for row in rows[2:]) == 2
+        assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[1]) for row in rows[2:])
+        assert not any("Nguyễn" in str(cell) or "0791" in str(cell) for row in rows for cell in row)
+    assert [(a.action, a.query["by"]) for a in console.audit.rows()] == [("export_figures", "day"),
+                                                                        ("export_figures", "week")]
+    fleet = Browser(console).sign_in(["fleet"], name="Minh")
+    assert fleet.get("/figures.xlsx").status_code == 403

@@ -52,24 +52,34 @@ def contact_rows(found: dict, tz: str) -> list[list]:
     return out
 
 
-def as_csv(rows: list[list]) -> bytes:
+FIGURE_HEADERS = ["Địa điểm", "Ngày", "Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy"]
+
+
+def figure_rows(figures: list[dict]) -> list[list]:
+    """The committees' figures (aggregates only), under :data:`FIGURE_HEADERS`; days as dd/mm/yyyy
+    (by week: the week's Monday)."""
+    return [[r["venue_id"], "/".join(reversed(r["day"].split("-"))), r["check_ins"], r["visitors"],
+             r["peak_occupancy"], r["kiosks"]] for r in figures]
+
+
+def as_csv(rows: list[list], headers: list[str] = HEADERS) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADERS)
+    writer.writerow(headers)
     writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def as_xlsx(rows: list[list], title: str) -> bytes:
+def as_xlsx(rows: list[list], title: str, headers: list[str] = HEADERS, sheet_title: str = "Tiếp xúc") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "Tiếp xúc"
+    sheet.title = sheet_title
     sheet.append([title])
     sheet["A1"].font = Font(bold=True)
-    sheet.append(HEADERS)
+    sheet.append(headers)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in rows:
@@ -77,7 +87,7 @@ def as_xlsx(rows: list[list], title: str) -> bytes:
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"        # text, never a formula
-    for column, width in zip("ABCDEFGHIJ", (28, 14, 18, 14, 12, 17, 17, 24, 10, 10), strict=True):
+    for column, width in zip("ABCDEFGHIJ", (28, 14, 18, 14, 12, 17, 17, 24, 10, 10)[:len(headers)], strict=False):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A3"
     out = io.BytesIO()

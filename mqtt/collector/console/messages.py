@@ -92,6 +92,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "export_csv": {"vi": "Tải danh sách (CSV)", "en": "Download the list (CSV)"},
     # each role's home
     "figures_title": {"vi": "Số liệu 7 ngày qua", "en": "The last 7 days"},
+    "figures_xlsx": {"vi": "Tải theo ngày (Excel)", "en": "Download by day (Excel)"},
+    "figures_weeks_xlsx": {"vi": "Tải 4 tuần qua (Excel)", "en": "Download the last 4 weeks (Excel)"},
     "figures_none": {"vi": "Chưa có lượt vào nào.", "en": "No check-ins yet."},
     "col_day": {"vi": "Ngày", "en": "Day"},
     "col_check_ins": {"vi": "Lượt vào", "en": "Check-ins"},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -32,6 +32,7 @@ pages = Blueprint("pages", __name__)
 #: What a tracer opens a case by (the event contract's kinds, and the phone staff check in by).
 CASE_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", TRACE_PHONE)
 NOTE_MAX = 500
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _console():
@@ -185,6 +186,23 @@ def open_case():
     return redirect(url_for("pages.case", case_id=case_id), code=303)
 
 
+@pages.get("/figures.xlsx")
+@signed_in(FIGURES)
+def figures_export():
+    """The last 7 days' figures per venue (``?by=week``: the last 4 weeks), aggregates only, as XLSX."""
+    console = _console()
+    by = "week" if request.args.get("by") == "week" else "day"
+    today = console.now().astimezone(ZoneInfo(console.timezone)).date()
+    rows = queries.figures(console.store, by=by, tz=console.timezone, today=today,
+                           date_from=today - timedelta(days=27 if by == "week" else 6), date_to=today)
+    _audit("export_figures", query={"by": by}, results=len(rows))
+    title = f"Số liệu check-in theo {'tuần' if by == 'week' else 'ngày'}, đến {today:%d/%m/%Y}"
+    body = export.as_xlsx(export.figure_rows(rows), title, headers=export.FIGURE_HEADERS, sheet_title="Số liệu")
+    response = current_app.response_class(body, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="so-lieu-{by}-{today:%Y-%m-%d}.xlsx"'
+    return response
+
+
 @pages.post("/exposure")
 @signed_in(PERSONAL_DATA)
 def exposure():
@@ -244,7 +262,7 @@ def case_export(case_id: str, fmt: str):
     else:
         name = (found["person"] or {}).get("name") or ""
         body = export.as_xlsx(rows, f"Người tiếp xúc của {name} ({kind}:{person_id}), {row.days} ngày đến {day}")
-        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        mime = XLSX
     response = current_app.response_class(body, mimetype=mime)
     response.headers["Content-Disposition"] = f'attachment; filename="tiep-xuc-{day}.{fmt}"'
     return response
