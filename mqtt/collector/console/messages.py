@@ -26,8 +26,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
                         "en": "Too many attempts. Please try again in {seconds} s."},
     "login_busy": {"vi": "Máy chủ đang bận, xin thử lại sau giây lát.",
                    "en": "The server is busy; try again in a moment."},
-    "session_ended": {"vi": "Phiên làm việc đã hết, xin đăng nhập lại.",
-                      "en": "Your session ended; please sign in again."},
     # the password
     "password_title": {"vi": "Đặt mật khẩu mới", "en": "Choose a new password"},
     "password_first": {"vi": "Mật khẩu dùng một lần phải được thay trước khi làm việc.",
@@ -71,7 +69,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "col_phone": {"vi": "Điện thoại", "en": "Phone"},
     "col_shared": {"vi": "Thời gian chung", "en": "Time shared"},
     "col_when": {"vi": "Khi nào", "en": "When"},
-    "col_method": {"vi": "Cách ghi", "en": "Recorded by"},
     "still_inside": {"vi": "đang ở trong", "en": "still inside"},
     "estimated": {"vi": "ước tính", "en": "estimated"},
     "case_handled": {"vi": "Đã xử lý lúc {at}: {note}", "en": "Handled at {at}: {note}"},

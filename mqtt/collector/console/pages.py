@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from ...plumbing.wording import LANGUAGES
 from ...wire.event import PERSON_ID, canonical_phone
 from ...wire.ids import ID
-from ...wire.masking import mask_id, mask_name
+from ...wire.masking import mask_id
 from .. import queries
 from ..store import TRACE_PHONE
 from . import export
@@ -60,7 +60,7 @@ def _helpers():
         return f"{hours} h {minutes:02d}" if hours else f"{minutes} min"
 
     return {"text": text, "language": g.get("language", "vi"), "local": local, "duration": duration,
-            "mask_id": mask_id, "mask_name": mask_name, "rights": g.get("rights", frozenset()),
+            "mask_id": mask_id, "rights": g.get("rights", frozenset()),
             "PERSONAL_DATA": PERSONAL_DATA, "FIGURES": FIGURES, "FLEET": FLEET, "ADMIN": ADMIN}
 
 
