@@ -297,3 +297,26 @@ def test_a_reporter_downloads_the_figures_as_xlsx_aggregates_only(console):
                                                                         ("export_figures", "week")]
     fleet = Browser(console).sign_in(["fleet"], name="Minh")
     assert fleet.get("/figures.xlsx").status_code == 403
+
+
+def test_the_fleet_page_marks_silent_kiosks_and_old_waiting_events_and_lists_refusals_without_payloads(console):
+    from mqtt.collector.store import DeadLetter, FleetUpdate
+
+    now = console.now()
+    console.store.update_fleet([
+        FleetUpdate("cho-thu-01", now - timedelta(minutes=2), status="online",
+                    health={"outbox": {"pending": 0, "sent": 0, "oldest_undelivered_s": None}}),
+        FleetUpdate("cho-moi-01", now - timedelta(hours=2), status="online"),
+        FleetUpdate("truong-hoc-01", now - timedelta(minutes=1), status="online",
+                    health={"outbox": {"pending": 40, "sent": 0, "oldest_undelivered_s": 7300}}),
+    ])
+    console.store.add_dead_letters([DeadLetter("kiosks/cho-thu-01/events", "cho-thu-01", "field",
+                                               "name must be a string of 1-200 characters",
+                                               b'{"person":{"name":"Nguy\\u1ec5n B\\u00ed M\\u1eadt"}}', now)])
+    page = Browser(console).sign_in(["fleet"]).get("/").get_data(as_text=True)
+    rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr class="[^"]*" id="kiosk-([a-z0-9-]+)">.*?</tr>', page)}
+    assert set(rows) == {"cho-thu-01", "cho-moi-01", "truong-hoc-01"}
+    assert 'class=""' in rows["cho-thu-01"]
+    assert 'class="warn"' in rows["cho-moi-01"] and "không báo về hơn 1 giờ" in rows["cho-moi-01"]
+    assert 'class="warn"' in rows["truong-hoc-01"] and "có lượt chờ gửi 121 phút" in rows["truong-hoc-01"]
+    assert "name must be a string of 1-200 characters" in page and "Bí Mật" not in page and "M\\u1eadt" not in page

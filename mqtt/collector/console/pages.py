@@ -32,6 +32,8 @@ pages = Blueprint("pages", __name__)
 #: What a tracer opens a case by (the event contract's kinds, and the phone staff check in by).
 CASE_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", TRACE_PHONE)
 NOTE_MAX = 500
+#: A kiosk not heard from, or with an event waiting, for longer than this stands out on the fleet page.
+STALE_S = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -155,10 +157,12 @@ def home():
     today = console.now().astimezone(ZoneInfo(console.timezone)).date()
     figures = queries.figures(console.store, tz=console.timezone, today=today) if FIGURES in g.rights else None
     fleet = queries.fleet(console.store, now=console.now()) if FLEET in g.rights else None
+    letters = queries.dead_letters(console.store, limit=20) if FLEET in g.rights else None
     users = console.users.list() if ADMIN in g.rights else None
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
-    return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, users=users, audit=audit,
-                           error=None, exposure_error=None, days=queries.DEFAULT_TRACE_DAYS)
+    return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, letters=letters,
+                           users=users, audit=audit, error=None, exposure_error=None, days=queries.DEFAULT_TRACE_DAYS,
+                           stale_s=STALE_S)
 
 
 # -- cases ------------------------------------------------------------------------------------------
