@@ -379,9 +379,21 @@ def _login_section(s: dict, out: dict) -> None:
                      f"device per 10 minutes, with counts)"))
 
 
+def _start_postgres(name: str):
+    """A throwaway PostgreSQL for a section, and None with why when there is none (its rows say so)."""
+    from mqtt.loopback import postgres
+
+    note = postgres.unavailable_reason()
+    if note is not None:
+        return None, note
+    try:
+        return postgres.PgServer(make_tempdir(name)).start(), None
+    except Exception as exc:  # noqa: BLE001 - the SQLite rows still run
+        return None, f"PostgreSQL did not start: {exc}"
+
+
 def _trace_section(s: dict, out: dict) -> None:
     # 5. Trace query scaling --------------------------------------------------------------------
-    from mqtt.loopback import postgres
 
     from . import tracing
 
@@ -389,12 +401,7 @@ def _trace_section(s: dict, out: dict) -> None:
     scratch = make_tempdir("trace")
     _progress(f"trace scaling: {', '.join(f'{n:,}' for n in sizes)} visits; {tracing.free_bytes(scratch) / 1e9:.1f} GB "
               f"free in {scratch.parent} …")
-    pg, pg_note = None, postgres.unavailable_reason()
-    if pg_note is None:
-        try:
-            pg = postgres.PgServer(make_tempdir("pg-trace")).start()
-        except Exception as exc:  # noqa: BLE001
-            pg_note = f"PostgreSQL did not start: {exc}"
+    pg, pg_note = _start_postgres("pg-trace")
     try:
         res = tracing.run(sizes, k, scratch, pg, log=_progress)
     finally:
@@ -447,17 +454,11 @@ def _trace_section(s: dict, out: dict) -> None:
 
 def _console_section(s: dict, out: dict) -> None:
     # 10. The tracing console against the engine ----------------------------------------------------
-    from mqtt.loopback import postgres
 
     from . import console
 
     scratch = make_tempdir("console")
-    pg, pg_note = None, postgres.unavailable_reason()
-    if pg_note is None:
-        try:
-            pg = postgres.PgServer(make_tempdir("pg-console")).start()
-        except Exception as exc:  # noqa: BLE001
-            pg_note = f"PostgreSQL did not start: {exc}"
+    pg, pg_note = _start_postgres("pg-console")
     try:
         res = console.run(s["console_visits"], s["console_persons"], scratch, pg, log=_progress)
     finally:

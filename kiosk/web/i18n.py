@@ -20,10 +20,11 @@ from flask import Blueprint, current_app, redirect, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from mqtt.plumbing.wording import LANGUAGES
+
 from .. import messages
 from .context import web_context
 
-LANGUAGES = ("vi", "en")
 COOKIE = "lang"
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 

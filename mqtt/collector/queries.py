@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ..plumbing.tomlconfig import DEFAULT_TIMEZONE
 from ..wire.event import canonical_phone
 from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
 
@@ -217,7 +218,7 @@ def dead_letters(store: Store, limit: int = 100) -> list[dict]:
 
 
 def figures(store: Store, *, by: str = "day", venue: str | None = None, date_from: date | None = None,
-            date_to: date | None = None, tz: str = "Asia/Ho_Chi_Minh", today: date | None = None) -> list[dict]:
+            date_to: date | None = None, tz: str = DEFAULT_TIMEZONE, today: date | None = None) -> list[dict]:
     """The steering committees' figures (``GET /api/v1/stats``), aggregates only: per venue and
     local day (``by="day"``) or week (``"week"``, ``day`` its Monday, ``week`` ISO ``YYYY-Www``),
     from ``date_from`` to ``date_to`` inclusive (default: the last 7 days to today, in ``tz``):

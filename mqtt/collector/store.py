@@ -610,9 +610,10 @@ class SqlStore(ConsoleRecords, Store):
             ") inside_at GROUP BY 1, 2",
             [s, s, u, u, s, *params, u, s, u, *params])
         peak = {(r["venue_id"], r["day"]): r["peak"] for r in peaks}
-        return [{**r, "peak": max(peak.get((r["venue_id"], r["day"]), 0), 0)} for r in counts] + [
-            {"venue_id": v, "day": d, "check_ins": 0, "visitors": 0, "kiosks": 0, "peak": p}
-            for (v, d), p in peak.items() if (v, d) not in {(r["venue_id"], r["day"]) for r in counts}]
+        counted = {(r["venue_id"], r["day"]): r for r in counts}
+        # A day someone was inside but nobody checked in (in before midnight, out after) has a peak only.
+        return [{**counted.get(key, {"venue_id": key[0], "day": key[1], "check_ins": 0, "visitors": 0, "kiosks": 0}),
+                 "peak": peak.get(key, 0)} for key in counted.keys() | peak.keys()]
 
     def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]:
         where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])

@@ -221,12 +221,8 @@ class ConsoleRecords:
         """The setting ``name``, made with ``make()`` and kept the first time it is asked for (by
         whichever console process asks first)."""
         with self._transaction():
-            rows = self._rows("SELECT value FROM console_settings WHERE name = ?", [name])
-            if rows:
-                return rows[0]["value"]
-            value = make()
             self._exec("INSERT INTO console_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                       [name, value])
+                       [name, make()])
             return self._rows("SELECT value FROM console_settings WHERE name = ?", [name])[0]["value"]
 
     # -- the audit --------------------------------------------------------------------------

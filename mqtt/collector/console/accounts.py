@@ -84,10 +84,16 @@ class NewCredentials:
 
 @dataclass(frozen=True)
 class ConsoleUser:
+    """A signed-in user as the pages see them (no hashes, no secret)."""
+
     user_id: str
     name: str
     roles: tuple[str, ...]
     must_change: bool
+
+    @classmethod
+    def of(cls, row: UserRow) -> ConsoleUser:
+        return cls(row.user_id, row.name, row.roles, row.must_change)
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,7 @@ class ConsoleUsers:
             self._slots.release()
         self.devices.succeeded(device)
         self.accounts.succeeded(account)
-        return LoginResult(user=ConsoleUser(user.user_id, user.name, user.roles, user.must_change))
+        return LoginResult(user=ConsoleUser.of(user))
 
     def change_password(self, user_id: str, current: str, new: str) -> None:
         """The user's own change (the first login's, or later); every session of theirs ends."""
@@ -239,7 +245,7 @@ class ConsoleUsers:
             return None
         if (now - seen).total_seconds() >= SESSION_TOUCH_S:
             self.store.touch_session(key, now)
-        return ConsoleUser(user.user_id, user.name, user.roles, user.must_change)
+        return ConsoleUser.of(user)
 
     def close_session(self, token: str | None) -> None:
         if token:

@@ -27,6 +27,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ...plumbing.tomlconfig import DEFAULT_TIMEZONE
 from ..store import Store
 from .accounts import ConsoleUsers
 from .api import api
@@ -59,11 +60,11 @@ class Console:
     users: ConsoleUsers
     tokens: ApiTokens
     audit: ConsoleAudit
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     clock: Callable[[], float] = time.time
 
     @classmethod
-    def over(cls, store: Store, *, timezone: str = "Asia/Ho_Chi_Minh", idle_minutes: int = 15,
+    def over(cls, store: Store, *, timezone: str = DEFAULT_TIMEZONE, idle_minutes: int = 15,
              max_hours: int = 8, clock: Callable[[], float] = time.time) -> Console:
         return cls(store, ConsoleUsers(store, idle_minutes=idle_minutes, max_hours=max_hours, clock=clock),
                    ApiTokens(store, clock=clock), ConsoleAudit(store, clock=clock), timezone, clock)
@@ -99,8 +100,10 @@ def create_app(console: Console) -> Flask:
     @app.errorhandler(Exception)
     def _store_down(exc):
         # The central store cannot answer (down, full, locked): said, never a bare 500; the API in JSON.
-        if isinstance(exc, HTTPException) or not console.store.is_down(exc):
-            return exc if isinstance(exc, HTTPException) else _reraise(exc)
+        if isinstance(exc, HTTPException):
+            return exc                  # 403, 404, a CSRF refusal: Flask's own answer
+        if not console.store.is_down(exc):
+            raise exc                   # a bug: Flask answers 500 and logs it
         log.error("console: the central store does not answer: %s", type(exc).__name__)
         if request.path.startswith("/api/"):
             return jsonify({"error": "store_unavailable", "message": "the central store does not answer; "
@@ -114,8 +117,3 @@ def create_app(console: Console) -> Flask:
         return response
 
     return app
-
-
-def _reraise(exc: BaseException):
-    """A bug: Flask answers 500 and logs it (its traceback, never a request's personal data)."""
-    raise exc

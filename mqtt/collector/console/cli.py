@@ -20,7 +20,7 @@ import segno
 from ...plumbing.terminal import echo
 from ...wire.masking import mask_id
 from ..config import Config, ConfigError
-from ..store import open_store
+from ..store import iso, open_store
 from .audit import as_json
 from .roles import ROLES
 
@@ -96,7 +96,7 @@ def _users(args, config: Config) -> int:
             if args.json:
                 for u in rows:
                     print(json.dumps({"name": u.name, "roles": list(u.roles), "must_change": u.must_change,
-                                      "created_at": u.created_at.isoformat(timespec="seconds")}, ensure_ascii=False))
+                                      "created_at": iso(u.created_at)}, ensure_ascii=False))
             else:
                 for u in rows:
                     pending = "  (one-time password not yet replaced)" if u.must_change else ""
@@ -127,8 +127,8 @@ def _api_token(args, config: Config) -> int:
             rows = console.tokens.list()
             if args.json:
                 for t in rows:
-                    print(json.dumps({"name": t.name, "role": t.role, "created_at": _iso(t.created_at),
-                                      "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at)}))
+                    print(json.dumps({"name": t.name, "role": t.role, "created_at": iso(t.created_at),
+                                      "last_used_at": iso(t.last_used_at), "revoked_at": iso(t.revoked_at)}))
             else:
                 zone = ZoneInfo(config.report.timezone)
                 for t in rows:
@@ -169,10 +169,6 @@ def _audit(args, config: Config) -> int:
         echo(f"{_local(r.at, zone)}  {r.actor:24} {r.action:18} {person:28}{found}{query}")
     echo(f"{len(rows)} audit row(s)")
     return 0
-
-
-def _iso(at) -> str | None:
-    return None if at is None else at.isoformat(timespec="seconds")
 
 
 def _local(at, zone: ZoneInfo) -> str:

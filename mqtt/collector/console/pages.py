@@ -153,6 +153,11 @@ def switch_language():
 @pages.get("/")
 @signed_in()
 def home():
+    return _home()
+
+
+def _home(*, error: str | None = None, exposure_error: str | None = None):
+    """The user's home, with the sections their roles see (and a refused form's reason)."""
     console = _console()
     today = console.now().astimezone(ZoneInfo(console.timezone)).date()
     figures = queries.figures(console.store, tz=console.timezone, today=today) if FIGURES in g.rights else None
@@ -160,9 +165,10 @@ def home():
     letters = queries.dead_letters(console.store, limit=20) if FLEET in g.rights else None
     users = console.users.list() if ADMIN in g.rights else None
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
-    return render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, letters=letters,
-                           users=users, audit=audit, error=None, exposure_error=None, days=queries.DEFAULT_TRACE_DAYS,
-                           stale_s=STALE_S)
+    page = render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, letters=letters, users=users,
+                           audit=audit, error=error, exposure_error=exposure_error,
+                           days=queries.DEFAULT_TRACE_DAYS, stale_s=STALE_S)
+    return page, 400 if error or exposure_error else 200
 
 
 # -- cases ------------------------------------------------------------------------------------------
@@ -180,9 +186,7 @@ def open_case():
     except ValueError:
         valid = False
     if not valid:
-        return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
-                               error=text("search_bad", g.language), exposure_error=None,
-                               days=queries.DEFAULT_TRACE_DAYS), 400
+        return _home(error=text("search_bad", g.language))
     case_id = secrets.token_urlsafe(16)
     console = _console()
     console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
@@ -223,9 +227,7 @@ def exposure():
     except ValueError:
         valid = False
     if not valid:
-        return render_template("home.html", kinds=CASE_KINDS, figures=None, fleet=None, users=None, audit=None,
-                               error=None, exposure_error=text("exposure_bad", g.language),
-                               days=queries.DEFAULT_TRACE_DAYS), 400
+        return _home(exposure_error=text("exposure_bad", g.language))
     people = queries.presence(console.store, venue, start, end, now=console.now())
     _audit("presence", query={"venue": venue, "from": start.isoformat(), "to": end.isoformat()}, results=len(people))
     return render_template("exposure.html", venue=venue, start=start, end=end, people=people)
