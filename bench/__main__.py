@@ -472,19 +472,25 @@ def _console_section(s: dict, out: dict) -> None:
         rows.append([f"{names[backend]}: contacts of a case ({r['contacts_p50']:.0f} contacts)", r["api_p50_ms"],
                      r["api_p95_ms"], r["raw_p50_ms"],
                      f"{r['ratio_p50']:.2f} {'ok' if r['ratio_p50'] <= TARGET_CONSOLE_RATIO else 'OVER'}{under}"])
-        rows.append([f"{names[backend]}: daily figures, {r['venues']} venues × 21 days ({r['stats_rows']} rows)",
-                     r["stats_p50_ms"], "", r["stats_raw_p50_ms"],
-                     f"{r['stats_ratio']:.2f} {'ok' if r['stats_p50_ms'] < TARGET_FIGURES_MS else 'OVER'}"])
+        figures = f"{names[backend]}: a province's daily figures ({r['province_venues']} venues × 21 days"
+        ok = "ok" if max(r["stats_busy_p50_ms"], r["stats_p50_ms"]) < TARGET_FIGURES_MS else "OVER"
+        rows.append([f"{figures}, {r['stats_rows']} rows), nothing changed · busy morning", r["stats_p50_ms"],
+                     r["stats_busy_p50_ms"], r["stats_raw_p50_ms"], f"{r['stats_ratio']:.3f} {ok}"])
+        rows.append([f"{names[backend]}: … one row a day for the province, busy morning · first load ever",
+                     r["stats_province_busy_p50_ms"], r["stats_cold_ms"], "", ""])
     if pg is None:
         rows.append([f"PostgreSQL: not run ({pg_note})", "", "", "", ""])
     print(table(
         f"10. The tracing console at {res['visits']:,} stored visits — ms: the API's whole answer vs the engine "
         f"running the same statements",
-        ["", "API p50", "API p95", "raw SQL p50", "ratio"], rows,
+        ["", "API p50", "API p95 · 2nd", "raw SQL p50", "ratio"], rows,
         note=f"   targets: contacts ≤ {TARGET_CONSOLE_RATIO:.0f}× the raw SQL and under {TARGET_CONSOLE_PG_MS} ms on "
              f"PostgreSQL; a province's daily figures under {TARGET_FIGURES_MS} ms"
              f"\n   API = GET /api/v1/contacts (token, both queries, shared time, JSON, its audit row) through the "
-             f"Flask app; raw = the same SQL and parameters on a connection of the engine's own, every row fetched"))
+             f"Flask app; raw = the same SQL and parameters on a connection of the engine's own, every row fetched"
+             f"\n   figures: GET /api/v1/stats for one province; busy morning = every venue of it written to today "
+             f"since the last load; raw = the engine reckoning the 21 days from the visits (the cost of every load "
+             f"before the store kept the figures); ratio = busy morning / raw"))
 
 
 if __name__ == "__main__":

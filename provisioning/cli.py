@@ -1,7 +1,8 @@
 """``kiosk-provision``: give kiosks their identity and configuration (technician's laptop).
 
     kiosk-provision init FLEET_DIR [--broker-host HOST] [--broker-port N] [--days N]
-    kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--fleet FLEET_DIR]
+    kiosk-provision venue add VENUE_ID --name "Chợ Phan Rang" [--district D --province P] [--fleet FLEET_DIR]
+    kiosk-provision venue place VENUE_ID --district "Phan Rang–Tháp Chàm" --province "Ninh Thuận"
     kiosk-provision venue list [--fleet FLEET_DIR]
     kiosk-provision kiosk list [--venue VENUE_ID] [--fleet FLEET_DIR]
     kiosk-provision kiosk web-cert KIOSK_ID [--fleet FLEET_DIR]
@@ -37,7 +38,7 @@ from kiosk.door.rules import MODES
 from mqtt.plumbing.terminal import echo
 
 from . import bundle, cards, enrol, inventory, writeboot
-from .args import fleet_arg
+from .args import fleet_arg, place_args
 from .bootmedia import open_media
 from .fleet import Fleet, FleetError
 
@@ -62,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = venue.add_parser("add", help="add a venue and create its token-signing key")
     p.add_argument("venue_id", metavar="VENUE_ID")
     p.add_argument("--name", required=True, help="the venue's display name")
+    place_args(p, required=False)
     fleet_arg(p)
     fleet_arg(venue.add_parser("list", help="the venues, with how many kiosks each has"))
+    p = venue.add_parser("place", help="record a venue's district and province (the console's figures by area)")
+    p.add_argument("venue_id", metavar="VENUE_ID")
+    place_args(p, required=True)
+    fleet_arg(p)
 
     kiosk = sub.add_parser("kiosk", help="kiosks").add_subparsers(dest="kiosk_command", required=True)
     p = kiosk.add_parser("new", help="issue a kiosk's certificate, kiosk.toml and first staff account")
@@ -193,10 +199,20 @@ def main(argv: list[str] | None = None) -> int:
             web = Fleet.open(args.fleet).add_web_cert(args.kiosk_id)
             print(f"kiosk {args.kiosk_id}: staff-pages certificate {web} (for {args.kiosk_id}.local) and the [web] "
                   "block of its kiosk.toml; write-boot or enrol-qr it again to put them on its card")
+        elif args.command == "venue" and args.venue_command == "place":
+            fleet = Fleet.open(args.fleet)
+            venue = fleet.place_venue(args.venue_id, district=args.district, province=args.province)
+            print(f"venue {venue.venue_id}: {venue.district}, {venue.province}; copy {fleet.registry_file} to "
+                  "/etc/checkin-collector/ on the collector")
         elif args.command == "venue":
             fleet = Fleet.open(args.fleet)
+            if (args.district is None) != (args.province is None):
+                raise FleetError("--district and --province go together")
             key = fleet.add_venue(args.venue_id, args.name)
             print(f"venue {args.venue_id} added; token key {key}")
+            if args.district is not None:
+                fleet.place_venue(args.venue_id, district=args.district, province=args.province)
+                print(f"  in {args.district}, {args.province}: copy {fleet.registry_file} to /etc/checkin-collector/")
         elif args.command == "kiosk" and args.kiosk_command == "revoke":
             fleet = Fleet.open(args.fleet)
             serial, aside = fleet.revoke_kiosk(args.kiosk_id, args.reason)

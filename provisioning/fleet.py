@@ -25,7 +25,6 @@ The broker's ACL needs no per-kiosk line: its ``pattern`` rules confine every ce
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -40,8 +39,10 @@ from kiosk.door.rules import MODES
 from kiosk.enrolment.bundle import FILES, PLACES, place_under
 from kiosk.lan import STAFF_HTTPS_PORT, web_names
 from mqtt.broker import collector_blocks, production_values, render
-from mqtt.collector.registry import parse_registry, render_registry
+from mqtt.collector.registry import parse_registry, registry_venues, render_registry
+from mqtt.collector.store_figures import MAX_PLACE_NAME, Venue, is_place_name
 from mqtt.plumbing.files import replace_file
+from mqtt.plumbing.tomlconfig import toml_string
 from mqtt.wire.ids import ID_RULE, is_id
 from mqtt.wire.slip_codes import VenueKey
 
@@ -73,11 +74,6 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def _toml_str(value: str) -> str:
-    # A JSON string is a valid TOML basic string (\" \\ \n \uXXXX escapes).
-    return json.dumps(value, ensure_ascii=False)
-
-
 def check_kiosk_id(kiosk_id: str) -> None:
     problem = _kiosk_id(kiosk_id)
     if problem:
@@ -96,8 +92,8 @@ def _web_block(kiosk_id: str) -> str:
             f"{kiosk_id}.local) for staff phones\n"
             'listen = "127.0.0.1:8080"\n'
             f'tls_listen = "lan:{STAFF_HTTPS_PORT}"\n'
-            f"tls_cert = {_toml_str(str(ETC / 'web.pem'))}\n"
-            f"tls_key = {_toml_str(str(ETC / 'web.key'))}\n")
+            f"tls_cert = {toml_string(str(ETC / 'web.pem'))}\n"
+            f"tls_key = {toml_string(str(ETC / 'web.key'))}\n")
 
 
 @dataclass
@@ -244,7 +240,7 @@ class Fleet:
         fleet.venues_file.write_text("# venue id = name (kiosk-provision venue add)\n[venues]\n", encoding="utf-8")
         fleet.fleet_file.write_text(
             "# written by kiosk-provision init\n[fleet]\n"
-            f"broker_host = {_toml_str(broker_host)}\nbroker_port = {broker_port}\ncert_days = {days}\n",
+            f"broker_host = {toml_string(broker_host)}\nbroker_port = {broker_port}\ncert_days = {days}\n",
             encoding="utf-8")
         return fleet
 
@@ -255,17 +251,17 @@ class Fleet:
         etc = PurePosixPath("/etc/checkin-collector")
         text = ("# written by kiosk-provision init; copy this folder to /etc/checkin-collector/\n"
                 "[mqtt]\n"
-                f"url = {_toml_str(f'mqtts://{broker_host}:{broker_port}')}\n"
-                f"client_id = {_toml_str(COLLECTOR_ID)}\n"
-                f"tls_ca = {_toml_str(str(etc / 'fleet-ca.pem'))}\n"
-                f"tls_cert = {_toml_str(str(etc / f'{COLLECTOR_ID}.pem'))}\n"
-                f"tls_key = {_toml_str(str(etc / f'{COLLECTOR_ID}.key'))}\n"
+                f"url = {toml_string(f'mqtts://{broker_host}:{broker_port}')}\n"
+                f"client_id = {toml_string(COLLECTOR_ID)}\n"
+                f"tls_ca = {toml_string(str(etc / 'fleet-ca.pem'))}\n"
+                f"tls_cert = {toml_string(str(etc / f'{COLLECTOR_ID}.pem'))}\n"
+                f"tls_key = {toml_string(str(etc / f'{COLLECTOR_ID}.key'))}\n"
                 "\n[store]\n"
                 'url = "sqlite:///var/lib/checkin-collector/central.db"   # or postgresql://… for several collectors\n'
                 "\n[fleet]\n"
                 "# kiosk id = venue id, kept by kiosk-provision kiosk new: events of other kiosks, or for\n"
                 "# another venue, are refused (dead letters). Copy it here again after adding kiosks.\n"
-                f"kiosks = {_toml_str(str(etc / 'kiosks.toml'))}\n"
+                f"kiosks = {toml_string(str(etc / 'kiosks.toml'))}\n"
                 "\n[collector]\n"
                 'status_file = "/run/checkin-collector/status.json"   # for kiosk-collector fleet\n')
         parse_collector(text)          # the collector's own strict parser: a mistake here fails init
@@ -288,7 +284,7 @@ class Fleet:
             _mkdir(key_path.parent)
             VenueKey.create(key_path)
             with self.venues_file.open("a", encoding="utf-8") as f:
-                f.write(f"{_toml_str(venue_id)} = {_toml_str(name)}\n")
+                f.write(f"{toml_string(venue_id)} = {toml_string(name)}\n")
         return key_path
 
     # -- kiosks ------------------------------------------------------------------------------
@@ -298,17 +294,17 @@ class Fleet:
         return (
             "# written by kiosk-provision; paths are as on the kiosk\n"
             "[kiosk]\n"
-            f"id = {_toml_str(kiosk_id)}\n"
-            f"venue_id = {_toml_str(venue_id)}\n"
-            f"venue_name = {_toml_str(venue_name)}\n"
-            f"mode = {_toml_str(mode)}\n"
-            f"data_dir = {_toml_str(DEFAULT_DATA_DIR)}\n"
-            f"token_key = {_toml_str(str(ETC / 'venue-token.key'))}\n"
+            f"id = {toml_string(kiosk_id)}\n"
+            f"venue_id = {toml_string(venue_id)}\n"
+            f"venue_name = {toml_string(venue_name)}\n"
+            f"mode = {toml_string(mode)}\n"
+            f"data_dir = {toml_string(DEFAULT_DATA_DIR)}\n"
+            f"token_key = {toml_string(str(ETC / 'venue-token.key'))}\n"
             "\n[mqtt]\n"
-            f"url = {_toml_str(url)}\n"
-            f"tls_ca = {_toml_str(str(ETC / 'ca.pem'))}\n"
-            f"tls_cert = {_toml_str(str(ETC / 'kiosk.pem'))}\n"
-            f"tls_key = {_toml_str(str(ETC / 'kiosk.key'))}\n"
+            f"url = {toml_string(url)}\n"
+            f"tls_ca = {toml_string(str(ETC / 'ca.pem'))}\n"
+            f"tls_cert = {toml_string(str(ETC / 'kiosk.pem'))}\n"
+            f"tls_key = {toml_string(str(ETC / 'kiosk.key'))}\n"
             + _web_block(kiosk_id))
 
     def add_web_cert(self, kiosk_id: str) -> Path:
@@ -346,8 +342,33 @@ class Fleet:
         them away as unknown."""
         return self.registry() if self.registry_file.is_file() else self._provisioned()
 
-    def _write_registry(self, kiosks: dict[str, str]) -> None:
-        replace_file(self.registry_file, render_registry(kiosks).encode("utf-8"), mode=0o644)
+    def _write_registry(self, kiosks: dict[str, str], venues: dict[str, Venue] | None = None) -> None:
+        """The registry with these kiosks, and these venues' places (default: those it lists)."""
+        if venues is None:
+            venues = self.placed_venues()
+        replace_file(self.registry_file, render_registry(kiosks, venues).encode("utf-8"), mode=0o644)
+
+    def placed_venues(self) -> dict[str, Venue]:
+        """Where the registry says each venue is (its [venues]: name, district, province)."""
+        path = self.registry_file
+        try:
+            return registry_venues(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
+        except ConfigError as exc:
+            raise FleetError(f"{exc}; fix or restore it") from None
+
+    def place_venue(self, venue_id: str, *, district: str, province: str) -> Venue:
+        """Record the venue's district and province in the registry, for the committees' figures
+        (the collector reads them with the registry)."""
+        names = self.venues()
+        if venue_id not in names:
+            raise FleetError(f"venue {venue_id!r} does not exist (kiosk-provision venue add)")
+        for what, value in (("district", district), ("province", province)):
+            if not value.strip() or not is_place_name(value.strip()):
+                raise FleetError(f"{what} {value!r}: 1-{MAX_PLACE_NAME} printable characters, without '|'")
+        venue = Venue(venue_id, names[venue_id], district.strip(), province.strip())
+        with self.lock():
+            self._write_registry(self._registry_to_extend(), {**self.placed_venues(), venue_id: venue})
+        return venue
 
     def registry(self) -> dict[str, str]:
         """The fleet registry: kiosk id → venue id (FleetError when the file is not a registry)."""
@@ -398,8 +419,8 @@ class Fleet:
             write_crl(self.crl_file, ca.crl([*entries, *((n, at) for n in serials)]))
             with self.revoked_file.open("a", encoding="utf-8") as f:
                 for n in serials:
-                    f.write(f"\n[[revoked]]\nkiosk_id = {_toml_str(kiosk_id)}\nserial = \"{n:x}\"\n"
-                            f"at = \"{at.isoformat()}\"\nreason = {_toml_str(reason)}\n")
+                    f.write(f"\n[[revoked]]\nkiosk_id = {toml_string(kiosk_id)}\nserial = \"{n:x}\"\n"
+                            f"at = \"{at.isoformat()}\"\nreason = {toml_string(reason)}\n")
             aside = _mkdir(self.root / "kiosks" / ".revoked") / f"{kiosk_id}-{at:%Y%m%dT%H%M%SZ}"
             os.rename(folder, aside)
             registered = self.registry()

@@ -38,5 +38,6 @@ def test_bench_quick_reports_every_figure(tmp_path):
     assert "429" in login["flood_answers"] and "9. A logged-in staff page" in r.stdout
     for store in figures["console"]["stores"].values():
         assert store["api_p50_ms"] > 0 and store["raw_p50_ms"] > 0 and store["ratio_p50"] > 0
-        assert store["stats_rows"] > 0 and store["stats_p50_ms"] > 0
+        assert store["stats_rows"] > 0 and store["stats_p50_ms"] > 0 and store["stats_busy_p50_ms"] > 0
+        assert store["stats_cold_ms"] > 0 and store["stats_raw_p50_ms"] > 0 and store["marks"] > 0
     assert "10. The tracing console" in r.stdout

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mqtt.collector.console.app import Console, create_app
 from mqtt.collector.store_console import AuditRow
+from mqtt.collector.store_figures import Venue
 from test_collector_queries import EXPECTED, NOW, scenario  # noqa: F401 - the fixture: a central store with visits
 
 INDEX = "cccd:079190000000"
@@ -72,6 +73,21 @@ def test_figures_for_reporters_and_tracers_not_for_fleet_or_admin(api):
         assert api(query, role=role).status_code == 403
     assert api("/api/v1/stats?by=day&venue=cho-thu&from=2021-08-19&to=2021-08-19", role="reporter").get_json()[
         "rows"][0]["check_ins"] == 5
+
+
+def test_figures_by_district_and_province(api):
+    api.console.store.set_venues([Venue("cho-thu", "Chợ Thủ", "Ninh Hải", "Ninh Thuận"),
+                                  Venue("truong-hoc", "Trường", "Thuận Bắc", "Ninh Thuận")])
+    base = "/api/v1/stats?by=day&from=2021-08-19&to=2021-08-19"
+    province = api(f"{base}&level=province&province=Ninh%20Thu%E1%BA%ADn", role="reporter").get_json()
+    assert province["level"] == "province"
+    assert [(r["province"], r["check_ins"], r["venues"]) for r in province["rows"]] == [("Ninh Thuận", 6, 2)]
+    district = api(f"{base}&level=district&province=Ninh%20Thu%E1%BA%ADn&district=Ninh%20H%E1%BA%A3i",
+                   role="reporter").get_json()["rows"]
+    assert [(r["district"], r["check_ins"]) for r in district] == [("Ninh Hải", 5)]
+    for bad in ("&level=country", "&district=Ninh%20H%E1%BA%A3i", "&province=a%7Cb", "&province=" + "x" * 101):
+        r = api(base + bad, role="reporter")
+        assert r.status_code == 400 and r.get_json()["error"] == "bad_request"
 
 
 def test_presence_lists_everyone_there_and_is_audited(api):

@@ -137,9 +137,24 @@ def test_each_role_sees_its_own_home_and_no_personal_data(console, role, sees, n
     assert [a.action for a in console.audit.rows() if a.action.startswith("case")] == []
 
 
-def test_figures_on_the_reporters_home_are_counted(console):
-    page = Browser(console).sign_in(["reporter"]).get("/").get_data(as_text=True)
-    assert re.search(r"<td>cho-thu</td><td>\d{4}-\d\d-\d\d</td><td class=\"n\">\d</td>", page)
+def test_figures_on_the_reporters_home_are_counted_and_lead_down_to_each_venue(console):
+    b = Browser(console).sign_in(["reporter"])
+    page = b.get("/").get_data(as_text=True)
+    # the venue is in no province (no registry): its province is "not placed"
+    assert re.search(r'<td><a href="/figures\?area=p:">\(chưa xếp\)</a></td><td>\d\d/\d\d/\d{4}</td>'
+                     r'<td class="n">\d</td>', page)
+    provinces = b.get("/figures").get_data(as_text=True)
+    assert "Tất cả các tỉnh" in provinces and 'id="figures-chart"' in provinces and "Tổng lượt vào: 2" in provinces
+    link = re.search(r'href="(/figures\?area=p%3A&amp;[^"]+)"', provinces).group(1).replace("&amp;", "&")
+    districts = b.get(link).get_data(as_text=True)
+    link = re.search(r'href="(/figures\?area=d%3A%7C&amp;[^"]+)"', districts).group(1).replace("&amp;", "&")
+    venues = b.get(link).get_data(as_text=True)
+    assert re.search(r'<td>cho-thu</td>\s*<td>\d\d/\d\d/\d{4}</td><td class="n">\d</td>', venues)
+    assert "Nguyễn" not in venues and "0791" not in venues
+    for bad in ("?area=x:y", "?by=month", "?from=2026-13-01", "?from=2026-08-20&to=2026-08-19",
+                "?from=2020-01-01&to=2026-01-01"):
+        assert b.get(f"/figures{bad}").status_code == 400
+    assert Browser(console).sign_in(["fleet"], name="Minh").get("/figures").status_code == 403
 
 
 def test_without_a_session_every_page_sends_to_the_login(console):
@@ -283,18 +298,24 @@ def test_a_central_store_that_stops_answering_is_said_not_a_500_and_the_console_
 def test_a_reporter_downloads_the_figures_as_xlsx_aggregates_only(console):
     b = Browser(console).sign_in(["reporter"])
     assert "Tải theo ngày (Excel)" in b.get("/").get_data(as_text=True)
-    for query, title in (("", "theo ngày"), ("?by=week", "theo tuần")):
+    venue_headers = ("Địa điểm", "Tên địa điểm", "Huyện", "Tỉnh", "Ngày", "Lượt vào", "Số người",
+                     "Đông nhất cùng lúc", "Số máy")
+    province_headers = ("Tỉnh", "Ngày", "Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy", "Số điểm")
+    for query, title, headers in (("?area=d:|", "theo ngày", venue_headers),
+                                  ("?by=week", "theo tuần", province_headers)):
         r = b.get(f"/figures.xlsx{query}")
         assert r.status_code == 200 and r.headers["Content-Disposition"].startswith('attachment; filename="so-lieu-')
         rows = list(openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
         assert title in rows[0][0]
-        assert rows[1] == ("Địa điểm", "Ngày", "Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy")
+        assert rows[1] == headers
         # two check-ins, 5 and 4 hours ago: one local day, or two when midnight fell between them
-        assert {row[0] for row in rows[2:]} == {"cho-thu"} and sum(row[2] for row in rows[2:]) == 2
-        assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[1]) for row in rows[2:])
+        place = {"cho-thu"} if headers == venue_headers else {"(chưa xếp)"}
+        day = headers.index("Ngày")
+        assert {row[0] for row in rows[2:]} == place and sum(row[day + 1] for row in rows[2:]) == 2
+        assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[day]) for row in rows[2:])
         assert not any("Nguyễn" in str(cell) or "0791" in str(cell) for row in rows for cell in row)
-    assert [(a.action, a.query["by"]) for a in console.audit.rows()] == [("export_figures", "day"),
-                                                                        ("export_figures", "week")]
+    assert [(a.action, a.query["by"], a.query["level"]) for a in console.audit.rows()] == [
+        ("export_figures", "day", "venue"), ("export_figures", "week", "province")]
     fleet = Browser(console).sign_in(["fleet"], name="Minh")
     assert fleet.get("/figures.xlsx").status_code == 403
 

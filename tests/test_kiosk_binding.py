@@ -24,7 +24,8 @@ from fleet_support import fleet_central
 from mqtt.collector import queries
 from mqtt.collector.config import ConfigError, parse_config
 from mqtt.collector.ingest import Collector
-from mqtt.collector.registry import Registry, parse_registry, render_registry
+from mqtt.collector.registry import Registry, parse_registry, registry_venues, render_registry
+from mqtt.collector.store_figures import Venue, is_place_name
 from mqtt.wire.acks import decode_ack
 from mqtt.wire.event import encode_event
 from mqtt.wire.topics import acks_topic, events_topic
@@ -255,3 +256,54 @@ def test_a_kiosk_cannot_take_over_another_kiosks_visit_nor_file_at_another_venue
             kiosk_a.stop()
             kiosk_b.stop()
     assert json.loads(letters[0]["payload"])["kiosk_id"] == A
+
+
+def test_venue_places_go_into_the_registry_and_survive_a_new_kiosk(tmp_path, capsys):
+    from provisioning.cli import main
+    fleet = Fleet.init(tmp_path / "fleet", broker_host="127.0.0.1")
+    assert main(["venue", "add", VENUE, "--name", "Chợ Thử", "--district", "Phan Rang–Tháp Chàm",
+                 "--province", "Ninh Thuận", "--fleet", str(fleet.root)]) == 0
+    fleet.add_venue(OTHER_VENUE, "Chợ Khác")
+    assert main(["venue", "place", OTHER_VENUE, "--district", "Ninh Hải", "--province", "Ninh Thuận",
+                 "--fleet", str(fleet.root)]) == 0
+    fleet.new_kiosk(A, VENUE)
+    text = fleet.registry_file.read_text()
+    assert parse_registry(text) == {A: VENUE}
+    assert registry_venues(text) == {VENUE: Venue(VENUE, "Chợ Thử", "Phan Rang–Tháp Chàm", "Ninh Thuận"),
+                                     OTHER_VENUE: Venue(OTHER_VENUE, "Chợ Khác", "Ninh Hải", "Ninh Thuận")}
+    for args, words in ((["venue", "place", "cho-khong", "--district", "X", "--province", "Y"], "does not exist"),
+                        (["venue", "place", VENUE, "--district", "a|b", "--province", "Y"], "without '|'"),
+                        (["venue", "add", "cho-moi", "--name", "Mới", "--district", "X"], "go together")):
+        assert main([*args, "--fleet", str(fleet.root)]) != 0
+        assert words in capsys.readouterr().err
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(ids, st.builds(lambda *names: names, *[st.text(max_size=30).filter(is_place_name)] * 3),
+                       max_size=5))
+def test_registry_venues_read_back_what_was_written(places):
+    venues = {v: Venue(v, *names) for v, names in places.items()}
+    assert registry_venues(render_registry({}, venues)) == venues
+
+
+def test_registry_venue_refusals_name_the_key():
+    for text, words in (("[venues.cho-thu]\nname = 3\n", "venues.cho-thu.name must be a name"),
+                        ("[venues.cho-thu]\ntown = 'x'\n", "unknown key 'town'"),
+                        ("[venues.Cho]\nname = 'x'\n", "'Cho': not a venue id"),
+                        ("venues = 1\n", "must be \\[venues.ID\\] tables")):
+        with pytest.raises(ConfigError, match="kiosks.toml: .*" + words):
+            parse_registry(text, "kiosks.toml")
+
+
+def test_the_collector_places_the_registrys_venues_in_its_store(tmp_path):
+    registry = tmp_path / "kiosks.toml"
+    registry.write_text(render_registry({A: VENUE}, {VENUE: Venue(VENUE, "Chợ Thử", "Ninh Hải", "Ninh Thuận")}))
+    cfg = parse_config(write_collector_config(
+        tmp_path / "collector.toml", mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
+        store={"url": f"sqlite://{tmp_path}/c.db"}, fleet={"kiosks": str(registry)}).read_text())
+    collector = Collector(cfg)
+    try:
+        collector._housekeeping()
+        assert collector.store.venue_list() == [Venue(VENUE, "Chợ Thử", "Ninh Hải", "Ninh Thuận")]
+    finally:
+        collector.store.close()

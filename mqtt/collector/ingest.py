@@ -137,6 +137,8 @@ class Collector:
         self._writer: threading.Thread | None = None
         self._inbox: threading.Thread | None = None
         self._next_purge = 0.0
+        #: The registry version whose [venues] the store holds (0: none copied yet).
+        self._venues_copied = 0
         #: When the writer last went round its loop (its heartbeat, for systemd's watchdog).
         self.last_pass = time.monotonic()
         #: The collector's routing: a topic's leaf name (the contract's) -> the reader of its messages.
@@ -513,7 +515,16 @@ class Collector:
             self.counters.acks_published += len(acks)
 
     def _housekeeping(self) -> None:
-        """The retention purge, every few hours, between batches."""
+        """Between batches: the registry's venues into the store when they changed; the retention
+        purge, every few hours."""
+        if self.registry is not None and self.registry.current().version != self._venues_copied:
+            try:
+                changed = self.store.set_venues(self.registry.venues.values())
+                self._venues_copied = self.registry.version
+                if changed:
+                    log.info("collector: %d venue(s) placed from the fleet registry", changed)
+            except Exception as exc:  # noqa: BLE001 - the store is down: try again next pass
+                log.error("collector: the registry's venues could not be stored: %s", exc)
         every_h = self.config.store.purge_every_h
         if not every_h or time.monotonic() < self._next_purge:
             return

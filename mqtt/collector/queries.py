@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from ..plumbing.tomlconfig import DEFAULT_TIMEZONE
 from ..wire.event import canonical_phone
 from .store import TRACE_PHONE, UTC, Store, iso, seq_gaps
+from .store_figures import LEVELS
 
 DEFAULT_TRACE_DAYS = 14
 #: The longest span of figures asked at once (a year and a day).
@@ -217,15 +218,24 @@ def dead_letters(store: Store, limit: int = 100) -> list[dict]:
              "payload": r["payload"].decode("utf-8", errors="replace")} for r in store.dead_letter_rows(limit)]
 
 
-def figures(store: Store, *, by: str = "day", venue: str | None = None, date_from: date | None = None,
+def figures(store: Store, *, by: str = "day", level: str = "venue", venue: str | None = None,
+            province: str | None = None, district: str | None = None, date_from: date | None = None,
             date_to: date | None = None, tz: str = DEFAULT_TIMEZONE, today: date | None = None) -> list[dict]:
-    """The steering committees' figures (``GET /api/v1/stats``), aggregates only: per venue and
-    local day (``by="day"``) or week (``"week"``, ``day`` its Monday, ``week`` ISO ``YYYY-Www``),
-    from ``date_from`` to ``date_to`` inclusive (default: the last 7 days to today, in ``tz``):
-    ``check_ins``, distinct ``visitors``, ``peak_occupancy`` and ``kiosks`` (that checked anyone
-    in). Days are reckoned at the zone's offset on ``date_from`` (Vietnam keeps one all year)."""
+    """The steering committees' figures (``GET /api/v1/stats``), aggregates only: per ``level``
+    (``venue``; ``district``; ``province``, from the fleet registry's ``[venues]``) and local day
+    (``by="day"``) or week (``"week"``, ``day`` its Monday, ``week`` ISO ``YYYY-Www``), from
+    ``date_from`` to ``date_to`` inclusive (default: the last 7 days to today, in ``tz``):
+    ``check_ins``, distinct ``visitors``, ``peak_occupancy`` (the most people inside at once:
+    in a district or province, inside any of its venues), ``kiosks`` (that checked anyone in)
+    and, above a venue, ``venues`` (that did). Only where ``venue``, or ``province`` (and
+    ``district``) says. Days are reckoned at the zone's offset on ``date_from`` (Vietnam keeps
+    one all year). Kept by the store (:mod:`.store_figures`), so a day is read from the visits once."""
     if by not in ("day", "week"):
         raise ValueError('by must be "day" or "week"')
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    if district is not None and province is None:
+        raise ValueError("a district is named with its province")
     zone = ZoneInfo(tz)
     today = today or datetime.now(zone).date()
     date_to = date_to or today
@@ -241,11 +251,24 @@ def figures(store: Store, *, by: str = "day", venue: str | None = None, date_fro
     start = datetime.combine(date_from, time(), zone)
     offset_s = int(start.utcoffset().total_seconds())
     until = datetime.combine(date_to + timedelta(days=1), time(), zone)
-    rows = store.figure_rows(start.astimezone(UTC), until.astimezone(UTC), offset_s, week=week, venue=venue)
+    rows = store.figure_rows(start.astimezone(UTC), until.astimezone(UTC), offset_s, week=week, level=level,
+                             venue=venue, district=district, province=province)
+    places = {v.venue_id: v for v in store.venue_list()} if level == "venue" else {}
     out = []
-    for r in sorted(rows, key=lambda r: (r["day"], r["venue_id"])):
-        row = {"venue_id": r["venue_id"], "day": r["day"], "check_ins": r["check_ins"], "visitors": r["visitors"],
-               "peak_occupancy": r["peak"], "kiosks": r["kiosks"]}
+    for r in sorted(rows, key=lambda r: (r["day"], r["scope"])):
+        if level == "venue":
+            place = places.get(r["scope"])
+            row = {"venue_id": r["scope"], "venue_name": place.name if place else "",
+                   "district": place.district if place else "", "province": place.province if place else ""}
+        elif level == "district":
+            row_province, _, row_district = r["scope"].partition("|")
+            row = {"province": row_province, "district": row_district}
+        else:
+            row = {"province": r["scope"]}
+        row |= {"day": r["day"], "check_ins": r["check_ins"], "visitors": r["visitors"],
+                "peak_occupancy": r["peak"], "kiosks": r["kiosks"]}
+        if level != "venue":
+            row["venues"] = r["venues"]
         if week:
             year, number, _ = date.fromisoformat(r["day"]).isocalendar()
             row["week"] = f"{year}-W{number:02d}"

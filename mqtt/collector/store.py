@@ -34,6 +34,7 @@ from ..wire.event import encode_event
 from ..wire.fields import compact_json, parse_time
 from ..wire.topics import events_topic
 from .store_console import ConsoleRecords
+from .store_figures import FigureRecords
 
 UTC = UTC
 #: Dead letters keep at most this much of the payload (enough to see what went wrong).
@@ -219,7 +220,7 @@ def seq_gaps(high_water: int, ranges: list[list[int]]) -> list[list[int]]:
     return gaps
 
 
-class SqlStore(ConsoleRecords, Store):
+class SqlStore(ConsoleRecords, FigureRecords, Store):
     """The rules, written once over a few backend hooks (SQL uses ``?`` placeholders)."""
 
     #: ``FOR UPDATE`` where the backend has row locks.
@@ -259,11 +260,20 @@ class SqlStore(ConsoleRecords, Store):
         """SQL for the ``YYYY-MM-DD`` of time ``expr`` shifted by ``offset_s`` seconds (``week``:
         of the Monday of its week)."""
     @abstractmethod
+    def _plus_seconds_sql(self, expr: str, seconds: int) -> str:
+        """SQL for the stored time ``expr`` plus ``seconds``, as the backend stores times."""
+    @abstractmethod
     def _hour_sql(self) -> str:
         """SQL for the UTC hour of ``check_in_at`` (grouping key for stats)."""
     @abstractmethod
     def _json_text_sql(self, expr: str, key: str) -> str:
         """SQL for the text at ``key`` of the stored JSON object ``expr`` (NULL for JSON null)."""
+
+    def _fill_figure_marks(self) -> None:
+        """Mark the venue-days of the visits stored before the figures were kept (migration 7)."""
+        if (self._rows("SELECT 1 AS x FROM visits LIMIT 1")
+                and not self._rows("SELECT 1 AS x FROM figure_marks LIMIT 1")):
+            self.mark_all_figures()
 
     def _lock(self, keys: Iterable[str]) -> None:
         """Serialise writers of the same kiosks/visits (no-op where there is one writer)."""
@@ -414,6 +424,7 @@ class SqlStore(ConsoleRecords, Store):
         if not visit_ids:
             return
         touched, params = self._in("visit_id", sorted(visit_ids))
+        before = self._visit_spans(touched, params)
 
         def first(where: str, order: str) -> str:
             return (f"SELECT * FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY visit_id ORDER BY {order}) AS n "
@@ -443,6 +454,7 @@ class SqlStore(ConsoleRecords, Store):
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
             ON CONFLICT (visit_id) DO UPDATE SET {sets}""", params + [self._t(now)])
+        self._mark_figures(before + self._visit_spans(touched, params))
 
     # -- dead letters, fleet, purge ---------------------------------------------------------
     def add_dead_letters(self, letters: list[DeadLetter]) -> None:
@@ -579,41 +591,6 @@ class SqlStore(ConsoleRecords, Store):
             "UNION ALL SELECT * FROM visits WHERE venue_id = ? AND check_out_at IS NULL AND check_in_at < ? AND ? > ?",
             [venue_id, s, e, venue_id, e, n, s])
         return [self._visit_out(r) for r in rows]
-
-    def figure_rows(self, since: datetime, until: datetime, offset_s: int, *, week: bool = False,
-                    venue: str | None = None) -> list[dict]:
-        """Per venue and local ``day`` (the UTC times shifted by ``offset_s``, ``YYYY-MM-DD``; with
-        ``week``, the Monday of the week) of the check-ins in ``[since, until)``: ``check_ins``,
-        distinct ``visitors`` (kind:id) and distinct ``kiosks``; and the ``peak`` of people inside
-        at once, from every check-in and check-out in the window (a visit begun before it counts
-        from its start)."""
-        day = self._local_day_sql("t", offset_s, week)
-        s, u = self._t(utc_ms(since)), self._t(utc_ms(until))
-        where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])
-        counts = self._rows(
-            f"SELECT venue_id, {self._local_day_sql('check_in_at', offset_s, week)} AS day, count(*) AS check_ins, "
-            "count(DISTINCT person_kind || ':' || person_id) AS visitors, count(DISTINCT kiosk_id) AS kiosks "
-            f"FROM visits WHERE check_in_at >= ? AND check_in_at < ? {where} GROUP BY 1, 2", [s, u, *params])
-        # People inside: +1 at each check-in (or the window's start), -1 at each check-out, summed in
-        # time order per venue; a check-out sorts before a check-in at the same instant. Whoever
-        # leaves was there that day, just before: so a day's peak counts those inside since the
-        # day before (someone checked in at 23:00 and out at 06:00 was there on both days).
-        peaks = self._rows(
-            f"SELECT venue_id, {day} AS day, max(CASE WHEN d < 0 THEN inside + 1 ELSE inside END) AS peak FROM ("
-            "  SELECT venue_id, t, d,"
-            "         sum(d) OVER (PARTITION BY venue_id ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS inside"
-            "  FROM (SELECT venue_id, CASE WHEN check_in_at < ? THEN ? ELSE check_in_at END AS t, 1 AS d FROM visits"
-            f"        WHERE check_in_at < ? AND COALESCE(check_out_at, ?) > ? {where}"
-            "        UNION ALL"
-            "        SELECT venue_id, check_out_at AS t, -1 AS d FROM visits"
-            f"        WHERE check_in_at < ? AND check_out_at > ? AND check_out_at < ? {where}) moves"
-            ") inside_at GROUP BY 1, 2",
-            [s, s, u, u, s, *params, u, s, u, *params])
-        peak = {(r["venue_id"], r["day"]): r["peak"] for r in peaks}
-        counted = {(r["venue_id"], r["day"]): r for r in counts}
-        # A day someone was inside but nobody checked in (in before midnight, out after) has a peak only.
-        return [{**counted.get(key, {"venue_id": key[0], "day": key[1], "check_ins": 0, "visitors": 0, "kiosks": 0}),
-                 "peak": peak.get(key, 0)} for key in counted.keys() | peak.keys()]
 
     def checkins_by_hour(self, venue: str | None = None) -> list[tuple[str, datetime, int]]:
         where, params = ("AND venue_id = ?", [venue]) if venue else ("", [])

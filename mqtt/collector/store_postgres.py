@@ -182,6 +182,39 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX console_cases_opened ON console_cases (opened_at);
         CREATE TABLE console_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     """),
+    # The committees' figures (store_figures.py): where each venue is, the venue-days ingest has
+    # changed (day: UTC YYYY-MM-DD), and the figures reckoned; filled at the first open after.
+    (7, """
+        CREATE TABLE venues (
+            venue_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            district TEXT NOT NULL,
+            province TEXT NOT NULL,
+            changed_gen BIGINT NOT NULL
+        );
+        CREATE TABLE figure_marks (
+            venue_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            gen BIGINT NOT NULL,
+            PRIMARY KEY (venue_id, day)
+        );
+        CREATE INDEX figure_marks_day ON figure_marks (day);
+        CREATE TABLE figure_cache (
+            offset_s INTEGER NOT NULL,
+            week INTEGER NOT NULL,
+            level TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            day TEXT NOT NULL,
+            gen BIGINT NOT NULL,
+            venues_gen BIGINT NOT NULL,
+            check_ins BIGINT NOT NULL,
+            visitors BIGINT NOT NULL,
+            kiosks BIGINT NOT NULL,
+            venues BIGINT NOT NULL,
+            peak BIGINT NOT NULL,
+            PRIMARY KEY (offset_s, week, level, scope, day)
+        );
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection
@@ -224,6 +257,7 @@ class PostgresStore(SqlStore):
         for r in self._rows("SELECT table_name, column_name, udt_name FROM information_schema.columns "
                             "WHERE table_schema = current_schema()"):
             self._column_types[r["table_name"]][r["column_name"]] = r["udt_name"]
+        self._fill_figure_marks()
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -344,3 +378,6 @@ class PostgresStore(SqlStore):
 
     def _json_text_sql(self, expr: str, key: str) -> str:
         return f"({expr})->>'{key}'"
+
+    def _plus_seconds_sql(self, expr: str, seconds: int) -> str:
+        return f"({expr} + interval '{int(seconds)} seconds')"

@@ -210,6 +210,44 @@ def m006_console_cases(db):
     db.execute("CREATE TABLE console_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m007_figures(db):
+    # The committees' figures (store_figures.py): where each venue is, the venue-days ingest has
+    # changed, and the figures reckoned; filled from the visits at the store's first open after.
+    db.execute("""
+        CREATE TABLE venues (
+            venue_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            district TEXT NOT NULL,
+            province TEXT NOT NULL,
+            changed_gen INTEGER NOT NULL        -- the venue list's version when this row last changed
+        )""")
+    db.execute("""
+        CREATE TABLE figure_marks (
+            venue_id TEXT NOT NULL,
+            day TEXT NOT NULL,                  -- UTC YYYY-MM-DD
+            gen INTEGER NOT NULL,               -- bumped by every write of a visit covering the day
+            PRIMARY KEY (venue_id, day)
+        )""")
+    db.execute("CREATE INDEX figure_marks_day ON figure_marks (day)")
+    db.execute("""
+        CREATE TABLE figure_cache (
+            offset_s INTEGER NOT NULL,          -- the local day's offset from UTC
+            week INTEGER NOT NULL,              -- 1: the week from Monday ``day``
+            level TEXT NOT NULL,                -- venue, district, province
+            scope TEXT NOT NULL,
+            day TEXT NOT NULL,
+            gen INTEGER NOT NULL,               -- the sum of the marks it was reckoned from
+            venues_gen INTEGER NOT NULL,
+            check_ins INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            kiosks INTEGER NOT NULL,
+            venues INTEGER NOT NULL,
+            peak INTEGER NOT NULL,
+            PRIMARY KEY (offset_s, week, level, scope, day)
+        )""")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
@@ -247,6 +285,7 @@ class SqliteStore(SqlStore):
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the central store {self.path}: {exc}") from exc
         self.conn = conn
+        self._fill_figure_marks()
 
     def is_down(self, exc: BaseException) -> bool:
         return isinstance(exc, StoreError) or store_down(exc)
@@ -338,6 +377,10 @@ class SqliteStore(SqlStore):
 
     def _json_text_sql(self, expr: str, key: str) -> str:
         return f"json_extract({expr}, '$.{key}')"
+
+    def _plus_seconds_sql(self, expr: str, seconds: int) -> str:
+        # the stored form, 2021-08-15T01:31:02.153+00:00 (%f is seconds with milliseconds)
+        return f"strftime('%Y-%m-%dT%H:%M:%f', {expr}, '{int(seconds):+d} seconds') || '+00:00'"
 
     def _hour_value(self, value: Any) -> datetime:
         return datetime.fromisoformat(value + ":00:00+00:00")

@@ -21,6 +21,7 @@ mqtt.plumbing.tomlconfig.ConfigError: kiosk.toml line 2: [web] listen = '80': mu
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import tomllib
 import types
@@ -92,6 +93,16 @@ def key(check=None, **kw):
 
 
 # -- reading ----------------------------------------------------------------------------------
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string.
+
+    >>> toml_string('Chợ "Thủ"')
+    '"Chợ \\\\"Thủ\\\\""'
+    """
+    # A JSON string is a valid TOML basic string (\" \\ \n \uXXXX escapes).
+    return json.dumps(value, ensure_ascii=False)
+
 
 def read_text(path: Path) -> str:
     try:

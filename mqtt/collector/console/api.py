@@ -24,6 +24,7 @@ from ...wire.event import PERSON_ID, PERSON_KINDS
 from ...wire.ids import ID
 from .. import queries
 from ..store import TRACE_PHONE
+from ..store_figures import LEVELS, MAX_PLACE_NAME, is_place_name
 from .roles import FIGURES, PERSONAL_DATA, rights
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -144,11 +145,23 @@ def stats():
     by = request.args.get("by", "day")
     if by not in ("day", "week"):
         raise ApiError(400, "bad_request", 'by must be "day" or "week"')
+    level = request.args.get("level", "venue")
+    if level not in LEVELS:
+        raise ApiError(400, "bad_request", f"level must be one of {', '.join(LEVELS)}")
     console = current_app.extensions["console"]
     try:
-        rows = queries.figures(console.store, by=by, venue=_venue(required=False), date_from=_date("from"),
+        rows = queries.figures(console.store, by=by, level=level, venue=_venue(required=False),
+                               province=_place("province"), district=_place("district"), date_from=_date("from"),
                                date_to=_date("to"), tz=console.timezone,
                                today=console.now().astimezone(ZoneInfo(console.timezone)).date())
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
-    return jsonify({"by": by, "rows": rows})
+    return jsonify({"by": by, "level": level, "rows": rows})
+
+
+def _place(name: str) -> str | None:
+    """A province or district as the fleet registry names it (``""``: a venue not placed)."""
+    value = request.args.get(name)
+    if value is not None and not is_place_name(value):
+        raise ApiError(400, "bad_request", f"{name} must be a place's name (at most {MAX_PLACE_NAME} characters)")
+    return value

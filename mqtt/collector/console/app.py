@@ -35,6 +35,7 @@ from .api_tokens import ApiTokens
 from .audit import ConsoleAudit
 from .messages import text
 from .pages import pages
+from .reporting import reporting
 
 log = logging.getLogger("mqtt.collector.console")
 
@@ -95,6 +96,7 @@ def create_app(console: Console) -> Flask:
     app.register_blueprint(api)
     csrf.exempt(api)                            # bearer tokens, no cookies: nothing to forge
     app.register_blueprint(pages)
+    app.register_blueprint(reporting)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     @app.errorhandler(Exception)

@@ -52,14 +52,30 @@ def contact_rows(found: dict, tz: str) -> list[list]:
     return out
 
 
-FIGURE_HEADERS = ["Địa điểm", "Ngày", "Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy"]
+FIGURE_COUNTS = ["Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy"]
+#: The columns that name the place, per level of the figures.
+PLACE_HEADERS = {"venue": ["Địa điểm", "Tên địa điểm", "Huyện", "Tỉnh"], "district": ["Huyện", "Tỉnh"],
+                 "province": ["Tỉnh"]}
+UNPLACED = "(chưa xếp)"
 
 
-def figure_rows(figures: list[dict]) -> list[list]:
-    """The committees' figures (aggregates only), under :data:`FIGURE_HEADERS`; days as dd/mm/yyyy
-    (by week: the week's Monday)."""
-    return [[r["venue_id"], "/".join(reversed(r["day"].split("-"))), r["check_ins"], r["visitors"],
-             r["peak_occupancy"], r["kiosks"]] for r in figures]
+def figure_rows(figures: list[dict], level: str = "venue") -> tuple[list[str], list[list]]:
+    """The committees' figures (aggregates only) of one level: the headers and the rows, days as
+    dd/mm/yyyy (by week: the week's Monday); above a venue, how many venues checked anyone in.
+
+    >>> figure_rows([{"province": "Ninh Thuận", "district": "", "day": "2021-08-19", "check_ins": 9,
+    ...     "visitors": 8, "peak_occupancy": 3, "kiosks": 2, "venues": 2}], "district")[1]
+    [['(chưa xếp)', 'Ninh Thuận', '19/08/2021', 9, 8, 3, 2, 2]]
+    """
+    def place(r: dict) -> list:
+        if level == "venue":
+            return [r["venue_id"], _cell(r["venue_name"]), _cell(r["district"]), _cell(r["province"])]
+        names = [r["district"]] if level == "district" else []
+        return [_cell(name) or UNPLACED for name in [*names, r["province"]]]
+    headers = PLACE_HEADERS[level] + ["Ngày"] + FIGURE_COUNTS + ([] if level == "venue" else ["Số điểm"])
+    rows = [[*place(r), "/".join(reversed(r["day"].split("-"))), r["check_ins"], r["visitors"], r["peak_occupancy"],
+             r["kiosks"], *([] if level == "venue" else [r["venues"]])] for r in figures]
+    return headers, rows
 
 
 def as_csv(rows: list[list], headers: list[str] = HEADERS) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -160,7 +160,9 @@ def _home(*, error: str | None = None, exposure_error: str | None = None):
     """The user's home, with the sections their roles see (and a refused form's reason)."""
     console = _console()
     today = console.now().astimezone(ZoneInfo(console.timezone)).date()
-    figures = queries.figures(console.store, tz=console.timezone, today=today) if FIGURES in g.rights else None
+    # the last week's figures per province (the figures page goes down to each venue)
+    figures = (queries.figures(console.store, level="province", tz=console.timezone, today=today)
+               if FIGURES in g.rights else None)
     fleet = queries.fleet(console.store, now=console.now()) if FLEET in g.rights else None
     letters = queries.dead_letters(console.store, limit=20) if FLEET in g.rights else None
     users = console.users.list() if ADMIN in g.rights else None
@@ -192,23 +194,6 @@ def open_case():
     console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
                               opened_at=console.now())
     return redirect(url_for("pages.case", case_id=case_id), code=303)
-
-
-@pages.get("/figures.xlsx")
-@signed_in(FIGURES)
-def figures_export():
-    """The last 7 days' figures per venue (``?by=week``: the last 4 weeks), aggregates only, as XLSX."""
-    console = _console()
-    by = "week" if request.args.get("by") == "week" else "day"
-    today = console.now().astimezone(ZoneInfo(console.timezone)).date()
-    rows = queries.figures(console.store, by=by, tz=console.timezone, today=today,
-                           date_from=today - timedelta(days=27 if by == "week" else 6), date_to=today)
-    _audit("export_figures", query={"by": by}, results=len(rows))
-    title = f"Số liệu check-in theo {'tuần' if by == 'week' else 'ngày'}, đến {today:%d/%m/%Y}"
-    body = export.as_xlsx(export.figure_rows(rows), title, headers=export.FIGURE_HEADERS, sheet_title="Số liệu")
-    response = current_app.response_class(body, mimetype=XLSX)
-    response.headers["Content-Disposition"] = f'attachment; filename="so-lieu-{by}-{today:%Y-%m-%d}.xlsx"'
-    return response
 
 
 @pages.post("/exposure")
