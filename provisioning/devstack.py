@@ -10,7 +10,8 @@ broker is used instead of starting a second one. ``--broker-port`` and ``--web-p
 broker and the kiosk's screen off 1883 and 8080 (a second stack on the same machine: each its own
 broker, collector and kiosk); the kiosk then reads them from ``var/kiosk.toml``, which devstack
 writes. The console listens on 127.0.0.1:8090 (``--console-port``); the first run makes it a user
-``demo`` with every role and prints its one-time password and authenticator QR code. Ctrl-C (or
+``demo`` with every role and prints its one-time password and authenticator QR code, and fills
+the store with a synthetic province (``kiosk-collector demo-data``: 14 venues, a fortnight). Ctrl-C (or
 SIGTERM) stops the kiosk, then the console and the collector, then the broker.
 """
 
@@ -27,6 +28,8 @@ from mqtt.loopback.mosquitto import LoopbackBroker, port_in_use
 BROKER_PORT = 1883
 CONSOLE_PORT = 8090
 DEMO_USER = "demo"
+#: The first run's synthetic province: small enough to make in a few seconds on a Pi.
+DEMO_DATA = ("--venues", "14", "--days", "14", "--per-day", "60")
 VAR = Path("var")
 
 
@@ -121,13 +124,15 @@ def main(argv: list[str]) -> int:
 
 def first_console_user(collector_cli: str, config: Path) -> None:
     """On the stack's first run, a console user with every role, its one-time password and its
-    authenticator QR code printed here (a newcomer sees the whole console at once)."""
+    authenticator QR code printed here, and a synthetic province in the store (a newcomer sees the
+    whole console at once, with figures and cases to open)."""
     listed = subprocess.run([collector_cli, "users", "list", "--json", "--config", str(config)],
                             capture_output=True, text=True)
     if listed.returncode != 0 or listed.stdout.strip():
         return
     subprocess.run([collector_cli, "users", "add", DEMO_USER, "--role", "tracer", "--role", "reporter",
                     "--role", "fleet", "--role", "admin", "--config", str(config)], check=False)
+    subprocess.run([collector_cli, "demo-data", *DEMO_DATA, "--config", str(config)], check=False)
 
 
 if __name__ == "__main__":

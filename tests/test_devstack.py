@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_a_check_in_arrives_in_the_collector_and_ctrl_c_stops_everything(tmp_pat
         write_qr(tmp_path / "var" / "camera" / "cccd.png", CCCD_MAU)
 
         def collector_visits():
-            out = subprocess.run([f"{bin_dir}/kiosk-collector", "visits", "--json", "--config",
+            out = subprocess.run([f"{bin_dir}/kiosk-collector", "visits", "--venue", "sim-venue", "--json", "--config",
                                   str(tmp_path / "var" / "collector.toml")], capture_output=True, text=True).stdout
             return [json.loads(line) for line in out.splitlines()]
         visits = wait_for(collector_visits, timeout=30, interval=0.5)
@@ -51,6 +52,7 @@ def test_a_check_in_arrives_in_the_collector_and_ctrl_c_stops_everything(tmp_pat
     # the console, with a first user whose one-time password and authenticator code were printed
     assert "Đăng nhập" in login and f"tracing console at http://127.0.0.1:{console_port}/" in err
     assert "user demo added (tracer, reporter, fleet, admin)" in out and "otpauth://totp/" in out
+    assert re.search(r"demo data: 14 venues in 7 districts of Ninh Thuận", out)
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
     assert leftover == "", "a process of the stack outlived it"
 

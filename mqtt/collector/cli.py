@@ -92,10 +92,37 @@ def _parser() -> argparse.ArgumentParser:
     tk.add_argument("--key", type=Path, required=True, help="the venue's token key file (as on its kiosks)")
     d = command("dead-letters", _dead_letters, "messages refused as events, with the reason")
     d.add_argument("--limit", type=int, default=100)
+    dd = command("demo-data", _demo_data, "fill an empty store with a synthetic province (districts, venues, "
+                 "a fortnight of visits to today, a few cases) to try the console with", json_flag=False)
+    dd.add_argument("--venues", type=int, default=28, help="venues over the seven districts (default 28)")
+    dd.add_argument("--days", type=int, default=14, help="days of visits, to today (default 14)")
+    dd.add_argument("--per-day", type=int, default=120, help="visits a venue a day (default 120)")
+    dd.add_argument("--seed", type=int, default=1, help="the same seed makes the same people and visits")
     add_console_commands(sub, command)
     return p
 
 
+
+
+def _demo_data(args, config: Config) -> int:
+    from .demo import fill
+    for name, value, most in (("--venues", args.venues, 500), ("--days", args.days, 60),
+                              ("--per-day", args.per_day, 2000)):
+        if not 1 <= value <= most:
+            echo(f"kiosk-collector demo-data: {name} must be 1-{most}", file=sys.stderr)
+            return 2
+    with open_store(config.store.url) as store:
+        try:
+            done = fill(store, venues=args.venues, days=args.days, per_day=args.per_day, seed=args.seed,
+                        tz=config.report.timezone)
+        except ValueError as exc:
+            echo(f"kiosk-collector demo-data: {exc}", file=sys.stderr)
+            return 1
+    echo(f"demo data: {done.venues} venues in {done.districts} districts of {done.province}, "
+         f"{done.visits:,} visits ({done.events:,} events) over {args.days} day(s); "
+         f"{len(done.cases)} confirmed case(s) open for the tracers: "
+         + ", ".join(f"{c.split(':')[0]}:{mask_id(c.split(':')[1])}" for c in done.cases))
+    return 0
 
 
 def _who(person: dict) -> str:

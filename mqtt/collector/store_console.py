@@ -202,14 +202,20 @@ class ConsoleRecords:
             self._exec("INSERT INTO console_cases (case_id, person, days, opened_by, opened_at) VALUES (?, ?, ?, ?, ?)",
                        [case_id, person, days, opened_by, self._t(opened_at)])
 
+    def _case(self, r: dict) -> CaseRow:
+        return CaseRow(r["case_id"], r["person"], r["days"], r["opened_by"], self._dt(r["opened_at"]),
+                       self._dt(r["handled_at"]), r["handled_by"], r["note"])
+
     def case_row(self, case_id: str) -> CaseRow | None:
         rows = self._rows("SELECT case_id, person, days, opened_by, opened_at, handled_at, handled_by, note "
                           "FROM console_cases WHERE case_id = ?", [case_id])
-        if not rows:
-            return None
-        r = rows[0]
-        return CaseRow(r["case_id"], r["person"], r["days"], r["opened_by"], self._dt(r["opened_at"]),
-                       self._dt(r["handled_at"]), r["handled_by"], r["note"])
+        return self._case(rows[0]) if rows else None
+
+    def case_rows(self, limit: int = 20) -> list[CaseRow]:
+        """The latest cases opened, newest first."""
+        return [self._case(r) for r in self._rows(
+            "SELECT case_id, person, days, opened_by, opened_at, handled_at, handled_by, note FROM console_cases "
+            f"ORDER BY opened_at DESC, case_id LIMIT {int(limit)}")]
 
     def mark_case_handled(self, case_id: str, *, by: str, note: str, at: datetime) -> int:
         with self._transaction():

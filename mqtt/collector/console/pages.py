@@ -32,6 +32,8 @@ pages = Blueprint("pages", __name__)
 #: What a tracer opens a case by (the event contract's kinds, and the phone staff check in by).
 CASE_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", TRACE_PHONE)
 NOTE_MAX = 500
+#: The latest cases a tracer's home lists.
+CASES_LISTED = 20
 #: A kiosk not heard from, or with an event waiting, for longer than this stands out on the fleet page.
 STALE_S = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -166,9 +168,13 @@ def _home(*, error: str | None = None, exposure_error: str | None = None):
     fleet = queries.fleet(console.store, now=console.now()) if FLEET in g.rights else None
     letters = queries.dead_letters(console.store, limit=20) if FLEET in g.rights else None
     users = console.users.list() if ADMIN in g.rights else None
+    tracing = PERSONAL_DATA in g.rights
+    cases = console.store.case_rows(limit=CASES_LISTED) if tracing else []
+    user_names = {u.user_id: u.name for u in console.users.list()} if cases else {}
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
     page = render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, letters=letters, users=users,
-                           audit=audit, error=error, exposure_error=exposure_error,
+                           audit=audit, error=error, exposure_error=exposure_error, cases=cases,
+                           user_names=user_names, venues=console.store.venue_list() if tracing else [],
                            days=queries.DEFAULT_TRACE_DAYS, stale_s=STALE_S)
     return page, 400 if error or exposure_error else 200
 
