@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from browser import screenshot
 from configs import write_collector_config
-from mqtt.collector.console.accounts import ConsoleUsers
+from mqtt.collector.console.accounts import ConsoleUsers, name_key
 from mqtt.collector.store import open_store
 from mqtt.loopback.mosquitto import free_port
 from test_console_pages import CONTACT, INDEX, visit_events
@@ -111,3 +111,88 @@ def _answers(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+PAGE_BUDGET = 200 * 1024        # the console's pages transfer under 200 KB each, cold
+
+
+def test_a_reporter_fleet_and_admin_reads_the_province_in_a_browser(browser, tmp_path):
+    """On demo data: the home's sections of the three roles that see no personal data, the figures
+    page from the province down to a district's venues (chart drawn, no script, no horizontal
+    scroll at 1366×768), its XLSX; every page under the budget, cold; no CSP violation."""
+    from mqtt.collector.demo import fill
+    port = free_port()
+    store_url = f"sqlite://{tmp_path}/central.db"
+    with open_store(store_url) as store:
+        fill(store, venues=14, days=7, per_day=40)
+        users = ConsoleUsers(store)
+        new = users.add("Phạm Minh", ["reporter", "fleet", "admin"])
+        minh = store.user_by_name_key(name_key("Phạm Minh"))
+        users.change_password(minh.user_id, new.password, "mật khẩu của Minh 2026")
+    config = write_collector_config(tmp_path / "collector.toml", store={"url": store_url},
+                                    console={"listen": f"127.0.0.1:{port}"})
+    proc = subprocess.Popen([COLLECTOR, "console", "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN", accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        wait_for(lambda: _answers(base), timeout=20, what="the console to answer")
+        page.goto(base)
+        page.fill("#name", "Phạm Minh")
+        page.fill("#password", "mật khẩu của Minh 2026")
+        page.fill("#code", pyotp.TOTP(new.totp_secret).now())
+        page.click("#submit")
+        for section in ("#figures", "#fleet", "#users"):
+            expect(page.locator(section)).to_be_visible()
+        expect(page.locator("#open-case")).to_have_count(0)                 # no tracer: no case search
+        expect(page.locator("#figures tbody tr").first).to_contain_text("Ninh Thuận")
+        assert not re.search(r"058\d{9}", page.content())                  # no identity number anywhere
+        page.click("#figures-page")
+        expect(page.locator("h1")).to_contain_text("Số liệu — Tất cả các tỉnh")
+        expect(page.locator("#figures-chart rect")).to_have_count(7)        # a bar a day
+        page.click("#figures-table a")                                      # into Ninh Thuận: its districts
+        expect(page.locator("h1")).to_contain_text("Ninh Thuận")
+        expect(page.locator("#figures-table tbody tr").first).to_be_visible()
+        page.select_option("select[name=area]", "d:Ninh Thuận|Ninh Hải")
+        page.select_option("select[name=by]", "week")
+        page.click("#figures-show")
+        expect(page.locator("h1")).to_contain_text("Ninh Hải, Ninh Thuận")
+        expect(page.locator("#figures-table thead")).to_contain_text("Tuần từ")
+        expect(page.locator("#figures-table tbody")).to_contain_text("Ninh Hải")     # its venues, by name
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 1366
+        box = page.locator("#figures-chart").bounding_box()
+        assert box and box["width"] > 600 and box["x"] + box["width"] <= 1366
+        screenshot(page, "console-figures-1366")
+        with page.expect_download() as download:
+            page.click("#figures-xlsx")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
+        assert "Ninh Hải, Ninh Thuận" in rows[0][0]
+        assert rows[1][:5] == ("Địa điểm", "Tên địa điểm", "Huyện", "Tỉnh", "Ngày")
+        assert {row[2] for row in rows[2:]} == {"Ninh Hải"} and all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[4])
+                                                                    for row in rows[2:])
+        figures_url = page.url
+        assert errors == []
+        # Each page, cold (a new browser context: nothing cached), transfers under the budget.
+        for path in ("/", figures_url.removeprefix(base.rstrip("/"))):
+            cold = context.browser.new_context(viewport={"width": 1366, "height": 768})
+            cold.add_cookies(context.cookies())
+            p = cold.new_page()
+            sizes: list[int] = []
+
+            def count(request, sizes=sizes):
+                sizes.append(request.sizes()["responseBodySize"] + request.sizes()["responseHeadersSize"])
+            p.on("requestfinished", count)
+            p.goto(base.rstrip("/") + path)
+            p.wait_for_load_state("networkidle")
+            cold.close()
+            assert 0 < sum(sizes) < PAGE_BUDGET, (path, sizes)
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(20)
