@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -341,3 +342,25 @@ def test_the_fleet_page_marks_silent_kiosks_and_old_waiting_events_and_lists_ref
     assert 'class="warn"' in rows["cho-moi-01"] and "không báo về hơn 1 giờ" in rows["cho-moi-01"]
     assert 'class="warn"' in rows["truong-hoc-01"] and "có lượt chờ gửi 121 phút" in rows["truong-hoc-01"]
     assert "name must be a string of 1-200 characters" in page and "Bí Mật" not in page and "M\\u1eadt" not in page
+
+
+def test_behind_the_https_proxy_the_cookies_are_secure_and_plain_http_is_not_told_to_upgrade(console):
+    new = console.users.add("Lan", ["tracer"])
+    for proto, secure in (("https", True), (None, False)):
+        client = create_app(console).test_client()
+        # (over HTTPS a form must come with a same-origin Referer, which the pages' policy sends)
+        headers = {"X-Forwarded-Proto": proto, "Referer": "https://localhost/login"} if proto else {}
+        page = client.get("/login", headers=headers)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        code = pyotp.TOTP(new.totp_secret).at(time.time() + (0 if secure else 30))
+        r = client.post("/login", data={"name": "Lan", "password": new.password, "code": code,
+                                        "csrf_token": token}, headers=headers)
+        assert r.status_code == 302
+        cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("console_session="))
+        assert ("; Secure" in cookie) is secure, cookie
+        assert ("Strict-Transport-Security" in r.headers) is secure
+        page = client.get("/password", headers=headers)        # signed in: a token of the new session
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        lang = client.post("/lang", data={"language": "en", "next": "/", "csrf_token": token}, headers=headers)
+        assert ("; Secure" in lang.headers["Set-Cookie"]) is secure
+    assert create_app(console).test_client().get("/login").headers["Referrer-Policy"] == "same-origin"

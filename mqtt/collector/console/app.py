@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, g, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -41,15 +42,24 @@ log = logging.getLogger("mqtt.collector.console")
 
 __all__ = ["Console", "create_app"]
 
-#: Every answer: nothing from elsewhere, nothing framed, nothing cached (personal data).
+#: Every answer: nothing from elsewhere, nothing framed, nothing cached (personal data). The
+#: referrer goes to the console itself only: Flask-WTF checks it on every form sent over HTTPS.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                                "frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS (the operator's proxy
+    says so in X-Forwarded-Proto): never sent back over plain HTTP once the console is behind it."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return request.is_secure
 
 
 @dataclass
@@ -90,6 +100,7 @@ def create_app(console: Console) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         WTF_CSRF_TIME_LIMIT=None,               # as long as the session: it ends on its own terms
     )
+    app.session_interface = _Sessions()
     app.json.ensure_ascii = False               # Vietnamese names as they are
     app.extensions["console"] = console
     csrf = CSRFProtect(app)
@@ -116,6 +127,8 @@ def create_app(console: Console) -> Flask:
     def _headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:           # behind the HTTPS proxy: browsers keep to HTTPS for a year
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     return app

@@ -146,7 +146,8 @@ def switch_language():
         target = "/"
     response = redirect(target)
     if language in LANGUAGES:
-        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
+        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Strict", httponly=True,
+                            secure=request.is_secure)
     return response
 
 
