@@ -102,6 +102,7 @@ def create_app(console: Console) -> Flask:
     )
     app.session_interface = _Sessions()
     app.json.ensure_ascii = False               # Vietnamese names as they are
+    app.json.sort_keys = False                  # in the order built (sorting a case's keys cost 10 %)
     app.extensions["console"] = console
     csrf = CSRFProtect(app)
     app.register_blueprint(api)
