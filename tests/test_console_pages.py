@@ -364,3 +364,23 @@ def test_behind_the_https_proxy_the_cookies_are_secure_and_plain_http_is_not_tol
         lang = client.post("/lang", data={"language": "en", "next": "/", "csrf_token": token}, headers=headers)
         assert ("; Secure" in lang.headers["Set-Cookie"]) is secure
     assert create_app(console).test_client().get("/login").headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_tracer_finds_people_by_name_and_opens_a_case_of_one(console):
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    # typed without capitals: the name as the card has it is found; the list masks the id
+    r = b.post("/cases", {"kind": "name", "id": "  nguyễn  thị mẫu ", "days": "14"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "1 người có tên này" in page and "Nguyễn Thị Mẫu" in page
+    assert "079190000000" not in page.replace('value="079190000000"', "")         # only in the form's field
+    assert [(a.action, a.query, a.results, a.person) for a in console.audit.rows()] == [
+        ("search_name", {"days": 14}, 1, None)]                                    # never the name typed
+    opened = b.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"})
+    assert opened.status_code == 303 and opened.headers["Location"].startswith("/cases/")
+    assert "0 người có tên này" in b.post("/cases", {"kind": "name", "id": "Nguyen Thi Mau", "days": "14"}).get_data(
+        as_text=True)                                                              # diacritics matter
+    assert b.post("/cases", {"kind": "name", "id": "x", "days": "14"}).status_code == 400
+    reporter = Browser(console).sign_in(["reporter"], name="Hà")
+    reporter.get("/")
+    assert reporter.post("/cases", {"kind": "name", "id": "Nguyễn Thị Mẫu"}).status_code == 403

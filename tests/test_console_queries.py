@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from mqtt.collector import queries
+from mqtt.collector.store_sqlite import SqliteStore
 from test_collector_queries import EXPECTED, NOW, A, B, contact_facts, scenario, who  # noqa: F401 - the fixture
 from test_collector_store import vid
 
@@ -76,3 +77,14 @@ def test_weekly_figures_count_a_weeks_visitors_once(scenario):
 def test_figures_refuse_what_they_cannot_answer(scenario, kwargs):
     with pytest.raises(ValueError):
         queries.figures(scenario, **kwargs)
+
+
+def test_people_by_name_one_entry_each_through_the_name_index(scenario):
+    found = queries.persons_named(scenario, "nguyễn thị mẫu")
+    assert [(p["person"]["id"], p["visits"]) for p in found] == [("079190000000", 4)]    # I1-I4
+    assert found[0]["last_at"].startswith("2021-08-20T04:00")                          # I2, the latest
+    assert queries.persons_named(scenario, "Trần Văn") == []                           # the full name only
+    if isinstance(scenario, SqliteStore):
+        where, params = scenario._in(scenario._json_text_sql("person", "name"), ["Trần Văn An"])
+        plan = scenario._rows(f"EXPLAIN QUERY PLAN SELECT * FROM visits WHERE {where}", params)
+        assert any("visits_name" in r["detail"] for r in plan), plan

@@ -16,6 +16,7 @@ Shared time is a union: time shared twice (the index at two venues at once) coun
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -119,6 +120,33 @@ def case(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAYS
         out.append({**entry, "visits": [_visit(r) for r in sorted(once, key=_visit_start)]})
     return {"person": index[-1]["person"] if index else None, "visits": [_visit(r) for r in index],
             "contacts": out}
+
+
+#: The most people a search by name lists (the latest seen first).
+MAX_NAMED = 50
+
+
+def name_forms(text: str) -> list[str]:
+    """The forms of a typed name to look for: as typed, and each word capitalised (names are
+    stored as the card has them: "Nguyễn Thị Mẫu"), in NFC, spaces collapsed.
+
+    >>> name_forms("  nguyễn   thị mẫu ")
+    ['nguyễn thị mẫu', 'Nguyễn Thị Mẫu']
+    """
+    typed = " ".join(unicodedata.normalize("NFC", text).split())
+    return list(dict.fromkeys([typed, " ".join(w[:1].upper() + w[1:].lower() for w in typed.split(" "))]))
+
+
+def persons_named(store: Store, name: str, *, limit: int = MAX_NAMED) -> list[dict]:
+    """The people checked in under ``name`` (exactly, in any capitalisation :func:`name_forms`
+    gives): one entry each, the latest seen first: ``person`` (of their latest visit),
+    ``last_venue``, ``last_at`` and ``visits`` (how many of the visits found)."""
+    found: dict[tuple[str, str], dict] = {}
+    for r in store.named_visit_rows(name_forms(name)):
+        entry = found.setdefault((r["person_kind"], r["person_id"]), {
+            "person": r["person"], "last_venue": r["venue_id"], "last_at": iso(_visit_start(r)), "visits": 0})
+        entry["visits"] += 1
+    return list(found.values())[:limit]
 
 
 def presence(store: Store, venue_id: str, start: datetime, end: datetime, *, now: datetime | None = None) -> list[dict]:

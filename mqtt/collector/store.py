@@ -582,6 +582,14 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                           [*params, self._t(utc_ms(now)), self._t(utc_ms(since))])
         return [self._visit_out(r) for r in rows]
 
+    def named_visit_rows(self, names: list[str], limit: int = 2000) -> list[dict]:
+        """The latest ``limit`` visits of people whose name (as the kiosk read it) is one of
+        ``names``, exactly, through the name index; newest first."""
+        where, params = self._in(self._json_text_sql("person", "name"), names)
+        rows = self._rows(f"SELECT * FROM visits WHERE {where} "
+                          f"ORDER BY COALESCE(check_in_at, check_out_at) DESC LIMIT {int(limit)}", params)
+        return [self._visit_out(r) for r in rows]
+
     def presence_rows(self, venue_id: str, start: datetime, end: datetime, now: datetime) -> list[dict]:
         """The visits at ``venue_id`` that overlap ``[start, end)`` by more than a touch (an open
         one lasts until ``now``), through the venue's check-out and open-visit indexes."""

@@ -215,6 +215,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             PRIMARY KEY (offset_s, week, level, scope, day)
         );
     """),
+    # A tracer opens a case by name too: the name as the kiosk read it (person.name), indexed.
+    (8, "CREATE INDEX visits_name ON visits ((person->>'name'));"),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection

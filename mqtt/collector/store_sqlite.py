@@ -248,6 +248,12 @@ def m007_figures(db):
         )""")
 
 
+@migrations()
+def m008_visit_name(db):
+    # A tracer opens a case by name too: the name as the kiosk read it (person.name), indexed.
+    db.execute("CREATE INDEX visits_name ON visits (json_extract(person, '$.name'))")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,

@@ -31,6 +31,10 @@ pages = Blueprint("pages", __name__)
 
 #: What a tracer opens a case by (the event contract's kinds, and the phone staff check in by).
 CASE_KINDS = ("cccd", "bhyt", "national_qr", "kiosk_card", TRACE_PHONE)
+#: ... and what they search by: a name lists the people of that name to open a case of.
+NAME = "name"
+SEARCH_KINDS = (*CASE_KINDS, NAME)
+NAME_MAX = 100
 NOTE_MAX = 500
 #: The latest cases a tracer's home lists.
 CASES_LISTED = 20
@@ -159,7 +163,8 @@ def home():
     return _home()
 
 
-def _home(*, error: str | None = None, exposure_error: str | None = None):
+def _home(*, error: str | None = None, exposure_error: str | None = None, named: list[dict] | None = None,
+          days: int = queries.DEFAULT_TRACE_DAYS):
     """The user's home, with the sections their roles see (and a refused form's reason)."""
     console = _console()
     today = console.now().astimezone(ZoneInfo(console.timezone)).date()
@@ -173,10 +178,11 @@ def _home(*, error: str | None = None, exposure_error: str | None = None):
     cases = console.store.case_rows(limit=CASES_LISTED) if tracing else []
     user_names = {u.user_id: u.name for u in console.users.list()} if cases else {}
     audit = console.audit.rows(limit=20) if ADMIN in g.rights else None
-    page = render_template("home.html", kinds=CASE_KINDS, figures=figures, fleet=fleet, letters=letters, users=users,
+    page = render_template("home.html", kinds=SEARCH_KINDS, named=named, search_days=days, figures=figures,
+                           fleet=fleet, letters=letters, users=users,
                            audit=audit, error=error, exposure_error=exposure_error, cases=cases,
                            user_names=user_names, venues=console.store.venue_list() if tracing else [],
-                           days=queries.DEFAULT_TRACE_DAYS, stale_s=STALE_S)
+                           stale_s=STALE_S)
     return page, 400 if error or exposure_error else 200
 
 
@@ -188,6 +194,8 @@ def open_case():
     kind, person_id = request.form.get("kind", ""), request.form.get("id", "").strip()
     days_text = request.form.get("days", str(queries.DEFAULT_TRACE_DAYS))
     days = int(days_text) if days_text.isascii() and days_text.isdigit() and 1 <= int(days_text) <= 60 else None
+    if kind == NAME:
+        return _search_name(person_id, days)
     try:
         if kind == TRACE_PHONE:
             person_id = canonical_phone(person_id)
@@ -201,6 +209,15 @@ def open_case():
     console.store.insert_case(case_id=case_id, person=f"{kind}:{person_id}", days=days, opened_by=g.user.user_id,
                               opened_at=console.now())
     return redirect(url_for("pages.case", case_id=case_id), code=303)
+
+
+def _search_name(name: str, days: int | None):
+    """The people checked in under a name, to open a case of one (audited: how many, never the name)."""
+    if days is None or not 2 <= len(name) <= NAME_MAX or not name.isprintable():
+        return _home(error=text("search_name_bad", g.language))
+    named = queries.persons_named(_console().store, name)
+    _audit("search_name", query={"days": days}, results=len(named))
+    return _home(named=named, days=days)
 
 
 @pages.post("/exposure")
