@@ -239,9 +239,16 @@ class ConsoleRecords:
                        [self._t(row.at), row.actor, row.action, row.person,
                         None if row.query is None else self._json(row.query), row.results, row.client])
 
-    def audit_rows(self, *, since: datetime | None = None, limit: int | None = None) -> list[AuditRow]:
-        """The audit, oldest first (``limit``: the latest that many)."""
-        where, params = ("WHERE at >= ?", [self._t(since)]) if since else ("", [])
+    def audit_rows(self, *, since: datetime | None = None, before_id: int | None = None,
+                   limit: int | None = None) -> list[AuditRow]:
+        """The audit, oldest first (``limit``: the latest that many; ``before_id``: of the rows
+        before that one, a page further back)."""
+        clauses, params = [], []
+        if since:
+            clauses, params = ["at >= ?"], [self._t(since)]
+        if before_id is not None:
+            clauses, params = [*clauses, "id < ?"], [*params, before_id]
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         tail = f" LIMIT {int(limit)}" if limit else ""
         rows = self._rows(f"SELECT * FROM (SELECT id, at, actor, action, person, query, results, client "
                           f"FROM console_audit {where} ORDER BY id DESC{tail}) latest ORDER BY id", params)

@@ -31,6 +31,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ...plumbing.tomlconfig import DEFAULT_TIMEZONE
 from ..store import Store
 from .accounts import ConsoleUsers
+from .admin import admin
 from .api import api
 from .api_tokens import ApiTokens
 from .audit import ConsoleAudit
@@ -109,6 +110,7 @@ def create_app(console: Console) -> Flask:
     csrf.exempt(api)                            # bearer tokens, no cookies: nothing to forge
     app.register_blueprint(pages)
     app.register_blueprint(reporting)
+    app.register_blueprint(admin)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     @app.errorhandler(Exception)
