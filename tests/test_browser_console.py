@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pyotp
@@ -94,6 +95,17 @@ def test_a_new_tracer_goes_from_login_to_a_case_in_vietnamese(browser, tmp_path)
         page.fill("#note", "Đã gọi điện")
         page.click("#mark-handled")
         expect(page.locator("#handled")).to_contain_text("Đã gọi điện")
+        # a venue exposure: everyone at the venue in a window, from the home's form
+        page.click(".brand")
+        expect(page.locator("#cases tbody tr")).to_have_count(1)                # the case just opened
+        local = (now - timedelta(hours=5)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+        page.fill("#venue", "cho-thu")
+        page.fill("#day", local.strftime("%Y-%m-%d"))
+        page.fill("#from", "00:00")
+        page.fill("#to", "23:59")
+        page.click("#find-exposure")
+        expect(page.locator("#exposure-heading")).to_contain_text("cho-thu")
+        expect(page.locator("#people tbody tr").first).to_be_visible()
         # nothing personal in any address the browser went to (so in its history)
         assert visited and not any("079190000000" in url or "0912345678" in url for url in visited), visited
         assert errors == []                                 # no CSP violation, no script error
@@ -177,9 +189,19 @@ def test_a_reporter_fleet_and_admin_reads_the_province_in_a_browser(browser, tmp
         assert {row[2] for row in rows[2:]} == {"Ninh Hải"} and all(re.fullmatch(r"\d\d/\d\d/\d{4}", row[4])
                                                                     for row in rows[2:])
         figures_url = page.url
+        # the admin's page: a new user, the authenticator QR drawn from the page itself (CSP: data: images)
+        page.goto(base + "admin")
+        page.fill("#new-user", "Lê Văn Hùng")
+        page.check("#role-reporter")
+        page.click("#add-user-submit")
+        expect(page.locator("#credentials h1")).to_have_text("Đã thêm Lê Văn Hùng")
+        assert page.evaluate("document.getElementById('totp-qr').naturalWidth") > 100
+        expect(page.locator("#one-time-password")).to_be_visible()
+        page.click("#back")
+        expect(page.locator("#admin-users tbody")).to_contain_text("Lê Văn Hùng")
         assert errors == []
         # Each page, cold (a new browser context: nothing cached), transfers under the budget.
-        for path in ("/", figures_url.removeprefix(base.rstrip("/"))):
+        for path in ("/", figures_url.removeprefix(base.rstrip("/")), "/admin"):
             cold = context.browser.new_context(viewport={"width": 1366, "height": 768})
             cold.add_cookies(context.cookies())
             p = cold.new_page()
