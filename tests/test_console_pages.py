@@ -17,6 +17,7 @@ import pytest
 
 from mqtt.collector.console.app import Console, create_app
 from mqtt.collector.store import open_store
+from mqtt.collector.store_figures import Venue
 from test_collector_store import make_event
 from waiting import wait_for
 
@@ -384,3 +385,29 @@ def test_a_tracer_finds_people_by_name_and_opens_a_case_of_one(console):
     reporter = Browser(console).sign_in(["reporter"], name="Hà")
     reporter.get("/")
     assert reporter.post("/cases", {"kind": "name", "id": "Nguyễn Thị Mẫu"}).status_code == 403
+
+
+def test_a_cases_visits_show_the_kiosk_and_how_and_lead_to_who_was_there(console):
+    console.store.set_venues([Venue("cho-thu", "Chợ Thủ", "Ninh Hải", "Ninh Thuận")])
+    b = Browser(console).sign_in(["tracer"])
+    b.get("/")
+    page = b.get(b.post("/cases", {"kind": "cccd", "id": "079190000000", "days": "14"}).headers["Location"])
+    html = page.get_data(as_text=True)
+    row = re.search(r'<table id="visits">.*?</table>', html, re.S).group(0)
+    assert "Chợ Thủ" in row and "cho-thu-01" in row and "quét mã" in row
+    # the row's own form: the venue and the visit's window, as a venue exposure
+    fields = dict(re.findall(r'<input type="hidden" name="(venue|day|from|to)" value="([^"]*)"', row))
+    assert fields["venue"] == "cho-thu" and re.fullmatch(r"\d\d:\d\d", fields["from"])
+    r = b.post("/exposure", fields)
+    assert r.status_code == 200 and "Trần Văn An" in r.get_data(as_text=True)     # the contact was there
+
+
+def test_migration_9_fills_the_method_of_visits_stored_before_it(store_url):
+    sqlite = store_url.startswith("sqlite")
+    with open_store(store_url) as s:
+        s.ingest(visit_events(INDEX, datetime(2026, 8, 19, 1, tzinfo=UTC), datetime(2026, 8, 19, 2, tzinfo=UTC), 1))
+        s._exec("ALTER TABLE visits DROP COLUMN method")
+        s._exec("DELETE FROM _sqlite_migrations WHERE name = 'm009_visit_method'" if sqlite
+                else "DELETE FROM schema_version WHERE version = 9")
+    with open_store(store_url) as s:
+        assert [v["method"] for v in s.visit_rows()] == ["camera"]

@@ -35,7 +35,7 @@ def _visit(r: dict) -> dict:
     return {"visit_id": r["visit_id"], "kiosk_id": r["kiosk_id"], "venue_id": r["venue_id"], "person": r["person"],
             "check_in_at": iso(r["check_in_at"]), "check_out_at": iso(r["check_out_at"]),
             "check_out_type": r["check_out_type"], "check_out_estimated": r["check_out_estimated"],
-            "corrected": r["check_in_corrected"] or r["check_out_corrected"]}
+            "corrected": r["check_in_corrected"] or r["check_out_corrected"], "method": r.get("method")}
 
 
 def visits(store: Store, venue: str | None = None, limit: int | None = None) -> list[dict]:

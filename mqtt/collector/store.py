@@ -45,7 +45,7 @@ EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", 
                  "person", "estimated", "received_at")
 VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
                  "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
-                 "check_out_corrected", "time_trusted", "updated_at", "person_phone")
+                 "check_out_corrected", "time_trusted", "updated_at", "person_phone", "method")
 SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
 #: :meth:`Store.trace_rows`'s ``kind`` for tracing everyone checked in with a phone number.
 TRACE_PHONE = "phone"
@@ -438,7 +438,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         self._exec(f"""
             WITH e AS (
                 SELECT event_id, visit_id, kiosk_id, venue_id, person_kind, person_id, person, type, seq, synced,
-                       at_corrected, COALESCE(at_corrected, at) AS at_when,
+                       method, at_corrected, COALESCE(at_corrected, at) AS at_when,
                        (estimated OR type = 'auto_check_out') AS est
                 FROM events WHERE {touched}
             ),
@@ -449,7 +449,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                    i.at_corrected IS NOT NULL, o.at_corrected IS NOT NULL,
                    (i.visit_id IS NULL OR i.synced OR i.at_corrected IS NOT NULL)
                    AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?,
-                   {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}
+                   {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}, COALESCE(i.method, o.method)
             FROM (SELECT DISTINCT visit_id FROM e) v
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
@@ -552,7 +552,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
             other, other_params = "NOT (v.person_kind = ? AND v.person_id = ?)", [kind, person_id]
         cols = ("v.visit_id, v.kiosk_id, v.venue_id, v.person_kind, v.person_id, v.person, v.check_in_at, "
                 "v.check_out_at, v.check_out_type, v.check_out_estimated, v.check_in_corrected, "
-                "v.check_out_corrected, i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
+                "v.check_out_corrected, v.method, i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
                 "i.check_out_at AS index_check_out_at, i.check_out_estimated AS index_estimated, "
                 "i.check_in_corrected AS index_in_corrected, i.check_out_corrected AS index_out_corrected")
         sql = f"""

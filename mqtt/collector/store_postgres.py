@@ -217,6 +217,14 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
     # A tracer opens a case by name too: the name as the kiosk read it (person.name), indexed.
     (8, "CREATE INDEX visits_name ON visits ((person->>'name'));"),
+    # How the visitor was checked in (the check-in's method, else the check-out's), for a case's view.
+    (9, """
+        ALTER TABLE visits ADD COLUMN method TEXT;
+        UPDATE visits v SET method = m.method FROM (
+            SELECT DISTINCT ON (visit_id) visit_id, method FROM events WHERE method IS NOT NULL
+            ORDER BY visit_id, type <> 'check_in', COALESCE(at_corrected, at), seq) m
+        WHERE m.visit_id = v.visit_id;
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection

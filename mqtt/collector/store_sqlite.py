@@ -254,6 +254,17 @@ def m008_visit_name(db):
     db.execute("CREATE INDEX visits_name ON visits (json_extract(person, '$.name'))")
 
 
+@migrations()
+def m009_visit_method(db):
+    # How the visitor was checked in (camera, slip, staff_phone, ...: the check-in's method, else the
+    # check-out's), for the tracer's view of a case; filled from the events for the visits before.
+    db.execute("ALTER TABLE visits ADD COLUMN method TEXT")
+    db.execute("""
+        UPDATE visits SET method = (
+            SELECT e.method FROM events e WHERE e.visit_id = visits.visit_id AND e.method IS NOT NULL
+            ORDER BY e.type <> 'check_in', COALESCE(e.at_corrected, e.at), e.seq LIMIT 1)""")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,

@@ -254,9 +254,12 @@ def _case_or_404(case_id: str):
 def case(case_id: str):
     row = _case_or_404(case_id)
     kind, _, person_id = row.person.partition(":")
-    found = queries.case(_console().store, kind, person_id, row.days, now=_console().now())
+    console = _console()
+    found = queries.case(console.store, kind, person_id, row.days, now=console.now())
     _audit("case_view", person=row.person, query={"case": case_id, "days": row.days}, results=len(found["contacts"]))
-    return render_template("case.html", case=row, kind=kind, person_id=person_id, found=found)
+    venue_names = {v.venue_id: v.name for v in console.store.venue_list() if v.name}
+    return render_template("case.html", case=row, kind=kind, person_id=person_id, found=found,
+                           venue_names=venue_names)
 
 
 @pages.get("/cases/<case_id>/contacts.<fmt>")
