@@ -112,9 +112,11 @@ def test_broker_restart_mid_drain(tmp_path, store, kiosk_db, store_url, broker):
         record_check_ins(store, N)
         uplink = in_process_uplink(kiosk_db, broker.url)
         uplink.start()
-        # Half delivered: events are queued for the collector, in flight to it, and acks in flight back.
+        # A tenth delivered: events are queued for the collector, in flight to it, and acks in flight
+        # back. (At half, the other half could land between two polls: on a machine loaded with
+        # three CI runs, the poller once slept through the ~30 ms the last 500 events take.)
         seen = act_mid_flight(lambda: delivered(kiosk_db), N, broker.restart,   # SIGTERM, then start
-                              what="broker restart", at_least=N // 2)
+                              what="broker restart", at_least=N // 10)
         assert 0 < seen < N
         _all_delivered(kiosk_db)
         end_exactly_once(store_url, kiosk_db, collector, uplink=uplink)

@@ -4,7 +4,7 @@ it with presentation attributes only). Geometry only: the template writes the el
 
 >>> c = bar_chart([("19/08", 40, 30), ("20/08", 10, 10)], width=200, height=100)
 >>> [(b["label"], b["value"], b["height"] > 0) for b in c["bars"]], c["ticks"][-1]["value"]
-([('19/08', 40, True), ('20/08', 10, True)], 40)
+([('19/08', 40, True), ('20/08', 10, True)], 50)
 """
 
 from __future__ import annotations
