@@ -303,7 +303,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
     def _ingest(self, batch: list[dict], now: datetime) -> IngestResult:
         self._lock([f"k:{k}" for k in {e["kiosk_id"] for e in batch}] + [f"v:{e['visit_id']}" for e in batch])
         result = IngestResult()
-        foreign = self._foreign_visits(batch)
+        stored = self._stored_visits(batch)
+        foreign = self._foreign_visits(batch, stored)
         if foreign:
             self._write_dead_letters([DeadLetter(
                 events_topic(e["kiosk_id"]), e["kiosk_id"], VISIT_OF_OTHER_KIOSK,
@@ -323,19 +324,28 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         self._track_seq(new, now, result)
         visits = {e["visit_id"] for e in new}
         visits |= self._correct_clocks(new, result)
-        self._rebuild_visits(visits, now)
+        self._rebuild_visits(visits, now, stored)
         kiosks = sorted({e["kiosk_id"] for e in batch})
         self._upsert("fleet", ("kiosk_id", "last_seen"), [(k, received) for k in kiosks], key="kiosk_id",
                      update=("last_seen",))
         return result
 
-    def _foreign_visits(self, batch: list[dict]) -> list[tuple[dict, str]]:
+    def _stored_visits(self, batch: list[dict]) -> dict[str, dict | None]:
+        """The batch's visits as stored before it (None: not stored yet), with their kiosk and
+        span: one indexed read (their locks are held)."""
+        ids = sorted({e["visit_id"] for e in batch})
+        visits, params = self._in("visit_id", ids)
+        found: dict[str, dict | None] = dict.fromkeys(ids)
+        for r in self._rows(f"SELECT visit_id, kiosk_id, venue_id, check_in_at, check_out_at FROM visits "
+                            f"WHERE {visits}", params):
+            found[r["visit_id"]] = r
+        return found
+
+    def _foreign_visits(self, batch: list[dict], stored: dict[str, dict | None]) -> list[tuple[dict, str]]:
         """The events of ``batch`` whose visit belongs to another kiosk, each with that kiosk: a
         visit is the kiosk's that sent its first stored event (or, for a visit not stored yet,
-        its first event in the batch). One indexed read of the batch's visits (their locks are held)."""
-        visits, params = self._in("visit_id", sorted({e["visit_id"] for e in batch}))
-        owner = {r["visit_id"]: r["kiosk_id"]
-                 for r in self._rows(f"SELECT visit_id, kiosk_id FROM visits WHERE {visits}", params)}
+        its first event in the batch)."""
+        owner = {visit_id: r["kiosk_id"] for visit_id, r in stored.items() if r is not None}
         foreign = []
         for e in batch:
             kiosk = owner.setdefault(e["visit_id"], e["kiosk_id"])
@@ -414,17 +424,23 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                 result.corrected += len(updates)
         return changed
 
-    def _rebuild_visits(self, visit_ids: set[str], now: datetime) -> None:
+    def _rebuild_visits(self, visit_ids: set[str], now: datetime, stored: dict[str, dict | None]) -> None:
         """Visits are derived from their events, so arrival order never matters: each touched visit
         is rebuilt from all its stored events, in one statement (no event travels to Python).
 
         The person and places come from the check-in, or from the check-out while there is none;
         the person's phone is kept beside it, for tracing by phone.
-        A visit's time is trusted when each of its ends was synced or has been corrected."""
+        A visit's time is trusted when each of its ends was synced or has been corrected.
+        The figures' marks cover each visit's span before (``stored``: the batch's visits as they
+        were; a clock correction's others are read here) and after (the upsert returns it)."""
         if not visit_ids:
             return
         touched, params = self._in("visit_id", sorted(visit_ids))
-        before = self._visit_spans(touched, params)
+        before = [self._span(r) for v, r in stored.items() if v in visit_ids and r is not None]
+        others = sorted(visit_ids - stored.keys())
+        if others:
+            where, others_params = self._in("visit_id", others)
+            before += self._visit_spans(where, others_params)
 
         def first(where: str, order: str) -> str:
             return (f"SELECT * FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY visit_id ORDER BY {order}) AS n "
@@ -435,7 +451,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         # i: the earliest check-in; o: a real check-out beats an inferred one, and among equals the
         # earliest ends the visit. Earliest by corrected time, then seq (then event id, for ties).
         # (WHERE TRUE: without a WHERE, SQLite would read ON CONFLICT as a join condition.)
-        self._exec(f"""
+        after = self._rows(f"""
             WITH e AS (
                 SELECT event_id, visit_id, kiosk_id, venue_id, person_kind, person_id, person, type, seq, synced,
                        method, at_corrected, COALESCE(at_corrected, at) AS at_when,
@@ -453,8 +469,9 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
             FROM (SELECT DISTINCT visit_id FROM e) v
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
-            ON CONFLICT (visit_id) DO UPDATE SET {sets}""", params + [self._t(now)])
-        self._mark_figures(before + self._visit_spans(touched, params))
+            ON CONFLICT (visit_id) DO UPDATE SET {sets}
+            RETURNING venue_id, check_in_at, check_out_at""", params + [self._t(now)])
+        self._mark_figures(before + [self._span(r) for r in after])
 
     # -- dead letters, fleet, purge ---------------------------------------------------------
     def add_dead_letters(self, letters: list[DeadLetter]) -> None:

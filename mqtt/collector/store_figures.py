@@ -71,13 +71,6 @@ def scope_of(level: str, venue_id: str, district: str | None, province: str | No
     return province or ""
 
 
-def utc_days(start: datetime, end: datetime) -> list[date]:
-    """The UTC days ``[start, end]`` touches (at most :data:`MAX_MARK_DAYS`, the latest)."""
-    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-    first = max(first, last - timedelta(days=MAX_MARK_DAYS - 1))
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 class FigureRecords:
     """Statements of the figures' tables, mixed into :class:`~mqtt.collector.store.SqlStore`."""
 
@@ -115,16 +108,27 @@ class FigureRecords:
         return self._rows("SELECT COALESCE(max(changed_gen), 0) AS g FROM venues")[0]["g"]
 
     # -- marks (written by ingest, in its transaction) ---------------------------------------
-    def _visit_spans(self, touched: str, params: list) -> list[tuple[str, datetime, datetime | None]]:
-        return [(r["venue_id"], self._dt(r["check_in_at"] or r["check_out_at"]), self._dt(r["check_out_at"]))
-                for r in self._rows(f"SELECT venue_id, check_in_at, check_out_at FROM visits WHERE {touched}", params)]
+    def _span(self, r: dict) -> tuple[str, datetime, datetime | None]:
+        """(venue, start, end or None while open) of a visit row."""
+        return r["venue_id"], self._dt(r["check_in_at"] or r["check_out_at"]), self._dt(r["check_out_at"])
+
+    def _visit_spans(self, where: str, params: list) -> list[tuple[str, datetime, datetime | None]]:
+        return [self._span(r) for r in
+                self._rows(f"SELECT venue_id, check_in_at, check_out_at FROM visits WHERE {where}", params)]
 
     def _mark_figures(self, spans: Iterable[tuple[str, datetime, datetime | None]]) -> None:
-        """Bump the mark of every (venue, UTC day) the spans cover (an open one's :data:`OPEN_COUNTED`)."""
-        keys = sorted({(venue, day.isoformat()) for venue, start, end in spans
-                       for day in utc_days(start, max(start, end or start + OPEN_COUNTED))})
+        """Bump the mark of every (venue, UTC day) the spans cover (an open one's :data:`OPEN_COUNTED`).
+        Days as ordinals while collecting (ingest runs this for every batch)."""
+        keys: set[tuple[str, int]] = set()
+        open_days = OPEN_COUNTED.days
+        for venue, start, end in spans:
+            first = start.toordinal()       # the UTC date: stored times come back in UTC
+            last = max(first, end.toordinal()) if end is not None else first + open_days
+            keys.update((venue, day) for day in range(max(first, last - MAX_MARK_DAYS + 1), last + 1))
         if keys:
-            self._insert("figure_marks", ("venue_id", "day", "gen"), [(v, d, 1) for v, d in keys],
+            iso_day = {day: date.fromordinal(day).isoformat() for day in {d for _, d in keys}}
+            self._insert("figure_marks", ("venue_id", "day", "gen"),
+                         [(v, iso_day[d], 1) for v, d in sorted(keys)],
                          "ON CONFLICT (venue_id, day) DO UPDATE SET gen = figure_marks.gen + 1")
 
     def mark_all_figures(self) -> int:
