@@ -350,11 +350,7 @@ class Fleet:
 
     def placed_venues(self) -> dict[str, Venue]:
         """Where the registry says each venue is (its [venues]: name, district, province)."""
-        path = self.registry_file
-        try:
-            return registry_venues(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
-        except ConfigError as exc:
-            raise FleetError(f"{exc}; fix or restore it") from None
+        return self._read_registry(registry_venues)
 
     def place_venue(self, venue_id: str, *, district: str, province: str) -> Venue:
         """Record the venue's district and province in the registry, for the committees' figures
@@ -372,11 +368,16 @@ class Fleet:
 
     def registry(self) -> dict[str, str]:
         """The fleet registry: kiosk id → venue id (FleetError when the file is not a registry)."""
+        return self._read_registry(parse_registry)
+
+    def _read_registry(self, parse):
+        """``parse(text, path)`` of the registry file ({} when there is none yet)."""
         path = self.registry_file
         try:
-            return parse_registry(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
+            return parse(path.read_text(encoding="utf-8"), path) if path.is_file() else {}
         except ConfigError as exc:
-            raise FleetError(f"{exc}; fix or restore it (kiosk id = venue id under [kiosks])") from None
+            raise FleetError(f"{exc}; fix or restore it (kiosk id = venue id under [kiosks], "
+                             "[venues.ID] tables)") from None
 
     def _provisioned(self) -> dict[str, str]:
         """Kiosk id → venue id of the kiosks in kiosks/, read from their own kiosk.toml."""

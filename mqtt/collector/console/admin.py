@@ -31,6 +31,12 @@ def _page(error: str | None = None, done: str | None = None, status: int = 200):
                            error=error, done=done), status
 
 
+@admin.errorhandler(AccountError)
+def _refused(exc: AccountError):
+    """A change the accounts refused (a taken name, an unknown role, no such token): said on the page."""
+    return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+
+
 @admin.get("")
 @signed_in(ADMIN)
 def overview():
@@ -47,10 +53,7 @@ def _credentials(new: NewCredentials, what: str):
 @signed_in(ADMIN)
 def add_user():
     name, roles = request.form.get("name", ""), request.form.getlist("role")
-    try:
-        new = _console().users.add(name, roles)
-    except AccountError as exc:
-        return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+    new = _console().users.add(name, roles)
     _audit("users_add", query={"user": new.name, "roles": list(roles)})
     return _credentials(new, "added")
 
@@ -58,10 +61,7 @@ def add_user():
 @admin.post("/users/reset")
 @signed_in(ADMIN)
 def reset_user():
-    try:
-        new = _console().users.reset(request.form.get("name", ""))
-    except AccountError as exc:
-        return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+    new = _console().users.reset(request.form.get("name", ""))
     _audit("users_reset", query={"user": new.name})
     return _credentials(new, "reset")
 
@@ -74,10 +74,7 @@ def remove_user():
         return _page(error=text("admin_not_yourself", g.language), status=400)
     if request.form.get("confirm") != "yes":
         return _page(error=text("admin_confirm", g.language, name=name), status=400)
-    try:
-        _console().users.remove(name)
-    except AccountError as exc:
-        return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+    _console().users.remove(name)
     _audit("users_remove", query={"user": name})
     return redirect(url_for("admin.overview", done="removed"), code=303)
 
@@ -86,10 +83,7 @@ def remove_user():
 @signed_in(ADMIN)
 def add_token():
     name, role = request.form.get("name", "").strip(), request.form.get("role", "")
-    try:
-        token = _console().tokens.add(name, role)
-    except AccountError as exc:
-        return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+    token = _console().tokens.add(name, role)
     _audit("api_token_add", query={"token": name, "role": role})
     return render_template("credentials.html", token=token, token_name=name, role=role)
 
@@ -98,9 +92,6 @@ def add_token():
 @signed_in(ADMIN)
 def revoke_token():
     name = request.form.get("name", "").strip()
-    try:
-        _console().tokens.revoke(name)
-    except AccountError as exc:
-        return _page(error=text("admin_refused", g.language, why=str(exc)), status=400)
+    _console().tokens.revoke(name)
     _audit("api_token_revoke", query={"token": name})
     return redirect(url_for("admin.overview", done="revoked"), code=303)
