@@ -77,7 +77,8 @@ def contacts(pairs: list[dict], now: datetime) -> list[dict]:
 
 def _by_contact(pairs: list[dict], now: datetime) -> list[tuple[dict, list[dict]]]:
     """Each contact person's entry (without ``visits``) and their overlapping visit rows, longest
-    shared time first: the one place shared time is reckoned."""
+    shared time first: the one place shared time is reckoned. (Most contacts share one visit with
+    the index: that case is reckoned without the union's generality.)"""
     by_person: dict[tuple[str, str], list[tuple[dict, datetime, datetime]]] = defaultdict(list)
     for r in pairs:
         start = max(r["check_in_at"] or r["check_out_at"], r["index_check_in_at"] or r["index_check_out_at"])
@@ -86,13 +87,19 @@ def _by_contact(pairs: list[dict], now: datetime) -> list[tuple[dict, list[dict]
             by_person[(r["person_kind"], r["person_id"])].append((r, start, end))
     out = []
     for key, shared in by_person.items():
-        rows = [r for r, _, _ in shared]
-        latest = max(rows, key=lambda r: (r["check_in_at"] or r["check_out_at"], r["visit_id"]))
+        if len(shared) == 1:
+            (r, first, last), = shared
+            rows = [r]
+            latest, overlap_s, venues = r, (last - first).total_seconds(), [r["venue_id"]]
+        else:
+            rows = [r for r, _, _ in shared]
+            latest = max(rows, key=lambda r: (r["check_in_at"] or r["check_out_at"], r["visit_id"]))
+            overlap_s = union_seconds([(s, e) for _, s, e in shared])
+            first, last = min(s for _, s, _ in shared), max(e for _, _, e in shared)
+            venues = sorted({r["venue_id"] for r in rows})
         out.append((key, {
-            "person": latest["person"],
-            "overlap_s": round(union_seconds([(s, e) for _, s, e in shared]), 3),
-            "first_overlap": iso(min(s for _, s, _ in shared)), "last_overlap": iso(max(e for _, _, e in shared)),
-            "venues": sorted({r["venue_id"] for r in rows}),
+            "person": latest["person"], "overlap_s": round(overlap_s, 3),
+            "first_overlap": iso(first), "last_overlap": iso(last), "venues": venues,
             "estimated": any(r["check_out_estimated"] or r["index_estimated"] for r in rows),
             "open": any(r["check_out_at"] is None for r in rows),
             "corrected": any(r["check_in_corrected"] or r["check_out_corrected"] or r["index_in_corrected"]
@@ -116,8 +123,9 @@ def case(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAYS
     index = store.person_visit_rows(kind, person_id, since, now)
     out = []
     for entry, rows in _by_contact(store.trace_rows(kind, person_id, since, now), now):
-        once = {r["visit_id"]: r for r in rows}.values()
-        out.append({**entry, "visits": [_visit(r) for r in sorted(once, key=_visit_start)]})
+        once = rows if len(rows) == 1 else sorted({r["visit_id"]: r for r in rows}.values(), key=_visit_start)
+        entry["visits"] = [_visit(r) for r in once]
+        out.append(entry)
     return {"person": index[-1]["person"] if index else None, "visits": [_visit(r) for r in index],
             "contacts": out}
 

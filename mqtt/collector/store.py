@@ -189,7 +189,9 @@ def utc_ms(at: datetime) -> datetime:
 
 
 def iso(at: datetime | None) -> str | None:
-    return None if at is None else at.astimezone(UTC).isoformat(timespec="milliseconds")
+    if at is None:
+        return None
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).isoformat(timespec="milliseconds")
 
 
 def add_seq(high_water: int, ranges: list[list[int]], seq: int) -> tuple[int, list[list[int]]]:
