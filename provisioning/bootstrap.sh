@@ -24,8 +24,9 @@ apt_run=(python3 python3-venv python3-dev libzbar0 libusb-1.0-0 fonts-dejavu-cor
 # systemd-analyze checks the unit files. kiosk-provision write-boot's tests build a disk image
 # (fdisk's sfdisk, mtools), make an ssh key (openssh-client) and check the cloud-init seed with
 # `cloud-init schema` and `netplan generate --root-dir`; neither configures this machine (on a PC
-# or VM without a cloud datasource, cloud-init's ds-identify leaves it disabled).
-apt_test=(postgresql chromium libnss3-tools systemd fdisk mtools openssh-client cloud-init netplan.io)
+# or VM without a cloud datasource, cloud-init's ds-identify leaves it disabled). The SMS tests run
+# Gammu's own SMS daemon (gammu-smsd) against its dummy phone, started by the tests themselves.
+apt_test=(postgresql chromium libnss3-tools systemd fdisk mtools openssh-client cloud-init netplan.io gammu-smsd)
 run_extras="v4l2,console"
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
     # picamera2's compiled parts are built against apt's numpy: take OpenCV from apt too, so pip
