@@ -385,6 +385,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "selftest_device_red": {"vi": "đèn đỏ", "en": "red light"},
     "selftest_device_buzzer": {"vi": "còi", "en": "buzzer"},
     "selftest_device_relay": {"vi": "rơ-le cửa", "en": "door relay"},
+    # The one-time code texted to a citizen's phone (kiosk/staff/phone_codes.py): at most 201 characters
+    "sms_code": {"vi": "Mã xác nhận check-in tại {venue}: {otp}. Đọc mã này cho nhân viên. Mã hết hạn sau {minutes} phút.",
+                 "en": "Check-in code at {venue}: {otp}. Read it out to the staff. It expires in {minutes} minutes."},
 }
 
 _FALLBACK = "unknown_format"

@@ -102,7 +102,8 @@ def derived_visit(events: list[dict]) -> dict:
             "check_in_corrected": bool(check_in and check_in["at_corrected"]),
             "check_out_corrected": bool(check_out and check_out["at_corrected"]),
             "time_trusted": all(e["synced"] or e["at_corrected"] for e in (check_in, check_out) if e),
-            "person_phone": base["person"]["phone"]}
+            "person_phone": base["person"]["phone"],
+            "method": (check_in or {}).get("method") or (check_out or {}).get("method")}
 
 
 def test_visits_are_what_their_events_say_however_they_arrive(store_url, request):

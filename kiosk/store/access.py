@@ -18,6 +18,7 @@ from .database import StoreConnection, StoreUnavailable, translated, write_trans
 from .figures import FigureReads
 from .outbox import OutboxReads, OutboxWrites
 from .people import PeopleReads, PeopleWrites
+from .phone_codes import PhoneCodeReads, PhoneCodeWrites
 from .print_jobs import PrintJobReads, PrintJobWrites
 from .retention import RetentionWrites
 from .room import prove_room
@@ -25,7 +26,8 @@ from .staff import StaffReads, StaffWrites
 from .visits import RecordedEvent, VisitReads, VisitWrites
 
 
-class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, StaffReads, AuditReads):
+class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, StaffReads, AuditReads,
+             PhoneCodeReads):
     """Reads only, each statement its own snapshot: no write transaction (it would take the
     store's write lock from the door). Raises :class:`StoreUnavailable` like every statement."""
 
@@ -35,7 +37,7 @@ class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, S
 
 
 class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, PeopleWrites, StaffWrites, AuditWrites,
-                  RetentionWrites):
+                  RetentionWrites, PhoneCodeWrites):
     """The reads and writes of one write transaction; valid only inside :meth:`VisitStore.transaction`."""
 
     def __init__(self, db: sqlite_utils.Database, folder: Path | None, after_commit: list[Callable[[], None]]):

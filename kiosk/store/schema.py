@@ -135,3 +135,23 @@ def m002_staff_people_print(db):
 def m003_people_last_seen_from_visits(db):
     # Retention now reads when someone was last here from their visits (camera and staff alike).
     db.execute("ALTER TABLE people DROP COLUMN last_seen_at")
+
+
+@migrations()
+def m004_phone_codes(db):
+    # One-time codes texted to a citizen's phone before staff check their household in: kept only
+    # as keyed hashes (the kiosk's own key), with their expiry, attempts and use.
+    db.execute("""
+        CREATE TABLE phone_codes (
+            id INTEGER PRIMARY KEY,
+            phone_mac TEXT NOT NULL,            -- HMAC of the phone number: never the number
+            code_mac TEXT NOT NULL,             -- HMAC of the phone and the code: never the code
+            created_at TEXT NOT NULL,           -- UTC ISO 8601
+            expires_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            used_at TEXT,
+            sms_ticket TEXT,                    -- the SMS backend's ticket, to read its fate
+            staff_id TEXT
+        )""")
+    db.execute("CREATE INDEX phone_codes_phone ON phone_codes (phone_mac, created_at)")
+    db.execute("CREATE INDEX phone_codes_created ON phone_codes (created_at)")
