@@ -267,6 +267,47 @@ class PrinterSection:
         return printer_target(self.kind, self.path)
 
 
+SMS_KINDS = ("file", "gammu", "none")
+#: The Gammu SMS daemon's config, where Debian's gammu-smsd package reads it.
+DEFAULT_SMSDRC = "/etc/gammu-smsdrc"
+
+
+def sms_target(kind: str, path: str) -> dict:
+    """``[sms] path`` read for ``kind``, as the keyword arguments of :func:`hardware.sms.open_sms`:
+    file ``folder`` (the contract's file SMS), gammu ``smsdrc`` (the daemon's config, default
+    :data:`DEFAULT_SMSDRC`), none nothing. ValueError says what the path must be."""
+    if kind == "none":
+        return {}
+    if path and re.search(r"[\x00-\x1f\x7f]", path):
+        raise ValueError("must be a path without control characters")
+    if kind == "file":
+        if not path.strip():
+            raise ValueError('for kind = "file" must name the folder that receives the messages')
+        return {"folder": path}
+    if kind == "gammu":
+        return {"smsdrc": path or DEFAULT_SMSDRC}
+    raise ValueError(f"sms kind must be one of {SMS_KINDS}, got {kind!r}")
+
+
+@dataclass(frozen=True)
+class SmsSection:
+    """Text messages to a citizen's phone (the one-time code of a staff phone check-in)."""
+
+    kind: str = key(one_of(*SMS_KINDS), default="none")
+    #: file: the folder that receives the messages; gammu: the Gammu SMS daemon's config.
+    path: str = key(default="")
+
+    def __post_init__(self):
+        try:
+            sms_target(self.kind, self.path)
+        except ValueError as exc:
+            raise ConfigError(f"[sms] path = {self.path!r}: {exc}") from None
+
+    @property
+    def target(self) -> dict:
+        return sms_target(self.kind, self.path)
+
+
 def _loopback_listen(v):
     problem = _listen(v)
     if problem:
@@ -314,6 +355,7 @@ class Config(ReplaceKeys):
     gpio: GpioSection = field(default_factory=GpioSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     printer: PrinterSection = field(default_factory=PrinterSection)
+    sms: SmsSection = field(default_factory=SmsSection)
     web: WebSection = field(default_factory=WebSection)
     #: Where the config came from (None: defaults only), and whether the file set data_dir.
     source: Path | None = None
