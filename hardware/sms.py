@@ -70,3 +70,33 @@ def open_sms(kind: str, **options) -> Sms | None:
         raise ValueError(f"unknown sms kind {kind!r} (one of {', '.join([*BACKENDS, 'none'])})")
     module, name = BACKENDS[kind]
     return getattr(importlib.import_module(f"{__package__}.{module}"), name)(**options)
+
+
+class Deferred:
+    """The backend ``kind``, opened at its first message and, while it cannot be opened (the
+    daemon's config missing at boot), tried again at each: a kiosk starts whatever its modem's
+    state, and each code that cannot be sent says so (:class:`SmsError`) instead.
+
+    >>> sms = Deferred("gammu", smsdrc="/nonexistent/gammu-smsdrc")
+    >>> sms.send("0912345678", "Mã xác nhận: 123456")
+    Traceback (most recent call last):
+    ...
+    hardware.sms.SmsError: cannot read the Gammu SMS daemon's config /nonexistent/gammu-smsdrc: ...
+    """
+
+    def __init__(self, kind: str, **options):
+        if kind not in BACKENDS:
+            raise ValueError(f"unknown sms kind {kind!r} (one of {', '.join(BACKENDS)})")
+        self.kind, self.options = kind, options
+        self._backend: Sms | None = None
+
+    def _opened(self) -> Sms:
+        if self._backend is None:
+            self._backend = open_sms(self.kind, **self.options)
+        return self._backend
+
+    def send(self, phone: str, text: str) -> str:
+        return self._opened().send(phone, text)
+
+    def state(self, ticket: str) -> str:
+        return self._opened().state(ticket)

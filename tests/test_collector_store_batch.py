@@ -63,9 +63,14 @@ def event_stream(seed: int) -> list[dict]:
                     if int(who["id"]) % 3 == 0:          # checked in by staff with a phone
                         who = {**who, "phone": f"09{int(who['id']) % 10**8:08d}"}
                     open_visits.append((visit, who))
-                events.append(make_event(kiosk=f"kiosk-{k}", seq=seq, type=kind, visit=visit, who=who, at=at,
-                                         synced=synced, boot=f"boot-{b}", uptime=uptime, venue=f"venue-{k % 2}",
-                                         event_id=str(uuid.UUID(int=rng.getrandbits(128)))))
+                event = make_event(kiosk=f"kiosk-{k}", seq=seq, type=kind, visit=visit, who=who, at=at,
+                                   synced=synced, boot=f"boot-{b}", uptime=uptime, venue=f"venue-{k % 2}",
+                                   event_id=str(uuid.UUID(int=rng.getrandbits(128))))
+                if kind == "check_in" and who["phone"]:     # with or without the one-time code
+                    event["method"] = "staff_phone"
+                    event["phone_check"] = rng.choice([{"verified": True, "reason": None},
+                                                       {"verified": False, "reason": "no_phone_signal"}])
+                events.append(event)
     events += rng.sample(events, len(events) // 10)
     rng.shuffle(events)
     return events
@@ -103,7 +108,9 @@ def derived_visit(events: list[dict]) -> dict:
             "check_out_corrected": bool(check_out and check_out["at_corrected"]),
             "time_trusted": all(e["synced"] or e["at_corrected"] for e in (check_in, check_out) if e),
             "person_phone": base["person"]["phone"],
-            "method": (check_in or {}).get("method") or (check_out or {}).get("method")}
+            "method": (check_in or {}).get("method") or (check_out or {}).get("method"),
+            "phone_verified": (check_in or {}).get("phone_verified"),
+            "phone_check_reason": (check_in or {}).get("phone_check_reason")}
 
 
 def test_visits_are_what_their_events_say_however_they_arrive(store_url, request):
@@ -121,6 +128,8 @@ def test_visits_are_what_their_events_say_however_they_arrive(store_url, request
         for e in first.event_rows():
             by_visit.setdefault(e["visit_id"], []).append(e)
         assert any(e["at_corrected"] for e in first.event_rows())      # the stream did exercise corrections
+        checks = {(e["phone_verified"], e["phone_check_reason"]) for e in first.event_rows()}
+        assert checks == {(None, None), (True, None), (False, "no_phone_signal")}   # and phone checks
         expected = sorted((derived_visit(evs) for evs in by_visit.values()), key=lambda v: v["visit_id"])
 
         def visits(store):

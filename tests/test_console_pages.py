@@ -411,3 +411,23 @@ def test_migration_9_fills_the_method_of_visits_stored_before_it(store_url):
                 else "DELETE FROM schema_version WHERE version = 9")
     with open_store(store_url) as s:
         assert [v["method"] for v in s.visit_rows()] == ["camera"]
+
+
+def test_a_cases_staff_phone_visits_say_whether_the_phone_was_verified(store_url):
+    phone = {**INDEX, "kind": "kiosk_card", "id": "PTEST0000001", "phone": "0912345678"}
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = (visit_events(phone, now - timedelta(hours=9), now - timedelta(hours=8), 1)
+              + visit_events(phone, now - timedelta(hours=5), now - timedelta(hours=4), 3))
+    for check_in, check in ((events[0], {"verified": True, "reason": None}),
+                            (events[2], {"verified": False, "reason": "no_phone_signal"})):
+        check_in.update(method="staff_phone", phone_check=check)
+    with open_store(store_url) as store:
+        store.ingest(events)
+        b = Browser(Console.over(store)).sign_in(["tracer"])
+        b.get("/")
+        html = b.get(b.post("/cases", {"kind": "phone", "id": "0912345678", "days": "14"}).headers["Location"])
+        rows = re.findall(r"<tr>.*?</tr>", re.search(r'<table id="visits">.*?</table>', html.get_data(as_text=True),
+                                                     re.S).group(0), re.S)
+        earlier, later = rows[1:]                                   # under the header, oldest first
+        assert "đã xác minh SĐT bằng mã" in earlier and "nhân viên, số điện thoại" in earlier
+        assert 'class="unverified"> · chưa xác minh SĐT: khách không mang điện thoại hoặc không có sóng' in later

@@ -16,7 +16,9 @@ from mqtt.wire.event import (
     MAX_AHEAD,
     MAX_EVENT_BYTES,
     MAX_NAME_CHARS,
+    PHONE_CHECK_REASONS,
     UNSYNCED_RANGE,
+    build_event,
     check_event,
     check_person,
     event_id_of,
@@ -330,3 +332,55 @@ def test_any_nesting_is_read_or_refused_as_not_json(depth, brackets, inner):
         assert err.reason == "not_json" and nested > MAX_JSON_DEPTH
     else:
         assert nested <= MAX_JSON_DEPTH
+
+
+# -- phone_check: a staff phone check-in, with or without the one-time code (issue 13) -------------
+
+STAFF_PHONE = {**BASE, "method": "staff_phone", "staff_id": "s-1a2b3c4d",
+               "person": {**BASE["person"], "kind": "kiosk_card", "id": "p-7f3e2a1b", "phone": "0912345678"}}
+
+
+@pytest.mark.parametrize("check", [{"verified": True, "reason": None}] + [
+    {"verified": False, "reason": reason} for reason in PHONE_CHECK_REASONS])
+def test_a_staff_phone_check_in_says_whether_the_phone_was_verified(check):
+    event = {**STAFF_PHONE, "phone_check": check}
+    assert validate_event(encode(event), topic_kiosk_id="k-001") == event
+    assert "phone_check" not in validate_event(encode(STAFF_PHONE))            # optional: older kiosks
+
+
+@pytest.mark.parametrize("event", [
+    {**BASE, "phone_check": {"verified": True, "reason": None}},                  # a camera check-in
+    {**STAFF_PHONE, "type": "check_out", "phone_check": {"verified": True, "reason": None}},
+    {**STAFF_PHONE, "phone_check": {"verified": True, "reason": "no_sms"}},       # verified has no reason
+    {**STAFF_PHONE, "phone_check": {"verified": False, "reason": None}},          # unverified says why
+    {**STAFF_PHONE, "phone_check": {"verified": False, "reason": "because"}},
+    {**STAFF_PHONE, "phone_check": {"verified": "yes", "reason": None}},
+    {**STAFF_PHONE, "phone_check": {"verified": True}},
+    {**STAFF_PHONE, "phone_check": {"verified": True, "reason": None, "code": "123456"}},   # never the code
+    {**STAFF_PHONE, "phone_check": None},
+])
+def test_a_phone_check_out_of_place_or_malformed_is_refused(event):
+    with pytest.raises(InvalidEvent) as err:
+        validate_event(encode(event))
+    assert err.value.reason in ("field", "schema")
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_phone_check_is_read_or_refused_never_a_crash(value):
+    try:
+        event = validate_event(encode({**STAFF_PHONE, "phone_check": value}))
+    except InvalidEvent:
+        return
+    assert isinstance(event["phone_check"]["verified"], bool)
+
+
+def test_the_kiosks_builder_takes_a_phone_check_only_where_the_validator_does():
+    fields = {k: STAFF_PHONE[k] for k in ("seq", "event_id", "type", "kiosk_id", "venue_id", "visit_id", "at",
+                                         "clock", "method", "staff_id", "person")}
+    now = datetime(2025, 8, 15, 2, tzinfo=UTC)
+    built = build_event(**fields, now=now, phone_check={"verified": False, "reason": "sms_failed"})
+    assert built["phone_check"] == {"verified": False, "reason": "sms_failed"}
+    assert "phone_check" not in build_event(**fields, now=now)
+    with pytest.raises(InvalidEvent):
+        build_event(**{**fields, "method": "camera"}, now=now, phone_check={"verified": True, "reason": None})

@@ -57,9 +57,10 @@ class CheckinDesk:
         self.capacity = capacity
 
     def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None,
-                mode: str | None = None) -> Outcome:
+                mode: str | None = None, phone_check: dict | None = None) -> Outcome:
         """mode: overrides the kiosk's (staff say "check in" or "check out" themselves; a slip
-        only ever checks out)."""
+        only ever checks out); phone_check: of a staff phone check-in, whether the household's
+        phone was confirmed by a one-time code (the event's ``phone_check``; a check-out ignores it)."""
         if credential.details.get("via") == "slip":
             mode = "exit"
         try:
@@ -68,7 +69,7 @@ class CheckinDesk:
         except Refused as refusal:
             return Outcome("refused", credential, reason=refusal.code, capacity=self.capacity)
         try:
-            return self._record(credential, mode or self.mode, method, staff_id)
+            return self._record(credential, mode or self.mode, method, staff_id, phone_check)
         except InvalidEvent as exc:
             # Rolled back whole. A credential read at the door is fitted to the contract, so what
             # is left is a visit the store holds that the contract cannot carry (an earlier
@@ -76,7 +77,8 @@ class CheckinDesk:
             log.warning("presentation refused, nothing recorded: its event would break the contract (%s)", exc)
             return Outcome("refused", credential, reason=EVENT_INVALID, capacity=self.capacity)
 
-    def _record(self, credential: Credential, mode: str, method: str, staff_id: str | None) -> Outcome:
+    def _record(self, credential: Credential, mode: str, method: str, staff_id: str | None,
+                phone_check: dict | None) -> Outcome:
         """The rules and one transaction; raises ``InvalidEvent`` (rolled back) for an event the
         contract cannot carry."""
         stamp = self.clock.stamp()
@@ -104,7 +106,8 @@ class CheckinDesk:
             event = tx.check_in(visit_id=visit_id, venue_id=self.venue_id, kiosk_id=self.kiosk_id,
                                 person_key=credential.key, person=person, at=at, synced=stamp.synced,
                                 boot_id=stamp.boot_id, uptime_s=stamp.uptime_s, method=method, staff_id=staff_id,
-                                warnings=credential.warnings, event=self._events(stamp, staff_id))
+                                warnings=credential.warnings,
+                                event=self._events(stamp, staff_id, phone_check=phone_check))
             return Outcome("check_in", credential, visit_id, at, occupancy=occupancy + 1,
                            capacity=self.capacity, seq=event["seq"])
 
@@ -125,7 +128,8 @@ class CheckinDesk:
                 closed += 1
         return closed
 
-    def _events(self, stamp: Stamp, staff_id: str | None):
-        """This kiosk's events of the clock reading ``stamp``, made by ``staff_id`` (None: not staff)."""
+    def _events(self, stamp: Stamp, staff_id: str | None, **fields):
+        """This kiosk's events of the clock reading ``stamp``, made by ``staff_id`` (None: not staff),
+        with the optional ``fields`` of the contract."""
         return functools.partial(build_event, kiosk_id=self.kiosk_id, venue_id=self.venue_id,
-                                 clock=stamp.as_event_clock(), now=stamp.at, staff_id=staff_id)
+                                 clock=stamp.as_event_clock(), now=stamp.at, staff_id=staff_id, **fields)

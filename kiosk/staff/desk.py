@@ -24,6 +24,15 @@ from .audit import Audit
 from .people import Declaration, People, Person
 
 
+def phone_check_detail(check: dict) -> str:
+    """A phone check as the audit trail says it: ``verified``, or ``unverified:<reason>``.
+
+    >>> phone_check_detail({"verified": False, "reason": "no_phone_signal"})
+    'unverified:no_phone_signal'
+    """
+    return "verified" if check["verified"] else f"unverified:{check['reason']}"
+
+
 @dataclass(frozen=True)
 class Member:
     """A person registered under a phone number, and whether they are inside now."""
@@ -92,15 +101,18 @@ class StaffDesk:
         return out
 
     def check_in(self, staff: Staff, phone: str, person_ids: list[str], *,
-                 method: str = "staff_phone") -> list[StaffResult]:
+                 phone_check: dict | None = None) -> list[StaffResult]:
         """Check in the chosen members of a household (a family arriving together): one result
-        per chosen member, those inside already included."""
-        return self._present(staff, phone, person_ids, "entry", method)
+        per chosen member, those inside already included. phone_check: whether the phone was
+        confirmed by a one-time code (the events' ``phone_check``; in the audit as its detail)."""
+        return self._present(staff, phone, person_ids, "entry", "staff_phone", phone_check)
 
     def check_out(self, staff: Staff, phone: str, person_ids: list[str]) -> list[StaffResult]:
         return self._present(staff, phone, person_ids, "exit", "staff_phone")
 
-    def _present(self, staff: Staff, phone: str, person_ids: list[str], mode: str, method: str) -> list[StaffResult]:
+    def _present(self, staff: Staff, phone: str, person_ids: list[str], mode: str, method: str,
+                 phone_check: dict | None = None) -> list[StaffResult]:
+        detail = None if phone_check is None else phone_check_detail(phone_check)
         with self.lock:
             members = {m.person.person_id: m for m in self.household(phone)}
             chosen = [members[i] for i in dict.fromkeys(person_ids) if i in members]
@@ -116,9 +128,9 @@ class StaffDesk:
                 try:
                     with self.store.transaction():          # the visit change and its audit row, or neither
                         outcome = self.desk.present(person.credential(), method=method, staff_id=staff.staff_id,
-                                                    mode=mode)
+                                                    mode=mode, phone_check=phone_check)
                         if outcome.accepted:
-                            self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id)
+                            self.audit.record(staff.staff_id, outcome.kind, subject=outcome.visit_id, detail=detail)
                 except StoreUnavailable:
                     results.append(StaffResult(person, "not_recorded"))
                     continue

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hardware.sms import Sms, SmsError
+from mqtt.wire.event import PHONE_CHECK_REASONS
 
 from ..messages import text
 from ..store import VisitStore
@@ -61,6 +62,24 @@ VENUE_IN_TEXT = 48
 SEND_STATES = ("sent", "queued", "no_sms", "sms_failed", "rate_phone", "rate_kiosk", "not_recorded")
 #: What :meth:`PhoneCodes.check` came to.
 CHECK_RESULTS = ("ok", "wrong", "expired", "used", "too_many", "none", "malformed")
+
+
+#: The events' ``phone_check`` (the contract's): the code was read out; codes are off here.
+VERIFIED = {"verified": True, "reason": None}
+NO_SMS = {"verified": False, "reason": "no_sms"}
+#: Why staff may let a household in without the code (the contract's reasons but ``no_sms``,
+#: which is the kiosk's own: codes are off).
+LET_IN_REASONS = tuple(r for r in PHONE_CHECK_REASONS if r != "no_sms")
+#: The reason a failed send or check suggests (staff confirm or change it).
+SUGGESTED_REASON = {"sms_failed": "sms_failed", "rate_phone": "rate_limited", "rate_kiosk": "rate_limited",
+                    "too_many": "code_refused", "failed": "not_delivered"}
+
+
+def unverified(reason: str) -> dict:
+    """The ``phone_check`` of a household staff let in without the code, for ``reason``."""
+    if reason not in LET_IN_REASONS:
+        raise ValueError(f"not a reason to let someone in without the code: {reason!r}")
+    return {"verified": False, "reason": reason}
 
 
 @dataclass(frozen=True)

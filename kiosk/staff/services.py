@@ -1,6 +1,6 @@
 """The staff side of a running kiosk, on a database connection of its own (the web server's
 threads), serialised by one lock: accounts, the audit trail, the people registry, the print
-queue and the staff desk.
+queue, the one-time codes to a citizen's phone and the staff desk.
 
 >>> import tempfile
 >>> from kiosk.config import load_config
@@ -26,15 +26,22 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from hardware.sms import Deferred
+
 from ..clock import Clock
 from ..config import Config
 from ..door.checkin import CheckinDesk
+from ..keys import key_file
 from ..printing.queue import PrintQueue
 from ..store import StoreUnavailable, VisitStore
 from .accounts import StaffAccounts
 from .audit import Audit
 from .desk import StaffDesk
 from .people import People
+from .phone_codes import PhoneCodes
+
+#: The phone codes' HMAC key, in the data folder (0600, made on first use).
+CODES_KEY_FILE = "phone-codes.key"
 
 
 @dataclass
@@ -43,6 +50,7 @@ class StaffServices:
     accounts: StaffAccounts
     audit: Audit
     desk: StaffDesk
+    codes: PhoneCodes
 
     @classmethod
     def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> StaffServices:
@@ -64,7 +72,11 @@ class StaffServices:
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
             People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
             PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome)
-        return cls(store, accounts, audit, desk)
+        sms = None if config.sms.kind == "none" else Deferred(config.sms.kind, **config.sms.target)
+        codes = PhoneCodes(store, sms, key_file(config.data_path / CODES_KEY_FILE), audit,
+                           venue_name=config.kiosk.venue_name, clock=epoch, language=config.kiosk.language,
+                           lock=lock)
+        return cls(store, accounts, audit, desk, codes)
 
     def close(self) -> None:
         try:

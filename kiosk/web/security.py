@@ -12,22 +12,19 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from pathlib import Path
 
 from flask import Flask, jsonify, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from hardware.atomic import write_atomically
-
+from ..keys import key_file
 from ..messages import text
 from .i18n import current_language
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "web-secret"
-SECRET_HEX_CHARS = 64
 #: The simulator's image upload, the one large body (loopback only, simulation only).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024      # the upload and its multipart framing
@@ -58,7 +55,7 @@ csrf = CSRFProtect()
 
 def secure(app: Flask, data_dir: Path) -> None:
     app.config.update(
-        SECRET_KEY=secret_key(data_dir / SECRET_FILE),
+        SECRET_KEY=key_file(data_dir / SECRET_FILE),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         # Secure: the LAN is served over HTTPS only, and browsers count http://127.0.0.1 (the kiosk's
@@ -78,23 +75,6 @@ def secure(app: Flask, data_dir: Path) -> None:
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
-
-
-def secret_key(path: Path) -> bytes:
-    """The key in ``path``; made on first use (0600, written whole or not at all). A damaged file
-    (a power cut at the first start) is replaced: that ends open sessions, never the kiosk."""
-    try:
-        key = path.read_bytes().strip()
-    except FileNotFoundError:
-        key = None
-    if key is not None and len(key) >= SECRET_HEX_CHARS:
-        return key
-    if key is not None:
-        log.warning("web: %s is damaged: making a new one (open sessions end)", path)
-    key = secrets.token_hex(SECRET_HEX_CHARS // 2).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, key)                                                 # 0600
-    return key
 
 
 def body_limit(endpoint: str | None) -> int:

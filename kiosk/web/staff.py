@@ -27,6 +27,7 @@ from ..lan import is_kiosk_screen
 from ..messages import text
 from ..staff.accounts import AccountError
 from ..staff.people import DeclarationError, PhoneFull, parse_declaration
+from ..staff.phone_codes import LET_IN_REASONS, NO_SMS, SUGGESTED_REASON, VERIFIED, unverified
 from ..store import StoreUnavailable
 from .context import web_context
 from .i18n import current_language
@@ -147,37 +148,102 @@ def change_pin():
 @bp.get("/")
 @login_required
 def home():
-    return render_template("staff_phone.html", phone="", members=None, error=None, results=None)
+    return render_template("staff_phone.html", phone="", members=None, error=None, results=None, code=None,
+                           chosen=())
 
 
 @bp.post("/phone")
 @login_required
 def phone():
-    """Look up a phone number, or check chosen members of its household in or out."""
+    """Look up a phone number, or act for chosen members of its household: check in (with the
+    kiosk's codes on: text a one-time code first, then check in once the code read out is typed
+    in, or without it and with a reason), check out, take off the number."""
     raw = request.form.get("phone", "")
     try:
         number = normalise_phone(raw)
     except PhoneError as exc:
-        return render_template("staff_phone.html", phone=raw, members=None, results=None,
+        return render_template("staff_phone.html", phone=raw, members=None, results=None, code=None, chosen=(),
                                error=text(exc.code, current_language(), **exc.values)), 400
-    s, action = services(), request.form.get("action", "lookup")
-    chosen = request.form.getlist("person")
-    results, error, unrecorded = None, None, False
-    if action in ("check_in", "check_out", "revoke") and not chosen:
-        error = text("staff_nobody_chosen", current_language())
-    elif action in ("check_in", "check_out"):
-        done = (s.desk.check_in if action == "check_in" else s.desk.check_out)(g.staff, number, chosen)
-        results = [_result(r) for r in done]
-        unrecorded = any(r.code == "not_recorded" for r in done)     # the store could not write it
+    s, action, language = services(), request.form.get("action", "lookup"), current_language()
+    chosen = list(dict.fromkeys(request.form.getlist("person")))
+    results, error, code, done = None, None, None, None
+    if action in ("check_in", "check_out", "revoke", "send_code", "confirm", "unverified") and not chosen:
+        error = text("staff_nobody_chosen", language)
+    elif action == "check_in" and s.codes.enabled and _anyone_outside(s.desk.household(number), chosen):
+        code = _send_code(s, number)
+    elif action == "send_code":
+        code = _send_code(s, number)
+    elif action == "confirm":
+        checked = s.codes.check(g.staff.staff_id, number, request.form.get("otp", ""))
+        if checked == "ok":
+            done = s.desk.check_in(g.staff, number, chosen, phone_check=VERIFIED)
+        else:
+            code = {"sent": True, "tone": "bad", "message": text(f"staff_code_{checked}", language),
+                    "reason": SUGGESTED_REASON.get(checked)}
+    elif action == "unverified":
+        try:
+            done = s.desk.check_in(g.staff, number, chosen, phone_check=unverified(request.form.get("reason", "")))
+        except ValueError:
+            code = {"sent": True, "tone": "bad", "message": text("staff_reason_missing", language), "reason": None}
+    elif action == "check_in":          # codes are off here (or everyone chosen is inside already)
+        done = s.desk.check_in(g.staff, number, chosen, phone_check=None if s.codes.enabled else NO_SMS)
+    elif action == "check_out":
+        done = s.desk.check_out(g.staff, number, chosen)
     elif action == "revoke":
         revoked = s.desk.revoke(g.staff, number, chosen)
-        results = [{"ok": True, "text": text("staff_revoked_n", current_language(), n=revoked)}]
+        results = [{"ok": True, "text": text("staff_revoked_n", language, n=revoked)}]
+    if done is not None:
+        results = [_result(r) for r in done] + _phone_check_note(done, action)
     members = s.desk.household(number)
     page = render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
+                           code=code, chosen=chosen if code else (), reasons=LET_IN_REASONS,
                            masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
-    if unrecorded:
+    if done is not None and any(r.code == "not_recorded" for r in done):     # the store could not write it
         return page, 503, {"Retry-After": str(RETRY_AFTER_S)}
-    return page, 400 if error else 200
+    if code is not None and code.get("retry_after_s"):
+        return page, 429, {"Retry-After": str(code["retry_after_s"])}
+    refused = code is not None and action in ("confirm", "unverified")     # a wrong code, no reason
+    return page, 400 if error or refused else 200
+
+
+def _anyone_outside(members, chosen: list[str]) -> bool:
+    """Whether a code is needed: someone chosen is not inside yet."""
+    return any(m.person.person_id in chosen and not m.inside for m in members)
+
+
+def _send_code(s, number: str) -> dict:
+    """Text a one-time code to ``number``: the code step of the page (what was done, and the
+    reason to suggest should staff let them in without it)."""
+    sent = s.codes.send(g.staff.staff_id, number)
+    language = current_language()
+    if sent.on_its_way:
+        return {"sent": True, "tone": "ok", "message": text("staff_code_sent", language, phone=mask_phone(number)),
+                "delivery": sent.state, "reason": None}
+    return {"sent": False, "tone": "bad", "message": text(f"staff_code_{sent.state}", language),
+            "reason": SUGGESTED_REASON.get(sent.state), "retry_after_s": sent.retry_after_s}
+
+
+def _phone_check_note(done, action: str) -> list[dict]:
+    """After a check-in by phone: one line saying whether the phone was verified, and if not why."""
+    if action not in ("confirm", "unverified") or not any(r.code == "check_in" for r in done):
+        return []
+    if action == "confirm":
+        return [{"tone": "ok", "ok": True, "text": text("staff_verified_note", current_language())}]
+    reason = text(f"staff_reason_{request.form['reason']}", current_language())
+    return [{"tone": "note", "text": text("staff_unverified_note", current_language(), reason=reason)}]
+
+
+@bp.post("/phone/delivery")
+@login_required
+def delivery():
+    """What became of the latest code to the number in the body (the page asks while staff wait):
+    ``{"state": "queued" | "sent" | "failed" | null, "text": …}``."""
+    try:
+        number = normalise_phone(request.form.get("phone", ""))
+    except PhoneError:
+        return {"state": None, "text": ""}, 400
+    state = services().codes.delivery(number)
+    return {"state": state, "text": text(f"staff_delivery_{state}", current_language()) if state else ""}
 
 
 #: A staff result's code -> its sentence (:mod:`kiosk.messages`); the tone: ok, note (nothing

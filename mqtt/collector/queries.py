@@ -35,7 +35,8 @@ def _visit(r: dict) -> dict:
     return {"visit_id": r["visit_id"], "kiosk_id": r["kiosk_id"], "venue_id": r["venue_id"], "person": r["person"],
             "check_in_at": iso(r["check_in_at"]), "check_out_at": iso(r["check_out_at"]),
             "check_out_type": r["check_out_type"], "check_out_estimated": r["check_out_estimated"],
-            "corrected": r["check_in_corrected"] or r["check_out_corrected"], "method": r.get("method")}
+            "corrected": r["check_in_corrected"] or r["check_out_corrected"], "method": r.get("method"),
+            "phone_verified": r.get("phone_verified"), "phone_check_reason": r.get("phone_check_reason")}
 
 
 def visits(store: Store, venue: str | None = None, limit: int | None = None) -> list[dict]:

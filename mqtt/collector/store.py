@@ -42,10 +42,11 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096
 
 EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "at_corrected",
                  "synced", "boot_id", "uptime_s", "method", "staff_id", "person_kind", "person_id",
-                 "person", "estimated", "received_at")
+                 "person", "estimated", "received_at", "phone_verified", "phone_check_reason")
 VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
                  "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
-                 "check_out_corrected", "time_trusted", "updated_at", "person_phone", "method")
+                 "check_out_corrected", "time_trusted", "updated_at", "person_phone", "method", "phone_verified",
+                 "phone_check_reason")
 SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
 #: :meth:`Store.trace_rows`'s ``kind`` for tracing everyone checked in with a phone number.
 TRACE_PHONE = "phone"
@@ -365,11 +366,12 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                             f"ON CONFLICT ({key}) DO {action}" + (f" RETURNING {returning}" if returning else ""))
 
     def _event_row(self, e: dict, received: Any) -> tuple:
-        clock, person = e["clock"], e["person"]
+        clock, person, check = e["clock"], e["person"], e.get("phone_check")
         return (e["event_id"], e["kiosk_id"], e["venue_id"], e["seq"], e["type"], e["visit_id"],
                 self._t(utc_ms(parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
                 float(clock["uptime_s"]), e["method"], e["staff_id"], person["kind"], person["id"],
-                self._json(person), bool(e.get("estimated", False)), received)
+                self._json(person), bool(e.get("estimated", False)), received,
+                None if check is None else check["verified"], None if check is None else check["reason"])
 
     def _track_seq(self, new: list[dict], now: datetime, result: IngestResult) -> None:
         by_kiosk: dict[str, list[int]] = defaultdict(list)
@@ -456,7 +458,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         after = self._rows(f"""
             WITH e AS (
                 SELECT event_id, visit_id, kiosk_id, venue_id, person_kind, person_id, person, type, seq, synced,
-                       method, at_corrected, COALESCE(at_corrected, at) AS at_when,
+                       method, phone_verified, phone_check_reason, at_corrected, COALESCE(at_corrected, at) AS at_when,
                        (estimated OR type = 'auto_check_out') AS est
                 FROM events WHERE {touched}
             ),
@@ -467,7 +469,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                    i.at_corrected IS NOT NULL, o.at_corrected IS NOT NULL,
                    (i.visit_id IS NULL OR i.synced OR i.at_corrected IS NOT NULL)
                    AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?,
-                   {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}, COALESCE(i.method, o.method)
+                   {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}, COALESCE(i.method, o.method),
+                   i.phone_verified, i.phone_check_reason
             FROM (SELECT DISTINCT visit_id FROM e) v
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
@@ -542,6 +545,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
             if key in out:
                 out[key] = bool(out[key])
         out["person"] = self._obj(out["person"])
+        if out.get("phone_verified") is not None:           # None: no code was asked (not staff by phone)
+            out["phone_verified"] = bool(out["phone_verified"])
         return out
 
     def visit_rows(self, venue: str | None = None, limit: int | None = None) -> list[dict]:
@@ -664,6 +669,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                 r[key] = self._dt(r[key])
             for key in ("synced", "estimated"):
                 r[key] = bool(r[key])
+            if r["phone_verified"] is not None:
+                r["phone_verified"] = bool(r["phone_verified"])
             r["person"] = self._obj(r["person"])
             out.append(r)
         return out

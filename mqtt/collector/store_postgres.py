@@ -225,6 +225,12 @@ MIGRATIONS: list[tuple[int, str]] = [
             ORDER BY visit_id, type <> 'check_in', COALESCE(at_corrected, at), seq) m
         WHERE m.visit_id = v.visit_id;
     """),
+    # A staff phone check-in: the code read out (true), or why staff let them in without (false
+    # and the reason); NULL: no code was asked.
+    (10, """
+        ALTER TABLE events ADD COLUMN phone_verified BOOLEAN, ADD COLUMN phone_check_reason TEXT;
+        ALTER TABLE visits ADD COLUMN phone_verified BOOLEAN, ADD COLUMN phone_check_reason TEXT;
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection

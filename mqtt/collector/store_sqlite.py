@@ -265,6 +265,15 @@ def m009_visit_method(db):
             ORDER BY e.type <> 'check_in', COALESCE(e.at_corrected, e.at), e.seq LIMIT 1)""")
 
 
+@migrations()
+def m010_phone_check(db):
+    # A staff phone check-in says whether the citizen read out the code texted to the household's
+    # phone (1), or why staff let them in without (0 and the reason); NULL: no code was asked.
+    for table in ("events", "visits"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN phone_verified INTEGER")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN phone_check_reason TEXT")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,

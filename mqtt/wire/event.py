@@ -60,8 +60,14 @@ MAX_AHEAD = timedelta(days=1)
 UNSYNCED_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
+#: ``phone_check`` of a staff phone check-in: whether the citizen read out the one-time code texted
+#: to the household's phone (``verified``), and when not, why staff let them in anyway.
+PHONE_CHECK_REASONS = ("no_sms", "sms_failed", "not_delivered", "rate_limited", "code_refused", "no_phone_signal")
+
 _FIELDS = {"schema", "event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "clock", "method",
-           "staff_id", "person", "estimated"}
+           "staff_id", "person", "estimated", "phone_check"}
+_OPTIONAL = {"estimated", "phone_check"}
+_PHONE_CHECK_FIELDS = {"verified", "reason"}
 _PERSON_FIELDS = {"kind", "id", "name", "birth_date", "sex", "phone"}
 _CLOCK_FIELDS = {"synced", "boot_id", "uptime_s"}
 
@@ -80,7 +86,7 @@ def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None,
     event = load_json(payload)
     if not isinstance(event, dict):
         raise InvalidEvent("schema", "not a JSON object")
-    require_keys(event, _FIELDS - {"estimated"}, _FIELDS, "event")
+    require_keys(event, _FIELDS - _OPTIONAL, _FIELDS, "event")
     if event["schema"] != SCHEMA:
         raise InvalidEvent("schema", f"schema must be {SCHEMA!r}")
     require_uuid(event, "event_id")
@@ -101,7 +107,25 @@ def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None,
     if not isinstance(event.get("estimated", False), bool):
         raise InvalidEvent("field", "estimated must be true or false")
     _person(event["person"])
+    if "phone_check" in event:
+        _phone_check(event)
     return event
+
+
+def _phone_check(event: dict) -> None:
+    if event["type"] != "check_in" or event["method"] != "staff_phone":
+        raise InvalidEvent("field", "phone_check belongs to a staff phone check-in only")
+    check = event["phone_check"]
+    if not isinstance(check, dict):
+        raise InvalidEvent("field", "phone_check must be an object")
+    require_keys(check, _PHONE_CHECK_FIELDS, _PHONE_CHECK_FIELDS, "phone_check")
+    if not isinstance(check["verified"], bool):
+        raise InvalidEvent("field", "phone_check.verified must be true or false")
+    if check["verified"]:
+        if check["reason"] is not None:
+            raise InvalidEvent("field", "phone_check.reason must be null when verified")
+    else:
+        require_one_of(check, "reason", PHONE_CHECK_REASONS)
 
 
 def check_time(at: datetime, *, synced: bool, now: datetime | None = None) -> None:
@@ -210,13 +234,14 @@ def encode_event(event: dict) -> bytes:
 
 def build_event(*, seq: int, event_id: str, type: str, kiosk_id: str, venue_id: str, visit_id: str,
                 at: str, clock: dict, now: datetime, method: str | None, staff_id: str | None, person: dict,
-                estimated: bool = False) -> dict:
+                estimated: bool = False, phone_check: dict | None = None) -> dict:
     """One event; raises :class:`InvalidEvent` for one the centre would refuse.
 
     at: when it happened (for an auto check-out, the estimated time, not now);
     clock: the reading ``at`` comes from (``synced``, ``boot_id``, ``uptime_s``), and now, that
     clock's time when the event is made (the checking side's "now" of :func:`check_time`);
-    estimated: True for check-outs the kiosk inferred (max stay, closing time).
+    estimated: True for check-outs the kiosk inferred (max stay, closing time);
+    phone_check: of a staff phone check-in, ``{"verified": bool, "reason": …}`` (left out when None).
     """
     event = {
         "schema": SCHEMA,
@@ -233,5 +258,7 @@ def build_event(*, seq: int, event_id: str, type: str, kiosk_id: str, venue_id: 
         "person": person,
         "estimated": estimated,
     }
+    if phone_check is not None:
+        event["phone_check"] = phone_check
     check_event(event, now=now)
     return event

@@ -1,5 +1,7 @@
 // Staff pages: a "select all" box over a list of people (hidden where this script does not run:
 // the pages work without it, one tick at a time). It is not a form field: only the people are sent.
+// While staff wait for a one-time code, what became of its text (the number goes in the POST
+// body, never a URL); a text that failed opens "without a code" with that reason chosen.
 "use strict";
 
 (function () {
@@ -20,7 +22,33 @@
     all.closest("[hidden]")?.removeAttribute("hidden");
   }
 
+  const POLL_MS = 3000, POLL_FOR_MS = 120000;
+
+  function pollDelivery(line) {
+    const form = line.closest("form");
+    const started = Date.now();
+    const ask = () => {
+      const body = new URLSearchParams({ phone: form.elements.phone.value });
+      fetch(line.dataset.poll, { method: "POST", body, credentials: "same-origin",
+                                 headers: { "X-CSRFToken": form.elements.csrf_token.value } })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((answer) => {
+          if (answer && answer.text) line.textContent = answer.text;
+          if (answer && answer.state === "failed") {
+            const without = document.getElementById("without");
+            if (without) without.open = true;
+            const reason = form.querySelector('input[name="reason"][value="not_delivered"]');
+            if (reason && !form.querySelector('input[name="reason"]:checked')) reason.checked = true;
+          }
+          if (answer && answer.state === "queued" && Date.now() - started < POLL_FOR_MS) setTimeout(ask, POLL_MS);
+        })
+        .catch(() => { if (Date.now() - started < POLL_FOR_MS) setTimeout(ask, POLL_MS); });
+    };
+    setTimeout(ask, POLL_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("input[data-select-all]").forEach(setUp);
+    document.querySelectorAll("[data-poll]").forEach(pollDelivery);
   });
 })();
