@@ -58,7 +58,8 @@ def test_the_tracers_home_lists_the_demo_cases_and_opens_one(store_url):
 
 def test_the_command_refuses_a_store_with_data_and_bad_sizes(tmp_path, capsys):
     config = write_collector_config(tmp_path / "collector.toml", store={"url": f"sqlite://{tmp_path}/c.db"})
-    assert main(["demo-data", "--config", str(config), "--venues", "7", "--days", "1", "--per-day", "5"]) == 0
+    # Two days: with one, a run before 06:00 at the venues (no visits yet today) would have no case.
+    assert main(["demo-data", "--config", str(config), "--venues", "7", "--days", "2", "--per-day", "5"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"demo data: 7 venues in 7 districts of Ninh Thuận, [\d,]+ visits", out)
     assert re.search(r"cccd:\*+\d{3}", out) and not re.search(r"cccd:\d{12}", out)
