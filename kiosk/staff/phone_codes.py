@@ -70,9 +70,10 @@ NO_SMS = {"verified": False, "reason": "no_sms"}
 #: Why staff may let a household in without the code (the contract's reasons but ``no_sms``,
 #: which is the kiosk's own: codes are off).
 LET_IN_REASONS = tuple(r for r in PHONE_CHECK_REASONS if r != "no_sms")
-#: The reason a failed send or check suggests (staff confirm or change it).
+#: The reason a failed send or check suggests (staff confirm or change it; a text the network
+#: did not deliver suggests ``not_delivered``, chosen by the page's delivery poll, staff.js).
 SUGGESTED_REASON = {"sms_failed": "sms_failed", "rate_phone": "rate_limited", "rate_kiosk": "rate_limited",
-                    "too_many": "code_refused", "failed": "not_delivered"}
+                    "too_many": "code_refused"}
 
 
 def unverified(reason: str) -> dict:

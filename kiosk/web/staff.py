@@ -166,7 +166,7 @@ def phone():
                                error=text(exc.code, current_language(), **exc.values)), 400
     s, action, language = services(), request.form.get("action", "lookup"), current_language()
     chosen = list(dict.fromkeys(request.form.getlist("person")))
-    results, error, code, done = None, None, None, None
+    results, error, code, done, check = None, None, None, None, None
     if action in ("check_in", "check_out", "revoke", "send_code", "confirm", "unverified") and not chosen:
         error = text("staff_nobody_chosen", language)
     elif action == "check_in" and s.codes.enabled and _anyone_outside(s.desk.household(number), chosen):
@@ -176,15 +176,18 @@ def phone():
     elif action == "confirm":
         checked = s.codes.check(g.staff.staff_id, number, request.form.get("otp", ""))
         if checked == "ok":
-            done = s.desk.check_in(g.staff, number, chosen, phone_check=VERIFIED)
+            check = VERIFIED
+            done = s.desk.check_in(g.staff, number, chosen, phone_check=check)
         else:
             code = {"sent": True, "tone": "bad", "message": text(f"staff_code_{checked}", language),
                     "reason": SUGGESTED_REASON.get(checked)}
     elif action == "unverified":
         try:
-            done = s.desk.check_in(g.staff, number, chosen, phone_check=unverified(request.form.get("reason", "")))
+            check = unverified(request.form.get("reason", ""))
         except ValueError:
             code = {"sent": True, "tone": "bad", "message": text("staff_reason_missing", language), "reason": None}
+        else:
+            done = s.desk.check_in(g.staff, number, chosen, phone_check=check)
     elif action == "check_in":          # codes are off here (or everyone chosen is inside already)
         done = s.desk.check_in(g.staff, number, chosen, phone_check=None if s.codes.enabled else NO_SMS)
     elif action == "check_out":
@@ -193,7 +196,7 @@ def phone():
         revoked = s.desk.revoke(g.staff, number, chosen)
         results = [{"ok": True, "text": text("staff_revoked_n", language, n=revoked)}]
     if done is not None:
-        results = [_result(r) for r in done] + _phone_check_note(done, action)
+        results = [_result(r) for r in done] + _phone_check_note(done, check)
     members = s.desk.household(number)
     page = render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
                            code=code, chosen=chosen if code else (), reasons=LET_IN_REASONS,
@@ -223,13 +226,14 @@ def _send_code(s, number: str) -> dict:
             "reason": SUGGESTED_REASON.get(sent.state), "retry_after_s": sent.retry_after_s}
 
 
-def _phone_check_note(done, action: str) -> list[dict]:
-    """After a check-in by phone: one line saying whether the phone was verified, and if not why."""
-    if action not in ("confirm", "unverified") or not any(r.code == "check_in" for r in done):
+def _phone_check_note(done, check: dict | None) -> list[dict]:
+    """After staff confirmed a code or gave a reason: one line saying whether the phone was
+    verified, and if not why (nothing when codes are off or nobody was checked in)."""
+    if check is None or not any(r.code == "check_in" for r in done):
         return []
-    if action == "confirm":
+    if check["verified"]:
         return [{"tone": "ok", "ok": True, "text": text("staff_verified_note", current_language())}]
-    reason = text(f"staff_reason_{request.form['reason']}", current_language())
+    reason = text(f"staff_reason_{check['reason']}", current_language())
     return [{"tone": "note", "text": text("staff_unverified_note", current_language(), reason=reason)}]
 
 
