@@ -17,8 +17,9 @@ from mqtt.uplink import Uplink
 from . import __version__, retention
 from .centre.commands import kiosk_commands
 from .centre.outbox import KioskOutbox
+from .centre.sms import CentreSms
 from .clock import Clock
-from .config import Config, simulation_config
+from .config import CENTRE_SMS, Config, simulation_config
 from .config.parts import camera_settings, decoder_from_config, mock_pin_factory, signal_pins, uplink_settings
 from .door.autocheckout import AutoCheckout
 from .door.checkin import CheckinDesk
@@ -142,7 +143,8 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     staff_told = [tell for tell in (printing.policy.staff_show if printing else None,
                                     console.show_staff if console else None) if tell]
     staff = StaffServices.open(config, clock, on_outcome=lambda outcome: [tell(outcome) for tell in staff_told],
-                               on_queued=printing.worker.wake if printing else None)
+                               on_queued=printing.worker.wake if printing else None,
+                               centre_sms=CentreSms(uplink) if config.sms.kind == CENTRE_SMS else None)
     ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
                      camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff,
                      printer=printer_state)

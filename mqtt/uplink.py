@@ -33,7 +33,7 @@ from .commands import Commands
 from .refusal_inference import GUESS, NOT_AUTHORIZED, RefusalInference, Verdict
 from .wire.acks import decode_ack
 from .wire.presence import OFFLINE, ONLINE
-from .wire.topics import ACKS, CMD, acks_topic, cmd_topic, events_topic, health_topic, parse_topic, status_topic
+from .wire.topics import ACKS, CMD, acks_topic, cmd_topic, events_topic, health_topic, parse_topic, status_topic, topic
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ class Uplink:
         self._replies: list[dict] = []
         self._posts: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self._awaiting: dict[str, threading.Event] = {}     # ack id -> set when acked
+        self._listeners: dict[str, Callable[[bytes], None]] = {}   # leaf -> reader of its messages
         self._failures = 0
         self._next_connect = 0.0
         self._next_health = 0.0
@@ -172,13 +173,27 @@ class Uplink:
         if self._thread:
             self._thread.join(timeout)
 
-    def post(self, topic: str, payload: bytes, ack_id: str) -> threading.Event:
+    def post(self, topic: str, payload: bytes, ack_id: str | None = None) -> threading.Event:
         """Publish ``payload`` once on ``topic`` (QoS 1, as soon as connected); the returned event
-        is set when the collector acks ``ack_id`` (a self-test report's id)."""
+        is set when the collector acks ``ack_id`` (a self-test report's id; None: nothing is acked)."""
         acked = threading.Event()
-        self._awaiting[ack_id] = acked
+        if ack_id is not None:
+            self._awaiting[ack_id] = acked
         self._posts.put((topic, payload))
         return acked
+
+    def listen(self, leaf: str, reader: Callable[[bytes], None]) -> None:
+        """Subscribe to this kiosk's ``kiosks/<id>/<leaf>`` (before :meth:`start`) and hand each
+        message's payload to ``reader``, on the uplink's thread (it must be quick)."""
+        if leaf in self._listeners or leaf == ACKS or leaf.startswith(CMD + "/"):
+            raise ValueError(f"the uplink reads {leaf!r} already")
+        self._listeners[leaf] = reader
+
+    @property
+    def online(self) -> bool:
+        """Connected, and the broker accepted the connection (a post goes out now)."""
+        client = self._client
+        return self.connected and client is not None and client.is_connected()
 
     def run(self, stop: threading.Event) -> None:
         failing_since = None        # a failure that repeats (the outbox on a full disk) is told once
@@ -282,7 +297,8 @@ class Uplink:
         self._requeue_sent = not flags.session_present
         self.inference.connected()
         client.subscribe([(acks_topic(self.settings.kiosk_id), 1),
-                          (cmd_topic(self.settings.kiosk_id, "#"), 1)])
+                          (cmd_topic(self.settings.kiosk_id, "#"), 1),
+                          *((topic(self.settings.kiosk_id, leaf), 1) for leaf in self._listeners)])
         client.publish(status_topic(self.settings.kiosk_id), ONLINE, qos=1, retain=True)
         self._next_health = 0.0
 
@@ -438,6 +454,11 @@ class Uplink:
         elif leaf is not None and leaf.startswith(CMD + "/"):
             # Answered in the next health message, at once.
             self._replies.append(self.commands.handle(leaf[len(CMD) + 1:], message.payload))
+        elif leaf in self._listeners:
+            try:
+                self._listeners[leaf](message.payload)
+            except Exception:  # a reader's failure is its own, never the uplink's end
+                log.exception("uplink: the reader of %s failed", leaf)
         if message.qos:
             client.ack(message.mid, message.qos)   # nothing to write first
 

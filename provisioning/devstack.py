@@ -4,15 +4,17 @@ started and stopped together.
     python -m provisioning.devstack [--broker-port N] [--web-port N] [--console-port N] [kiosk run options]
 
 Data goes under ./var: ``var/broker`` (Mosquitto's persistence and log), ``var/central.db``
-(the collector's store), the kiosk's own ``var/kiosk.db`` and camera folder. If something already
+(the collector's store), the kiosk's own ``var/kiosk.db`` and camera folder, ``var/sms`` (the
+texts the collector sends for the kiosk, which has no modem: one file a message). If something already
 listens on the broker port (Debian starts its own mosquitto on 1883 after ``apt install``), that
 broker is used instead of starting a second one. ``--broker-port`` and ``--web-port`` move the
 broker and the kiosk's screen off 1883 and 8080 (a second stack on the same machine: each its own
-broker, collector and kiosk); the kiosk then reads them from ``var/kiosk.toml``, which devstack
-writes. The console listens on 127.0.0.1:8090 (``--console-port``); the first run makes it a user
-``demo`` with every role and prints its one-time password and authenticator QR code, and fills
-the store with a synthetic province (``kiosk-collector demo-data``: 14 venues, a fortnight). Ctrl-C (or
-SIGTERM) stops the kiosk, then the console and the collector, then the broker.
+broker, collector and kiosk); the kiosk reads them from ``var/kiosk.toml``, which devstack
+writes (unless the kiosk options name a ``--config`` of their own). The console listens on
+127.0.0.1:8090 (``--console-port``); the first run makes it a user ``demo`` with every role and
+prints its one-time password and authenticator QR code, and fills the store with a synthetic
+province (``kiosk-collector demo-data``: 14 venues, a fortnight). Ctrl-C (or SIGTERM) stops the
+kiosk, then the console and the collector, then the broker.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def kiosk_config(path: Path, broker_url: str, web_port: int | None) -> Path:
-    text = f'# Written by provisioning/devstack.py for the local demo stack.\n[mqtt]\nurl = "{broker_url}"\n'
+    # No modem here: the collector texts the kiosk's one-time codes, into var/sms (its file SMS).
+    text = (f'# Written by provisioning/devstack.py for the local demo stack.\n[mqtt]\nurl = "{broker_url}"\n'
+            '[sms]\nkind = "centre"\n')
     if web_port is not None:
         text += f'[web]\nlisten = "127.0.0.1:{web_port}"\n'
     path.write_text(text)
@@ -69,7 +73,8 @@ def collector_config(path: Path, broker_url: str, console_port: int = CONSOLE_PO
         f'[mqtt]\nurl = "{broker_url}"\nclient_id = "collector-dev"\n'
         f'[store]\nurl = "sqlite:///{(VAR / "central.db").resolve()}"\n'
         f'[collector]\nstatus_file = "{(VAR / "collector-status.json").resolve()}"\n'
-        f'[console]\nlisten = "127.0.0.1:{console_port}"\n')
+        f'[console]\nlisten = "127.0.0.1:{console_port}"\n'
+        f'[sms]\nkind = "file"\npath = "{(VAR / "sms").resolve()}"\n')
     return path
 
 
@@ -94,9 +99,9 @@ def main(argv: list[str]) -> int:
     console = subprocess.Popen([collector_cli, "console", "--config", str(config)], start_new_session=True)
     print(f"devstack: tracing console at http://127.0.0.1:{args.console_port}/ (user {DEMO_USER}; "
           f"kiosk-collector users reset {DEMO_USER} --config {config} for a new password)", file=sys.stderr)
-    # The kiosk's default MQTT url is mqtt://127.0.0.1:1883 and its screen 127.0.0.1:8080: a
-    # config file only when the stack moved off them.
-    if port != BROKER_PORT or args.web_port is not None:
+    # The kiosk's config: this broker, its screen's port when moved, its texts through the
+    # collector; unless the kiosk was given a config of its own.
+    if "--config" not in kiosk_argv:
         kiosk_argv = ["--config", str(kiosk_config(VAR / "kiosk.toml", url, args.web_port)), *kiosk_argv]
     kiosk = subprocess.Popen([str(bin_dir / "kiosk"), "run", *kiosk_argv], start_new_session=True)
 

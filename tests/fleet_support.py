@@ -27,14 +27,16 @@ def fleet_broker_config(fleet: Fleet, port: int) -> str:
 
 
 @contextmanager
-def fleet_central(fleet: Fleet, base: Path):
-    """(broker, collector) for ``fleet``, listening on 127.0.0.1 at the fleet's broker port."""
+def fleet_central(fleet: Fleet, base: Path, *, extra: str = ""):
+    """(broker, collector) for ``fleet``, listening on 127.0.0.1 at the fleet's broker port;
+    ``extra``: TOML sections added to its collector.toml."""
     port = int(fleet.settings["broker_port"])
     broker = Mosquitto(base / "mosquitto", port=port, config=fleet_broker_config(fleet, port)).start()
     text = (fleet.collector_dir / "collector.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/checkin-collector", str(fleet.collector_dir))
     text = text.replace("sqlite:///var/lib/checkin-collector/central.db", f"sqlite://{base}/central.db")
     text = text.replace("/run/checkin-collector", str(base)).replace("[store]\n", "[store]\nbatch_ms = 30\n")
+    text += "\n" + extra
     collector = Collector(collector_config(text))
     collector.start()
     try:

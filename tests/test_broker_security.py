@@ -203,9 +203,11 @@ def refused(port: int, *, ca, cert=None, tls: bool = True, timeout: float = 3.0)
 def test_acl_renders_pattern_lines_and_collector_blocks(tmp_path):
     acl = render("acl", collector_blocks=collector_blocks(COLLECTORS))
     rules = [line for line in acl.splitlines() if line and not line.startswith("#")]
-    assert rules[:6] == ["pattern write kiosks/%u/events", "pattern write kiosks/%u/status",
+    assert rules[:8] == ["pattern write kiosks/%u/events", "pattern write kiosks/%u/status",
                          "pattern write kiosks/%u/health", "pattern write kiosks/%u/selftest",
-                         "pattern read kiosks/%u/acks", "pattern read kiosks/%u/cmd/#"]
+                         "pattern write kiosks/%u/sms/send",
+                         "pattern read kiosks/%u/acks", "pattern read kiosks/%u/cmd/#",
+                         "pattern read kiosks/%u/sms/state"]
     assert "user collector-2" in rules and "topic deny kiosks/collector-2/#" in rules
     assert not any("readwrite" in r or r.endswith(" #") or r.endswith("kiosks/#") for r in rules)
     with pytest.raises(ValueError):

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hardware.sms import open_sms
 from kiosk.staff.audit import Audit
 from kiosk.staff.phone_codes import (
     CHECK_RESULTS,
@@ -24,6 +23,7 @@ from kiosk.staff.phone_codes import (
     PhoneCodes,
 )
 from kiosk.store import VisitStore
+from mqtt.plumbing.sms import open_sms
 from test_sms import GammuDaemon, gammu  # noqa: F401 - the fixture
 from waiting import wait_for
 

@@ -1,4 +1,4 @@
-"""Text messages (hardware/sms*.py): the contract's file SMS, and Gammu's own SMS daemon
+"""Text messages (mqtt/plumbing/sms/): the contract's file SMS, and Gammu's own SMS daemon
 (``gammu-smsd`` from Debian) against its dummy phone — a phone emulated in a folder — started
 here on its own folders and stopped after."""
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardware.sms import MAX_TEXT, SmsError, open_sms
+from mqtt.plumbing.sms import MAX_TEXT, SmsError, open_sms
 from waiting import wait_for
 
 CODE_TEXT = "Mã xác nhận check-in: 482915. Đọc mã cho nhân viên; mã hết hạn sau 5 phút."

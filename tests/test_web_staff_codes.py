@@ -22,10 +22,11 @@ from kiosk.web.live import LiveFeed
 from test_web_staff import PHONE, declare, login, post
 
 
-def staff_kiosk(tmp_path, clock, **sms):
+def staff_kiosk(tmp_path, clock, centre_sms=None, **sms):
+    """centre_sms: makes the texts through the centre, for ``kind = "centre"``."""
     config = parse_config(config_text(kiosk={"id": "k-01", "venue_id": "cho-thu", "venue_name": "Chợ Thử",
                                              "data_dir": tmp_path / "data"}, sms=sms))
-    services = StaffServices.open(config, clock)
+    services = StaffServices.open(config, clock, centre_sms=centre_sms() if centre_sms else None)
     app = create_app(WebContext(config, LiveFeed(), status=lambda: {}, occupancy=lambda: 0, staff=services))
     app.config["TESTING"] = True
     return services, app.test_client()

@@ -26,6 +26,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mqtt.plumbing.sms import backend_options
 from mqtt.plumbing.tomlconfig import (
     DEFAULT_TIMEZONE,
     ConfigError,
@@ -267,26 +268,9 @@ class PrinterSection:
         return printer_target(self.kind, self.path)
 
 
-SMS_KINDS = ("file", "gammu", "none")
-#: The Gammu SMS daemon's config, where Debian's gammu-smsd package reads it.
-DEFAULT_SMSDRC = "/etc/gammu-smsdrc"
-
-
-def sms_target(kind: str, path: str) -> dict:
-    """``[sms] path`` read for ``kind``, as the keyword arguments of :func:`hardware.sms.open_sms`:
-    file ``folder`` (the contract's file SMS), gammu ``smsdrc`` (the daemon's config, default
-    :data:`DEFAULT_SMSDRC`), none nothing. ValueError says what the path must be."""
-    if kind == "none":
-        return {}
-    if path and re.search(r"[\x00-\x1f\x7f]", path):
-        raise ValueError("must be a path without control characters")
-    if kind == "file":
-        if not path.strip():
-            raise ValueError('for kind = "file" must name the folder that receives the messages')
-        return {"folder": path}
-    if kind == "gammu":
-        return {"smsdrc": path or DEFAULT_SMSDRC}
-    raise ValueError(f"sms kind must be one of {SMS_KINDS}, got {kind!r}")
+#: centre: texts go through the centre's relay (the uplink's broker; no modem at the venue).
+SMS_KINDS = ("file", "gammu", "centre", "none")
+CENTRE_SMS = "centre"
 
 
 @dataclass(frozen=True)
@@ -298,14 +282,19 @@ class SmsSection:
     path: str = key(default="")
 
     def __post_init__(self):
+        if self.kind == CENTRE_SMS:
+            if self.path:
+                raise ConfigError('[sms] path: kind = "centre" takes no path (the centre has the modem)')
+            return
         try:
-            sms_target(self.kind, self.path)
+            backend_options(self.kind, path=self.path)
         except ValueError as exc:
-            raise ConfigError(f"[sms] path = {self.path!r}: {exc}") from None
+            raise ConfigError(f"[sms] {exc}") from None
 
     @property
     def target(self) -> dict:
-        return sms_target(self.kind, self.path)
+        """The keyword arguments of :func:`mqtt.plumbing.sms.open_sms` (none for the centre's relay)."""
+        return {} if self.kind == CENTRE_SMS else backend_options(self.kind, path=self.path)
 
 
 def _loopback_listen(v):

@@ -3,7 +3,7 @@
 the Check in button appears").
 
 A code is 6 digits, made with :mod:`secrets`, texted through the kiosk's SMS backend
-(:mod:`hardware.sms`), and kept only as an HMAC under the kiosk's own key (with the phone's, so a
+(:mod:`mqtt.plumbing.sms`), and kept only as an HMAC under the kiosk's own key (with the phone's, so a
 stolen database without the key gives neither the codes nor the numbers). It expires after
 :data:`CODE_TTL`, allows :data:`MAX_ATTEMPTS` tries, is good once, and is replaced by the next one
 sent to the same phone. Sending is limited per phone and per kiosk (a kiosk cannot be made to text
@@ -13,7 +13,7 @@ network: sending hands the message over and returns.
 
 >>> import tempfile
 >>> from pathlib import Path
->>> from hardware.sms import open_sms
+>>> from mqtt.plumbing.sms import open_sms
 >>> from kiosk.store import VisitStore
 >>> from kiosk.staff.audit import Audit
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from hardware.sms import Sms, SmsError
+from mqtt.plumbing.sms import Sms, SmsError
 from mqtt.wire.event import PHONE_CHECK_REASONS
 
 from ..messages import text

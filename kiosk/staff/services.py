@@ -26,10 +26,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from hardware.sms import Deferred
+from mqtt.plumbing.sms import Deferred, Sms
 
 from ..clock import Clock
-from ..config import Config
+from ..config import CENTRE_SMS, Config
 from ..door.checkin import CheckinDesk
 from ..keys import key_file
 from ..printing.queue import PrintQueue
@@ -53,8 +53,10 @@ class StaffServices:
     codes: PhoneCodes
 
     @classmethod
-    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None) -> StaffServices:
-        """on_outcome: see :class:`StaffDesk`; on_queued: a print job was queued."""
+    def open(cls, config: Config, clock: Clock, *, on_outcome=None, on_queued=None,
+             centre_sms: Sms | None = None) -> StaffServices:
+        """on_outcome: see :class:`StaffDesk`; on_queued: a print job was queued; centre_sms: the
+        texts through the centre (:class:`kiosk.centre.sms.CentreSms`), for ``[sms] kind = "centre"``."""
         store = VisitStore.deferred(config.db_path)     # a kiosk starts on a full disk
         lock = threading.RLock()
         s = config.staff
@@ -72,7 +74,12 @@ class StaffServices:
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
             People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
             PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome)
-        sms = None if config.sms.kind == "none" else Deferred(config.sms.kind, **config.sms.target)
+        if config.sms.kind == CENTRE_SMS:
+            if centre_sms is None:
+                raise ValueError('[sms] kind = "centre" needs the uplink\'s texts (centre_sms)')
+            sms: Sms | None = centre_sms
+        else:
+            sms = None if config.sms.kind == "none" else Deferred(config.sms.kind, **config.sms.target)
         codes = PhoneCodes(store, sms, key_file(config.data_path / CODES_KEY_FILE), audit,
                            venue_name=config.kiosk.venue_name, clock=epoch, language=config.kiosk.language,
                            lock=lock)

@@ -84,8 +84,10 @@ def collector_blocks(collectors: Iterable[str]) -> str:
             "topic read kiosks/+/status\n"
             "topic read kiosks/+/health\n"
             "topic read kiosks/+/selftest\n"
+            "topic read kiosks/+/sms/send\n"
             "topic write kiosks/+/acks\n"
-            "topic write kiosks/+/cmd/#\n")
+            "topic write kiosks/+/cmd/#\n"
+            "topic write kiosks/+/sms/state\n")
     if not blocks:
         raise ValueError("at least one collector id is needed")
     return "\n".join(blocks)

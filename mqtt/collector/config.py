@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..plumbing.sms import BACKENDS as SMS_BACKENDS
+from ..plumbing.sms import backend_options
 from ..plumbing.tomlconfig import (
     DEFAULT_TIMEZONE,
     ConfigError,
@@ -24,6 +26,7 @@ from ..plumbing.tomlconfig import (
     key,
     matches,
     mqtt_url,
+    one_of,
     parse_sections,
     read_text,
 )
@@ -116,6 +119,31 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class SmsSection:
+    """The centre's SMS relay, for kiosks without a modem (``[sms] kind = "centre"`` on the
+    kiosk): how the collector texts their one-time codes. none: kiosks that ask are told so."""
+
+    kind: str = key(one_of(*SMS_BACKENDS, "none"), default="none")
+    #: file: the folder that receives the messages; gammu: the Gammu SMS daemon's config.
+    path: str = key(default="")
+    #: http: the gateway's URL (https://, or http:// to loopback), and a file whose first line is
+    #: its bearer token ("" for none).
+    url: str = key(default="")
+    token_file: str = key(default="")
+
+    def __post_init__(self):
+        try:
+            backend_options(self.kind, path=self.path, url=self.url, token_file=self.token_file)
+        except ValueError as exc:
+            raise ConfigError(f"[sms] {exc}") from None
+
+    @property
+    def options(self) -> dict:
+        """The keyword arguments of :func:`mqtt.plumbing.sms.open_sms` for ``kind``."""
+        return backend_options(self.kind, path=self.path, url=self.url, token_file=self.token_file)
+
+
+@dataclass(frozen=True)
 class Config(ReplaceKeys):
     mqtt: MqttSection = field(default_factory=MqttSection)
     store: StoreSection = field(default_factory=StoreSection)
@@ -123,6 +151,7 @@ class Config(ReplaceKeys):
     fleet: FleetSection = field(default_factory=FleetSection)
     collector: CollectorSection = field(default_factory=CollectorSection)
     console: ConsoleSection = field(default_factory=ConsoleSection)
+    sms: SmsSection = field(default_factory=SmsSection)
     #: Where the config came from (None: defaults only).
     source: Path | None = None
 

@@ -58,16 +58,31 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..plumbing import sdnotify
+from ..plumbing.sms import Deferred
 from ..wire import presence
 from ..wire.acks import encode_acks
 from ..wire.event import encode_event, event_id_of, validate_event
 from ..wire.fields import InvalidEvent
 from ..wire.selftest_report import validate_selftest
-from ..wire.topics import EVENTS, EVENTS_FILTER, HEALTH, SELFTEST, STATUS, acks_topic, events_topic, parse_topic, shared
+from ..wire.sms import SmsRequest, decode_request
+from ..wire.topics import (
+    EVENTS,
+    EVENTS_FILTER,
+    HEALTH,
+    SELFTEST,
+    SMS_SEND,
+    SMS_SEND_FILTER,
+    STATUS,
+    acks_topic,
+    events_topic,
+    parse_topic,
+    shared,
+)
 from . import receiver
 from .config import Config
 from .pipe import Connected, Disconnected, Done, Hold, Messages, Quit
 from .registry import Registry
+from .sms_relay import SmsRelay
 from .status import write_status
 from .store import UTC, DeadLetter, FleetUpdate, IngestResult, Store, StoreError, open_store
 
@@ -90,9 +105,17 @@ class _Message:
     retain: bool
     generation: int
     received_at: datetime
-    #: What :meth:`Collector._classify` made of it: an event, a fleet update, a dead letter, or
-    #: None (nothing to keep).
-    content: dict | FleetUpdate | DeadLetter | None = None
+    #: What :meth:`Collector._classify` made of it: an event, a fleet update, a dead letter, a
+    #: text to send, or None (nothing to keep).
+    content: dict | FleetUpdate | DeadLetter | SmsAsk | None = None
+
+
+@dataclass(frozen=True)
+class SmsAsk:
+    """A kiosk's request for a text (the kiosk id is the topic's)."""
+
+    kiosk_id: str
+    request: SmsRequest
 
 
 @dataclass
@@ -143,17 +166,28 @@ class Collector:
         self.last_pass = time.monotonic()
         #: The collector's routing: a topic's leaf name (the contract's) -> the reader of its messages.
         self._readers = {EVENTS: self._read_event, STATUS: self._read_status, HEALTH: self._read_health,
-                         SELFTEST: self._read_selftest}
-        self.events_filter = (shared(config.mqtt.shared_group, EVENTS_FILTER)
-                              if config.mqtt.shared_group else EVENTS_FILTER)
+                         SELFTEST: self._read_selftest, SMS_SEND: self._read_sms}
+        group = config.mqtt.shared_group
+        self.events_filter = shared(group, EVENTS_FILTER) if group else EVENTS_FILTER
+        self.sms_filter = shared(group, SMS_SEND_FILTER) if group else SMS_SEND_FILTER
+        #: The SMS relay for kiosks without a modem; its backend is opened when the collector starts.
+        self.sms_relay: SmsRelay | None = None
         self.receiver: subprocess.Popen | None = None
         self._pipe: Connection | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        sms = self.config.sms
+        # A backend that cannot be opened (the daemon's config missing) is a relay that answers
+        # send_failed to every request, each time trying again: the collector still stores events.
+        backend = None if sms.kind == "none" else Deferred(sms.kind, **sms.options)
+        self.sms_relay = SmsRelay(backend, publish=lambda messages: self._tell(Done(messages, [])),
+                                  knows=(lambda kiosk_id: self.registry.venue_of(kiosk_id) is not None)
+                                  if self.registry is not None else None)
+        self.sms_relay.start()
         settings = receiver.ReceiverSettings(
-            mqtt=self.config.mqtt, events_filter=self.events_filter,
+            mqtt=self.config.mqtt, events_filter=self.events_filter, sms_filter=self.sms_filter,
             # The broker sends at most this many un-PUBACKed messages; above a batch, so batches fill.
             receive_maximum=min(65535, max(100, self.config.store.batch_size * 4)),
             log_level=log.getEffectiveLevel())
@@ -176,6 +210,8 @@ class Collector:
             if self._writer.is_alive():
                 log.warning("collector: the writer did not finish in %.0f s; unstored messages stay with the broker",
                             timeout)
+        if self.sms_relay is not None:
+            self.sms_relay.stop()
         self._tell(Quit())
         if self.receiver:
             try:
@@ -264,6 +300,8 @@ class Collector:
         events = [m.content for m in batch if isinstance(m.content, dict)]
         letters = [m.content for m in batch if isinstance(m.content, DeadLetter)]
         fleet = [m.content for m in batch if isinstance(m.content, FleetUpdate)]
+        for ask in (m.content for m in batch if isinstance(m.content, SmsAsk)):
+            self.sms_relay.take(ask.kiosk_id, ask.request)
         self._taken = len(batch)
         stored = self._store(events, letters, fleet)
         if stored is None:
@@ -293,7 +331,7 @@ class Collector:
             log.warning("collector: %d event(s) reuse a seq already held (kiosk %s reset?)",
                         len(result.seq_conflicts), result.seq_conflicts[0][0])
 
-    def _classify_safely(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
+    def _classify_safely(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | SmsAsk | None:
         """:meth:`_classify`, and a dead letter (``unreadable``, not final) for a message it fails
         on: whatever one message holds, the collector goes on with the next."""
         try:
@@ -312,7 +350,7 @@ class Collector:
             return DeadLetter(msg.topic, kiosk_id, "unreadable", f"the collector could not read it "
                               f"({type(exc).__name__})", msg.payload, msg.received_at, event_id=event_id)
 
-    def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | None:
+    def _classify(self, msg: _Message) -> dict | FleetUpdate | DeadLetter | SmsAsk | None:
         """What ``msg`` is, by its topic's leaf (the routing table ``_readers``): an event, a fleet update, a dead
         letter, or None (nothing to keep)."""
         parsed = parse_topic(msg.topic)
@@ -366,6 +404,14 @@ class Collector:
         except InvalidEvent as exc:
             return self._dead(msg, kiosk_id, "selftest", f"{exc.reason}: {exc.detail}")
         return FleetUpdate(kiosk_id, msg.received_at, selftest=report)
+
+    def _read_sms(self, msg: _Message, kiosk_id: str) -> SmsAsk | None:
+        try:
+            return SmsAsk(kiosk_id, decode_request(msg.payload))
+        except InvalidEvent as exc:
+            # Not kept: it holds a phone number and is no event; the kiosk's request times out.
+            log.warning("collector: a text request from %s was refused: %s", kiosk_id, exc.reason)
+            return None
 
     def _store(self, events: list[dict], letters: list[DeadLetter],
                fleet: list[FleetUpdate]) -> tuple[IngestResult, list[DeadLetter]] | None:

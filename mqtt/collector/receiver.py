@@ -52,6 +52,8 @@ RECONNECT_MAX_S = 5
 class ReceiverSettings:
     mqtt: MqttSection
     events_filter: str
+    #: The texts kiosks ask the centre to send: shared like the events, so one collector sends each.
+    sms_filter: str
     receive_maximum: int
     log_level: int
 
@@ -192,7 +194,7 @@ class Receiver:
         # collector keeps the whole fleet (each stores a report and acks it; the kiosk takes the
         # first ack).
         client.subscribe([(self.settings.events_filter, opts), (STATUS_FILTER, opts),
-                          (HEALTH_FILTER, opts), (SELFTEST_FILTER, opts)])
+                          (HEALTH_FILTER, opts), (SELFTEST_FILTER, opts), (self.settings.sms_filter, opts)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]

@@ -163,6 +163,11 @@ class Registry:
         self._refresh()
         return self
 
+    def venue_of(self, kiosk_id: str) -> str | None:
+        """The venue ``kiosk_id`` is provisioned for, or None when the registry does not list it."""
+        self._refresh()
+        return self.kiosks.get(kiosk_id)
+
     def refusal(self, event: dict) -> tuple[str, str] | None:
         """(reason, detail) when ``event`` may not be stored for its kiosk, else None."""
         self._refresh()

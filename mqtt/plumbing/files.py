@@ -76,6 +76,16 @@ def replace_file(path: Path, data: bytes, *, mode: int = MODE) -> None:
         raise
 
 
+def sync_folder(folder: Path) -> None:
+    """Make the renames and new names in ``folder`` themselves durable (a message file handed to
+    another process stays handed over after a power cut)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def create_new(path: Path, data: bytes, *, mode: int = MODE) -> None:
     """Write ``data`` to ``path``, a new file (``FileExistsError`` if there is one: a key or a
     secret is never written over), ``mode`` from its creation on, flushed to disk."""

@@ -1,7 +1,8 @@
 """The topics, by the leaf names their last segments carry: ``kiosks/<kiosk id>/<leaf>``.
 
 A kiosk publishes on its own topics only (the broker's ACL vouches for the kiosk id in the
-topic, not for a payload): events, status, health, selftest; it reads acks and commands.
+topic, not for a payload): events, status, health, selftest, sms/send; it reads acks, commands and
+sms/state.
 
 >>> events_topic("cho-phanrang-01")
 'kiosks/cho-phanrang-01/events'
@@ -18,9 +19,12 @@ EVENTS = "events"
 STATUS = "status"
 HEALTH = "health"
 SELFTEST = "selftest"
-#: ... and what it reads: acks, and ``cmd/<name>`` commands.
+#: A text the centre is asked to send for the kiosk (:mod:`mqtt.wire.sms`) ...
+SMS_SEND = "sms/send"
+#: ... and what it reads: acks, ``cmd/<name>`` commands, and what became of its texts.
 ACKS = "acks"
 CMD = "cmd"
+SMS_STATE = "sms/state"
 
 
 def topic(kiosk_id: str, leaf: str) -> str:
@@ -55,6 +59,7 @@ EVENTS_FILTER = topic("+", EVENTS)
 STATUS_FILTER = topic("+", STATUS)
 HEALTH_FILTER = topic("+", HEALTH)
 SELFTEST_FILTER = topic("+", SELFTEST)
+SMS_SEND_FILTER = topic("+", SMS_SEND)
 
 def shared(group: str, topic_filter: str) -> str:
     """A shared subscription: the broker gives each message to one member of ``group``."""

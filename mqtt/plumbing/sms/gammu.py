@@ -19,7 +19,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .sms import MAX_TEXT, SmsError, check_message
+from . import MAX_TEXT, SmsError, check_message
 
 INJECT = "gammu-smsd-inject"
 #: gammu-smsd-inject only writes a file; it answers within this long or something is wrong.

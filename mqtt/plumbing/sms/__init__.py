@@ -22,10 +22,13 @@ The contract's file backend, for simulation and tests:
 ``gammu``  ``smsdrc``: the Gammu SMS daemon's config (``gammu-smsd`` from Debian, its ``files``
            service); messages go in with ``gammu-smsd-inject``, their fate is the folder the
            daemon moves them to (sent or error)
+``http``   ``url``, ``token_file``: an HTTP SMS gateway, one JSON ``POST`` a message (the
+           centre's relay: :mod:`.http`)
 ``none``   no messages: :func:`open_sms` returns None
 
-This package imports nothing of the kiosk: the phone number comes checked (``0`` and 9 digits),
-the text composed.
+Used by the kiosk (``[sms]`` in kiosk.toml) and by the centre's relay for kiosks without a modem
+(``[sms]`` in collector.toml, :mod:`mqtt.collector.sms_relay`); it imports nothing of either: the
+phone number comes checked (``0`` and 9 digits), the text composed.
 """
 
 from __future__ import annotations
@@ -34,10 +37,37 @@ import importlib
 from typing import Protocol
 
 #: The backends, by ``[sms] kind``: (module of this package, class), imported when one is opened.
-BACKENDS = {"file": ("sms_file", "FileSms"), "gammu": ("sms_gammu", "GammuSms")}
+BACKENDS = {"file": ("file", "FileSms"), "gammu": ("gammu", "GammuSms"), "http": ("http", "HttpSms")}
 STATES = ("queued", "sent", "failed")
 #: The longest text handed over: three concatenated Unicode SMS (67 characters each).
 MAX_TEXT = 201
+#: The Gammu SMS daemon's config, where Debian's gammu-smsd package reads it.
+DEFAULT_SMSDRC = "/etc/gammu-smsdrc"
+
+
+def backend_options(kind: str, *, path: str = "", url: str = "", token_file: str = "") -> dict:
+    """A config's ``[sms]`` keys as the keyword arguments of :func:`open_sms` for ``kind``: file
+    ``folder`` (``path``), gammu ``smsdrc`` (``path``, default :data:`DEFAULT_SMSDRC`), http ``url``
+    and ``token_file``; none nothing. ValueError names the key that is wrong and what it must be."""
+    for name, value in (("path", path), ("url", url), ("token_file", token_file)):
+        if value and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError(f"{name} must be without control characters")
+    if kind == "none":
+        return {}
+    if kind == "file":
+        if not path.strip():
+            raise ValueError('path: for kind = "file" must name the folder that receives the messages')
+        return {"folder": path}
+    if kind == "gammu":
+        return {"smsdrc": path or DEFAULT_SMSDRC}
+    if kind == "http":
+        from .http import check_gateway_url
+        try:
+            check_gateway_url(url)
+        except ValueError as exc:
+            raise ValueError(f"url: {exc}") from None
+        return {"url": url, "token_file": token_file or None}
+    raise ValueError(f"kind must be one of {', '.join([*BACKENDS, 'none'])}, got {kind!r}")
 
 
 class SmsError(Exception):
@@ -68,6 +98,10 @@ def open_sms(kind: str, **options) -> Sms | None:
         return None
     if kind not in BACKENDS:
         raise ValueError(f"unknown sms kind {kind!r} (one of {', '.join([*BACKENDS, 'none'])})")
+    return _open(kind, options)
+
+
+def _open(kind: str, options: dict) -> Sms:
     module, name = BACKENDS[kind]
     return getattr(importlib.import_module(f"{__package__}.{module}"), name)(**options)
 
@@ -81,7 +115,7 @@ class Deferred:
     >>> sms.send("0912345678", "Mã xác nhận: 123456")
     Traceback (most recent call last):
     ...
-    hardware.sms.SmsError: cannot read the Gammu SMS daemon's config /nonexistent/gammu-smsdrc: ...
+    mqtt.plumbing.sms.SmsError: cannot read the Gammu SMS daemon's config /nonexistent/gammu-smsdrc: ...
     """
 
     def __init__(self, kind: str, **options):
@@ -92,7 +126,7 @@ class Deferred:
 
     def _opened(self) -> Sms:
         if self._backend is None:
-            self._backend = open_sms(self.kind, **self.options)
+            self._backend = _open(self.kind, self.options)
         return self._backend
 
     def send(self, phone: str, text: str) -> str:

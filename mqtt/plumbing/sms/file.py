@@ -12,8 +12,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import sync_folder, write_atomically
-from .sms import SmsError, check_message
+from ..files import replace_file, sync_folder
+from . import SmsError, check_message
 
 
 class FileSms:
@@ -28,7 +28,7 @@ class FileSms:
             name = f"{datetime.now(UTC):%Y%m%dT%H%M%S.%f}Z-{next(self._numbers):04d}.txt"
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                write_atomically(self.folder / name, f"{phone}\n{text}".encode())
+                replace_file(self.folder / name, f"{phone}\n{text}".encode())
                 sync_folder(self.folder)
             except OSError as exc:
                 raise SmsError(f"cannot write messages to {self.folder}: {exc}") from exc
