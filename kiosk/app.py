@@ -26,6 +26,7 @@ from .door.checkin import CheckinDesk
 from .door.console_screen import ConsoleScreen
 from .door.cooldown import Cooldown
 from .door.scanloop import ScanLoop
+from .health.declarations import health_policy
 from .printing.codes import KEY_FILE, KioskTokens, venue_key
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
@@ -176,6 +177,7 @@ def open_camera(config: Config, simulate: bool) -> tuple[FrameSource | None, Con
 
 def build_desk(config: Config, store: VisitStore, clock: Clock) -> CheckinDesk:
     return CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
+                       health=health_policy(config.declaration),
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
 
 

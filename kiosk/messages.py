@@ -71,6 +71,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "not_inside": {"vi": "Không tìm thấy lượt vào của bạn tại đây. Vui lòng gặp nhân viên.",
                    "en": "No check-in found for you here. Please see the staff."},
     "venue_full": {"vi": "Địa điểm đã đủ người. Vui lòng chờ.", "en": "The venue is full. Please wait."},
+    # The health declaration (kiosk/health): a "yes" at a venue that turns flagged visitors away
+    "declaration_refused": {"vi": "Bạn chưa thể vào. Vui lòng đến bàn y tế ở cổng để được kiểm tra.",
+                            "en": "You cannot go in yet. Please go to the medical desk at the entrance to be checked."},
+    # ... and its questions on the kiosk's screen, one at a time
+    "declare_title": {"vi": "Khai báo y tế", "en": "Health declaration"},
+    "declare_intro": {"vi": "Xin chào {name}. Trả lời {count} câu hỏi để vào.",
+                      "en": "Hello {name}. Answer {count} questions to go in."},
+    "declare_progress": {"vi": "Câu {n}/{count}", "en": "Question {n} of {count}"},
+    "declare_yes": {"vi": "Có", "en": "Yes"},
+    "declare_no": {"vi": "Không", "en": "No"},
+    "declare_sending": {"vi": "Đang ghi…", "en": "Recording…"},
+    "declare_timeout": {"vi": "Hết thời gian trả lời. Đưa lại mã QR để bắt đầu lại.",
+                        "en": "Time is up. Show your QR code again to start over."},
+    "declare_expired": {"vi": "Phiên khai báo đã hết. Đưa lại mã QR để bắt đầu lại.",
+                        "en": "This declaration has expired. Show your QR code again to start over."},
     # The visit change would make an event the centre refuses: nothing recorded (kiosk/door/checkin.py)
     "event_invalid": {"vi": "Chưa ghi được lượt vào/ra này. Vui lòng gặp nhân viên.",
                       "en": "This check-in or check-out could not be recorded. Please see the staff."},

@@ -1,6 +1,7 @@
 """Deleting personal data the kiosk no longer needs: delivered events and closed visits past
-retention, and people staff registered who have not come back for as long (the statements:
-:mod:`kiosk.store.retention`).
+retention (with the health declaration a visit kept), people staff registered who have not come
+back for as long (the statements: :mod:`kiosk.store.retention`), and the health declarations of
+the days before today.
 
 Only what the central store holds (delivered) is deleted; open visits, undelivered and
 quarantined events stay whatever their age.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from .health.declarations import day_of
 from .store import VisitStore
 
 DEFAULT_RETENTION_DAYS = 21
@@ -32,5 +34,7 @@ def purge(store: VisitStore, *, clock=None, days: float = DEFAULT_RETENTION_DAYS
         now = stamp.at
     cutoff = now - timedelta(days=days)
     with store.transaction() as tx:
-        return tx.purge_expired(cutoff.isoformat(timespec="milliseconds"),
-                                cutoff.astimezone(UTC).isoformat(timespec="seconds"))
+        counts = tx.purge_expired(cutoff.isoformat(timespec="milliseconds"),
+                                  cutoff.astimezone(UTC).isoformat(timespec="seconds"))
+        counts["declarations"] = tx.purge_declarations(day_of(now))
+        return counts

@@ -209,7 +209,8 @@ def expected_contact(n: int) -> dict:
     shared, first, last, venues, visits, estimated, is_open, corrected = CROWD_CONTACTS[n]
     return {"person": who(n), "overlap_s": float(shared), "first_overlap": m(first).isoformat(timespec="milliseconds"),
             "last_overlap": m(last).isoformat(timespec="milliseconds"), "venues": venues, "visits": visits,
-            "estimated": estimated, "open": is_open, "corrected": corrected}
+            "estimated": estimated, "open": is_open, "corrected": corrected,
+            "declaration_flagged": False}
 
 
 def overlapping_pairs() -> int:
@@ -229,7 +230,7 @@ def test_trace_gives_one_entry_per_contact_person_with_the_union_of_shared_time(
     # Longest shared time first, so the tracer calls those first.
     assert [c["overlap_s"] for c in contacts] == sorted((c["overlap_s"] for c in contacts), reverse=True)
     assert set(contacts[0]) == {"person", "overlap_s", "first_overlap", "last_overlap", "venues", "visits",
-                                "estimated", "open", "corrected"}
+                                "estimated", "open", "corrected", "declaration_flagged"}
 
 
 def test_a_contact_is_shown_with_the_person_of_their_latest_visit(crowd):

@@ -70,6 +70,10 @@ def event_stream(seed: int) -> list[dict]:
                     event["method"] = "staff_phone"
                     event["phone_check"] = rng.choice([{"verified": True, "reason": None},
                                                        {"verified": False, "reason": "no_phone_signal"}])
+                if kind == "check_in" and rng.random() < 0.3:     # a health declaration of the day
+                    cough = rng.random() < 0.3
+                    event["declaration"] = {"made_at": event["at"], "via": rng.choice(["screen", "staff"]),
+                                            "answers": {"fever": False, "cough": cough}, "flagged": cough}
                 events.append(event)
     events += rng.sample(events, len(events) // 10)
     rng.shuffle(events)
@@ -110,7 +114,9 @@ def derived_visit(events: list[dict]) -> dict:
             "person_phone": base["person"]["phone"],
             "method": (check_in or {}).get("method") or (check_out or {}).get("method"),
             "phone_verified": (check_in or {}).get("phone_verified"),
-            "phone_check_reason": (check_in or {}).get("phone_check_reason")}
+            "phone_check_reason": (check_in or {}).get("phone_check_reason"),
+            "declaration": (check_in or {}).get("declaration"),
+            "declaration_flagged": (check_in or {}).get("declaration_flagged")}
 
 
 def test_visits_are_what_their_events_say_however_they_arrive(store_url, request):
@@ -130,6 +136,8 @@ def test_visits_are_what_their_events_say_however_they_arrive(store_url, request
         assert any(e["at_corrected"] for e in first.event_rows())      # the stream did exercise corrections
         checks = {(e["phone_verified"], e["phone_check_reason"]) for e in first.event_rows()}
         assert checks == {(None, None), (True, None), (False, "no_phone_signal")}   # and phone checks
+        flags = {e["declaration_flagged"] for e in first.event_rows()}
+        assert flags == {None, False, True}                                     # and declarations
         expected = sorted((derived_visit(evs) for evs in by_visit.values()), key=lambda v: v["visit_id"])
 
         def visits(store):

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from mqtt.wire.acks import ACK_SCHEMA, MAX_ACK_BYTES, decode_ack, encode_ack, encode_acks
 from mqtt.wire.event import (
+    DECLARATION_VIA,
     EARLIEST_SYNCED_AT,
     MAX_AHEAD,
     MAX_EVENT_BYTES,
     MAX_NAME_CHARS,
+    MAX_QUESTIONS,
     PHONE_CHECK_REASONS,
     UNSYNCED_RANGE,
     build_event,
@@ -384,3 +386,66 @@ def test_the_kiosks_builder_takes_a_phone_check_only_where_the_validator_does():
     assert "phone_check" not in build_event(**fields, now=now)
     with pytest.raises(InvalidEvent):
         build_event(**{**fields, "method": "camera"}, now=now, phone_check={"verified": True, "reason": None})
+
+
+# -- declaration: the visitor's health declaration of the day, on a check-in (issue 13) ------------
+
+question_ids = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
+declarations = st.builds(
+    lambda answers, via, flag: {"made_at": "2025-08-15T07:12:00+07:00", "via": via, "answers": answers,
+                                "flagged": flag and any(answers.values())},
+    st.dictionaries(question_ids, st.booleans(), min_size=1, max_size=MAX_QUESTIONS),
+    st.sampled_from(DECLARATION_VIA), st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(declarations)
+def test_any_valid_declaration_travels_on_a_check_in_unchanged(declaration):
+    for event in ({**BASE, "declaration": declaration}, {**STAFF_PHONE, "declaration": declaration}):
+        assert validate_event(encode(event), topic_kiosk_id="k-001") == event
+    assert "declaration" not in validate_event(encode(BASE))                  # optional: none made
+
+
+DECLARATION = {"made_at": "2025-08-15T07:12:00+07:00", "via": "screen", "answers": {"fever": False, "cough": True},
+               "flagged": True}
+
+
+@pytest.mark.parametrize("event", [
+    {**BASE, "type": "check_out", "declaration": DECLARATION},                   # a check-in's only
+    {**BASE, "declaration": {**DECLARATION, "answers": {"fever": False}}},       # flagged needs a yes
+    {**BASE, "declaration": {**DECLARATION, "answers": {}}},
+    {**BASE, "declaration": {**DECLARATION, "answers": {"Fever": True}}},
+    {**BASE, "declaration": {**DECLARATION, "answers": {"fever": "yes"}}},
+    {**BASE, "declaration": {**DECLARATION, "answers": {"fever": 1}}},
+    {**BASE, "declaration": {**DECLARATION, "answers": {f"q{n}": False for n in range(MAX_QUESTIONS + 1)},
+                             "flagged": False}},
+    {**BASE, "declaration": {**DECLARATION, "via": "phone"}},
+    {**BASE, "declaration": {**DECLARATION, "made_at": "yesterday"}},
+    {**BASE, "declaration": {**DECLARATION, "made_at": "2025-08-15T07:12:00"}},  # no offset
+    {**BASE, "declaration": {**DECLARATION, "flagged": "no"}},
+    {**BASE, "declaration": {k: v for k, v in DECLARATION.items() if k != "flagged"}},
+    {**BASE, "declaration": {**DECLARATION, "notes": "sốt nhẹ"}},               # no free text
+    {**BASE, "declaration": None},
+])
+def test_a_declaration_out_of_place_or_malformed_is_refused(event):
+    with pytest.raises(InvalidEvent) as err:
+        validate_event(encode(event))
+    assert err.value.reason in ("field", "schema")
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_declaration_is_read_or_refused_never_a_crash(value):
+    try:
+        event = validate_event(encode({**BASE, "declaration": value}))
+    except InvalidEvent:
+        return
+    assert all(isinstance(a, bool) for a in event["declaration"]["answers"].values())
+
+
+def test_the_kiosks_builder_puts_a_declaration_on_a_check_in_only():
+    fields = {k: BASE[k] for k in ("seq", "event_id", "kiosk_id", "venue_id", "visit_id", "at", "clock", "method",
+                                  "staff_id", "person")}
+    now = datetime(2025, 8, 15, 2, tzinfo=UTC)
+    assert build_event(**fields, type="check_in", now=now, declaration=DECLARATION)["declaration"] == DECLARATION
+    assert "declaration" not in build_event(**fields, type="check_out", now=now, declaration=DECLARATION)

@@ -31,7 +31,7 @@ def test_purge_takes_only_delivered_closed_visits_older_than_retention(store, cl
 
     wall.advance(20 * DAY)
     assert commands.handle("purge", b"")["result"] == {"visits": 0, "events": 0, "outbox": 0, "refusals": 0,
-                                                       "people": 0}
+                                                       "people": 0, "declarations": 0}
     wall.advance(2 * DAY)
     assert commands.handle("purge", b"")["result"]["visits"] == 1     # only person 2: closed, delivered, old
     left = {v["person"]["id"] for v in store.visits()}

@@ -175,6 +175,22 @@ class StaffSection:
 
 
 @dataclass(frozen=True)
+class DeclarationSection:
+    """The health declaration (tờ khai y tế): staff ask it when they declare someone on their
+    behalf; with ``required``, nobody is checked in without one made today, and the kiosk's screen
+    asks its questions at the door."""
+
+    required: bool = key(default=False)
+    #: A "yes" to a question that flags: refuse (the screen sends them to the medical desk) or
+    #: flag (admitted; the staff page shows them at once).
+    on_yes: str = key(one_of("refuse", "flag"), default="refuse")
+    #: The venue's question set (a TOML file of [[question]] tables); "" = the Ministry's.
+    questions: str = key(default="")
+    #: The screen goes back to waiting when a question is left this long without an answer.
+    answer_s: int = key(in_range(5, 300), default=30)
+
+
+@dataclass(frozen=True)
 class GpioSection:
     green_led: int | None = key(_gpio_pin, default=17)
     red_led: int | None = key(_gpio_pin, default=27)
@@ -345,6 +361,7 @@ class Config(ReplaceKeys):
     mqtt: MqttSection = field(default_factory=MqttSection)
     printer: PrinterSection = field(default_factory=PrinterSection)
     sms: SmsSection = field(default_factory=SmsSection)
+    declaration: DeclarationSection = field(default_factory=DeclarationSection)
     web: WebSection = field(default_factory=WebSection)
     #: Where the config came from (None: defaults only), and whether the file set data_dir.
     source: Path | None = None

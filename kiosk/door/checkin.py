@@ -16,7 +16,8 @@ from mqtt.wire.fields import InvalidEvent
 
 from ..clock import Clock, Stamp, iso
 from ..credentials import Credential, Refused, fit_to_contract
-from ..store import VisitStore
+from ..health.declarations import DECLARATION_REFUSED, HealthPolicy, day_of
+from ..store import Transaction, VisitStore
 from .outcome import Outcome
 from .rules import decide
 
@@ -41,15 +42,20 @@ class CheckinDesk:
     >>> first.kind, first.occupancy, second.kind, second.occupancy, second.visit_id == first.visit_id
     ('check_in', 1, 'check_out', 0, True)
 
-    mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none).
+    mode: ``entry``, ``exit`` or ``toggle``; capacity: limit of people inside (0 = none);
+    health: the venue's health declaration policy (None: no declarations). A check-in carries the
+    visitor's declaration of the day; with ``required``, one without is answered ``declare`` (ask
+    the questions, then present again with the answers), and a declaration the policy refuses is
+    refused (:data:`~kiosk.health.declarations.DECLARATION_REFUSED`).
     Raises :class:`~kiosk.store.StoreUnavailable` when nothing could be recorded.
     An event the centre would refuse (:func:`mqtt.wire.event.check_event`) is never recorded: the
     presentation is refused (:data:`EVENT_INVALID`) and nothing of it is kept.
     """
 
     def __init__(self, store: VisitStore, clock: Clock, *, kiosk_id: str, venue_id: str,
-                 mode: str = "toggle", capacity: int = 0):
+                 mode: str = "toggle", capacity: int = 0, health: HealthPolicy | None = None):
         self.store = store
+        self.health = health
         self.clock = clock
         self.kiosk_id = kiosk_id
         self.venue_id = venue_id
@@ -57,10 +63,13 @@ class CheckinDesk:
         self.capacity = capacity
 
     def present(self, credential: Credential, *, method: str = "camera", staff_id: str | None = None,
-                mode: str | None = None, phone_check: dict | None = None) -> Outcome:
+                mode: str | None = None, phone_check: dict | None = None, declaration: dict | None = None
+                ) -> Outcome:
         """mode: overrides the kiosk's (staff say "check in" or "check out" themselves; a slip
         only ever checks out); phone_check: of a staff phone check-in, whether the household's
-        phone was confirmed by a one-time code (the event's ``phone_check``; a check-out ignores it)."""
+        phone was confirmed by a one-time code (the event's ``phone_check``; a check-out ignores it);
+        declaration: a health declaration the visitor has just made (kept as theirs of the day,
+        also when the presentation turns out to be a check-out)."""
         if credential.details.get("via") == "slip":
             mode = "exit"
         try:
@@ -69,7 +78,7 @@ class CheckinDesk:
         except Refused as refusal:
             return Outcome("refused", credential, reason=refusal.code, capacity=self.capacity)
         try:
-            return self._record(credential, mode or self.mode, method, staff_id, phone_check)
+            return self._record(credential, mode or self.mode, method, staff_id, phone_check, declaration)
         except InvalidEvent as exc:
             # Rolled back whole. A credential read at the door is fitted to the contract, so what
             # is left is a visit the store holds that the contract cannot carry (an earlier
@@ -78,7 +87,7 @@ class CheckinDesk:
             return Outcome("refused", credential, reason=EVENT_INVALID, capacity=self.capacity)
 
     def _record(self, credential: Credential, mode: str, method: str, staff_id: str | None,
-                phone_check: dict | None) -> Outcome:
+                phone_check: dict | None, declaration: dict | None) -> Outcome:
         """The rules and one transaction; raises ``InvalidEvent`` (rolled back) for an event the
         contract cannot carry."""
         stamp = self.clock.stamp()
@@ -89,6 +98,8 @@ class CheckinDesk:
             occupancy = tx.occupancy(self.venue_id)
             decision = decide(mode, inside=visit is not None, occupancy=occupancy,
                               capacity=self.capacity)
+            # Kept whatever comes of it: a visitor who answered is not asked again today.
+            declaration = self._declaration(tx, credential.key, day_of(stamp.at), declaration, staff_id)
             if decision.action == "refuse":
                 return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,
                                capacity=self.capacity)
@@ -97,6 +108,11 @@ class CheckinDesk:
                                      event=self._events(stamp, staff_id))
                 return Outcome("check_out", credential, visit.visit_id, at, occupancy=occupancy - 1,
                                capacity=self.capacity, seq=event["seq"])
+            if self.health is not None and declaration is None and self.health.required:
+                return Outcome("declare", credential, occupancy=occupancy, capacity=self.capacity)
+            if self.health is not None and declaration is not None and self.health.refuses(declaration):
+                return Outcome("refused", credential, reason=DECLARATION_REFUSED, occupancy=occupancy,
+                               capacity=self.capacity)
             if decision.action == "reopen":
                 # Still inside by the kiosk's records: that visit ended unseen (by the kiosk, no staff).
                 tx.check_out(visit, type="auto_check_out", at=at, estimated=True, method=None,
@@ -106,10 +122,24 @@ class CheckinDesk:
             event = tx.check_in(visit_id=visit_id, venue_id=self.venue_id, kiosk_id=self.kiosk_id,
                                 person_key=credential.key, person=person, at=at, synced=stamp.synced,
                                 boot_id=stamp.boot_id, uptime_s=stamp.uptime_s, method=method, staff_id=staff_id,
-                                warnings=credential.warnings,
-                                event=self._events(stamp, staff_id, phone_check=phone_check))
+                                warnings=credential.warnings, declaration=declaration,
+                                event=self._events(stamp, staff_id, phone_check=phone_check, declaration=declaration))
             return Outcome("check_in", credential, visit_id, at, occupancy=occupancy + 1,
                            capacity=self.capacity, seq=event["seq"])
+
+    def keep_declaration(self, credential: Credential, declaration: dict, *, staff_id: str | None) -> None:
+        """Keep ``declaration`` as the person's of today, without checking them in (staff declared
+        for them ahead of their check-in)."""
+        with self.store.transaction() as tx:
+            self._declaration(tx, credential.key, day_of(self.clock.stamp().at), declaration, staff_id)
+
+    def _declaration(self, tx: Transaction, person_key: str, day: str, made: dict | None,
+                     staff_id: str | None) -> dict | None:
+        """The visitor's declaration of ``day``: ``made`` just now (kept as theirs), or the one kept."""
+        if made is not None:
+            tx.save_declaration(person_key=person_key, day=day, declaration=made, staff_id=staff_id)
+            return made
+        return tx.declaration_of_day(person_key, day) if self.health is not None else None
 
     def check_out_visits(self, visit_ids: list[str] | None, *, method: str, staff_id: str | None,
                          estimated: bool = False) -> int:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from ..credentials import Credential
 
 #: Outcome kinds. ``refused``: the code or the rules said no; ``error``: the kiosk could not
-#: record (storage); the visitor sees both, with different messages.
-KINDS = ("check_in", "check_out", "refused", "error")
+#: record (storage); the visitor sees both, with different messages; ``declare``: the venue needs
+#: a health declaration of the day first (nothing recorded: the questions are asked).
+KINDS = ("check_in", "check_out", "refused", "error", "declare")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Outcome:
     occupancy: int | None = None
     capacity: int = 0
     seq: int | None = None
+    #: Of a ``declare`` at the door: the token the screen's answers come back with.
+    pending: str | None = None
 
     @property
     def accepted(self) -> bool:

@@ -31,6 +31,7 @@ from mqtt.plumbing.sms import Deferred, Sms
 from ..clock import Clock
 from ..config import CENTRE_SMS, Config
 from ..door.checkin import CheckinDesk
+from ..health.declarations import health_policy
 from ..keys import key_file
 from ..printing.queue import PrintQueue
 from ..store import StoreUnavailable, VisitStore
@@ -71,6 +72,7 @@ class StaffServices:
                                  audit=audit)
         desk = StaffDesk(
             CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
+                        health=health_policy(config.declaration),
                         mode=config.kiosk.mode, capacity=config.rules.capacity),
             People(store, lock=lock, max_per_phone=s.max_per_phone, now=clock.now), audit,
             PrintQueue(store, lock=lock, on_queued=on_queued), lock=lock, on_outcome=on_outcome)

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .audit import AuditReads, AuditWrites
 from .database import StoreConnection, StoreUnavailable, translated, write_transaction
+from .declarations import DeclarationReads, DeclarationWrites
 from .figures import FigureReads
 from .outbox import OutboxReads, OutboxWrites
 from .people import PeopleReads, PeopleWrites
@@ -27,7 +28,7 @@ from .visits import RecordedEvent, VisitReads, VisitWrites
 
 
 class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, StaffReads, AuditReads,
-             PhoneCodeReads):
+             PhoneCodeReads, DeclarationReads):
     """Reads only, each statement its own snapshot: no write transaction (it would take the
     store's write lock from the door). Raises :class:`StoreUnavailable` like every statement."""
 
@@ -37,7 +38,7 @@ class Reader(VisitReads, FigureReads, OutboxReads, PrintJobReads, PeopleReads, S
 
 
 class Transaction(Reader, VisitWrites, OutboxWrites, PrintJobWrites, PeopleWrites, StaffWrites, AuditWrites,
-                  RetentionWrites, PhoneCodeWrites):
+                  RetentionWrites, PhoneCodeWrites, DeclarationWrites):
     """The reads and writes of one write transaction; valid only inside :meth:`VisitStore.transaction`."""
 
     def __init__(self, db: sqlite_utils.Database, folder: Path | None, after_commit: list[Callable[[], None]]):

@@ -155,3 +155,19 @@ def m004_phone_codes(db):
         )""")
     db.execute("CREATE INDEX phone_codes_phone ON phone_codes (phone_mac, created_at)")
     db.execute("CREATE INDEX phone_codes_created ON phone_codes (created_at)")
+
+
+@migrations()
+def m005_health_declarations(db):
+    # Health declarations (personal health data): the day's, so a visitor is asked once a day; the
+    # visit keeps the one its check-in carried (the event's JSON), and whether it flagged them.
+    db.execute("""
+        CREATE TABLE declarations (
+            person_key TEXT NOT NULL,
+            day TEXT NOT NULL,                  -- the venue's day, YYYY-MM-DD
+            declaration TEXT NOT NULL,          -- JSON, as the event carries it
+            staff_id TEXT,
+            PRIMARY KEY (person_key, day)
+        )""")
+    db.execute("ALTER TABLE visits ADD COLUMN declaration TEXT")
+    db.execute("ALTER TABLE visits ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0")

@@ -109,22 +109,25 @@ class VisitReads(Statements):
 class VisitWrites(Statements):
     def insert_visit(self, *, visit_id: str, venue_id: str, kiosk_id: str, person_key: str, person: dict,
                      check_in_at: str, synced: bool, boot_id: str, uptime_s: float, method: str,
-                     staff_id: str | None, warnings: tuple[str, ...]) -> None:
+                     staff_id: str | None, warnings: tuple[str, ...], declaration: dict | None = None) -> None:
         self._change(
             "INSERT INTO visits (visit_id, venue_id, kiosk_id, person_key, person, check_in_at, check_in_synced, "
-            "check_in_boot, check_in_uptime, check_in_method, staff_id, warnings) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "check_in_boot, check_in_uptime, check_in_method, staff_id, warnings, declaration, flagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [visit_id, venue_id, kiosk_id, person_key, json.dumps(person, ensure_ascii=False), check_in_at,
-             int(synced), boot_id, uptime_s, method, staff_id, json.dumps(list(warnings))])
+             int(synced), boot_id, uptime_s, method, staff_id, json.dumps(list(warnings)),
+             json.dumps(declaration, ensure_ascii=False) if declaration is not None else None,
+             int(bool(declaration and declaration["flagged"]))])
 
     def check_in(self, *, visit_id: str, venue_id: str, kiosk_id: str, person_key: str, person: dict, at: str,
                  synced: bool, boot_id: str, uptime_s: float, method: str, staff_id: str | None,
-                 warnings: tuple[str, ...], event: EventBuilder) -> dict:
+                 warnings: tuple[str, ...], event: EventBuilder, declaration: dict | None = None) -> dict:
         """A new open visit (the clock reading of ``at``: ``synced``, ``boot_id``, ``uptime_s``)
-        and its event (and outbox row); returns the event."""
+        and its event (and outbox row); returns the event. declaration: the visitor's health
+        declaration of the day, kept on the visit (the event builder carries it too)."""
         self.insert_visit(visit_id=visit_id, venue_id=venue_id, kiosk_id=kiosk_id, person_key=person_key,
                           person=person, check_in_at=at, synced=synced, boot_id=boot_id, uptime_s=uptime_s,
-                          method=method, staff_id=staff_id, warnings=warnings)
+                          method=method, staff_id=staff_id, warnings=warnings, declaration=declaration)
         return self.append_event(lambda seq, event_id: event(
             seq=seq, event_id=event_id, type="check_in", visit_id=visit_id, at=at, method=method, person=person,
             estimated=False))

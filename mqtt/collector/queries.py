@@ -36,7 +36,8 @@ def _visit(r: dict) -> dict:
             "check_in_at": iso(r["check_in_at"]), "check_out_at": iso(r["check_out_at"]),
             "check_out_type": r["check_out_type"], "check_out_estimated": r["check_out_estimated"],
             "corrected": r["check_in_corrected"] or r["check_out_corrected"], "method": r.get("method"),
-            "phone_verified": r.get("phone_verified"), "phone_check_reason": r.get("phone_check_reason")}
+            "phone_verified": r.get("phone_verified"), "phone_check_reason": r.get("phone_check_reason"),
+            "declaration": r.get("declaration")}
 
 
 def visits(store: Store, venue: str | None = None, limit: int | None = None) -> list[dict]:
@@ -59,7 +60,8 @@ def trace(store: Store, kind: str, person_id: str, days: int = DEFAULT_TRACE_DAY
     - ``venues``: where they shared it (sorted ids); ``visits``: how many of their visits overlapped;
     - ``estimated``: some shared time rests on an inferred check-out (theirs or the index's);
     - ``open``: one of their overlapping visits is still open (they may still be there);
-    - ``corrected``: some shared time rests on a clock-corrected time (theirs or the index's).
+    - ``corrected``: some shared time rests on a clock-corrected time (theirs or the index's);
+    - ``declaration_flagged``: a health declaration of one of their overlapping visits flagged them.
 
     Open visits count as lasting until ``now``; visits that only touch (one leaves the instant the
     other arrives) do not overlap. Raises ValueError for a malformed phone number.
@@ -105,6 +107,7 @@ def _by_contact(pairs: list[dict], now: datetime) -> list[tuple[dict, list[dict]
             "open": any(r["check_out_at"] is None for r in rows),
             "corrected": any(r["check_in_corrected"] or r["check_out_corrected"] or r["index_in_corrected"]
                              or r["index_out_corrected"] for r in rows),
+            "declaration_flagged": any(r.get("declaration_flagged") for r in rows),
         }, rows))
     out.sort(key=lambda kc: (-kc[1]["overlap_s"], kc[1]["first_overlap"], kc[0]))
     return [(entry, rows) for _, entry, rows in out]

@@ -42,11 +42,12 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096
 
 EVENT_COLUMNS = ("event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "at_corrected",
                  "synced", "boot_id", "uptime_s", "method", "staff_id", "person_kind", "person_id",
-                 "person", "estimated", "received_at", "phone_verified", "phone_check_reason")
+                 "person", "estimated", "received_at", "phone_verified", "phone_check_reason", "declaration",
+                 "declaration_flagged")
 VISIT_COLUMNS = ("visit_id", "kiosk_id", "venue_id", "person_kind", "person_id", "person", "check_in_at",
                  "check_out_at", "check_out_type", "check_out_estimated", "check_in_corrected",
                  "check_out_corrected", "time_trusted", "updated_at", "person_phone", "method", "phone_verified",
-                 "phone_check_reason")
+                 "phone_check_reason", "declaration", "declaration_flagged")
 SEQ_COLUMNS = ("kiosk_id", "high_water", "beyond", "max_seq", "updated_at")
 #: :meth:`Store.trace_rows`'s ``kind`` for tracing everyone checked in with a phone number.
 TRACE_PHONE = "phone"
@@ -366,12 +367,14 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                             f"ON CONFLICT ({key}) DO {action}" + (f" RETURNING {returning}" if returning else ""))
 
     def _event_row(self, e: dict, received: Any) -> tuple:
-        clock, person, check = e["clock"], e["person"], e.get("phone_check")
+        clock, person, check, declaration = e["clock"], e["person"], e.get("phone_check"), e.get("declaration")
         return (e["event_id"], e["kiosk_id"], e["venue_id"], e["seq"], e["type"], e["visit_id"],
                 self._t(utc_ms(parse_time(e["at"]))), None, bool(clock["synced"]), clock["boot_id"],
                 float(clock["uptime_s"]), e["method"], e["staff_id"], person["kind"], person["id"],
                 self._json(person), bool(e.get("estimated", False)), received,
-                None if check is None else check["verified"], None if check is None else check["reason"])
+                None if check is None else check["verified"], None if check is None else check["reason"],
+                None if declaration is None else self._json(declaration),
+                None if declaration is None else declaration["flagged"])
 
     def _track_seq(self, new: list[dict], now: datetime, result: IngestResult) -> None:
         by_kiosk: dict[str, list[int]] = defaultdict(list)
@@ -458,7 +461,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         after = self._rows(f"""
             WITH e AS (
                 SELECT event_id, visit_id, kiosk_id, venue_id, person_kind, person_id, person, type, seq, synced,
-                       method, phone_verified, phone_check_reason, at_corrected, COALESCE(at_corrected, at) AS at_when,
+                       method, phone_verified, phone_check_reason, declaration, declaration_flagged, at_corrected,
+                       COALESCE(at_corrected, at) AS at_when,
                        (estimated OR type = 'auto_check_out') AS est
                 FROM events WHERE {touched}
             ),
@@ -470,7 +474,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
                    (i.visit_id IS NULL OR i.synced OR i.at_corrected IS NOT NULL)
                    AND (o.visit_id IS NULL OR o.synced OR o.at_corrected IS NOT NULL), ?,
                    {self._json_text_sql("COALESCE(i.person, o.person)", "phone")}, COALESCE(i.method, o.method),
-                   i.phone_verified, i.phone_check_reason
+                   i.phone_verified, i.phone_check_reason, i.declaration, i.declaration_flagged
             FROM (SELECT DISTINCT visit_id FROM e) v
             LEFT JOIN i ON i.visit_id = v.visit_id LEFT JOIN o ON o.visit_id = v.visit_id
             WHERE TRUE
@@ -547,7 +551,22 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
         out["person"] = self._obj(out["person"])
         if out.get("phone_verified") is not None:           # None: no code was asked (not staff by phone)
             out["phone_verified"] = bool(out["phone_verified"])
+        self._declaration_out(out)
         return out
+
+    def _declaration_out(self, row: dict) -> None:
+        """A row's health declaration as the event carried it (None: none was made), in place."""
+        if row.get("declaration") is not None:
+            row["declaration"] = self._obj(row["declaration"])
+        if row.get("declaration_flagged") is not None:
+            row["declaration_flagged"] = bool(row["declaration_flagged"])
+
+    def _declaration_out(self, row: dict) -> None:
+        """A row's health declaration as the event carried it (None: none was made), in place."""
+        if row.get("declaration") is not None:
+            row["declaration"] = self._obj(row["declaration"])
+        if row.get("declaration_flagged") is not None:
+            row["declaration_flagged"] = bool(row["declaration_flagged"])
 
     def visit_rows(self, venue: str | None = None, limit: int | None = None) -> list[dict]:
         where, params = ("WHERE venue_id = ?", [venue]) if venue else ("", [])
@@ -576,7 +595,8 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
             other, other_params = "NOT (v.person_kind = ? AND v.person_id = ?)", [kind, person_id]
         cols = ("v.visit_id, v.kiosk_id, v.venue_id, v.person_kind, v.person_id, v.person, v.check_in_at, "
                 "v.check_out_at, v.check_out_type, v.check_out_estimated, v.check_in_corrected, "
-                "v.check_out_corrected, v.method, i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
+                "v.check_out_corrected, v.method, v.phone_verified, v.phone_check_reason, v.declaration, "
+                "v.declaration_flagged, i.visit_id AS index_visit_id, i.check_in_at AS index_check_in_at, "
                 "i.check_out_at AS index_check_out_at, i.check_out_estimated AS index_estimated, "
                 "i.check_in_corrected AS index_in_corrected, i.check_out_corrected AS index_out_corrected")
         sql = f"""
@@ -672,6 +692,7 @@ class SqlStore(ConsoleRecords, FigureRecords, Store):
             if r["phone_verified"] is not None:
                 r["phone_verified"] = bool(r["phone_verified"])
             r["person"] = self._obj(r["person"])
+            self._declaration_out(r)
             out.append(r)
         return out
 

@@ -231,6 +231,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE events ADD COLUMN phone_verified BOOLEAN, ADD COLUMN phone_check_reason TEXT;
         ALTER TABLE visits ADD COLUMN phone_verified BOOLEAN, ADD COLUMN phone_check_reason TEXT;
     """),
+    # A check-in's health declaration of the day (the answers as the event carried them) and
+    # whether it flagged the visitor; NULL: none was made.
+    (11, """
+        ALTER TABLE events ADD COLUMN declaration JSONB, ADD COLUMN declaration_flagged BOOLEAN;
+        ALTER TABLE visits ADD COLUMN declaration JSONB, ADD COLUMN declaration_flagged BOOLEAN;
+    """),
 ]
 
 #: SQLSTATE classes that say the server cannot do any work now, whatever is sent: 08 connection

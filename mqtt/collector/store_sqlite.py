@@ -274,6 +274,15 @@ def m010_phone_check(db):
         db.execute(f"ALTER TABLE {table} ADD COLUMN phone_check_reason TEXT")
 
 
+@migrations()
+def m011_declaration(db):
+    # A check-in's health declaration of the day (personal health data: the answers as the event
+    # carried them, JSON) and whether it flagged the visitor; NULL: none was made.
+    for table in ("events", "visits"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN declaration TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN declaration_flagged INTEGER")
+
+
 #: Primary result codes that say the database cannot be written now, whatever is written: the
 #: disk or memory is full, I/O fails, the file is locked, read-only, gone or damaged.
 STORE_DOWN_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,

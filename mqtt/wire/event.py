@@ -64,10 +64,18 @@ UNSYNCED_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=
 #: to the household's phone (``verified``), and when not, why staff let them in anyway.
 PHONE_CHECK_REASONS = ("no_sms", "sms_failed", "not_delivered", "rate_limited", "code_refused", "no_phone_signal")
 
+#: ``declaration`` of a check-in: the visitor's health declaration of the day (tờ khai y tế), made at
+#: the kiosk's screen or with staff: each question's id and the answer (true: "yes"), and whether
+#: an answer flagged the visitor (the venue admitted them flagged).
+DECLARATION_VIA = ("screen", "staff")
+QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_QUESTIONS = 32
+
 _FIELDS = {"schema", "event_id", "kiosk_id", "venue_id", "seq", "type", "visit_id", "at", "clock", "method",
-           "staff_id", "person", "estimated", "phone_check"}
-_OPTIONAL = {"estimated", "phone_check"}
+           "staff_id", "person", "estimated", "phone_check", "declaration"}
+_OPTIONAL = {"estimated", "phone_check", "declaration"}
 _PHONE_CHECK_FIELDS = {"verified", "reason"}
+_DECLARATION_FIELDS = {"made_at", "via", "answers", "flagged"}
 _PERSON_FIELDS = {"kind", "id", "name", "birth_date", "sex", "phone"}
 _CLOCK_FIELDS = {"synced", "boot_id", "uptime_s"}
 
@@ -109,7 +117,34 @@ def validate_event(payload: bytes, *, topic_kiosk_id: str | None = None,
     _person(event["person"])
     if "phone_check" in event:
         _phone_check(event)
+    if "declaration" in event:
+        if event["type"] != "check_in":
+            raise InvalidEvent("field", "declaration belongs to a check-in only")
+        check_declaration(event["declaration"])
     return event
+
+
+def check_declaration(declaration: Any) -> None:
+    """Raise :class:`InvalidEvent` unless ``declaration`` is a valid event ``declaration``:
+    ``made_at`` (ISO 8601 with offset), ``via`` (one of :data:`DECLARATION_VIA`), ``answers`` (1 to
+    :data:`MAX_QUESTIONS` question ids, :data:`QUESTION_ID`, each true or false) and ``flagged``
+    (true or false; true only with some "yes")."""
+    if not isinstance(declaration, dict):
+        raise InvalidEvent("field", "declaration must be an object")
+    require_keys(declaration, _DECLARATION_FIELDS, _DECLARATION_FIELDS, "declaration")
+    parse_time(declaration["made_at"], "declaration.made_at")
+    require_one_of(declaration, "via", DECLARATION_VIA)
+    answers = declaration["answers"]
+    if not isinstance(answers, dict) or not 1 <= len(answers) <= MAX_QUESTIONS:
+        raise InvalidEvent("field", f"declaration.answers must be an object of 1-{MAX_QUESTIONS} answers")
+    for question, answer in answers.items():
+        if not QUESTION_ID.fullmatch(question) or not isinstance(answer, bool):
+            raise InvalidEvent("field", "declaration.answers: question ids are [a-z][a-z0-9_]{0,31}, answers "
+                               "true or false")
+    if not isinstance(declaration["flagged"], bool):
+        raise InvalidEvent("field", "declaration.flagged must be true or false")
+    if declaration["flagged"] and not any(answers.values()):
+        raise InvalidEvent("field", "declaration.flagged needs a yes among the answers")
 
 
 def _phone_check(event: dict) -> None:
@@ -234,14 +269,15 @@ def encode_event(event: dict) -> bytes:
 
 def build_event(*, seq: int, event_id: str, type: str, kiosk_id: str, venue_id: str, visit_id: str,
                 at: str, clock: dict, now: datetime, method: str | None, staff_id: str | None, person: dict,
-                estimated: bool = False, phone_check: dict | None = None) -> dict:
+                estimated: bool = False, phone_check: dict | None = None, declaration: dict | None = None) -> dict:
     """One event; raises :class:`InvalidEvent` for one the centre would refuse.
 
     at: when it happened (for an auto check-out, the estimated time, not now);
     clock: the reading ``at`` comes from (``synced``, ``boot_id``, ``uptime_s``), and now, that
     clock's time when the event is made (the checking side's "now" of :func:`check_time`);
     estimated: True for check-outs the kiosk inferred (max stay, closing time);
-    phone_check: of a staff phone check-in, ``{"verified": bool, "reason": …}`` (left out when None).
+    phone_check: of a staff phone check-in, ``{"verified": bool, "reason": …}`` (left out when None);
+    declaration: of a check-in, the visitor's health declaration of the day (left out when None).
     """
     event = {
         "schema": SCHEMA,
@@ -260,5 +296,7 @@ def build_event(*, seq: int, event_id: str, type: str, kiosk_id: str, venue_id: 
     }
     if phone_check is not None:
         event["phone_check"] = phone_check
+    if declaration is not None and type == "check_in":
+        event["declaration"] = declaration
     check_event(event, now=now)
     return event
