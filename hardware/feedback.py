@@ -41,6 +41,8 @@ PATTERNS = {
     "check_out": Pattern(green=Blink(0.25, 0.25, 2), buzzer=Blink(0.08, 0.08, 2)),
     "refused": Pattern(red=Blink(2.0, 0.0, 1), buzzer=Blink(0.6, 0.0, 1)),
     "error": Pattern(red=Blink(2.0, 0.0, 1), buzzer=Blink(0.15, 0.1, 3)),
+    # Not yet: questions to answer on the screen first (two medium beeps to look at it; door shut).
+    "declare": Pattern(buzzer=Blink(0.3, 0.15, 2)),
 }
 #: While the kiosk cannot record (disk full, camera down): red blinks until it recovers.
 ERROR_BLINK = Blink(0.5, 0.5, 0)
@@ -92,7 +94,8 @@ class FeedbackDevices:
             self.button.when_pressed = lambda: callback()
 
     def show(self, outcome: str) -> None:
-        """Play the pattern of ``outcome`` (``check_in``, ``check_out``, ``refused``, ``error``). Never blocks."""
+        """Play the pattern of ``outcome`` (``check_in``, ``check_out``, ``refused``, ``error``,
+        ``declare``). Never blocks."""
         pattern = PATTERNS[outcome]
         self._play(self.green, pattern.green)
         if not self.in_error:  # keep the error blink visible; the buzzer still tells this outcome

@@ -25,8 +25,9 @@ from .door.autocheckout import AutoCheckout
 from .door.checkin import CheckinDesk
 from .door.console_screen import ConsoleScreen
 from .door.cooldown import Cooldown
+from .door.declaring import PendingDeclaration
 from .door.scanloop import ScanLoop
-from .health.declarations import health_policy
+from .health.declarations import HealthPolicy, health_policy
 from .printing.codes import KEY_FILE, KioskTokens, venue_key
 from .printing.slips import SlipPolicy
 from .printing.worker import PrintWorker
@@ -122,7 +123,11 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     clock = Clock(config.kiosk.timezone)
     signals = build_signals(config, simulate)
     feed = LiveFeed()
-    screen = WebScreen(feed, venue_name=config.kiosk.venue_name, tz=clock.tz)
+    health = health_policy(config.declaration)
+    # The screen asks a visitor without a declaration today its questions, where the venue requires one.
+    declaring = build_declaring(config, health)
+    screen = WebScreen(feed, venue_name=config.kiosk.venue_name, tz=clock.tz, questions=health.questions,
+                       answer_s=config.declaration.answer_s)
     console = ConsoleScreen(language=config.kiosk.language, venue_name=config.kiosk.venue_name,
                             relay=config.gpio.relay is not None, out=screen_out, tz=clock.tz) if simulate else None
     tokens = build_tokens(config, store, clock, simulate)
@@ -136,7 +141,8 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
     # After the visitor's answer: the screens, then the slip (queued; the worker prints it).
     listeners = [screen, *([console] if console else []), *([printing.policy] if printing else [])]
     loop = build_scan_loop(config, store, clock, camera=camera, signals=signals, listeners=listeners,
-                           verifier=tokens, state=state, heartbeat=systemd_heartbeat(status))
+                           verifier=tokens, state=state, heartbeat=systemd_heartbeat(status),
+                           desk=build_desk(config, store, clock, health), declaring=declaring)
     # What staff do is said on the staff page, never on the visitor screen nor by the lights and
     # beeps (the occupancy follows by the status watch): a staff check-in gets its slip in "always"
     # mode (never the door button's: see SlipPolicy.staff_show), and the simulator's terminal
@@ -148,6 +154,7 @@ def build_kiosk(config: Config, *, simulate: bool = False, screen_out=None) -> K
                                centre_sms=CentreSms(uplink) if config.sms.kind == CENTRE_SMS else None)
     ctx = WebContext(config=config, feed=feed, status=status, occupancy=status.occupancy, simulated=simulate,
                      camera_dir=Path(config.camera.source[4:]) if simulate else None, signals=signals, staff=staff,
+                     declaring=declaring,
                      printer=printer_state)
     web = web_server(create_app(ctx), config, feed=feed)
     return Kiosk(config, simulate, store, loop, console, uplink, status, web, _watches(ctx), staff, printing)
@@ -175,15 +182,25 @@ def open_camera(config: Config, simulate: bool) -> tuple[FrameSource | None, Con
     return camera, config, simulate
 
 
-def build_desk(config: Config, store: VisitStore, clock: Clock) -> CheckinDesk:
+def build_desk(config: Config, store: VisitStore, clock: Clock, health: HealthPolicy | None = None) -> CheckinDesk:
+    """The check-in desk, with the venue's health declaration policy (``health``: one read already)."""
     return CheckinDesk(store, clock, kiosk_id=config.kiosk.id, venue_id=config.kiosk.venue_id,
-                       health=health_policy(config.declaration),
+                       health=health or health_policy(config.declaration),
                        mode=config.kiosk.mode, capacity=config.rules.capacity)
+
+
+def build_declaring(config: Config, health: HealthPolicy) -> PendingDeclaration | None:
+    """The screen's question rounds where the venue requires a declaration (None elsewhere): a
+    round the visitor walked away from is forgotten once every question could have timed out."""
+    if not health.required:
+        return None
+    return PendingDeclaration(health.questions, ttl_s=config.declaration.answer_s * (len(health.questions) + 1))
 
 
 def build_scan_loop(config: Config, store: VisitStore, clock: Clock, *, camera: FrameSource | None,
                     signals: FeedbackDevices, listeners, verifier=None, state: LoopState | None = None, heartbeat=None,
-                    desk: CheckinDesk | None = None, decoder=None) -> ScanLoop:
+                    desk: CheckinDesk | None = None, decoder=None, declaring: PendingDeclaration | None = None
+                    ) -> ScanLoop:
     """The scan loop with the config's desk, decoder, cooldown, auto check-out and retention purge.
     ``desk``, ``decoder``: ones made already (the tests', the bench's)."""
     settings = camera_settings(config)
@@ -194,7 +211,7 @@ def build_scan_loop(config: Config, store: VisitStore, clock: Clock, *, camera: 
                                   max_stay_h=config.rules.max_stay_h, closing_time=config.rules.closing_time),
         open_camera=lambda: open_source(config.camera.source, settings),
         purge=lambda: retention.purge(store, clock=clock, days=config.kiosk.retention_days),
-        verifier=verifier, state=state, heartbeat=heartbeat)
+        verifier=verifier, state=state, heartbeat=heartbeat, declaring=declaring)
 
 
 def build_signals(config: Config, simulate: bool) -> FeedbackDevices:

@@ -75,9 +75,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "declaration_refused": {"vi": "Bạn chưa thể vào. Vui lòng đến bàn y tế ở cổng để được kiểm tra.",
                             "en": "You cannot go in yet. Please go to the medical desk at the entrance to be checked."},
     # ... and its questions on the kiosk's screen, one at a time
+    "declaration_needed": {"vi": "Cần khai báo y tế trước khi vào. Vui lòng gặp nhân viên.",
+                           "en": "A health declaration is needed before going in. Please see the staff."},
+    "declare_console": {"vi": "{name}: trả lời câu hỏi khai báo y tế trên màn hình",
+                        "en": "{name}: answering the health declaration's questions on the screen"},
     "declare_title": {"vi": "Khai báo y tế", "en": "Health declaration"},
-    "declare_intro": {"vi": "Xin chào {name}. Trả lời {count} câu hỏi để vào.",
-                      "en": "Hello {name}. Answer {count} questions to go in."},
     "declare_progress": {"vi": "Câu {n}/{count}", "en": "Question {n} of {count}"},
     "declare_yes": {"vi": "Có", "en": "Yes"},
     "declare_no": {"vi": "Không", "en": "No"},

@@ -48,6 +48,16 @@ def page(browser):
     context.close()
 
 
+def serious_violations(page) -> list[str]:
+    """What axe-core (the copy axe-playwright-python bundles) finds serious or critical on the page
+    as it is now, one line each: the rule, its impact and the elements."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {', '.join(t for n in v['nodes'] for t in n['target'])}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

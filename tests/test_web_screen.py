@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import kiosk_db
 from codes import CCCD_MAU, CCCD_THU, qr_image
 from kiosk.config import ConfigError, listen_addresses, parse_config
 from kiosk.lan import resolve_listen
@@ -514,3 +515,72 @@ def test_a_real_png_image_is_what_the_camera_reads(sim):
     [symbol] = open_decoder("zxing").decode(load_frames(landed, 640, 480)[0])
     assert symbol.text == CCCD_MAU
     assert Image.open(landed).format == "PNG"
+
+
+# -- the health declaration's answers (issue 13) ------------------------------------------------------
+
+@pytest.fixture
+def declaring(tmp_path, desk, signals):
+    """A screen whose scan loop asks the Ministry's questions (the venue requires a declaration)."""
+    from kiosk.door.declaring import PendingDeclaration
+    from kiosk.health.declarations import HealthPolicy
+    from kiosk.health.questions import default_questions
+
+    desk.health = HealthPolicy(default_questions(), required=True)
+    w = KioskWeb(tmp_path, desk, signals)
+    w.loop.declaring = w.ctx.declaring = PendingDeclaration(desk.health.questions, ttl_s=300)
+    yield w
+    w.close()
+
+
+def post_answers(w, body, *, token="page", **kw):
+    headers = {"X-CSRFToken": w.csrf_token() if token == "page" else token, "Accept": "application/json"}
+    return w.client.post("/declaration", json=body, headers=headers, **kw)
+
+
+def all_no(value=False):
+    from kiosk.health.questions import default_questions
+    return dict.fromkeys(default_questions().ids, value)
+
+
+def test_the_screens_answers_check_the_visitor_in_at_the_loops_next_step(declaring):
+    asked = declaring.present(CCCD_THU)
+    assert asked.kind == "declare" and asked.pending
+    assert post_answers(declaring, {"token": asked.pending, "answers": all_no()}).status_code == 202
+    assert post_answers(declaring, {"token": asked.pending, "answers": all_no()}).status_code == 410   # once
+    [outcome] = declaring.loop.step()
+    assert outcome.kind == "check_in"
+    [event] = kiosk_db.events(declaring.loop.desk.store)
+    assert event["declaration"]["answers"] == all_no() and event["declaration"]["via"] == "screen"
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"token": "stale", "answers": all_no()}, 410),
+    ({"answers": all_no()}, 410),
+    ({"token": "x", "answers": {"fever": False}}, 400),             # not every question
+    ({"token": "x", "answers": {**all_no(), "fever": "maybe"}}, 400),
+    ({"token": "x", "answers": "no"}, 400),
+    ([1, 2], 400),
+])
+def test_answers_that_do_not_fit_are_refused_with_a_reason(declaring, body, status):
+    declaring.present(CCCD_THU)
+    r = post_answers(declaring, body)
+    assert r.status_code == status and r.get_json()["error"] == "declare_expired"
+    assert declaring.loop.step() == [] and kiosk_db.events(declaring.loop.desk.store) == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                  max_size=10), max_leaves=30))
+def test_any_body_is_answered_never_a_500(declaring, body):
+    assert post_answers(declaring, body).status_code in (202, 400, 410)
+
+
+def test_the_answers_need_the_csrf_token_the_kiosk_itself_and_a_venue_that_asks(declaring, web):
+    asked = declaring.present(CCCD_THU)
+    assert post_answers(declaring, {"token": asked.pending, "answers": all_no()}, token="forged").status_code == 400
+    assert post_answers(declaring, {"token": asked.pending, "answers": all_no()},
+                        environ_base=LAN).status_code == 403
+    assert post_answers(web, {"token": asked.pending, "answers": all_no()}).status_code == 404
+    assert declaring.loop.step() == []

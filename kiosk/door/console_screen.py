@@ -16,7 +16,8 @@ from mqtt.wire.masking import mask_name
 from .. import messages
 from .outcome import Outcome
 
-_MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI"}
+_MARK = {"check_in": "✔ VÀO", "check_out": "✔ RA ", "refused": "✘ TỪ CHỐI", "error": "⚠ LỖI",
+         "declare": "? KHAI BÁO"}
 _LIGHTS = {"vi": {"green": "đèn xanh", "red": "đèn đỏ", "beep": "bíp", "relay": "mở cửa"},
            "en": {"green": "green light", "red": "red light", "beep": "beep", "relay": "door opens"}}
 
@@ -53,6 +54,10 @@ class ConsoleScreen:
             hhmm = datetime.fromisoformat(outcome.at).strftime("%H:%M")
             text = messages.text(outcome.kind, self.language, name=name, time=hhmm)
             extra = self._visit(outcome)
+        elif outcome.kind == "declare":
+            name = mask_name(outcome.credential.name if outcome.credential else None)
+            text = messages.text("declare_console", self.language, name=name)
+            extra = ""
         else:
             text = messages.text(outcome.reason or "unknown_format", self.language)
             extra = ""

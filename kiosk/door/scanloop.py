@@ -3,6 +3,10 @@
 frame -> decoder -> symbols -> credential (or refusal) -> cooldown -> rules + one transaction
 -> feedback (lights, beep, relay) and screen. The loop never waits on the printer or the
 network: the uplink reads the outbox the transaction wrote, on its own.
+
+Where the venue requires a health declaration and the visitor has none today, the rules answer
+``declare``: the screen asks the questions (:mod:`.declaring`), and the answers come back to the
+loop's next step, which presents the credential again with the declaration made.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -26,6 +31,7 @@ from ..store import RecordedEvent, StoreUnavailable
 from .autocheckout import AutoCheckout
 from .checkin import CheckinDesk
 from .cooldown import Cooldown
+from .declaring import PendingDeclaration
 from .outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -56,13 +62,14 @@ class ScanLoop:
     keeps its figures and errors (:class:`~kiosk.state.LoopState`, read by the status marks and
     the health report); heartbeat: called from the loop's own thread after every step that went
     through (the systemd watchdog: a hung loop, not just a live process, gets the kiosk
-    restarted).
+    restarted); declaring: the visitor the screen is asking the health declaration's questions
+    (None: no declarations at this door).
     """
 
     def __init__(self, *, camera: FrameSource | None, decoder: Decoder, desk: CheckinDesk, signals: FeedbackDevices,
                  listeners: Sequence[OutcomeListener], cooldown: Cooldown, autocheckout: AutoCheckout | None = None,
                  open_camera=None, verifier=None, purge=None, state: LoopState | None = None,
-                 heartbeat: Callable[[], None] | None = None):
+                 heartbeat: Callable[[], None] | None = None, declaring: PendingDeclaration | None = None):
         self.camera = camera
         self.decoder = decoder
         self.desk = desk
@@ -75,6 +82,7 @@ class ScanLoop:
         self.purge = purge
         self.state = state if state is not None else LoopState()
         self.heartbeat = heartbeat
+        self.declaring = declaring
         self._next_purge = 0.0
         self._next_autocheckout = 0.0
         self._next_probe = 0.0
@@ -103,9 +111,11 @@ class ScanLoop:
                 time.sleep(0.5)
 
     def step(self) -> list[Outcome]:
-        """Read one frame and act on every code in it."""
+        """Act on a health declaration the screen has just sent, then read one frame and act on
+        every code in it."""
+        declared = [self._declared(*answered) for answered in self.declaring.take()] if self.declaring else []
         symbols = self._read_codes()
-        return [outcome for symbol in symbols if (outcome := self.handle(symbol)) is not None]
+        return declared + [outcome for symbol in symbols if (outcome := self.handle(symbol)) is not None]
 
     def _read_codes(self) -> list[Symbol]:
         if self.camera is None:
@@ -142,21 +152,36 @@ class ScanLoop:
         self._seed_cooldown()
         if not self.cooldown.fresh(credential.key):
             return None
-        # 3. Rules and one transaction (visit change + event + outbox row).
+        # 3. Rules and one transaction (visit change + event + outbox row), then 4. tell the visitor.
+        return self._present(credential, credential.camera_method, (symbol.data, credential.key))
+
+    def _declared(self, credential, method: str, answers: dict[str, bool]) -> Outcome:
+        """The visitor answered the screen's questions: present them again with the declaration."""
+        declaration = self.desk.health.declaration(answers, via="screen", at=self.desk.clock.now())
+        return self._present(credential, method, (credential.key,), declaration=declaration)
+
+    def _present(self, credential, method: str, keys: tuple, declaration: dict | None = None) -> Outcome:
+        """The rules and one transaction for ``credential``, and the visitor told, only once it is
+        on disk (``keys``: its cooldown keys, forgotten once the store works again if it could not
+        be recorded)."""
         try:
-            outcome = self.desk.present(credential, method=credential.camera_method)
+            outcome = self.desk.present(credential, method=method, declaration=declaration)
         except StoreUnavailable as exc:
             # One presentation, one "not recorded": the code stays in the cooldown while it is in
             # view (every frame of it renews it); once the store works again, the next showing counts.
             self._unrecorded = {key for key in self._unrecorded if key in self.cooldown}
-            self._unrecorded.update((symbol.data, credential.key))
+            self._unrecorded.update(keys)
             self._store_failed(exc)
             return self._tell(Outcome("error", credential, reason=exc.reason))
         if self.state.store_error:
             # This one fitted (perhaps into room a failed write left behind); only the probe says
             # recording works again, and it is asked at once.
             self._next_probe = 0.0
-        # 4. Tell the visitor, only now that it is on disk.
+        if outcome.kind == "declare":
+            if self.declaring is None:       # a desk that requires declarations, a door that cannot ask
+                outcome = replace(outcome, kind="refused", reason="declaration_needed")
+            else:
+                outcome = replace(outcome, pending=self.declaring.open(credential, method))
         return self._tell(outcome, count_refusal=outcome.kind == "refused")
 
     def _seed_cooldown(self) -> None:

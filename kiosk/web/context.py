@@ -20,6 +20,7 @@ from .live import LiveFeed, signal_states
 if TYPE_CHECKING:
     from hardware.feedback import FeedbackDevices
 
+    from ..door.declaring import PendingDeclaration
     from ..staff.services import StaffServices
 
 EXTENSION = "kiosk"
@@ -37,6 +38,8 @@ class WebContext:
     camera_dir: the image-folder camera's folder (simulation), where presented images go.
     signals: the lights, buzzer and relay (shown on the screen in simulation).
     staff: the staff pages' services (:class:`kiosk.staff.services.StaffServices`).
+    declaring: the visitor the screen is asking the health declaration (None: the venue does not
+        require one; ``POST /declaration`` is then 404).
     """
 
     config: Config
@@ -49,6 +52,7 @@ class WebContext:
     #: The staff side (accounts, people, the staff desk); None: no staff pages.
     staff: StaffServices | None = None
     printer: Callable[[], str | None] = lambda: None
+    declaring: PendingDeclaration | None = None
 
     @property
     def data_path(self) -> Path:

@@ -42,6 +42,7 @@ from datetime import datetime, tzinfo
 from mqtt.wire.masking import mask_name
 
 from ..door.outcome import Outcome
+from ..health.questions import QuestionSet
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +167,26 @@ class WebScreen:
     refusal), ``occupancy`` (None when the outcome does not tell), ``capacity``, ``venue``,
     ``published_at`` (wall time, seconds: the page measures its latency from it).
     Event ``status``: ``{"error": code or None}`` when the kiosk enters or leaves an error state.
+    Event ``declare``: the health declaration's questions to ask, one at a time: ``token`` (the
+    answers go back with it to ``POST /declaration``), ``questions``
+    (``[{"id", "vi", "en"}]``, in order), ``answer_ms`` (back to waiting after this long without an
+    answer), ``published_at``.
     """
 
-    def __init__(self, feed: LiveFeed, *, venue_name: str, tz: tzinfo):
+    def __init__(self, feed: LiveFeed, *, venue_name: str, tz: tzinfo, questions: QuestionSet | None = None,
+                 answer_s: float = 30.0):
         self.feed = feed
         self.venue_name = venue_name
         self.tz = tz
+        self.questions = [{"id": q.id, "vi": q.vi, "en": q.en} for q in questions or ()]
+        self.answer_ms = int(answer_s * 1000)
 
     def show(self, outcome: Outcome) -> None:
+        if outcome.kind == "declare":
+            self.feed.publish("declare", {
+                "token": outcome.pending, "questions": self.questions, "answer_ms": self.answer_ms,
+                "published_at": time.time()})
+            return
         if outcome.accepted:
             code = outcome.kind
             values = {"name": mask_name(outcome.credential.name if outcome.credential else None),

@@ -13,8 +13,9 @@ import json
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from ..health.questions import Unanswered
 from .context import web_context
 from .i18n import SCREEN_ARG, catalogue, current_language, default_language
 from .live import StreamUnavailable
@@ -56,6 +57,27 @@ def page():
                  "language_arg": SCREEN_ARG, "language_ms": int(current_app.config["SCREEN_LANGUAGE_S"] * 1000)}
     return render_template("screen.html", venue=ctx.config.kiosk.venue_name, occupancy=ctx.occupancy(),
                            capacity=capacity, simulated=ctx.simulated, page_data=page_data)
+
+
+@bp.post("/declaration")
+def declaration():
+    """The screen's answers to the health declaration's questions: ``{"token": …, "answers":
+    {"<question id>": true | false, …}}``. 202: the kiosk checks the visitor in (or not) and the
+    outcome follows on the stream; 410: the round is over (replaced, expired); 400: not every
+    question answered. Answers are never logged."""
+    ctx = web_context()
+    if ctx.declaring is None:
+        return refuse(404, "declare_expired")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
+        return refuse(400, "declare_expired")
+    try:
+        state = ctx.declaring.answer(body.get("token"), body["answers"])
+    except Unanswered:
+        return refuse(400, "declare_expired")
+    if state != "ok":
+        return refuse(410, "declare_expired")
+    return jsonify(ok=True), 202
 
 
 @bp.get("/events")

@@ -2,6 +2,8 @@
 // Sentences come from the page's catalogue (kiosk/messages.py, in the page's language);
 // everything from the stream is put in as text, never as HTML. A visitor's language (/?lang=en)
 // lasts until data.language_ms after the last result, then the page is the venue's language again.
+// A "declare" event asks the health declaration's questions one at a time (two large buttons); the
+// answers go to POST /declaration, and the check-in's outcome follows on the stream as any other.
 "use strict";
 
 (function () {
@@ -19,6 +21,11 @@
   let connected = true;
   let idleTimer = null;
   let languageTimer = null;
+  let round = null;             // the declaration being asked: token, questions, answers, timer
+  const declareProgress = document.getElementById("declare-progress");
+  const declareQuestion = document.getElementById("declare-question");
+  const answerYes = document.getElementById("answer-yes");
+  const answerNo = document.getElementById("answer-no");
 
   function template(code) {
     return messages[code] !== undefined ? messages[code] : messages.unknown_format;
@@ -52,7 +59,8 @@
   }
 
   function showOutcome(outcome, receivedAt) {
-    body.classList.remove("is-idle", "is-check_in", "is-check_out", "is-refused", "is-error");
+    endRound();
+    body.classList.remove("is-idle", "is-check_in", "is-check_out", "is-refused", "is-error", "is-declare");
     body.classList.add("is-" + outcome.kind);
     resultIcon.textContent = ICONS[outcome.kind] || "";
     showSentence(resultText, outcome.code, outcome.values);
@@ -73,9 +81,76 @@
   }
 
   function showIdle() {
-    body.classList.remove("is-check_in", "is-check_out", "is-refused", "is-error");
+    body.classList.remove("is-check_in", "is-check_out", "is-refused", "is-error", "is-declare");
     body.classList.add("is-idle");
   }
+
+  // -- the health declaration ------------------------------------------------------------------
+  function showDeclare(declare) {
+    endRound();
+    clearTimeout(idleTimer);
+    round = { token: declare.token, questions: declare.questions, answers: {}, index: 0,
+              answerMs: declare.answer_ms, timer: null };
+    body.classList.remove("is-idle", "is-check_in", "is-check_out", "is-refused", "is-error");
+    body.classList.add("is-declare");
+    body.dataset.declare = "asking";
+    ask();
+    keepLanguage();
+  }
+
+  function ask() {
+    const question = round.questions[round.index];
+    declareProgress.textContent = say("declare_progress", { n: round.index + 1, count: round.questions.length });
+    declareQuestion.textContent = data.language === "en" ? question.en : question.vi;
+    declareQuestion.dataset.question = question.id;
+    answerYes.disabled = answerNo.disabled = false;
+    clearTimeout(round.timer);
+    round.timer = setTimeout(timedOut, round.answerMs);
+  }
+
+  function answer(value) {
+    if (!round || answerYes.disabled) return;
+    round.answers[round.questions[round.index].id] = value;
+    round.index += 1;
+    if (round.index < round.questions.length) {
+      ask();
+    } else {
+      send();
+    }
+  }
+
+  function send() {
+    clearTimeout(round.timer);
+    answerYes.disabled = answerNo.disabled = true;
+    declareQuestion.textContent = say("declare_sending");
+    body.dataset.declare = "sent";
+    const sent = round;
+    fetch("/declaration", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": body.dataset.csrf, "Accept": "application/json" },
+      body: JSON.stringify({ token: sent.token, answers: sent.answers }),
+    }).then((r) => {
+      if (!r.ok && round === sent) finish("declare_expired");
+    }).catch(() => { if (round === sent) finish("declare_expired"); });
+    // The outcome (in, or refused) follows on the stream; without one in a while, start over.
+    round.timer = setTimeout(() => finish("declare_expired"), 10000);
+  }
+
+  function timedOut() { finish("declare_timeout"); }
+
+  function finish(code) {
+    showOutcome({ kind: "refused", code: code, values: {}, occupancy: null, published_at: Date.now() / 1000 },
+                Date.now());
+  }
+
+  function endRound() {
+    if (round) clearTimeout(round.timer);
+    round = null;
+    delete body.dataset.declare;
+  }
+
+  answerYes.addEventListener("click", () => answer(true));
+  answerNo.addEventListener("click", () => answer(false));
 
   function mark(level, text) {
     const el = document.createElement("span");
@@ -109,6 +184,7 @@
       if (events.readyState === EventSource.CLOSED) setTimeout(listen, RECONNECT_MS);
     });
     events.addEventListener("outcome", (e) => showOutcome(JSON.parse(e.data), Date.now()));
+    events.addEventListener("declare", (e) => showDeclare(JSON.parse(e.data)));
     events.addEventListener("status", (e) => {
       status = Object.assign(status, JSON.parse(e.data));
       showMarks();
