@@ -31,7 +31,9 @@ from ..store import VisitStore
 ACTIONS = ("login", "login_failed", "locked_out", "unlocked", "pin_reset", "logout", "pin_changed", "check_in",
            "check_out", "check_out_all", "register", "print_card", "revoke",
            # one-time codes to a citizen's phone (kiosk/staff/phone_codes.py): the code's row id, the outcome
-           "phone_code_sent", "phone_code_refused", "phone_code_checked")
+           "phone_code_sent", "phone_code_refused", "phone_code_checked",
+           # a health declaration made with staff: the person id, "flagged" or "clear" (never the answers)
+           "health_declared")
 
 
 @dataclass

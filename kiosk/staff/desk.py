@@ -17,6 +17,7 @@ from mqtt.wire.masking import mask_name
 
 from ..door.checkin import CheckinDesk
 from ..door.outcome import Outcome
+from ..health.declarations import HealthPolicy, day_of
 from ..printing.queue import PrintQueue
 from ..store import Reader, StoreUnavailable
 from .accounts import Staff
@@ -35,15 +36,21 @@ def phone_check_detail(check: dict) -> str:
 
 @dataclass(frozen=True)
 class Member:
-    """A person registered under a phone number, and whether they are inside now."""
+    """A person registered under a phone number, whether they are inside now, and their health
+    declaration of today (None: none yet)."""
 
     person: Person
     visit_id: str | None
     check_in_at: str | None
+    declaration: dict | None = None
 
     @property
     def inside(self) -> bool:
         return self.visit_id is not None
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.declaration and self.declaration["flagged"])
 
 
 #: What a staff check-in or check-out came to for one person (:attr:`StaffResult.code`).
@@ -56,7 +63,8 @@ class StaffResult:
 
     code: ``check_in`` / ``check_out`` (done at ``at``); ``already_inside`` (nothing to do: inside
     since ``at``); ``not_inside`` (nothing to check out); ``venue_full``; ``not_recorded`` (the
-    store could not be written); or another refusal of the check-in desk (``event_invalid``).
+    store could not be written); ``declaration_needed`` (the venue requires a health declaration
+    today first); or another refusal of the check-in desk (``declaration_refused``, ``event_invalid``).
     outcome: the check-in desk's outcome, when it was asked.
     """
 
@@ -94,11 +102,51 @@ class StaffDesk:
     def household(self, phone: str) -> list[Member]:
         with self.lock:
             reader = self._reader()
+            people = self.people.by_phone(phone)
+            declared = reader.declared_on([p.key for p in people], self._today())
             out = []
-            for p in self.people.by_phone(phone):
+            for p in people:
                 visit = reader.open_visit(self.desk.venue_id, p.key)
-                out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None))
+                out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None,
+                                  declared.get(p.key)))
         return out
+
+    def _today(self) -> str:
+        return day_of(self.desk.clock.stamp().at)
+
+    @property
+    def health(self) -> HealthPolicy | None:
+        """The venue's health declaration policy (None: no declarations)."""
+        return self.desk.health
+
+    def declare_health(self, staff: Staff, phone: str, answers: dict[str, dict[str, bool]]) -> list[Member]:
+        """Keep the health declaration each member of the household made with staff today
+        (``answers``: person id -> every question's answer), audited with whether it flagged them
+        (never the answers). Returns the members declared, as they are now."""
+        health = self.desk.health
+        if health is None:
+            raise ValueError("this kiosk takes no health declarations")
+        with self.lock:
+            members = {m.person.person_id: m for m in self.household(phone)}
+            now = self.desk.clock.now()
+            for person_id, given in answers.items():
+                member = members.get(person_id)
+                if member is None:
+                    continue
+                declaration = health.declaration(given, via="staff", at=now)
+                with self.store.transaction():      # the declaration and its audit row, or neither
+                    self.desk.keep_declaration(member.person.credential(), declaration, staff_id=staff.staff_id)
+                    self.audit.record(staff.staff_id, "health_declared", subject=person_id,
+                                      detail="flagged" if declaration["flagged"] else "clear")
+            return [m for m in self.household(phone) if m.person.person_id in answers]
+
+    def undeclared(self, phone: str, person_ids: list[str]) -> list[Member]:
+        """Of the chosen members outside, those the venue would ask a declaration of first."""
+        if self.desk.health is None or not self.desk.health.required:
+            return []
+        chosen = set(person_ids)
+        return [m for m in self.household(phone)
+                if m.person.person_id in chosen and not m.inside and m.declaration is None]
 
     def check_in(self, staff: Staff, phone: str, person_ids: list[str], *,
                  phone_check: dict | None = None) -> list[StaffResult]:
@@ -136,7 +184,9 @@ class StaffDesk:
                     continue
                 if outcome.accepted:
                     results.append(StaffResult(person, outcome.kind, at=outcome.at, outcome=outcome))
-                else:   # changed meanwhile (someone left by the camera), or the venue is full
+                elif outcome.kind == "declare":      # the venue requires a declaration first
+                    results.append(StaffResult(person, "declaration_needed", outcome=outcome))
+                else:   # changed meanwhile (someone left by the camera), the venue is full, a "yes"
                     results.append(StaffResult(person, outcome.reason or "not_recorded", outcome=outcome))
         for r in results:
             if r.done:
@@ -156,8 +206,10 @@ class StaffDesk:
 
     # -- declaring on someone's behalf ------------------------------------------------------------
 
-    def declare(self, staff: Staff, declaration: Declaration) -> tuple[Person, bool, StaffResult]:
-        """Register (or find) the person under the phone number and check them in.
+    def declare(self, staff: Staff, declaration: Declaration,
+                health: dict[str, bool] | None = None) -> tuple[Person, bool, StaffResult]:
+        """Register (or find) the person under the phone number, keep their health declaration
+        (``health``: every question's answer; None: none made) and check them in.
         Raises :class:`~kiosk.staff.people.PhoneFull` when the number has its maximum already, and
         :class:`~kiosk.store.StoreUnavailable` when nobody could be registered (nothing is)."""
         with self.lock:
@@ -165,6 +217,8 @@ class StaffDesk:
                 person, new = self.people.register(declaration, staff_id=staff.staff_id)
                 if new:
                     self.audit.record(staff.staff_id, "register", subject=person.person_id)
+            if health is not None:
+                self.declare_health(staff, person.phone, {person.person_id: health})
             [result] = self._present(staff, person.phone, [person.person_id], "entry", "staff_form")
         return person, new, result
 
@@ -191,11 +245,19 @@ class StaffDesk:
     # -- who is inside ------------------------------------------------------------------------
 
     def inside(self) -> list[dict]:
-        """Open visits, oldest first: visit id, masked name, check-in time, how they came in."""
+        """Open visits, oldest first: visit id, masked name, check-in time, how they came in, and
+        whether their health declaration flagged them (admitted flagged: staff see them at once)."""
         with self.lock:
-            visits = self._reader().open_visits(self.desk.venue_id)
+            reader = self._reader()
+            visits = reader.open_visits(self.desk.venue_id)
+            flagged = reader.flagged_open_visits(self.desk.venue_id)
         return [{"visit_id": v.visit_id, "name": mask_name(v.person.get("name")), "check_in_at": v.check_in_at,
-                 "method": v.check_in_method} for v in visits]
+                 "method": v.check_in_method, "flagged": v.visit_id in flagged} for v in visits]
+
+    def flagged_inside(self) -> int:
+        """How many people inside now were admitted flagged by their health declaration."""
+        with self.lock:
+            return len(self._reader().flagged_open_visits(self.desk.venue_id))
 
     def _reader(self) -> Reader:
         """Reads only: no write transaction (it would take the store's write lock from the door)."""

@@ -25,6 +25,12 @@ class DeclarationReads(Statements):
         return {key: json.loads(body) for key, body in rows}
 
 
+    def flagged_open_visits(self, venue_id: str) -> set[str]:
+        """The open visits at ``venue_id`` whose declaration flagged the visitor (admitted flagged)."""
+        return {r[0] for r in self._rows("SELECT visit_id FROM visits WHERE venue_id = ? AND check_out_at IS NULL "
+                                         "AND flagged = 1", [venue_id])}
+
+
 class DeclarationWrites(Statements):
     def save_declaration(self, *, person_key: str, day: str, declaration: dict, staff_id: str | None) -> None:
         """Keep ``declaration`` as ``person_key``'s of ``day`` (a later one the same day replaces it),

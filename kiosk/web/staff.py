@@ -23,6 +23,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from mqtt.wire.masking import mask_name
 
 from ..credentials.phone import PhoneError, mask_phone, normalise_phone
+from ..health.questions import Unanswered
 from ..lan import is_kiosk_screen
 from ..messages import text
 from ..staff.accounts import AccountError
@@ -51,7 +52,19 @@ def _page_values():
     printer = ctx.printer()
     problem = (text(f"printer_{printer}", current_language())
                if printer in ("offline", "no_paper", "paper_low", "error") else None)
-    return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem}
+    # health: the venue's health declaration policy (its questions on the declare and phone pages)
+    return {"venue_name": ctx.config.kiosk.venue_name, "printer_problem": problem,
+            "flagged_inside": _flagged_inside(), "health": ctx.staff.desk.health if ctx.staff else None}
+
+
+def _flagged_inside() -> int:
+    """People inside admitted flagged by their health declaration (every staff page says so)."""
+    if getattr(g, "staff", None) is None:
+        return 0
+    try:
+        return services().desk.flagged_inside()
+    except StoreUnavailable:
+        return 0
 
 
 @bp.errorhandler(StoreUnavailable)
@@ -166,9 +179,28 @@ def phone():
                                error=text(exc.code, current_language(), **exc.values)), 400
     s, action, language = services(), request.form.get("action", "lookup"), current_language()
     chosen = list(dict.fromkeys(request.form.getlist("person")))
-    results, error, code, done, check = None, None, None, None, None
-    if action in ("check_in", "check_out", "revoke", "send_code", "confirm", "unverified") and not chosen:
+    results, error, code, done, check, asking, then = None, None, None, None, None, None, ""
+    declared: list = []
+    if action == "health_save" and chosen:
+        members = {m.person.person_id: m for m in s.desk.household(number)}
+        try:
+            answers = _household_answers(request.form, [members[i] for i in chosen if i in members])
+        except HealthUnanswered as exc:
+            error, asking, then = exc.message, exc.members, request.form.get("then", "")
+        else:
+            declared = s.desk.declare_health(g.staff, number, answers)
+            results = [_declared_line(m) for m in declared]
+            if request.form.get("then") == "check_in":
+                action = "check_in"         # and on with the check-in they were declared for
+    if error:
+        pass
+    elif action in ("check_in", "check_out", "revoke", "send_code", "confirm", "unverified", "health",
+                    "health_save") and not chosen:
         error = text("staff_nobody_chosen", language)
+    elif action == "health":
+        asking = [m for m in s.desk.household(number) if m.person.person_id in chosen]
+    elif action == "check_in" and (undeclared := s.desk.undeclared(number, chosen)):
+        asking, then = undeclared, "check_in"       # the venue asks a declaration of them first
     elif action == "check_in" and s.codes.enabled and _anyone_outside(s.desk.household(number), chosen):
         code = _send_code(s, number)
     elif action == "send_code":
@@ -195,18 +227,58 @@ def phone():
     elif action == "revoke":
         revoked = s.desk.revoke(g.staff, number, chosen)
         results = [{"ok": True, "text": text("staff_revoked_n", language, n=revoked)}]
-    if done is not None:
-        results = [_result(r) for r in done] + _phone_check_note(done, check)
     members = s.desk.household(number)
+    if done is not None:
+        results = ([_declared_line(m) for m in declared] + [_result(r) for r in done]
+                   + _flagged_notes(done, members) + _phone_check_note(done, check))
     page = render_template("staff_phone.html", phone=number, members=members, results=results, error=error,
-                           code=code, chosen=chosen if code else (), reasons=LET_IN_REASONS,
-                           masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone)
+                           code=code, chosen=chosen if code or asking else (), reasons=LET_IN_REASONS,
+                           masked_phone=mask_phone(number), full=len(members) >= s.desk.people.max_per_phone,
+                           asking=asking, then=then, form=request.form)
     if done is not None and any(r.code == "not_recorded" for r in done):     # the store could not write it
         return page, 503, {"Retry-After": str(RETRY_AFTER_S)}
     if code is not None and code.get("retry_after_s"):
         return page, 429, {"Retry-After": str(code["retry_after_s"])}
     refused = code is not None and action in ("confirm", "unverified")     # a wrong code, no reason
     return page, 400 if error or refused else 200
+
+
+class HealthUnanswered(ValueError):
+    """Not every question answered for someone: ``message`` names them; ``members``: whom to ask."""
+
+    def __init__(self, message: str, members: list):
+        super().__init__(message)
+        self.message, self.members = message, members
+
+
+def _household_answers(form, members: list) -> dict[str, dict[str, bool]]:
+    """Each chosen member's answers from the health form (fields ``h_<person id>_<question id>``)."""
+    questions = services().desk.health.questions
+    answers = {}
+    for m in members:
+        prefix = f"h_{m.person.person_id}_"
+        try:
+            answers[m.person.person_id] = questions.answers({q: form.get(prefix + q) for q in questions.ids})
+        except Unanswered:
+            raise HealthUnanswered(text("staff_health_unanswered", current_language(), name=m.person.name),
+                                   members) from None
+    return answers
+
+
+def _declared_line(member) -> dict:
+    """What saving a member's health declaration said: saved, or flagged (the medical desk)."""
+    name = member.person.name
+    if member.flagged:
+        return {"tone": "bad", "text": text("staff_health_flagged", current_language(), name=name)}
+    return {"tone": "ok", "ok": True, "text": text("staff_health_declared", current_language(), name=name)}
+
+
+def _flagged_notes(done, members) -> list[dict]:
+    """A line for each member just checked in whose declaration flagged them (the venue admits
+    flagged visitors): staff keep an eye on them."""
+    flagged = {m.person.person_id for m in members if m.flagged}
+    return [{"tone": "bad", "text": text("staff_admitted_flagged", current_language(), name=r.person.name)}
+            for r in done if r.code == "check_in" and r.person.person_id in flagged]
 
 
 def _anyone_outside(members, chosen: list[str]) -> bool:
@@ -254,7 +326,9 @@ def delivery():
 #: needed doing) or bad (not done).
 _RESULTS = {"check_in": ("staff_did_check_in", "ok"), "check_out": ("staff_did_check_out", "ok"),
             "already_inside": ("staff_already_inside_since", "note"), "not_inside": ("staff_not_inside", "note"),
-            "venue_full": ("staff_venue_full", "bad"), "not_recorded": ("staff_not_recorded", "bad")}
+            "venue_full": ("staff_venue_full", "bad"), "not_recorded": ("staff_not_recorded", "bad"),
+            "declaration_needed": ("staff_declaration_needed", "bad"),
+            "declaration_refused": ("staff_declaration_refused", "bad")}
 
 
 def _result(r) -> dict:
@@ -294,7 +368,8 @@ def declare():
         return render_template("staff_declare.html", form=form, error=None, field=None)
     try:
         declaration = parse_declaration(form)
-        person, new, result = services().desk.declare(g.staff, declaration)
+        health = _form_health(form)
+        person, new, result = services().desk.declare(g.staff, declaration, health)
     except DeclarationError as exc:
         return render_template("staff_declare.html", form=form, field=exc.field,
                                error=text(exc.code, current_language(), **exc.values)), 400
@@ -305,10 +380,27 @@ def declare():
         error = text("staff_store_unavailable", current_language())
         return (render_template("staff_declare.html", form=form, field=None, error=error),
                 503, {"Retry-After": str(RETRY_AFTER_S)})
-    page = render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False)
+    page = render_template("staff_declared.html", person=person, new=new, result=_result(result), printed=False,
+                           flagged=[_declared_line(m) for m in services().desk.household(person.phone)
+                                    if m.person.person_id == person.person_id and m.flagged])
     if result.code == "not_recorded":    # registered, but the check-in could not be written
         return page, 503, {"Retry-After": str(RETRY_AFTER_S)}
     return page
+
+
+def _form_health(form) -> dict[str, bool] | None:
+    """The declare form's health answers (fields ``q_<question id>``): every question's, or None
+    when none is answered and the venue does not require a declaration."""
+    health = services().desk.health
+    if health is None:
+        return None
+    given = {q: form.get(f"q_{q}") for q in health.questions.ids}
+    if not any(given.values()) and not health.required:
+        return None
+    try:
+        return health.questions.answers(given)
+    except Unanswered:
+        raise DeclarationError("health", "staff_health_unanswered", {"name": form.get("name", "")}) from None
 
 
 @bp.post("/card")
