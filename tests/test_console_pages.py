@@ -431,3 +431,32 @@ def test_a_cases_staff_phone_visits_say_whether_the_phone_was_verified(store_url
         earlier, later = rows[1:]                                   # under the header, oldest first
         assert "đã xác minh SĐT bằng mã" in earlier and "nhân viên, số điện thoại" in earlier
         assert 'class="unverified"> · chưa xác minh SĐT: khách không mang điện thoại hoặc không có sóng' in later
+
+
+def test_a_cases_visits_and_contacts_show_the_health_declaration_and_the_phone_check(store_url):
+    """Issue 13: on the case, each visit's declaration (flagged or not, the yes answers, where and
+    when); among the contacts, whether theirs flagged them and whether their phone was verified."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    neighbour = {**CONTACT, "kind": "kiosk_card", "id": "PTEST0000002", "phone": "0987654321"}
+    events = (visit_events(INDEX, now - timedelta(hours=5), now - timedelta(hours=3), 1)
+              + visit_events(CONTACT, now - timedelta(hours=4), now - timedelta(hours=2), 3)
+              + visit_events(neighbour, now - timedelta(hours=4), now - timedelta(hours=2), 5))
+    made = (now - timedelta(hours=5)).isoformat()
+    events[0]["declaration"] = {"made_at": made, "via": "screen", "flagged": False,
+                                "answers": {"fever": False, "cough": False}}
+    events[2]["declaration"] = {"made_at": made, "via": "staff", "flagged": True,
+                                "answers": {"fever": True, "cough": False, "own_question": True}}
+    events[4].update(method="staff_phone", phone_check={"verified": False, "reason": "sms_failed"})
+    with open_store(store_url) as store:
+        store.ingest(events)
+        b = Browser(Console.over(store)).sign_in(["tracer"])
+        b.get("/")
+        html = b.get(b.post("/cases", {"kind": "cccd", "id": INDEX["id"], "days": "14"}).headers["Location"])
+        page = html.get_data(as_text=True)
+        visits = re.search(r'<table id="visits">.*?</table>', page, re.S).group(0)
+        assert "Khai báo y tế" in visits and "không có dấu hiệu · tại màn hình" in visits
+        contacts = re.findall(r"<tr.*?</tr>", re.search(r'<table id="contacts">.*?</table>', page, re.S).group(0), re.S)
+        an = next(r for r in contacts if "Trần Văn An" in r and "bhyt" in r)
+        assert 'class="declaration flagged">⚠ có dấu hiệu · trả lời có: sốt, own_question · với nhân viên' in an
+        other = next(r for r in contacts if "PTEST0000002" in r)
+        assert "chưa xác minh SĐT: máy không gửi được tin nhắn" in other and "không khai báo" in other

@@ -23,7 +23,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 HEADERS = ["Họ tên", "Loại giấy tờ", "Số giấy tờ", "Điện thoại", "Thời gian chung (phút)", "Từ", "Đến",
-           "Địa điểm", "Giờ ra ước tính", "Còn ở trong"]
+           "Địa điểm", "Giờ ra ước tính", "Còn ở trong", "Khai báo y tế có dấu hiệu", "SĐT đã xác minh"]
 KIND_LABELS = {"cccd": "CCCD", "bhyt": "BHYT", "national_qr": "QR quốc gia", "kiosk_card": "Thẻ của máy",
                "slip": "Phiếu in"}
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -48,8 +48,22 @@ def contact_rows(found: dict, tz: str) -> list[list]:
         out.append([_cell(p.get("name") or ""), KIND_LABELS.get(p.get("kind"), p.get("kind")), _cell(p.get("id")),
                     _cell(p.get("phone") or ""), round(c["overlap_s"] / 60), _local(c["first_overlap"], zone),
                     _local(c["last_overlap"], zone), ", ".join(c["venues"]), "có" if c["estimated"] else "không",
-                    "có" if c["open"] else "không"])
+                    "có" if c["open"] else "không", _declared(c), _phone_checked(c)])
     return out
+
+
+def _declared(contact: dict) -> str:
+    """Whether a health declaration of their shared visits flagged them: có, không, or "" (none made)."""
+    if contact.get("declaration_flagged"):
+        return "có"
+    return "không" if any(v.get("declaration") for v in contact.get("visits", [])) else ""
+
+
+def _phone_checked(contact: dict) -> str:
+    """Of a contact checked in by staff with a phone: whether it was verified by a code (their latest
+    such visit): có, không, or "" (never checked in that way)."""
+    checked = [v["phone_verified"] for v in contact.get("visits", []) if v.get("phone_verified") is not None]
+    return ("có" if checked[-1] else "không") if checked else ""
 
 
 FIGURE_COUNTS = ["Lượt vào", "Số người", "Đông nhất cùng lúc", "Số máy"]

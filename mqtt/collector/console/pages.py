@@ -24,7 +24,7 @@ from .. import queries
 from ..store import TRACE_PHONE
 from . import export
 from .accounts import AccountError
-from .messages import text
+from .messages import CATALOGUE, text
 from .roles import ADMIN, FIGURES, FLEET, PERSONAL_DATA, rights
 
 pages = Blueprint("pages", __name__)
@@ -67,7 +67,21 @@ def _helpers():
         hours, minutes = divmod(minutes, 60)
         return f"{hours} h {minutes:02d}" if hours else f"{minutes} min"
 
+    def declared(declaration):
+        """A visit's health declaration in a line: flagged or not, the "yes" answers, where and when."""
+        language = g.get("language", "vi")
+        if not declaration:
+            return text("declaration_none", language)
+        yes = [text(f"question_{q}", language) if f"question_{q}" in CATALOGUE else q
+               for q, answer in declaration["answers"].items() if answer]
+        parts = [text("declaration_flagged" if declaration["flagged"] else "declaration_clear", language)]
+        if yes:
+            parts.append(text("declaration_yes", language, answers=", ".join(yes)))
+        parts.append(text(f"declaration_via_{declaration['via']}", language, time=local(declaration["made_at"])))
+        return " · ".join(parts)
+
     return {"text": text, "language": g.get("language", "vi"), "local": local, "duration": duration,
+            "declared": declared,
             "mask_id": mask_id, "rights": g.get("rights", frozenset()),
             "PERSONAL_DATA": PERSONAL_DATA, "FIGURES": FIGURES, "FLEET": FLEET, "ADMIN": ADMIN}
 
