@@ -27,6 +27,7 @@ from .config import (
     load_config,
 )
 from .credentials import Refused, recognise
+from .health.questions import load_questions
 from .printing import check_profile
 
 log = logging.getLogger("kiosk")
@@ -113,6 +114,7 @@ def _config(args) -> Config:
         path = DEFAULT_CONFIG_PATH
     config = load_config(path)
     check_profile(config)          # [printer] profile: python-escpos's printer database, not the schema
+    load_questions(config.declaration.questions)    # [declaration] questions: the venue's file, read now
     return config
 
 

@@ -181,3 +181,18 @@ def test_retention_takes_the_days_declarations_and_the_visits_copy_with_the_visi
     wall.advance(22 * DAY)
     assert retention.purge(store, clock=clock, days=21)["visits"] == 1
     assert store.db.execute("SELECT count(*) FROM visits WHERE declaration IS NOT NULL").fetchone()[0] == 0
+
+
+def test_every_kiosk_command_refuses_a_bad_question_file_naming_it(tmp_path, capsys):
+    from kiosk.cli import main
+    questions = tmp_path / "declaration.toml"
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[declaration]\nquestions = "{questions}"\n')
+    assert main(["visits", "--config", str(config)]) == 2
+    assert f"{questions}: config file not found" in capsys.readouterr().err
+    questions.write_text('[[question]]\nid = "fever"\nvi = "Sốt?"\n', encoding="utf-8")
+    assert main(["visits", "--config", str(config)]) == 2
+    assert "question 1 (fever): en must be the question" in capsys.readouterr().err
+    questions.write_text(VENUE_SET, encoding="utf-8")
+    main(["visits", "--config", str(config)])                  # (no visits here: whatever it says of that)
+    assert str(questions) not in capsys.readouterr().err
