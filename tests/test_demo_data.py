@@ -30,6 +30,9 @@ def test_demo_data_fills_a_province_the_figures_and_cases_show(store_url):
         # nobody checked in after "now"; a morning's visits are still open
         assert max(v["check_in_at"] for v in visits) < NOW
         assert any(v["check_out_at"] is None for v in visits)
+        # the period's ways: staff phone check-ins verified by a code or not, health declarations
+        assert {v["phone_verified"] for v in visits if v["method"] == "staff_phone"} == {True, False}
+        assert {v["declaration_flagged"] for v in visits} == {None, False, True}
         today = NOW.date()
         districts = queries.figures(store, level="district", province=PROVINCE, date_from=today - timedelta(days=2),
                                     date_to=today, today=today)

@@ -57,6 +57,10 @@ def _person(rnd: random.Random, n: int) -> dict:
             "birth_date": f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}", "sex": sex, "phone": phone}
 
 
+#: The question ids of the Ministry's declaration, as the kiosks' default set names them.
+DEMO_QUESTIONS = ("fever", "cough", "breathing", "sore_throat", "taste_smell", "tiredness", "contact", "from_area")
+
+
 def venues_of(count: int) -> list[Venue]:
     """``count`` venues spread over the districts, each named for its kind and district."""
     out = []
@@ -85,14 +89,29 @@ def fill(store: Store, *, venues: int = 28, days: int = 14, per_day: int = 120, 
     summary = Summary(districts=len({v.district for v in places}), venues=len(places))
     batch: list[dict] = []
 
+    # Of the period's kiosks' own ways (issue 13), drawn apart so the visits stay those of the seed:
+    # staff phone check-ins confirmed by a code (or why not), and health declarations of the day.
+    extras = random.Random(seed + 1)
+
     def event(kiosk: str, venue: str, visit: str, kind: str, at: datetime, person: dict, method: str | None) -> None:
+        fields: dict = {}
+        if kind == "check_in" and method == "staff_phone":
+            fields["phone_check"] = ({"verified": True, "reason": None} if extras.random() < 0.85 else
+                                     {"verified": False, "reason": extras.choice(["no_phone_signal", "not_delivered"])})
+        if kind == "check_in" and extras.random() < 0.3:
+            answers = dict.fromkeys(DEMO_QUESTIONS, False)
+            if extras.random() < 0.05:
+                answers[extras.choice(DEMO_QUESTIONS[:2])] = True
+            fields["declaration"] = {"made_at": at.astimezone(zone).isoformat(timespec="seconds"),
+                                     "via": "staff" if method == "staff_phone" else "screen", "answers": answers,
+                                     "flagged": any(answers.values())}
         seqs[kiosk] = seqs.get(kiosk, 0) + 1
         batch.append(build_event(seq=seqs[kiosk], event_id=str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
                                  type=kind, kiosk_id=kiosk, venue_id=venue, visit_id=visit,
                                  at=at.astimezone(zone).isoformat(timespec="milliseconds"),
                                  clock={"synced": True, "boot_id": f"{kiosk}-boot", "uptime_s": 3600.0},
                                  now=now, method=method, staff_id=None, person=person,
-                                 estimated=kind == "auto_check_out"))
+                                 estimated=kind == "auto_check_out", **fields))
         if len(batch) >= BATCH:
             flush()
 
