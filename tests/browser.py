@@ -9,6 +9,7 @@ Screenshots go to ``test-artifacts/`` (git-ignored) for people to look at.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,18 +35,30 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A page in a context of its own (no cookies from other tests); ``page.errors`` collects script
-    errors and console errors (a CSP violation is one)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="vi-VN")
+@contextmanager
+def opened_page(browser, width: int = 1280, height: int = 720, *, console_errors: bool = True, **options):
+    """A page in a context of its own (no cookies from other tests), Vietnamese, ``width`` × ``height``
+    (``options``: more of Playwright's context options: ``is_mobile``, ``has_touch``…); ``page.errors``
+    collects script errors and, with ``console_errors``, console errors (a CSP violation is one; a
+    form refused with a 400 by design is one too, hence the choice)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN", **options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    if console_errors:
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.errors = errors
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a context of its own, 1280 × 720, collecting script and console errors."""
+    with opened_page(browser) as page:
+        yield page
 
 
 def serious_violations(page) -> list[str]:

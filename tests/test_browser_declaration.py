@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 import kiosk_db
-from browser import screenshot, serious_violations
+from browser import opened_page, screenshot, serious_violations
 from codes import CCCD_MAU, CCCD_THU, write_qr
 from kiosk.health.questions import default_questions
 from test_browser_screen import SHOWN_MS, camera, open_screen
@@ -25,14 +25,8 @@ GREETING = re.compile(r"^Xin chào Nguyễn T\. M\. — đã vào lúc \d\d:\d\d
 @pytest.fixture
 def screen(browser):
     """The kiosk's display: 800×480, Vietnamese, a touch screen."""
-    context = browser.new_context(viewport={"width": 800, "height": 480}, locale="vi-VN", has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.errors = errors
-    yield page
-    context.close()
+    with opened_page(browser, 800, 480, has_touch=True) as page:
+        yield page
 
 
 def answer_all(page, yes=()):

@@ -52,6 +52,14 @@ def household(services, *names):
             for n in names]
 
 
+def declared_and_checked_in(client, member, *yes: str) -> str:
+    """The phone page after saving ``member``'s answers (``yes``: the questions answered yes) on
+    the way to their check-in."""
+    form = {"phone": PHONE, "action": "health_save", "then": "check_in", "person": [member.person_id],
+            **answers(f"h_{member.person_id}_", *yes)}
+    return post(client, "/staff/phone", form).get_data(as_text=True)
+
+
 def test_declaring_on_behalf_asks_the_questions_and_the_check_in_carries_the_answers(kiosk):
     services, client = kiosk
     html = client.get("/staff/declare").get_data(as_text=True)
@@ -110,10 +118,7 @@ def test_a_household_answers_once_a_day_each_member_before_the_check_in(kiosk):
 
 def test_a_yes_is_not_let_in_and_staff_are_told_to_send_them_to_the_medical_desk(kiosk):
     services, client = kiosk
-    [grandpa] = household(services, "Ông Thử")
-    form = {"phone": PHONE, "action": "health_save", "then": "check_in", "person": [grandpa.person_id],
-            **answers(f"h_{grandpa.person_id}_", "contact")}
-    html = post(client, "/staff/phone", form).get_data(as_text=True)
+    html = declared_and_checked_in(client, household(services, "Ông Thử")[0], "contact")
     assert "Ông Thử khai có dấu hiệu: mời đến bàn y tế." in html
     assert "Ông Thử khai có dấu hiệu: chưa cho vào, mời đến bàn y tế." in html
     assert kiosk_db.events(services.store) == [] and "⚠ Khai có dấu hiệu" in html
@@ -123,10 +128,7 @@ def test_a_yes_is_not_let_in_and_staff_are_told_to_send_them_to_the_medical_desk
 @pytest.mark.parametrize("kiosk", [{"required": True, "on_yes": "flag"}], indirect=True)
 def test_a_yes_admitted_flagged_is_shown_on_every_staff_page_at_once(kiosk):
     services, client = kiosk
-    [grandpa] = household(services, "Ông Thử")
-    form = {"phone": PHONE, "action": "health_save", "then": "check_in", "person": [grandpa.person_id],
-            **answers(f"h_{grandpa.person_id}_", "fever")}
-    html = post(client, "/staff/phone", form).get_data(as_text=True)
+    html = declared_and_checked_in(client, household(services, "Ông Thử")[0], "fever")
     assert "⚠ Ông Thử khai có dấu hiệu: đã cho vào, cần theo dõi." in html
     [event] = kiosk_db.events(services.store)
     assert event["declaration"]["flagged"] is True
