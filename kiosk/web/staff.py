@@ -193,7 +193,7 @@ def phone():
             if request.form.get("then") == "check_in":
                 action = "check_in"         # and on with the check-in they were declared for
     if error:
-        pass
+        pass                            # the health form was left incomplete: it is shown again
     elif action in ("check_in", "check_out", "revoke", "send_code", "confirm", "unverified", "health",
                     "health_save") and not chosen:
         error = text("staff_nobody_chosen", language)
