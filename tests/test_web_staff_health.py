@@ -137,8 +137,11 @@ def test_a_yes_admitted_flagged_is_shown_on_every_staff_page_at_once(kiosk):
         assert "⚠ 1 người đang ở trong khai có dấu hiệu." in page, path
     inside = client.get("/staff/inside").get_data(as_text=True)
     assert re.search(r"Ông T\.<.*⚠ Khai có dấu hiệu", inside, re.S) and "Ông Thử" not in inside   # masked there
+    # ... and kept up to date on a page left open (its script asks every 15 s).
+    assert client.get("/staff/flagged").get_json() == {"n": 1, "text": "⚠ 1 người đang ở trong khai có dấu hiệu."}
     post(client, "/staff/inside", {"action": "everyone"}, from_page="/staff/inside")
     assert "khai có dấu hiệu." not in client.get("/staff/").get_data(as_text=True)
+    assert client.get("/staff/flagged").get_json() == {"n": 0, "text": ""}
 
 
 def test_the_questions_come_before_the_one_time_code(tmp_path, clock):

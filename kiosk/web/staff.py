@@ -424,6 +424,15 @@ def inside():
     return render_template("staff_inside.html", visits=_inside(), done=None, error=None)
 
 
+@bp.get("/flagged")
+@login_required
+def flagged():
+    """How many inside were admitted flagged by their health declaration, for the line every staff
+    page keeps up to date while it is open: ``{"n": N, "text": …}``."""
+    n = services().desk.flagged_inside()
+    return {"n": n, "text": text("staff_flagged_inside", current_language(), n=n) if n else ""}
+
+
 def _inside() -> list[dict]:
     return [{**v, "time": _hhmm(v["check_in_at"])} for v in services().desk.inside()]
 

@@ -2,6 +2,7 @@
 // the pages work without it, one tick at a time). It is not a form field: only the people are sent.
 // While staff wait for a one-time code, what became of its text (the number goes in the POST
 // body, never a URL); a text that failed opens "without a code" with that reason chosen.
+// Every page keeps its line of who inside is flagged by their health declaration up to date.
 "use strict";
 
 (function () {
@@ -47,8 +48,28 @@
     setTimeout(ask, POLL_MS);
   }
 
+  const FLAGGED_MS = 15000;
+
+  function pollFlagged(line) {
+    const link = line.querySelector("a");
+    const ask = () => {
+      fetch(line.dataset.pollFlagged, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((answer) => {
+          if (answer) {
+            link.textContent = answer.text;
+            line.hidden = !answer.n;
+          }
+        })
+        .catch(() => {})
+        .finally(() => setTimeout(ask, FLAGGED_MS));
+    };
+    setTimeout(ask, FLAGGED_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("input[data-select-all]").forEach(setUp);
     document.querySelectorAll("[data-poll]").forEach(pollDelivery);
+    document.querySelectorAll("[data-poll-flagged]").forEach(pollFlagged);
   });
 })();
