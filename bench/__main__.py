@@ -27,7 +27,7 @@ TARGET_SCREEN_MS = 300
 TARGET_CONSOLE_RATIO = 2.0
 TARGET_CONSOLE_PG_MS = 300
 TARGET_FIGURES_MS = 500
-SECTIONS = ("decode", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol", "login", "console")
+SECTIONS = ("decode", "hard", "commit", "rss", "mqtt", "trace", "screen", "print", "enrol", "login", "console")
 
 
 def _args(argv):
@@ -106,6 +106,8 @@ def _run(args) -> int:
     print(f"load average at start {m['loadavg']} (other processes share these cores: figures are this run's)\n")
     if "decode" in args.only:
         _decode_section(s, out)
+    if "hard" in args.only:
+        _hard_section(args.quick, out)
     if "commit" in args.only:
         _commit_section(s, out)
     if "rss" in args.only:
@@ -184,6 +186,37 @@ def _decode_section(s: dict, out: dict) -> None:
                 note="   present = rules + BEGIN IMMEDIATE … COMMIT (synchronous=FULL); "
                      "feedback = FeedbackDevices.show() (gpiozero MockFactory)"))
 
+
+
+def _hard_section(quick: bool, out: dict) -> None:
+    # 1b. Hard frames --------------------------------------------------------------------------
+    from . import hard
+    _progress("hard frames …")
+    r = hard.run(3 if quick else 12)
+    out["hard"] = r
+    names = ("raw zxing-cpp", "raw zbar", "kiosk")
+    rows = [[d, *(c[n]["read"] for n in names), c["kiosk"]["wrong"]] for d, c in r["conditions"].items()]
+    rows.append(["all", *(r["reads"][n] for n in names), r["misreads"]["kiosk"]])
+    ratio = r["ratio_kiosk_raw"]
+    print(table(
+        f"1b. Hard frames — presentations read out of {r['per_condition']} per condition "
+        f"({r['frames_per_presentation']} frames each, fresh sensor noise), every field exact",
+        ["condition", *names, "kiosk misreads"], rows,
+        note=f"   kiosk / raw zxing-cpp: {ratio:.2f} (target ≥ 1.25: {'ok' if ratio >= 1.25 else 'BELOW'}); "
+             f"conditions below raw: {', '.join(r['below_raw']) or 'none'}; misreads: {r['misreads']}"
+             f"\n   second effort's reads by technique: "
+             + ", ".join(f"{k} {v}" for k, v in r["technique_reads"].items())))
+    rows = []
+    for scene, key in (("with a code", "frame_ms_with_code"), ("empty scene", "frame_ms_empty")):
+        for name in ("raw zxing-cpp", "kiosk"):
+            m = r[key][name]
+            rows.append([scene, name, m["n"], m["p50_ms"], m["p99_ms"], m["max_ms"]])
+    e = r["frame_ms_empty"]
+    print(table(
+        f"   Decode time per frame (budget {r['budget_ms']:g} ms a frame: [decoder] budget_ms)",
+        ["scene", "decoder", "n", "p50 ms", "p99 ms", "max ms"], rows,
+        note=f"   empty scenes, kiosk frames/s / raw frames/s (by mean time): "
+             f"{e['raw zxing-cpp']['mean_ms'] / e['kiosk']['mean_ms']:.2f} (target ≥ 0.95)"))
 
 
 def _commit_section(s: dict, out: dict) -> None:

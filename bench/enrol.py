@@ -17,9 +17,7 @@ and 85 % of the 640x480 frame's height, under every distortion of the decode cor
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -32,6 +30,8 @@ from hardware.decoders import open_decoder
 from kiosk.enrolment.payload import EnrolCode
 from mqtt.wire.slip_codes import VenueKey
 
+from .harness import load_corpus as corpus
+
 BACKENDS = ("zxing", "zbar")
 SCALES = (0.40, 0.60, 0.85)
 FRAME_H = 480
@@ -41,17 +41,6 @@ SKIP = ("small_modules",)
 EXAMPLE_HOST, EXAMPLE_PORT = "192.168.100.200", 8470
 #: The candidate the others' read rates are divided by (the design's choice).
 TOKEN_REFERENCE = "token ECC Q"
-_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus.py"
-
-
-def corpus():
-    """tests/corpus.py (not a package): its distortions and scene, exactly as the decode tests use them."""
-    if "enrol_bench_corpus" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("enrol_bench_corpus", _CORPUS)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["enrol_bench_corpus"]
 
 
 # -- the candidates -----------------------------------------------------------------------------

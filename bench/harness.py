@@ -6,9 +6,11 @@ real decoder, ScanLoop, CheckinDesk on a real SQLite file, Cooldown, FeedbackDev
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,3 +149,16 @@ listen = "127.0.0.1:0"
     kiosk = build_kiosk(config, simulate=True, screen_out=io.StringIO())
     kiosk.web.start()
     return kiosk, kiosk.web.bound[0]
+
+
+_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus.py"
+
+
+def load_corpus():
+    """tests/corpus.py (not a package): its distortions and scenes, exactly as the decode tests use them."""
+    if "bench_corpus" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("bench_corpus", _CORPUS)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return sys.modules["bench_corpus"]

@@ -375,6 +375,38 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
 
+def motion_blur(img: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A straight smear of ``length`` pixels at a random angle (a phone moved during the exposure)."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    m = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), float(rng.uniform(0, 180)), 1.0)
+    kernel = cv2.warpAffine(kernel, m, (length, length))
+    return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
+
+
+def dim(img: np.ndarray, rng: np.random.Generator, level: float = 0.3, noise: float = 10) -> np.ndarray:
+    """A dim door at 7 a.m.: the light at ``level`` of full, the sensor's gain raising its noise."""
+    return gaussian_noise(img.astype(np.float32) * level, noise, rng)
+
+
+def crumpled(img: np.ndarray, rng: np.random.Generator, amount: float = 2.5) -> np.ndarray:
+    """A paper card folded in a wallet and flattened again: a smooth random warp of up to ``amount``
+    pixels, a crease across it, and the shading of its bumps."""
+    h, w = img.shape
+    def field(scale: float) -> np.ndarray:
+        return cv2.resize(rng.uniform(-1, 1, (5, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC) * scale
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    # A crease: a line through the card, the paper on one side shifted against the other.
+    angle, offset = rng.uniform(0, np.pi), rng.uniform(-0.2, 0.2) * min(h, w)
+    side = (xs - w / 2) * np.cos(angle) + (ys - h / 2) * np.sin(angle) - offset
+    crease = np.tanh(side / 3.0)
+    map_x = (xs + field(amount) + crease * amount * 0.4).astype(np.float32)
+    map_y = (ys + field(amount) + crease * amount * 0.4).astype(np.float32)
+    warped = cv2.remap(img.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+    shade = 1.0 + field(0.18) - 0.25 * np.exp(-(side / 4.0) ** 2)
+    return np.clip(warped * shade, 0, 255).astype(np.uint8)
+
+
 Step = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -418,6 +450,27 @@ DISTORTIONS = {d.name: d for d in (
     # The same with a milder contrast loss (40..160), as after the camera's auto-exposure.
     Distortion("realistic_mild", on_card=lambda img, rng: rotate(img, 15 * _sign(rng)),
                on_scene=_realistic(40, 160)),
+)}
+
+#: The hard conditions of a market door at 7 a.m. (issue 14), where a raw decoder reads about half:
+#: keystone up to 25 %, motion blur 5-9 px, glare on a laminated card, dim light with noise, a
+#: crumpled paper card, codes at 2 pixels a module, and mixes of them.
+HARD_DISTORTIONS = {d.name: d for d in (
+    Distortion("keystone25", on_card=lambda img, rng: keystone(
+        img, rng.uniform(0.18, 0.25), ("top", "bottom", "left", "right")[rng.integers(4)])),
+    Distortion("motion5", on_scene=lambda img, rng: motion_blur(img, 5, rng)),
+    Distortion("motion9", on_scene=lambda img, rng: motion_blur(img, int(rng.integers(7, 10)), rng)),
+    Distortion("glare_laminated", on_card=lambda img, rng: glare(img, rng, rng.uniform(0.12, 0.22))),
+    Distortion("dim_noise", on_scene=lambda img, rng: dim(img, rng, rng.uniform(0.22, 0.35), 10)),
+    Distortion("crumpled", on_card=lambda img, rng: crumpled(img, rng, rng.uniform(1.5, 3.0))),
+    Distortion("modules2", module_px=2, on_scene=lambda img, rng: gaussian_blur(img, 0.7)),
+    Distortion("keystone_motion", on_card=lambda img, rng: keystone(
+        img, 0.2, ("top", "bottom", "left", "right")[rng.integers(4)]),
+               on_scene=lambda img, rng: motion_blur(img, 5, rng)),
+    Distortion("dim_glare", on_card=lambda img, rng: glare(img, rng, 0.15),
+               on_scene=lambda img, rng: dim(img, rng, 0.35, 8)),
+    Distortion("crumpled_motion", on_card=lambda img, rng: crumpled(img, rng, 2.0),
+               on_scene=lambda img, rng: motion_blur(img, 5, rng)),
 )}
 
 
@@ -537,8 +590,22 @@ def make_sample(kind: str, distortion: str, index: int) -> Sample:
     payload, want = make_payload(kind, index)
     renderer = "segno" if index % 2 == 0 else "qrcode"
     rng = np.random.default_rng(seed_for("frame", kind, distortion, index))
-    frame = render_frame(_modules(payload, renderer), DISTORTIONS[distortion], rng)
+    frame = render_frame(_modules(payload, renderer), {**DISTORTIONS, **HARD_DISTORTIONS}[distortion], rng)
     return Sample(kind, distortion, index, renderer, payload, want, frame)
+
+
+#: Frames of one presentation: a card held up for a second gives the camera about 15; the hard
+#: corpus takes the first few, the same scene with the sensor's fresh noise in each.
+PRESENTATION_FRAMES = 3
+
+
+def presentation(sample: Sample, frames: int = PRESENTATION_FRAMES) -> list[np.ndarray]:
+    """``frames`` frames of ``sample``'s scene: its own, then each with fresh sensor noise (σ 2)."""
+    out = [sample.frame]
+    for k in range(1, frames):
+        rng = np.random.default_rng(seed_for("presentation", sample.kind, sample.distortion, sample.index, k))
+        out.append(gaussian_noise(sample.frame.astype(np.float32), 2, rng))
+    return out
 
 
 def lookalike_frame(payload: str, symbology: str, seed: int) -> np.ndarray:

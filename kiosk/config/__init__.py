@@ -152,6 +152,10 @@ class DecoderSection:
     symbologies: list[str] = key(_symbologies, default_factory=lambda: ["qr_code", "code_128"])
     try_downscale: bool = key(default=True)
     try_invert: bool = key(default=False)
+    #: zxing: a frame where a code was found but not read may take this long in all, the second
+    #: effort included (docs/benchmarks.md, "Hard frames": 10 ms here keeps a Pi 4 at 15 fps);
+    #: 0 = the raw decoder alone.
+    budget_ms: float = key(in_range(0, 60), default=10.0)
 
 
 @dataclass(frozen=True)

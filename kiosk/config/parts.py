@@ -32,8 +32,8 @@ def signal_pins(config: Config) -> SignalPins:
 def decoder_from_config(config: Config, backend: str | None = None):
     """The decoder the config asks for (``backend`` overrides the config's choice)."""
     backend = backend or config.decoder.backend
-    options = ({"try_downscale": config.decoder.try_downscale, "try_invert": config.decoder.try_invert}
-               if backend == "zxing" else {})
+    options = ({"try_downscale": config.decoder.try_downscale, "try_invert": config.decoder.try_invert,
+                "budget_ms": config.decoder.budget_ms} if backend == "zxing" else {})
     return open_decoder(backend, symbologies=config.decoder.symbologies, **options)
 
 
