@@ -58,7 +58,7 @@ def run(per_condition: int) -> dict:
             sample = corpus.make_sample(KINDS[i % len(KINDS)], distortion, i)
             frames = corpus.presentation(sample)
             if kiosk.second_effort is not None:
-                kiosk.second_effort._progress = None             # a new presentation
+                kiosk.second_effort.new_presentation()
             for name, decode in readers.items():
                 for frame in frames:
                     started = time.perf_counter()

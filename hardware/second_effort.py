@@ -109,6 +109,10 @@ class SecondEffort:
         self._progress = None
         return []
 
+    def new_presentation(self) -> None:
+        """Forget where the last code's effort stopped (the next code starts from the first variant)."""
+        self._progress = None
+
     def _learn(self, variant: str, seconds: float, pixels: int) -> None:
         """One more try's cost, its image made and read (a moving average: the load changes)."""
         self._s_per_px[variant] = 0.7 * self._s_per_px[variant] + 0.3 * seconds / max(1, pixels)

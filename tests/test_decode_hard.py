@@ -59,7 +59,7 @@ def hard_run():
     for distortion in corpus.HARD_DISTORTIONS:
         for i in range(N):
             sample = corpus.make_sample(KINDS[i % len(KINDS)], distortion, i)
-            kiosk.second_effort._progress = None         # a new presentation, not the last one's
+            kiosk.second_effort.new_presentation()
             counts["raw", distortion][read(raw, sample)] += 1
             counts["kiosk", distortion][read(kiosk, sample)] += 1
     return counts, kiosk.second_effort.reads
