@@ -3,11 +3,12 @@
 zxing-cpp reports what it detected and failed to decode (``return_errors``) at no extra cost, and
 reports nothing on a scene without a code-like pattern: so an empty scene costs what the raw
 decoder costs, and only a frame with a detected, unread code is worked on again. The second effort
-crops the region around each failed detection and tries it again enlarged (the detector's module
-sampling is what blur, glare, dim light and small modules defeat), with contrast stretched, with
-noise filtered, sharpened, in the order that read most on the hard corpus, until one reads or the
-frame's time budget is spent. A read counts only as zxing-cpp's own: a code that passes its
-Reed-Solomon check, never a guess; the kiosk then checks the payload's fields as for any read.
+crops the region of the failed detections (their union: the parts of one code; apart, the largest
+ones) and tries it again enlarged (the detector's module sampling is what blur, glare, dim light
+and small modules defeat), wider, with contrast stretched, with noise filtered, sharpened, in the
+order that read most on the hard corpus, until one reads or the frame's time budget is spent. A
+read counts only as zxing-cpp's own: a code that passes its Reed-Solomon check, never a guess; the
+kiosk then checks the payload's fields as for any read.
 
 Several frames of one presentation share the work: a code seen again where the last frame's failed
 detection was goes on from the variant where that frame's budget ran out, so a presentation of a
