@@ -5,6 +5,7 @@ kiosk's TLS identity proves itself against a broker configured from the fleet di
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
@@ -327,3 +328,37 @@ def test_certificate_from_another_fleet(capsys, tmp_path, fleet_broker):
     assert code == 1
     assert lines["certificates"] == ("✗", "the certificate was not issued by the fleet CA")
     assert lines["broker"][0] == "✗" and lines["broker"][1].startswith("cannot connect to 127.0.0.1:")
+
+
+def test_the_sms_check_says_whether_a_code_could_be_texted_without_texting_one(capsys, tmp_path):
+    """Issue 13: the file SMS's folder, Gammu's daemon (its config, its tool, its outbox), the centre."""
+    from kiosk.config import parse_config
+    from kiosk.selftest.checks import sms
+    from test_sms import GammuDaemon
+
+    daemon = GammuDaemon(tmp_path / "gammu")
+    for section, status, key, error in (
+            (f'kind = "file"\npath = "{tmp_path / "sms"}"', "pass", "sms_ok", None),
+            ('kind = "centre"', "pass", "sms_centre", None),
+            (f'kind = "gammu"\npath = "{daemon.config}"', "pass", "sms_ok", None),
+            (f'kind = "gammu"\npath = "{tmp_path / "nowhere"}"', "fail", "sms_bad", "cannot read the Gammu SMS"),
+            ('kind = "none"', "skip", "sms_none", None)):
+        result = sms(parse_config(f"[sms]\n{section}\n"))
+        assert (result.status, result.key) == (status, key), section
+        assert error is None or error in result.values["error"]
+    (daemon.root / "outbox").chmod(0o500)
+    try:
+        if os.geteuid() != 0:                      # root writes anywhere: nothing to see then
+            assert sms(parse_config(f'[sms]\nkind = "gammu"\npath = "{daemon.config}"\n')).status == "fail"
+    finally:
+        (daemon.root / "outbox").chmod(0o700)
+    assert list((tmp_path / "sms").iterdir()) == []             # nothing was sent
+    # The line as the technician reads it.
+    config = kiosk_toml(tmp_path, "mqtt://127.0.0.1:9")
+    config.write_text(config.read_text(encoding="utf-8") + f'[sms]\nkind = "file"\npath = "{tmp_path / "sms"}"\n',
+                      encoding="utf-8")
+    kiosk_main(["selftest", "--config", str(config), "--simulate", "--lang", "en", "--no-publish",
+                "--code-timeout", "8"])
+    [line] = [m for m in map(MARK.match, capsys.readouterr().out.splitlines())
+              if m and m.group(2).strip() == "Text messages (codes)"]
+    assert line.group(1) == "✓" and "takes messages (file)" in line.group(3) and "nothing was sent" in line.group(3)

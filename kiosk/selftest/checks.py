@@ -21,7 +21,8 @@ from ..config import Config
 from ..store import StoreUnavailable, VisitStore
 
 #: The checks' names, in the order they run and are shown.
-NAMES = ("config", "certificates", "storage", "staff", "clock", "printer", "signals", "camera", "test_code", "broker")
+NAMES = ("config", "certificates", "storage", "staff", "clock", "printer", "sms", "signals", "camera", "test_code",
+         "broker")
 
 #: Below this the kiosk is about to stop recording; below the warning, a technician should look.
 DISK_FAIL_BYTES = 100 * 2**20
@@ -165,6 +166,34 @@ def printer(config: Config, page) -> Result:
             device.close()
     return Result("printer", "warn" if state in ("paper_low", "no_paper") else "pass", "printer_ok",
                   {"kind": p.kind, "state": state}, {"state": state})
+
+
+def sms(config: Config) -> Result:
+    """Whether the one-time codes' text messages can be handed over, without sending one: the file
+    SMS's folder writable; Gammu's daemon config readable, its tool installed, its outbox writable."""
+    import os
+
+    from mqtt.plumbing.sms import SmsError
+
+    s = config.sms
+    if s.kind == "none":
+        return Result("sms", "skip", "sms_none")
+    if s.kind == "centre":
+        return Result("sms", "pass", "sms_centre")
+    try:
+        if s.kind == "file":
+            where = Path(s.target["folder"])
+            where.mkdir(parents=True, exist_ok=True)
+        else:
+            from mqtt.plumbing.sms.gammu import INJECT, GammuSms
+            where = GammuSms(s.target["smsdrc"]).outbox
+            if shutil.which(INJECT) is None:
+                raise SmsError(f"{INJECT} is not installed (apt install gammu-smsd)")
+        if not os.access(where, os.W_OK):
+            raise SmsError(f"{where} is not writable by this user")
+    except (SmsError, OSError) as exc:
+        return Result("sms", "fail", "sms_bad", {"kind": s.kind, "error": str(exc)[:160]})
+    return Result("sms", "pass", "sms_ok", {"kind": s.kind, "where": str(where)})
 
 
 def signals(open_signals) -> Result:

@@ -101,6 +101,7 @@ def _check(config: Config, simulate: bool, clock: Clock, code_timeout_s: float, 
     results.append(checks.clock(clock.stamp(), simulated=simulate))
     token = f"CKTEST.{secrets.token_hex(5).upper()}"
     results.append(checks.printer(config, lambda width: _test_page(config, clock, token, width)))
+    results.append(checks.sms(config))
     results.append(checks.signals(
         lambda: FeedbackDevices(signal_pins(config), pin_factory=mock_pin_factory() if simulate else None)))
     source = config.camera.source
