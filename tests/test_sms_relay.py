@@ -392,3 +392,29 @@ def test_the_staff_page_checks_a_household_in_with_the_code_the_centre_texted(mo
         uplink.outbox.close()
         services.close()
         collector.stop()
+
+
+@pytest.mark.parametrize("relay_said, suggested", [("rate_limited", "rate_limited"), ("no_relay", "sms_failed"),
+                                                    ("not_delivered", "not_delivered")])
+def test_what_the_relay_refused_is_the_reason_staff_are_offered(mosquitto, tmp_path, relay_said, suggested):
+    """The staff page suggests why they let the household in without the code from the centre's own
+    reason: its limits (rate_limited), nothing there to text (sms_failed), else not_delivered."""
+    uplink = kiosk_uplink(mosquitto.url, A, tmp_path / "kiosk.db")
+    sms = CentreSms(uplink)
+    centre = RawClient(mosquitto.url, "a-centre", subscribe=[topic(A, SMS_SEND)])
+    store = VisitStore.open(tmp_path / "kiosk.db")
+    uplink.start()
+    try:
+        wait_for(lambda: uplink.online, timeout=20, what="the kiosk's uplink")
+        codes = PhoneCodes(store, sms, b"a kiosk's own key, 32 bytes long", Audit(store), venue_name="Chợ Thử")
+        assert codes.send("s-1a2b3c4d", PHONE).state == "queued"
+        [asked] = wait_for(lambda: centre.on(topic(A, SMS_SEND)), timeout=20, what="the request")
+        centre.client.publish(topic(A, SMS_STATE), encode_state(decode_request(asked.payload).request_id, "failed",
+                                                                 relay_said), qos=1)
+        wait_for(lambda: codes.delivery(PHONE) == "failed", timeout=20, what="the centre's answer")
+        assert codes.failed_because(PHONE) == suggested
+    finally:
+        centre.close()
+        uplink.stop()
+        uplink.outbox.close()
+        store.close()

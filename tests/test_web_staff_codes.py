@@ -191,6 +191,10 @@ def test_the_page_learns_what_became_of_the_text_by_a_post_without_the_number_in
     assert 'id="delivery"' in html and "Tin nhắn đã gửi đi." in html     # the file SMS is sent at once
     r = post(client, "/staff/phone/delivery", {"phone": PHONE})
     assert r.status_code == 200 and r.get_json() == {"state": "sent", "text": "Tin nhắn đã gửi đi."}
+    for message in sms.glob("*.txt"):        # the file SMS says a message it no longer has failed
+        message.unlink()
+    assert post(client, "/staff/phone/delivery", {"phone": PHONE}).get_json() == {
+        "state": "failed", "text": "Tin nhắn không gửi được đến số này.", "reason": "not_delivered"}
     assert post(client, "/staff/phone/delivery", {"phone": "0987654321"}).get_json()["state"] is None
     assert post(client, "/staff/phone/delivery", {"phone": "not a phone"}).status_code == 400
 

@@ -36,6 +36,7 @@ class _Ticket:
     asked_at: float
     state: str = "queued"
     answered: bool = False
+    reason: str | None = None
 
 
 class CentreSms:
@@ -71,6 +72,12 @@ class CentreSms:
                 return "failed"
             return known.state
 
+    def why(self, ticket: str) -> str | None:
+        """Why the centre did not send it (a ``checkin.sms-state/1`` reason), or None."""
+        with self._lock:
+            known = self._tickets.get(ticket)
+            return known.reason if known is not None else None
+
     def _answered(self, payload: bytes) -> None:
         """An answer from the centre (on the uplink's thread)."""
         try:
@@ -82,6 +89,6 @@ class CentreSms:
             ticket = self._tickets.get(answer.request_id)
             if ticket is None:
                 return
-            ticket.state, ticket.answered = answer.state, True
+            ticket.state, ticket.answered, ticket.reason = answer.state, True, answer.reason
         if answer.reason:
             log.warning("sms: the centre did not send a code (%s)", answer.reason)

@@ -74,6 +74,10 @@ LET_IN_REASONS = tuple(r for r in PHONE_CHECK_REASONS if r != "no_sms")
 #: did not deliver suggests ``not_delivered``, chosen by the page's delivery poll, staff.js).
 SUGGESTED_REASON = {"sms_failed": "sms_failed", "rate_phone": "rate_limited", "rate_kiosk": "rate_limited",
                     "too_many": "code_refused"}
+#: ... and a text the centre's relay refused, by the relay's reason (mqtt.wire.sms): its own limits,
+#: or nothing there to send it; any other failed text, not_delivered.
+RELAY_REASON = {"rate_limited": "rate_limited", "no_relay": "sms_failed", "unknown_kiosk": "sms_failed",
+                "send_failed": "sms_failed"}
 
 
 def unverified(reason: str) -> dict:
@@ -171,6 +175,15 @@ class PhoneCodes:
         if latest is None or latest.sms_ticket is None:
             return None if latest is None else "failed"
         return self.sms.state(latest.sms_ticket)
+
+    def failed_because(self, phone: str) -> str:
+        """The reason to suggest for letting ``phone``'s household in when its latest text failed:
+        what the centre's relay said (:data:`RELAY_REASON`), else ``not_delivered``."""
+        why = getattr(self.sms, "why", None)            # the centre's relay tells why; a modem does not
+        with self.lock:
+            latest = self.store.reader().latest_phone_code(self._mac("phone", phone))
+        said = why(latest.sms_ticket) if why and latest is not None and latest.sms_ticket else None
+        return RELAY_REASON.get(said, "not_delivered")
 
     def check(self, staff_id: str, phone: str, code: str) -> str:
         """Whether ``code`` (as typed: spaces ignored) is the latest code to ``phone``: ``ok`` (and

@@ -313,13 +313,18 @@ def _phone_check_note(done, check: dict | None) -> list[dict]:
 @login_required
 def delivery():
     """What became of the latest code to the number in the body (the page asks while staff wait):
-    ``{"state": "queued" | "sent" | "failed" | null, "text": …}``."""
+    ``{"state": "queued" | "sent" | "failed" | null, "text": …}``, and when it failed the ``reason``
+    to suggest for letting them in without the code."""
     try:
         number = normalise_phone(request.form.get("phone", ""))
     except PhoneError:
         return {"state": None, "text": ""}, 400
-    state = services().codes.delivery(number)
-    return {"state": state, "text": text(f"staff_delivery_{state}", current_language()) if state else ""}
+    codes = services().codes
+    state = codes.delivery(number)
+    answer = {"state": state, "text": text(f"staff_delivery_{state}", current_language()) if state else ""}
+    if state == "failed":
+        answer["reason"] = codes.failed_because(number)      # the reason to suggest for "without a code"
+    return answer
 
 
 #: A staff result's code -> its sentence (:mod:`kiosk.messages`); the tone: ok, note (nothing

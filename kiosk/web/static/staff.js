@@ -1,7 +1,7 @@
 // Staff pages: a "select all" box over a list of people (hidden where this script does not run:
 // the pages work without it, one tick at a time). It is not a form field: only the people are sent.
 // While staff wait for a one-time code, what became of its text (the number goes in the POST
-// body, never a URL); a text that failed opens "without a code" with that reason chosen.
+// body, never a URL); a text that failed opens "without a code" with the reason the kiosk suggests.
 // Every page keeps its line of who inside is flagged by their health declaration up to date.
 "use strict";
 
@@ -38,7 +38,7 @@
           if (answer && answer.state === "failed") {
             const without = document.getElementById("without");
             if (without) without.open = true;
-            const reason = form.querySelector('input[name="reason"][value="not_delivered"]');
+            const reason = form.querySelector(`input[name="reason"][value="${answer.reason || "not_delivered"}"]`);
             if (reason && !form.querySelector('input[name="reason"]:checked')) reason.checked = true;
           }
           if (answer && answer.state === "queued" && Date.now() - started < POLL_FOR_MS) setTimeout(ask, POLL_MS);
