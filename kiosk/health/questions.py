@@ -93,14 +93,6 @@ class QuestionSet(tuple):
         """Whether a "yes" to a question that flags is among ``answers``."""
         return any(answers.get(q.id) is True and q.flags for q in self)
 
-    def of(self, answers: Mapping[str, bool], language: str) -> list[tuple[str, bool, bool]]:
-        """``(question text, answer, flags)`` of each answer a declaration holds, in this set's
-        order, then any the set no longer asks (by its id)."""
-        known = {q.id: q for q in self}
-        rows = [(q.text(language), answers[q.id], q.flags) for q in self if q.id in answers]
-        rows += [(qid, answer, True) for qid, answer in answers.items() if qid not in known]
-        return rows
-
 
 # The Ministry of Health's domestic declaration of the period (symptoms in the last 14 days,
 # contact with a case, coming from an area with community transmission).
