@@ -90,16 +90,6 @@ def decode_state(payload: bytes) -> SmsState:
     return SmsState(obj["request_id"], obj["state"], obj["reason"])
 
 
-def request_id_of(payload: bytes) -> str | None:
-    """The request id of a message that may be no valid request (to answer it failed), or None."""
-    try:
-        obj = _load(payload, REQUEST_SCHEMA)
-        require_uuid(obj, "request_id")
-    except InvalidEvent:
-        return None
-    return obj["request_id"]
-
-
 def _load(payload: bytes, schema: str) -> dict:
     if len(payload) > MAX_SMS_BYTES:
         raise InvalidEvent("too_large", f"larger than {MAX_SMS_BYTES} bytes")
