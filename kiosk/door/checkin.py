@@ -17,7 +17,7 @@ from mqtt.wire.fields import InvalidEvent
 from ..clock import Clock, Stamp, iso
 from ..credentials import Credential, Refused, fit_to_contract
 from ..health.declarations import DECLARATION_REFUSED, HealthPolicy, day_of
-from ..store import Transaction, VisitStore
+from ..store import VisitStore
 from .outcome import Outcome
 from .rules import decide
 
@@ -98,8 +98,9 @@ class CheckinDesk:
             occupancy = tx.occupancy(self.venue_id)
             decision = decide(mode, inside=visit is not None, occupancy=occupancy,
                               capacity=self.capacity)
-            # Kept whatever comes of it: a visitor who answered is not asked again today.
-            declaration = self._declaration(tx, credential.key, day_of(stamp.at), declaration, staff_id)
+            day = day_of(stamp.at)
+            if declaration is not None:     # kept whatever comes of it: not asked again today
+                tx.save_declaration(person_key=credential.key, day=day, declaration=declaration, staff_id=staff_id)
             if decision.action == "refuse":
                 return Outcome("refused", credential, reason=decision.reason, occupancy=occupancy,
                                capacity=self.capacity)
@@ -108,6 +109,8 @@ class CheckinDesk:
                                      event=self._events(stamp, staff_id))
                 return Outcome("check_out", credential, visit.visit_id, at, occupancy=occupancy - 1,
                                capacity=self.capacity, seq=event["seq"])
+            if declaration is None and self.health is not None:   # a check-in: the one kept today, if any
+                declaration = tx.declaration_of_day(credential.key, day)
             if self.health is not None and declaration is None and self.health.required:
                 return Outcome("declare", credential, occupancy=occupancy, capacity=self.capacity)
             if self.health is not None and declaration is not None and self.health.refuses(declaration):
@@ -131,15 +134,8 @@ class CheckinDesk:
         """Keep ``declaration`` as the person's of today, without checking them in (staff declared
         for them ahead of their check-in)."""
         with self.store.transaction() as tx:
-            self._declaration(tx, credential.key, day_of(self.clock.stamp().at), declaration, staff_id)
-
-    def _declaration(self, tx: Transaction, person_key: str, day: str, made: dict | None,
-                     staff_id: str | None) -> dict | None:
-        """The visitor's declaration of ``day``: ``made`` just now (kept as theirs), or the one kept."""
-        if made is not None:
-            tx.save_declaration(person_key=person_key, day=day, declaration=made, staff_id=staff_id)
-            return made
-        return tx.declaration_of_day(person_key, day) if self.health is not None else None
+            tx.save_declaration(person_key=credential.key, day=day_of(self.clock.stamp().at),
+                                declaration=declaration, staff_id=staff_id)
 
     def check_out_visits(self, visit_ids: list[str] | None, *, method: str, staff_id: str | None,
                          estimated: bool = False) -> int:
