@@ -44,21 +44,42 @@ FIRST_GUESS_S_PER_PX = 12e-9
 SPREAD, GUARD = 1.3, 0.05
 
 
-def _up(image: Image.Image, factor: float) -> Image.Image:
-    side = max(image.size)
-    factor = min(factor, MAX_SIDE / side) if side else factor
-    return image.resize((round(image.width * factor), round(image.height * factor)), Image.BICUBIC)
+@dataclass(frozen=True)
+class Variant:
+    """One way of trying a failed detection again: the crop ``pad`` (a fraction of the detection's
+    size on each side) filtered by ``before``, enlarged ``factor`` times (bicubic; at most
+    :data:`MAX_SIDE` wide), then filtered by ``after``."""
+
+    name: str
+    pad: float
+    factor: float = 2.0
+    before: Callable[[Image.Image], Image.Image] | None = None
+    after: Callable[[Image.Image], Image.Image] | None = None
+
+    def scale(self, crop: np.ndarray) -> float:
+        return min(self.factor, MAX_SIDE / max(crop.shape))
+
+    def image(self, crop: np.ndarray) -> np.ndarray:
+        im = Image.fromarray(crop)
+        if self.before:
+            im = self.before(im)
+        scale = self.scale(crop)
+        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.BICUBIC)
+        return np.asarray(self.after(im) if self.after else im)
+
+    def pixels(self, crop: np.ndarray) -> int:
+        """How many pixels :meth:`image` will have (what a try's cost follows)."""
+        return int(crop.size * self.scale(crop) ** 2)
 
 
-#: The variants, in the order that read most on the hard corpus (docs/benchmarks.md, "Hard frames"):
-#: (name, padding of the crop around the detection (its size's fraction), the image made of it).
-VARIANTS: tuple[tuple[str, float, Callable[[Image.Image], Image.Image]], ...] = (
-    ("enlarged", 0.3, lambda im: _up(im, 2)),
-    ("enlarged_wide", 2.5, lambda im: _up(im, 2)),
-    ("stretched", 0.3, lambda im: _up(ImageOps.autocontrast(im, cutoff=1), 2)),
-    ("enlarged3", 0.3, lambda im: _up(im, 3)),
-    ("denoised", 0.3, lambda im: _up(im.filter(ImageFilter.MedianFilter(3)), 2)),
-    ("sharpened", 0.3, lambda im: _up(im, 2).filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=2))),
+#: The variants, in the order that read most on the hard corpus (docs/benchmarks.md, "Hard frames").
+VARIANTS = (
+    Variant("enlarged", 0.3),
+    Variant("enlarged_wide", 2.5),
+    Variant("stretched", 0.3, before=lambda im: ImageOps.autocontrast(im, cutoff=1)),
+    Variant("enlarged3", 0.3, factor=3.0),
+    Variant("denoised", 0.3, before=lambda im: im.filter(ImageFilter.MedianFilter(3))),
+    Variant("sharpened", 0.3, after=lambda im: im.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=2))),
 )
 
 
@@ -80,9 +101,9 @@ class SecondEffort:
         #: What a try costs, seconds per pixel of the image tried (learnt from the tries, starting
         #: from a cautious guess): a try that would end past the budget is left for the next frame
         #: of the presentation.
-        self._s_per_px = dict.fromkeys((name for name, _, _ in VARIANTS), FIRST_GUESS_S_PER_PX)
+        self._s_per_px = {v.name: FIRST_GUESS_S_PER_PX for v in VARIANTS}
         #: Reads each variant made (by name), for the benchmark's "what each technique bought".
-        self.reads: dict[str, int] = dict.fromkeys((name for name, _, _ in VARIANTS), 0)
+        self.reads: dict[str, int] = {v.name: 0 for v in VARIANTS}
 
     def retry(self, frame: np.ndarray, failed: list, started: float) -> list:
         """Valid barcodes read from the regions of ``failed`` (zxing-cpp's failed detections in
@@ -92,19 +113,19 @@ class SecondEffort:
             centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
             first = self._resume(centre)
             for n in range(first, first + len(VARIANTS)):
-                name, pad, make = VARIANTS[n % len(VARIANTS)]
-                crop = _crop(frame, box, pad)
+                variant = VARIANTS[n % len(VARIANTS)]
+                crop = _crop(frame, box, variant.pad)
                 if crop is None:
                     break
-                if self.clock() + SPREAD * self._s_per_px[name] * _tried_pixels(crop, name) > deadline:
+                if self.clock() + SPREAD * self._s_per_px[variant.name] * variant.pixels(crop) > deadline:
                     self._progress = _Progress(centre, self.monotonic(), n % len(VARIANTS))
                     return []
                 tried = self.clock()
-                image = np.asarray(make(Image.fromarray(crop)))
+                image = variant.image(crop)
                 found = [b for b in self.read(image) if b.valid]
-                self._learn(name, self.clock() - tried, image.size)
+                self._learn(variant.name, self.clock() - tried, image.size)
                 if found:
-                    self.reads[name] += 1
+                    self.reads[variant.name] += 1
                     self._progress = None
                     return found
         self._progress = None
@@ -125,13 +146,6 @@ class SecondEffort:
                 or abs(p.centre[0] - centre[0]) + abs(p.centre[1] - centre[1]) > SAME_CODE_PX):
             return 0
         return p.next_variant
-
-
-def _tried_pixels(crop: np.ndarray, variant: str) -> int:
-    """How many pixels the variant's image of ``crop`` will have (enlarged, at most MAX_SIDE wide)."""
-    factor = 3 if variant == "enlarged3" else 2
-    factor = min(factor, MAX_SIDE / max(crop.shape))
-    return int(crop.size * factor * factor)
 
 
 def _box(position) -> tuple[int, int, int, int]:
