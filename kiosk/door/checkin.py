@@ -134,8 +134,12 @@ class CheckinDesk:
         """Keep ``declaration`` as the person's of today, without checking them in (staff declared
         for them ahead of their check-in)."""
         with self.store.transaction() as tx:
-            tx.save_declaration(person_key=credential.key, day=day_of(self.clock.stamp().at),
-                                declaration=declaration, staff_id=staff_id)
+            tx.save_declaration(person_key=credential.key, day=self.today(), declaration=declaration,
+                                staff_id=staff_id)
+
+    def today(self) -> str:
+        """The venue's day now, as declarations are kept by."""
+        return day_of(self.clock.stamp().at)
 
     def check_out_visits(self, visit_ids: list[str] | None, *, method: str, staff_id: str | None,
                          estimated: bool = False) -> int:

@@ -17,7 +17,7 @@ from mqtt.wire.masking import mask_name
 
 from ..door.checkin import CheckinDesk
 from ..door.outcome import Outcome
-from ..health.declarations import HealthPolicy, day_of
+from ..health.declarations import HealthPolicy
 from ..printing.queue import PrintQueue
 from ..store import Reader, StoreUnavailable
 from .accounts import Staff
@@ -103,16 +103,13 @@ class StaffDesk:
         with self.lock:
             reader = self._reader()
             people = self.people.by_phone(phone)
-            declared = reader.declared_on([p.key for p in people], self._today())
+            declared = reader.declared_on([p.key for p in people], self.desk.today())
             out = []
             for p in people:
                 visit = reader.open_visit(self.desk.venue_id, p.key)
                 out.append(Member(p, visit.visit_id if visit else None, visit.check_in_at if visit else None,
                                   declared.get(p.key)))
         return out
-
-    def _today(self) -> str:
-        return day_of(self.desk.clock.stamp().at)
 
     @property
     def health(self) -> HealthPolicy | None:
